@@ -1,0 +1,130 @@
+"""The library API: check photos (and a caption) against the roster in force.
+
+This wires the stages together — image → faces → match → names → decide →
+audit — for the CLI and the web page alike, so both always agree::
+
+    from consentguard import Checker, open_db
+    checker = Checker(open_db())
+    result = checker.check_path("assembly.jpg", caption="Well done, Sam!")
+    result.verdict, result.reasons
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from . import audit
+from .db import latest_sync_id
+from .decide import ERROR, Decision, FaceEvidence, RosterContext, decide
+from .errors import DatabaseError, ImageError
+from .image import LoadedImage, decode_image, read_file, sha256_bytes
+from .index import FaceIndex, load_index, load_students
+from .names import NameHit, find_names
+from .policy import Policy
+
+
+@dataclass
+class CheckResult:
+    """One photo's verdict with everything that explains it (the public JSON)."""
+
+    path: str
+    sha256: str | None
+    decision: Decision
+    sync_id: int | None
+    width: int | None = None
+    height: int | None = None
+    orientation: int | None = None
+    thresholds: dict = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return self.decision.verdict
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.decision.reasons
+
+    def to_json(self) -> dict:
+        d = self.decision
+        return {
+            "path": self.path, "sha256": self.sha256, "verdict": d.verdict, "reasons": d.reasons,
+            "faces": [f.to_json() for f in d.faces],
+            "names": [n.to_json() for n in d.names],
+            "student_numbers": d.student_numbers,
+            "image": {"width": self.width, "height": self.height, "exif_orientation": self.orientation},
+            "roster_sync_id": self.sync_id,
+            "thresholds": self.thresholds,
+        }
+
+
+class Checker:
+    """Checks photos against one database's roster and face index."""
+
+    def __init__(self, db: sqlite_utils.Database, policy: Policy | None = None,
+                 interface: str = "cli", record: bool = True):
+        self.db = db
+        self.policy = policy or Policy()
+        self.interface = interface
+        self.record = record
+        self.sync_id = latest_sync_id(db)
+        if self.sync_id is None:
+            raise DatabaseError("no roster has been synced yet: run 'consentguard sync EXPORT' first")
+        self.students = load_students(db)
+        self.index: FaceIndex = load_index(db, self.students)
+        photo_restricted = sum(s.photo_restricted for s in self.students.values())
+        self.context = RosterContext(self.students, photo_restricted,
+                                     len(set(self.index.owners)), self.sync_id)
+        self.name_restricted = [s for s in self.students.values() if s.name_restricted]
+
+    @property
+    def thresholds(self) -> dict:
+        p = self.policy
+        return {"block_distance": p.block_distance, "review_distance": p.review_distance,
+                "min_face_px": p.min_face_px}
+
+    def check_path(self, path: str | Path, caption: str | None = None) -> CheckResult:
+        try:
+            data = read_file(path)
+        except ImageError as exc:
+            return self._finish(str(path), None, None, [], caption, str(exc))
+        return self.check_bytes(data, str(path), caption)
+
+    def check_bytes(self, data: bytes, name: str, caption: str | None = None) -> CheckResult:
+        try:
+            image = decode_image(data, name)
+        except ImageError as exc:
+            return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc))
+        return self._finish(name, image.sha256, image, self._faces(image), caption, None)
+
+    def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
+        from .faces import find_and_encode  # loads dlib on first photo only
+
+        faces = find_and_encode(image.rgb, self.policy.min_face_px, self.policy.encode_jitters)
+        return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding))
+                for f in faces]
+
+    def find_names(self, caption: str | None) -> list[NameHit]:
+        return find_names(caption or "", self.name_restricted, "caption")
+
+    def _finish(self, name, sha, image, faces, caption, error) -> CheckResult:
+        decision = decide(faces, self.find_names(caption), self.context, self.policy, error)
+        result = CheckResult(
+            path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
+            width=image.width if image else None, height=image.height if image else None,
+            orientation=image.orientation if image else None, thresholds=self.thresholds)
+        if self.record:
+            audit.record_check(self.db, result, self.interface)
+        return result
+
+
+def exit_status(verdicts) -> int:
+    """4 if any photo is blocked, else 3 if any needs review or had an error, else 0."""
+    verdicts = set(verdicts)
+    if "block" in verdicts:
+        return 4
+    if verdicts & {"review", ERROR}:
+        return 3
+    return 0

@@ -1,0 +1,175 @@
+"""The one SQLite database: where it lives, its schema and its migrations.
+
+The database holds face encodings of minors, so it is created owner-only
+(0600, in a 0700 folder when we create the folder). Schema versions are kept
+in ``PRAGMA user_version``; each migration runs once, in order, in a
+transaction. A database of a newer schema than this code knows is refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+import sqlite_utils
+
+from .errors import DatabaseError
+
+ENV_DB = "CONSENTGUARD_DB"
+DB_FILENAME = "consentguard.db"
+
+
+def default_db_path() -> Path:
+    """``$CONSENTGUARD_DB``, else the per-user application folder."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return Path(env)
+    return Path(click.get_app_dir("consentguard")) / DB_FILENAME
+
+
+MIGRATIONS: list[str] = [
+    # 1: the spine
+    """
+    CREATE TABLE sync_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        os_user TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_sha256 TEXT,
+        photos TEXT,
+        status TEXT NOT NULL,          -- ok | refused | failed
+        students INTEGER,
+        restricted INTEGER,
+        portraits_encoded INTEGER,
+        report TEXT                    -- JSON: counts, changes, problems
+    );
+    CREATE TABLE students (
+        student_number TEXT PRIMARY KEY,
+        first_name TEXT NOT NULL,
+        middle_name TEXT,
+        last_name TEXT NOT NULL,
+        grade_level TEXT,
+        school_id TEXT,
+        enroll_status TEXT,
+        photo_restricted INTEGER NOT NULL,
+        name_restricted INTEGER NOT NULL,
+        consent_raw TEXT,              -- JSON of the export's consent values
+        first_sync_id INTEGER REFERENCES sync_runs(id),
+        last_seen_sync_id INTEGER REFERENCES sync_runs(id)
+    );
+    CREATE TABLE portraits (
+        id INTEGER PRIMARY KEY,
+        student_number TEXT NOT NULL REFERENCES students(student_number),
+        sha256 TEXT NOT NULL,
+        source TEXT NOT NULL,
+        box TEXT,                      -- JSON [left, top, right, bottom]
+        encoding BLOB,                 -- 128 float64, only for indexed students
+        status TEXT NOT NULL,          -- encoded | no_face | many_faces | unreadable
+        sync_id INTEGER REFERENCES sync_runs(id),
+        UNIQUE (student_number, sha256)
+    );
+    CREATE TABLE checks (
+        id INTEGER PRIMARY KEY,
+        checked_at TEXT NOT NULL,
+        os_user TEXT NOT NULL,
+        interface TEXT NOT NULL,       -- cli | scan | web
+        file_name TEXT NOT NULL,
+        sha256 TEXT,
+        verdict TEXT NOT NULL,
+        reasons TEXT NOT NULL,         -- JSON list of strings
+        student_numbers TEXT NOT NULL, -- JSON list
+        sync_id INTEGER REFERENCES sync_runs(id),
+        result TEXT NOT NULL           -- JSON of the public result document
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _create_private(path: Path) -> None:
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.close(fd)
+
+
+def open_db(path: str | Path | None = None, create: bool = True) -> sqlite_utils.Database:
+    """Open (and create or migrate) the database at ``path``."""
+    path = Path(path) if path is not None else default_db_path()
+    if not path.exists():
+        if not create:
+            raise DatabaseError(f"{path}: no consentguard database here; run 'consentguard sync' first")
+        try:
+            _create_private(path)
+        except OSError as exc:
+            raise DatabaseError(f"{path}: cannot create database: {exc.strerror or exc}") from exc
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        db = sqlite_utils.Database(conn)
+        migrate(db, path)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path}: not a usable consentguard database: {exc}") from exc
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database, path: Path | str = "database") -> None:
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path}: database schema {version} is newer than this consentguard "
+            f"(schema {SCHEMA_VERSION}); upgrade consentguard"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        with transaction(db):
+            for statement in _statements(MIGRATIONS[number]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (our migrations hold no ';' in strings)."""
+    return [s.strip() for s in script.split(";") if s.strip() and not s.strip().startswith("--")]
+
+
+class transaction:
+    """``with transaction(db):`` runs the block in one IMMEDIATE transaction."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def latest_sync_id(db: sqlite_utils.Database) -> int | None:
+    row = db.execute("SELECT max(id) FROM sync_runs WHERE status = 'ok'").fetchone()
+    return row[0] if row else None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"

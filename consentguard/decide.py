@@ -1,0 +1,128 @@
+"""Decision: a pure function from evidence and policy to a verdict with reasons.
+
+Nothing here reads files, models or the database, so every rule is tested
+with a table of cases (tests/test_decide.py).
+
+Verdicts, worst first: ``block`` (a restricted student is clearly shown or
+named), ``error`` (the photo could not be analysed: never publishable),
+``review`` (close, uncertain or not fully judged), ``pass``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .index import Student
+from .names import NameHit
+from .policy import Policy
+
+BLOCK, ERROR, REVIEW, PASS = "block", "error", "review", "pass"
+SEVERITY = {PASS: 0, REVIEW: 1, ERROR: 2, BLOCK: 3}
+
+
+def worst(verdicts) -> str:
+    return max(verdicts, key=SEVERITY.__getitem__, default=PASS)
+
+
+@dataclass
+class FaceEvidence:
+    """A detected face and its nearest indexed students (None: not encoded)."""
+
+    box: tuple[int, int, int, int]
+    nearest: list[tuple[str, float]] | None
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+
+@dataclass
+class RosterContext:
+    """What the decision needs to know about the roster in force."""
+
+    students: dict[str, Student]
+    photo_restricted: int  # how many students are photo-restricted
+    indexed: int           # how many of them have at least one encoded portrait
+    sync_id: int | None
+
+
+@dataclass
+class FaceResult:
+    box: tuple[int, int, int, int]
+    verdict: str
+    student_number: str | None = None
+    distance: float | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict:
+        return {"box": list(self.box), "width": self.box[2] - self.box[0],
+                "student_number": self.student_number,
+                "distance": None if self.distance is None else round(self.distance, 4),
+                "verdict": self.verdict, "reason": self.reason}
+
+
+@dataclass
+class Decision:
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+    faces: list[FaceResult] = field(default_factory=list)
+    names: list[NameHit] = field(default_factory=list)
+
+    @property
+    def student_numbers(self) -> list[str]:
+        found = [f.student_number for f in self.faces if f.student_number]
+        found += [n.student_number for n in self.names]
+        return sorted(set(found))
+
+
+def _who(context: RosterContext, number: str) -> str:
+    student = context.students.get(number)
+    return f"{student.full_name} (#{number})" if student else f"#{number}"
+
+
+def _box(box) -> str:
+    return "[{}, {}, {}, {}]".format(*box)
+
+
+def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
+    if face.nearest is None:
+        if context.photo_restricted and face.width < policy.min_face_px:
+            return FaceResult(face.box, REVIEW, reason=(
+                f"face at {_box(face.box)} is {face.width} px wide, too small to identify "
+                f"(minimum {policy.min_face_px} px)"))
+        if context.photo_restricted:
+            return FaceResult(face.box, REVIEW, reason=f"face at {_box(face.box)} could not be encoded")
+        return FaceResult(face.box, PASS)
+    if context.photo_restricted and not context.indexed:
+        return FaceResult(face.box, REVIEW, reason=(
+            f"face at {_box(face.box)} cannot be matched: none of the {context.photo_restricted} "
+            "photo-restricted students has a usable portrait"))
+    if not face.nearest:
+        return FaceResult(face.box, PASS)
+    number, distance = face.nearest[0]
+    if distance <= policy.block_distance:
+        return FaceResult(face.box, BLOCK, number, distance, (
+            f"face at {_box(face.box)} matches photo-restricted {_who(context, number)}: "
+            f"distance {distance:.2f} (block at <= {policy.block_distance:.2f})"))
+    if distance <= policy.review_distance:
+        return FaceResult(face.box, REVIEW, number, distance, (
+            f"face at {_box(face.box)} resembles photo-restricted {_who(context, number)}: "
+            f"distance {distance:.2f} (review at <= {policy.review_distance:.2f})"))
+    return FaceResult(face.box, PASS, None, distance)
+
+
+def judge_name(hit: NameHit, context: RosterContext) -> str:
+    return f"{hit.source} names name-restricted {_who(context, hit.student_number)}: \"{hit.text}\""
+
+
+def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterContext,
+           policy: Policy, image_error: str | None = None) -> Decision:
+    """The verdict for one photo (and its caption)."""
+    face_results = [judge_face(f, context, policy) for f in faces]
+    reasons = [f.reason for f in face_results if f.reason and f.verdict != PASS]
+    reasons += [judge_name(hit, context) for hit in names]
+    verdicts = [f.verdict for f in face_results] + [hit.strength for hit in names]
+    if image_error:
+        reasons.insert(0, image_error)
+        verdicts.append(ERROR)
+    return Decision(verdict=worst(verdicts), reasons=reasons, faces=face_results, names=names)

@@ -1,0 +1,98 @@
+"""Face index: the portrait encodings of the students the policy needs.
+
+Only photo-restricted students are indexed (the privacy-preserving choice):
+a face is compared with them alone, so no encoding of a permitted student is
+ever stored. Encodings are 128 float64 values stored as raw bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+
+ENCODING_DTYPE = np.float64
+
+
+def encoding_to_blob(encoding: np.ndarray) -> bytes:
+    return np.asarray(encoding, dtype=ENCODING_DTYPE).tobytes()
+
+
+def blob_to_encoding(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=ENCODING_DTYPE)
+
+
+@dataclass
+class Student:
+    student_number: str
+    first_name: str
+    last_name: str
+    photo_restricted: bool
+    name_restricted: bool
+    middle_name: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass
+class FaceIndex:
+    """Encodings (one row per portrait) and the student each belongs to."""
+
+    encodings: np.ndarray  # N x 128
+    owners: list[str]      # student number per row
+    students: dict[str, Student]
+
+    @property
+    def empty(self) -> bool:
+        return len(self.owners) == 0
+
+    def nearest(self, encoding: np.ndarray) -> list[tuple[str, float]]:
+        """(student_number, distance) per indexed student, closest portrait, nearest first."""
+        if self.empty:
+            return []
+        distances = np.linalg.norm(self.encodings - encoding, axis=1)
+        best: dict[str, float] = {}
+        for owner, distance in zip(self.owners, distances):
+            if distance < best.get(owner, np.inf):
+                best[owner] = float(distance)
+        return sorted(best.items(), key=lambda item: item[1])
+
+
+def load_students(db: sqlite_utils.Database) -> dict[str, Student]:
+    rows = db.execute(
+        "SELECT student_number, first_name, last_name, photo_restricted, name_restricted, "
+        "coalesce(middle_name, '') FROM students"
+    ).fetchall()
+    return {r[0]: Student(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows}
+
+
+def load_index(db: sqlite_utils.Database, students: dict[str, Student] | None = None) -> FaceIndex:
+    students = students if students is not None else load_students(db)
+    rows = db.execute(
+        "SELECT p.student_number, p.encoding FROM portraits p JOIN students s USING (student_number) "
+        "WHERE p.encoding IS NOT NULL AND s.photo_restricted = 1 ORDER BY p.id"
+    ).fetchall()
+    encodings = np.array([blob_to_encoding(r[1]) for r in rows]).reshape(-1, 128)
+    return FaceIndex(encodings=encodings, owners=[r[0] for r in rows], students=students)
+
+
+def purge_unneeded(db: sqlite_utils.Database) -> int:
+    """Delete encodings of students who are no longer photo-restricted."""
+    cursor = db.execute(
+        "UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL AND student_number IN "
+        "(SELECT student_number FROM students WHERE photo_restricted = 0)"
+    )
+    return cursor.rowcount
+
+
+def purge_all(db: sqlite_utils.Database) -> int:
+    """Delete every stored face encoding (portrait hashes are kept for the record)."""
+    return db.execute("UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL").rowcount
+
+
+def portrait_box(box: tuple[int, int, int, int] | None) -> str | None:
+    return json.dumps(list(box)) if box else None

@@ -1,0 +1,69 @@
+"""Where the face models live, and loading them without ``pkg_resources``.
+
+The dlib model files ship inside the ``face_recognition_models`` package from
+PyPI. That package's ``__init__`` imports ``pkg_resources``, which recent
+setuptools and fresh Python 3.12+ virtual environments no longer provide; and
+``face_recognition`` reacts to that by printing a hint and calling ``quit()``,
+which exits with status 0. A silent success that checked nothing is the worst
+failure this product can have, so we never import either package: we locate
+the package folder with :func:`importlib.util.find_spec` (which does not run
+its ``__init__`` for a top-level package) and load the plain ``.dat`` files
+with dlib ourselves. Anything missing raises :class:`ModelError`.
+
+Only the 5-point landmark model and the ResNet encoder are used: the 68-point
+model is licensed for non-commercial use only (see ``models/README.md``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ModelError
+
+MODEL_PACKAGE = "face_recognition_models"
+LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
+ENCODER = "dlib_face_recognition_resnet_model_v1.dat"
+
+
+def models_dir() -> Path:
+    """Return the folder holding the dlib ``.dat`` files, or raise ModelError."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"{MODEL_PACKAGE}: package not installed; reinstall consentguard "
+            "(pip install consentguard) to get the face models"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
+def model_path(filename: str) -> Path:
+    """Path of one model file, checked to exist and be non-empty."""
+    path = models_dir() / filename
+    if not path.is_file() or path.stat().st_size == 0:
+        raise ModelError(f"{path}: face model file missing or empty")
+    return path
+
+
+class FaceModels:
+    """The three dlib objects consentguard needs, loaded once per process."""
+
+    def __init__(self) -> None:
+        try:
+            import dlib
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError(f"dlib cannot be imported ({exc}); install dlib-bin") from exc
+        self.dlib = dlib
+        self.detector = dlib.get_frontal_face_detector()
+        try:
+            self.landmarks = dlib.shape_predictor(str(model_path(LANDMARKS_5)))
+            self.encoder = dlib.face_recognition_model_v1(str(model_path(ENCODER)))
+        except RuntimeError as exc:
+            raise ModelError(f"{models_dir()}: a face model file cannot be loaded: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def face_models() -> FaceModels:
+    """The process-wide models, loaded on first use (never at import time)."""
+    return FaceModels()

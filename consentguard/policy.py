@@ -1,0 +1,51 @@
+"""The policy: every tunable number, declared once with its default and its help.
+
+Code, CLI help, README and tests read the same :data:`SETTINGS` list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("block_distance", 0.47,
+            "A face this close (Euclidean distance of dlib encodings) to a photo-restricted "
+            "student's portrait blocks the photo. Lower = fewer false blocks, more reviews."),
+    Setting("review_distance", 0.60,
+            "A face closer than this, but not within block_distance, sends the photo to review. "
+            "Higher = more restricted faces caught, more photos to review. 0.6 is the model's "
+            "own tolerance for adults; it mixes up children more easily."),
+    Setting("min_face_px", 60,
+            "Faces narrower than this (pixels) cannot be identified reliably: they are not "
+            "matched and send the photo to review while any student is photo-restricted."),
+    Setting("encode_jitters", 1,
+            "Random re-crops averaged per face encoding (dlib num_jitters). 1 = fastest."),
+)
+
+DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Policy:
+    block_distance: float = DEFAULTS["block_distance"]
+    review_distance: float = DEFAULTS["review_distance"]
+    min_face_px: int = DEFAULTS["min_face_px"]
+    encode_jitters: int = DEFAULTS["encode_jitters"]
+
+    def __post_init__(self) -> None:
+        if not 0 < self.block_distance <= self.review_distance:
+            raise ValueError("block_distance must be > 0 and <= review_distance")
+
+    def with_(self, **changes) -> "Policy":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+assert [f.name for f in fields(Policy)] == [s.name for s in SETTINGS]

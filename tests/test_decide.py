@@ -1,0 +1,69 @@
+"""Decision stage: table-driven cases of the pure verdict function."""
+
+import pytest
+
+from consentguard.decide import FaceEvidence, RosterContext, decide, worst
+from consentguard.index import Student
+from consentguard.names import NameHit
+from consentguard.policy import Policy
+
+STUDENTS = {"1": Student("1", "Marcus", "Ellery", True, False), "2": Student("2", "Priya", "Natarajan", False, True)}
+CTX = RosterContext(STUDENTS, photo_restricted=1, indexed=1, sync_id=7)
+NO_PHOTO_RESTRICTIONS = RosterContext(STUDENTS, photo_restricted=0, indexed=0, sync_id=7)
+EMPTY_INDEX = RosterContext(STUDENTS, photo_restricted=1, indexed=0, sync_id=7)
+BIG = (0, 0, 200, 200)
+SMALL = (0, 0, 40, 40)
+POLICY = Policy(block_distance=0.47, review_distance=0.6, min_face_px=60)
+NAME = NameHit("2", "Priya Natarajan", "caption", "full", "block", 0, 15)
+
+
+def face(box=BIG, d=None):
+    return FaceEvidence(box, None if d is None else ([("1", d)] if d >= 0 else []))
+
+
+@pytest.mark.parametrize("faces,names,ctx,error,verdict,reason", [
+    ([], [], CTX, None, "pass", None),
+    ([face(d=0.30)], [], CTX, None, "block",
+     "face at [0, 0, 200, 200] matches photo-restricted Marcus Ellery (#1): distance 0.30 (block at <= 0.47)"),
+    ([face(d=0.47)], [], CTX, None, "block", None),
+    ([face(d=0.5)], [], CTX, None, "review",
+     "face at [0, 0, 200, 200] resembles photo-restricted Marcus Ellery (#1): distance 0.50 (review at <= 0.60)"),
+    ([face(d=0.60)], [], CTX, None, "review", None),
+    ([face(d=0.61)], [], CTX, None, "pass", None),
+    ([face(d=-1)], [], CTX, None, "pass", None),  # nobody indexed near
+    ([face(SMALL)], [], CTX, None, "review",
+     "face at [0, 0, 40, 40] is 40 px wide, too small to identify (minimum 60 px)"),
+    ([face(SMALL)], [], NO_PHOTO_RESTRICTIONS, None, "pass", None),
+    ([face(d=0.9)], [], EMPTY_INDEX, None, "review",
+     "face at [0, 0, 200, 200] cannot be matched: none of the 1 photo-restricted students has a usable portrait"),
+    ([], [NAME], CTX, None, "block", 'caption names name-restricted Priya Natarajan (#2): "Priya Natarajan"'),
+    ([face(d=0.8), face(d=0.5), face(d=0.3)], [], CTX, None, "block", None),
+    ([], [], CTX, "x.jpg: empty file (0 bytes)", "error", "x.jpg: empty file (0 bytes)"),
+    ([], [NAME], CTX, "x.jpg: empty file (0 bytes)", "block", "x.jpg: empty file (0 bytes)"),
+])
+def test_decide(faces, names, ctx, error, verdict, reason):
+    decision = decide(faces, names, ctx, POLICY, error)
+    assert decision.verdict == verdict
+    if reason:
+        assert reason in decision.reasons
+    if verdict == "pass":
+        assert decision.reasons == []
+
+
+def test_face_results_name_the_student_only_when_flagged():
+    d = decide([face(d=0.3), face(d=0.8)], [], CTX, POLICY)
+    assert [(f.verdict, f.student_number) for f in d.faces] == [("block", "1"), ("pass", None)]
+    assert d.faces[1].distance == 0.8
+    assert d.student_numbers == ["1"]
+
+
+@pytest.mark.parametrize("verdicts,expected", [
+    ([], "pass"), (["pass", "review"], "review"), (["review", "error"], "error"), (["error", "block"], "block"),
+])
+def test_worst(verdicts, expected):
+    assert worst(verdicts) == expected
+
+
+def test_policy_rejects_inverted_bands():
+    with pytest.raises(ValueError):
+        Policy(block_distance=0.7, review_distance=0.6)

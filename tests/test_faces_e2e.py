@@ -1,0 +1,104 @@
+"""End to end on real faces: sync portraits, then check real photos.
+
+R (photo-restricted) and C (clear) are obama and biden from ../shared/faces,
+or the PyPI sdist's photos where that folder is missing (see conftest).
+"""
+
+import pytest
+
+from consentguard import Checker, open_db
+from conftest import R
+
+pytestmark = pytest.mark.faces
+
+
+@pytest.fixture(scope="module")
+def checker(face_roster):
+    return Checker(open_db(face_roster))
+
+
+def test_group_photo_blocks_on_restricted_face(checker, faces):
+    result = checker.check_path(faces.group)
+    assert result.verdict == "block"
+    blocked = [f for f in result.decision.faces if f.verdict == "block"]
+    assert len(blocked) == 1 and blocked[0].student_number == R
+    left, _, right, _ = blocked[0].box
+    assert faces.restricted_x[0] <= (left + right) / 2 <= faces.restricted_x[1]
+    assert blocked[0].distance <= 0.47
+    assert any("Marcus Ellery (#900001)" in r for r in result.reasons)
+    others = [f for f in result.decision.faces if f is not blocked[0]]
+    assert others and all(f.verdict == "pass" for f in others)
+
+
+def test_other_photo_of_restricted_student_blocks(checker, faces):
+    assert checker.check_path(faces.restricted_other).verdict == "block"
+
+
+def test_other_photo_of_clear_student_passes(checker, faces):
+    result = checker.check_path(faces.clear_other)
+    assert result.verdict == "pass", result.reasons
+    assert len(result.decision.faces) == 1
+
+
+def test_stranger_passes(checker, faces):
+    result = checker.check_path(faces.stranger)
+    assert result.verdict == "pass", result.reasons
+    assert result.decision.faces[0].distance > 0.6
+
+
+def test_caption_with_restricted_name_blocks(checker, faces):
+    result = checker.check_path(faces.clear_other, caption="Well done Priya Natarajan!")
+    assert result.verdict == "block"
+    assert result.decision.names[0].student_number == "900003"
+
+
+def test_zero_byte_file_is_error(checker, tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    result = checker.check_path(tmp_path / "empty.jpg")
+    assert result.verdict == "error"
+    assert result.reasons == [f"{tmp_path / 'empty.jpg'}: empty file (0 bytes)"]
+
+
+def test_truncated_photo_is_error(checker, faces, tmp_path):
+    data = faces.restricted_other.read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    assert checker.check_path(tmp_path / "cut.jpg").verdict == "error"
+
+
+def test_rotated_photo_still_blocks(checker, faces, tmp_path):
+    """A phone photo stored sideways with an EXIF orientation tag."""
+    from PIL import Image, ImageOps
+
+    upright = ImageOps.exif_transpose(Image.open(faces.restricted_other)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # viewer rotates 90° clockwise to display
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "sideways.jpg", exif=exif, quality=92)
+    assert checker.check_path(tmp_path / "sideways.jpg").verdict == "block"
+
+
+def test_face_too_small_goes_to_review(checker, faces, tmp_path):
+    from PIL import Image, ImageOps
+
+    from consentguard.faces import detect_faces
+    from consentguard.image import load_image
+
+    photo = ImageOps.exif_transpose(Image.open(faces.restricted_other)).convert("RGB")
+    face = detect_faces(load_image(faces.restricted_other).rgb)[0]
+    scale = 40 / face.width  # a distant figure: face about 40 px wide
+    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS)
+    scene = Image.new("RGB", (900, 600), (104, 142, 88))
+    scene.paste(photo, (400, 200))
+    scene.save(tmp_path / "distant.jpg", quality=92)
+    result = checker.check_path(tmp_path / "distant.jpg")
+    assert result.verdict == "review"
+    assert len(result.decision.faces) == 1 and result.decision.faces[0].box[2] - result.decision.faces[0].box[0] < 60
+    assert "too small to identify (minimum 60 px)" in result.reasons[0]
+
+
+def test_checks_are_recorded(face_roster, faces):
+    db = open_db(face_roster)
+    Checker(db).check_path(faces.group)
+    row = list(db.query("SELECT * FROM checks ORDER BY id DESC LIMIT 1"))[0]
+    assert row["verdict"] == "block" and row["file_name"] == faces.group.name
+    assert row["student_numbers"] == '["900001"]' and row["sync_id"] == 1
+    assert len(row["sha256"]) == 64 and row["os_user"] and row["interface"] == "cli"
