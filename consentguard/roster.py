@@ -1,11 +1,12 @@
 """Roster, step 1: read an SIS export into student records, refusing what is unsafe.
 
-Nothing here touches the database: :func:`read_export` turns a file into a
-:class:`Roster` (records plus problems with line numbers) or raises
-:class:`RosterError` / :class:`SyncRefused` with a message naming the file.
+Nothing here touches the database: :func:`read_export` turns a file and a
+:class:`~consentguard.mapping.Mapping` into a :class:`Roster` (records plus
+problems with line numbers) or raises :class:`SyncRefused` with a message
+naming the file.
 
-Consent values are parsed strictly. A value we do not recognise never means
-*permitted*: the student is treated as restricted and the row is reported.
+Consent values are parsed strictly (see :mod:`consentguard.consent`): a value
+nobody recognises never means *permitted*.
 """
 
 from __future__ import annotations
@@ -17,63 +18,22 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .consent import Consents, ConsentField, combine, merge_consents, read_field, summarize
 from .errors import RosterError, SyncRefused
+from .mapping import Mapping, load_preset
 
-TRUE_WORDS = {"y", "yes", "1", "true", "t", "x", "checked", "on"}
-FALSE_WORDS = {"", "n", "no", "0", "false", "f", "unchecked", "off"}
+# Kept for callers of the #2 API.
+from .consent import FALSE_WORDS, TRUE_WORDS  # noqa: F401
 
 
 def parse_flag(value: str | None) -> bool | None:
-    """``True``/``False`` for a recognised yes/no value, ``None`` if unrecognised."""
+    """``True``/``False`` for a recognised yes/no value (blank = no), ``None`` if unrecognised."""
     word = (value or "").strip().casefold()
     if word in TRUE_WORDS:
         return True
-    if word in FALSE_WORDS:
+    if word == "" or word in FALSE_WORDS:
         return False
     return None
-
-
-@dataclass(frozen=True)
-class ConsentColumn:
-    """A consent column and what a *true* value in it restricts."""
-
-    header: str
-    photo: bool
-    name: bool
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Where a district's export keeps each field."""
-
-    name: str
-    student_number: str
-    first_name: str
-    last_name: str
-    middle_name: str | None
-    grade_level: str | None
-    school_id: str | None
-    enroll_status: str | None
-    consent: tuple[ConsentColumn, ...]
-    required_consent: tuple[str, ...]
-
-
-POWERSCHOOL = Preset(
-    name="powerschool",
-    student_number="Student_Number",
-    first_name="First_Name",
-    last_name="Last_Name",
-    middle_name="Middle_Name",
-    grade_level="Grade_Level",
-    school_id="SchoolID",
-    enroll_status="Enroll_Status",
-    consent=(
-        ConsentColumn("Media_Opt_Out", photo=True, name=True),
-        ConsentColumn("Photo_Opt_Out", photo=True, name=False),
-        ConsentColumn("Name_Opt_Out", photo=False, name=True),
-    ),
-    required_consent=("Media_Opt_Out",),
-)
 
 
 @dataclass
@@ -82,17 +42,26 @@ class StudentRecord:
     first_name: str
     last_name: str
     middle_name: str = ""
+    legal_first_name: str = ""
+    legal_last_name: str = ""
     grade_level: str = ""
     school_id: str = ""
     enroll_status: str = ""
-    photo_restricted: bool = False
-    name_restricted: bool = False
+    consents: Consents = field(default_factory=dict)
     consent_raw: dict[str, str] = field(default_factory=dict)
     lines: list[int] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def photo_restricted(self) -> bool:
+        return summarize(self.consents).photo
+
+    @property
+    def name_restricted(self) -> bool:
+        return summarize(self.consents).name
 
     @property
     def restricted(self) -> bool:
@@ -120,97 +89,170 @@ class Roster:
     records: dict[str, StudentRecord]
     problems: list[Problem]
     consent_columns: list[str]
+    mapping: Mapping | None = None
 
 
 def _key(header: str) -> str:
     return re.sub(r"[\s_\-]+", "", header.strip().casefold())
 
 
-def decode_text(data: bytes, source: str) -> tuple[str, str]:
-    """Decode export bytes as UTF-8 (BOM or not), else Windows-1252."""
-    if b"\x00" in data[:4096]:
+# Bytes Windows-1252 leaves undefined, all letters in MacRoman.
+_CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
+
+
+def decode_text(data: bytes, source: str, encoding: str = "auto") -> tuple[str, str]:
+    """Decode export bytes: UTF-8 (BOM or not), else Windows-1252 or MacRoman by their byte profile."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4096]:
         raise RosterError(f"{source}: looks like a binary file (or UTF-16), not a CSV export")
+    if encoding != "auto":
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            raise RosterError(f"{source}: not valid {encoding} text (byte {exc.start})") from exc
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "windows-1252"
+        pass
+    high = [b for b in data if b >= 0x80]
+    mac_like = sum(0x80 <= b <= 0x9F for b in high)  # MacRoman's accented letters live here
+    if any(b in _CP1252_UNDEFINED for b in high) or mac_like > len(high) / 2:
+        return data.decode("mac_roman"), "mac-roman"
+    return data.decode("cp1252"), "windows-1252"
 
 
-def read_export(path: str | Path, preset: Preset = POWERSCHOOL) -> Roster:
-    """Read a header-row export; raise SyncRefused when it is not safe to import."""
+def _delimiter(first_line: str, wanted: str | None) -> str:
+    if wanted:
+        return wanted
+    return max(("\t", ",", ";", "|"), key=first_line.count)
+
+
+EXCEL_SCIENTIFIC = re.compile(r"^\d+(\.\d+)?E[+-]\d+$", re.IGNORECASE)  # 5.03E+02, not 0503E000
+
+
+def check_student_number(number: str) -> str | None:
+    """A reason the ID looks damaged by a spreadsheet, or None."""
+    if EXCEL_SCIENTIFIC.match(number):
+        return f"student number {number!r} looks turned into a number by Excel (scientific notation)"
+    if re.fullmatch(r"\d{16,}", number) and number.endswith("0"):
+        return f"student number {number!r} has more than 15 digits ending in 0: Excel may have truncated it"
+    if re.fullmatch(r"\d+\.0", number):
+        return f"student number {number!r} looks turned into a decimal number by a spreadsheet"
+    return None
+
+
+def read_export(path: str | Path, mapping: Mapping | None = None) -> Roster:
+    """Read an export as ``mapping`` (default: the powerschool preset) describes it."""
+    mapping = mapping or load_preset("powerschool")
     source = str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise RosterError(f"{source}: cannot read export: {exc.strerror or exc}") from exc
-    text, encoding = decode_text(data, source)
+    text, encoding = decode_text(data, source, mapping.encoding)
     if not text.strip():
         raise SyncRefused(f"{source}: export is empty; nothing imported, yesterday's roster stays in force")
-    first_line = text.splitlines()[0]
-    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    delimiter = _delimiter(text.splitlines()[0], mapping.delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
-    columns = {_key(h): i for i, h in enumerate(header) if h.strip()}
-
-    def col(name: str | None) -> int | None:
-        return None if name is None else columns.get(_key(name))
-
-    for needed in (preset.student_number, preset.first_name, preset.last_name, *preset.required_consent):
-        if col(needed) is None:
-            raise SyncRefused(
-                f"{source}: required column '{needed}' is missing from the header; "
-                "nothing imported"
-            )
-    consent = [(c, col(c.header)) for c in preset.consent if col(c.header) is not None]
-
-    def cell(row: list[str], name: str | None) -> str:
-        index = col(name)
-        return row[index].strip() if index is not None and index < len(row) else ""
+    problems: list[Problem] = []
+    if encoding not in ("utf-8", mapping.encoding):
+        problems.append(Problem(f"export is not UTF-8; decoded as {encoding}"))
+    index = _column_index(next(reader), mapping, source) if mapping.header else _positions(mapping)
+    if not mapping.header:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    fields = [(f, index.get(("consent", i)), index.get(("expires", i))) for i, f in enumerate(mapping.consent)]
+    fields = [(f, c, e) for f, c, e in fields if c is not None]
+    needed = max(v for v in index.values() if v is not None) + 1
 
     records: dict[str, StudentRecord] = {}
-    problems: list[Problem] = []
     rows = 0
     for row in reader:
         line = reader.line_num
         if not any(v.strip() for v in row):
             continue
         rows += 1
-        number = cell(row, preset.student_number)
-        if not number:
-            problems.append(Problem("row has no student number; skipped", line))
+        record = _read_row(row, line, index, fields, needed, mapping, problems)
+        if record is None:
             continue
-        record = StudentRecord(
-            student_number=number,
-            first_name=cell(row, preset.first_name),
-            last_name=cell(row, preset.last_name),
-            middle_name=cell(row, preset.middle_name),
-            grade_level=cell(row, preset.grade_level),
-            school_id=cell(row, preset.school_id),
-            enroll_status=cell(row, preset.enroll_status),
-            lines=[line],
-        )
-        if not record.first_name or not record.last_name:
-            problems.append(Problem(f"student {number} has no full name; name matching is incomplete", line, number))
-        for column, index in consent:
-            raw = row[index].strip() if index < len(row) else ""
-            record.consent_raw[column.header] = raw
-            flag = parse_flag(raw)
-            if flag is None:
-                problems.append(Problem(
-                    f"student {number}: unrecognised {column.header} value {raw!r}; treated as restricted",
-                    line, number))
-                flag = True
-            record.photo_restricted |= flag and column.photo
-            record.name_restricted |= flag and column.name
-        if number in records:
-            _merge_duplicate(records[number], record, problems, line)
+        if record.student_number in records:
+            _merge_duplicate(records[record.student_number], record, problems, line)
         else:
-            records[number] = record
+            records[record.student_number] = record
     if rows == 0:
-        raise SyncRefused(f"{source}: export has a header but no student rows; nothing imported")
+        raise SyncRefused(f"{source}: export has a header but no student rows; nothing imported"
+                          if mapping.header else f"{source}: export has no student rows; nothing imported")
     return Roster(source=source, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding,
                   records=records, problems=problems,
-                  consent_columns=[c.header for c, _ in consent])
+                  consent_columns=[f.label for f, _, _ in fields], mapping=mapping)
+
+
+def _column_index(header: list[str], mapping: Mapping, source: str) -> dict:
+    """Header names → 0-based positions; refuses a file missing a required column."""
+    columns = {_key(h): i for i, h in enumerate(header) if h.strip()}
+    index: dict = {}
+    for name, column in mapping.columns.items():
+        index[name] = columns.get(_key(column))
+    for name in ("student_number", "first_name", "last_name"):
+        if index[name] is None:
+            raise SyncRefused(f"{source}: required column '{mapping.columns[name]}' is missing "
+                              "from the header; nothing imported")
+    for i, f in enumerate(mapping.consent):
+        position = columns.get(_key(f.column))
+        if position is None and f.required:
+            raise SyncRefused(f"{source}: consent column '{f.column}' is missing from the header; "
+                              "nothing imported (a missing consent column must never clear restrictions)")
+        index[("consent", i)] = position
+        if f.expires_column is not None:
+            index[("expires", i)] = columns.get(_key(f.expires_column))
+            if position is not None and index[("expires", i)] is None:
+                raise SyncRefused(f"{source}: expiry column '{f.expires_column}' is missing from the header; "
+                                  "nothing imported")
+    return index
+
+
+def _positions(mapping: Mapping) -> dict:
+    index: dict = {name: column - 1 for name, column in mapping.columns.items()}
+    for i, f in enumerate(mapping.consent):
+        index[("consent", i)] = f.column - 1
+        if f.expires_column is not None:
+            index[("expires", i)] = f.expires_column - 1
+    return index
+
+
+def _read_row(row, line, index, fields, needed, mapping: Mapping, problems) -> StudentRecord | None:
+    def cell(name) -> str:
+        i = index.get(name)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    number = cell("student_number")
+    if not number:
+        problems.append(Problem("row has no student number; skipped", line))
+        return None
+    if len(row) < needed and not mapping.header:
+        problems.append(Problem(f"row has {len(row)} columns, {needed} expected (truncated?); "
+                                f"student {number} skipped, their previous consent stays", line, number))
+        return None
+    damage = check_student_number(number)
+    if damage:
+        problems.append(Problem(f"{damage}; row skipped, the student's previous consent stays", line, number))
+        return None
+    record = StudentRecord(
+        student_number=number, first_name=cell("first_name"), last_name=cell("last_name"),
+        middle_name=cell("middle_name"), legal_first_name=cell("legal_first_name"),
+        legal_last_name=cell("legal_last_name"), grade_level=cell("grade_level"),
+        school_id=cell("school_id"), enroll_status=cell("enroll_status"), lines=[line])
+    if not record.first_name or not record.last_name:
+        problems.append(Problem(f"student {number} has no full name; name matching is incomplete", line, number))
+    readings = []
+    for f, column, expires in fields:
+        value = row[column] if column < len(row) else ""
+        expiry = row[expires] if expires is not None and expires < len(row) else None
+        record.consent_raw[f.label] = value.strip()
+        reading = read_field(f, value, expiry)
+        if reading.problem:
+            problems.append(Problem(f"student {number}: {reading.problem}", line, number))
+        readings.append((f, reading))
+    record.consents = combine(readings, mapping.policy)
+    return record
 
 
 def _merge_duplicate(kept: StudentRecord, dup: StudentRecord, problems: list[Problem], line: int) -> None:
@@ -218,9 +260,12 @@ def _merge_duplicate(kept: StudentRecord, dup: StudentRecord, problems: list[Pro
     problems.append(Problem(
         f"student {dup.student_number} appears again (first on line {kept.lines[0]}); "
         "the most restrictive consent is kept", line, dup.student_number))
-    kept.photo_restricted |= dup.photo_restricted
-    kept.name_restricted |= dup.name_restricted
+    kept.consents = merge_consents(kept.consents, dup.consents)
     kept.lines.append(line)
     for key, value in dup.consent_raw.items():
         if value and value != kept.consent_raw.get(key):
             kept.consent_raw[key] = "|".join(filter(None, [kept.consent_raw.get(key, ""), value]))
+
+
+__all__ = ["ConsentField", "Problem", "Roster", "StudentRecord", "check_student_number", "decode_text",
+           "parse_flag", "read_export"]

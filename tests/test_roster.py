@@ -68,7 +68,7 @@ def test_header_without_rows_refused(tmp_path):
 def test_missing_consent_column_refused(tmp_path):
     header = [h for h in HEADER if h != "Media_Opt_Out"]
     path = write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee")], header=header)
-    with pytest.raises(SyncRefused, match="required column 'Media_Opt_Out' is missing"):
+    with pytest.raises(SyncRefused, match="consent column 'Media_Opt_Out' is missing from the header; nothing imported"):
         read_export(path)
 
 
