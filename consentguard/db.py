@@ -87,6 +87,35 @@ MIGRATIONS: list[str] = [
         result TEXT NOT NULL           -- JSON of the public result document
     );
     """,
+    # 2: consent per scope and channel, history of every student change, run metadata
+    """
+    CREATE TABLE consents (
+        student_number TEXT NOT NULL REFERENCES students(student_number),
+        scope TEXT NOT NULL,           -- photo | name
+        channel TEXT NOT NULL,         -- social | website | yearbook | news | video
+        restricted INTEGER NOT NULL,
+        until TEXT,                    -- ISO date a permission ends (restricted after it)
+        PRIMARY KEY (student_number, scope, channel)
+    );
+    WITH ch(channel) AS (VALUES ('social'), ('website'), ('yearbook'), ('news'), ('video'))
+    INSERT INTO consents SELECT s.student_number, 'photo', ch.channel, s.photo_restricted, NULL
+    FROM students s, ch;
+    WITH ch(channel) AS (VALUES ('social'), ('website'), ('yearbook'), ('news'), ('video'))
+    INSERT INTO consents SELECT s.student_number, 'name', ch.channel, s.name_restricted, NULL
+    FROM students s, ch;
+    CREATE TABLE student_changes (
+        id INTEGER PRIMARY KEY,
+        sync_id INTEGER NOT NULL REFERENCES sync_runs(id),
+        student_number TEXT NOT NULL,
+        before TEXT,                   -- JSON snapshot, NULL when the student was new
+        after TEXT NOT NULL
+    );
+    CREATE INDEX student_changes_sync ON student_changes (sync_id);
+    ALTER TABLE students ADD COLUMN legal_first_name TEXT;
+    ALTER TABLE students ADD COLUMN legal_last_name TEXT;
+    ALTER TABLE sync_runs ADD COLUMN mapping TEXT;
+    ALTER TABLE sync_runs ADD COLUMN message TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -62,29 +62,50 @@ class FaceIndex:
         return sorted(best.items(), key=lambda item: item[1])
 
 
-def load_students(db: sqlite_utils.Database) -> dict[str, Student]:
+def needs_index(consents) -> bool:
+    """Index a student's portraits if photo-restricted on any channel, or if a photo
+    permission of theirs can expire (so the face is known the day it does)."""
+    return any(state.restricted or state.until for (scope, _), state in consents.items() if scope == "photo")
+
+
+NEEDS_INDEX_SQL = ("SELECT student_number FROM consents WHERE scope = 'photo' "
+                   "AND (restricted = 1 OR until IS NOT NULL)")
+
+
+def restricted_sql(channel: str | None) -> tuple[str, list]:
+    """SQL giving (student_number, scope, restricted) on ``channel`` (None: any) today."""
+    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
+    return (f"SELECT student_number, scope, max(restricted = 1 OR (until IS NOT NULL AND until < "
+            f"date('now', 'localtime'))) FROM consents {where} GROUP BY student_number, scope", params)
+
+
+def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict[str, Student]:
+    """Every student, with restrictions as they stand today for ``channel`` (None: any channel)."""
     rows = db.execute(
-        "SELECT student_number, first_name, last_name, photo_restricted, name_restricted, "
-        "coalesce(middle_name, '') FROM students"
-    ).fetchall()
-    return {r[0]: Student(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows}
+        "SELECT student_number, first_name, last_name, coalesce(middle_name, '') FROM students").fetchall()
+    students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3]) for r in rows}
+    sql, params = restricted_sql(channel)
+    for number, scope, flag in db.execute(sql, params):
+        if flag and number in students:
+            setattr(students[number], f"{scope}_restricted", True)
+    return students
 
 
 def load_index(db: sqlite_utils.Database, students: dict[str, Student] | None = None) -> FaceIndex:
+    """Encodings of the students in ``students`` who are photo-restricted."""
     students = students if students is not None else load_students(db)
-    rows = db.execute(
-        "SELECT p.student_number, p.encoding FROM portraits p JOIN students s USING (student_number) "
-        "WHERE p.encoding IS NOT NULL AND s.photo_restricted = 1 ORDER BY p.id"
-    ).fetchall()
+    rows = [r for r in db.execute(
+        "SELECT student_number, encoding FROM portraits WHERE encoding IS NOT NULL ORDER BY id")
+        if r[0] in students and students[r[0]].photo_restricted]
     encodings = np.array([blob_to_encoding(r[1]) for r in rows]).reshape(-1, 128)
     return FaceIndex(encodings=encodings, owners=[r[0] for r in rows], students=students)
 
 
 def purge_unneeded(db: sqlite_utils.Database) -> int:
-    """Delete encodings of students who are no longer photo-restricted."""
+    """Delete encodings of students the index no longer needs."""
     cursor = db.execute(
-        "UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL AND student_number IN "
-        "(SELECT student_number FROM students WHERE photo_restricted = 0)"
+        "UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL AND student_number NOT IN "
+        f"({NEEDS_INDEX_SQL})"
     )
     return cursor.rowcount
 

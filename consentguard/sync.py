@@ -1,9 +1,14 @@
-"""Roster sync: apply a parsed export to the database, all or nothing.
+"""Roster sync: apply a parsed export to the database, all or nothing, with history.
 
-Order of work: read and check the export (may refuse), find and encode the
-portraits the face index needs (slow, outside any transaction), then write
-everything in one transaction. A student missing from today's export keeps
-every restriction they had: absence never clears an opt-out.
+Order of work: read and check the export (may refuse), apply the guards (may
+refuse), find and encode the portraits the face index needs (slow, outside any
+transaction), then write everything in one transaction. Every run — ok,
+refused or failed — is kept in ``sync_runs``; every change to a student is
+kept in ``student_changes`` (before and after), which ``roster diff`` and
+``roster rollback`` read.
+
+A student missing from today's export keeps every restriction they had:
+absence never clears an opt-out.
 """
 
 from __future__ import annotations
@@ -15,23 +20,16 @@ from pathlib import Path
 import sqlite_utils
 
 from . import index as face_index
-from .db import now, os_user, transaction
-from .errors import ConsentGuardError, RosterError
-from .image import read_file, sha256_bytes
+from .consent import CHANNELS, SCOPES, State
+from .db import latest_sync_id, now, os_user, transaction
+from .errors import ConsentGuardError, RosterError, SyncRefused
+from .mapping import Mapping, load_preset
 from .policy import Policy
+from .portraits import PortraitResult, PortraitSource, prepare_portrait, open_portraits
 from .roster import Problem, Roster, StudentRecord, read_export
 
-PORTRAIT_EXTENSIONS = (".jpg", ".jpeg", ".png")
-
-
-@dataclass
-class PortraitResult:
-    student_number: str
-    source: str
-    sha256: str
-    status: str  # encoded | no_face | many_faces | unreadable | reused
-    box: tuple[int, int, int, int] | None = None
-    encoding: object = None
+STUDENT_FIELDS = ("first_name", "middle_name", "last_name", "legal_first_name", "legal_last_name",
+                  "grade_level", "school_id", "enroll_status")
 
 
 @dataclass
@@ -46,16 +44,20 @@ class SyncReport:
     kept_absent: int
     newly_restricted: list[str] = field(default_factory=list)
     newly_cleared: list[str] = field(default_factory=list)
+    changed: int = 0
     problems: list[str] = field(default_factory=list)
+    mapping: str = "powerschool"
+    encoding: str = "utf-8"
 
     def summary(self) -> str:
         lines = [
-            f"sync #{self.sync_id} from {self.source}",
+            f"sync #{self.sync_id} from {self.source} ({self.mapping}, {self.encoding})",
             f"  students in export:     {self.students}",
             f"  photo-restricted:       {self.photo_restricted}",
             f"  name-restricted:        {self.name_restricted}",
             f"  portraits encoded:      {self.portraits_encoded} new, {self.portraits_reused} unchanged",
             f"  absent from export:     {self.kept_absent} (restrictions kept)",
+            f"  students changed:       {self.changed}",
             f"  newly restricted:       {len(self.newly_restricted)}",
             f"  newly cleared:          {len(self.newly_cleared)}",
             f"  problems:               {len(self.problems)}",
@@ -67,87 +69,112 @@ class SyncReport:
         return dict(self.__dict__)
 
 
-def find_portraits(photos: Path, student_number: str) -> list[Path]:
-    """``DIR/<Student_Number>.jpg|.jpeg|.png`` (extension case ignored)."""
-    found = []
-    for ext in PORTRAIT_EXTENSIONS:
-        for candidate in (photos / f"{student_number}{ext}", photos / f"{student_number}{ext.upper()}"):
-            if candidate.is_file() and candidate not in found:
-                found.append(candidate)
-    return found
+# -- snapshots: one student's row and consents as plain JSON-able data ---------------------
+
+def snapshot(record: StudentRecord) -> dict:
+    return {**{f: getattr(record, f) for f in STUDENT_FIELDS},
+            "consents": {f"{s}:{c}": [int(record.consents[(s, c)].restricted),
+                                      record.consents[(s, c)].until.isoformat()
+                                      if record.consents[(s, c)].until else None]
+                         for s in SCOPES for c in CHANNELS}}
 
 
-def encode_portrait(path: Path, student_number: str, policy: Policy) -> PortraitResult:
-    from .faces import encode_face, detect_faces  # loads dlib: only when portraits need it
-    from .image import ImageError, decode_image
-
-    data = read_file(path)
-    result = PortraitResult(student_number, str(path), sha256_bytes(data), "unreadable")
-    try:
-        image = decode_image(data, str(path))
-    except ImageError:
-        return result
-    faces = detect_faces(image.rgb, upsample=1 if image.width * image.height < 1_000_000 else 0)
-    if not faces:
-        result.status = "no_face"
-    elif len(faces) > 1:
-        result.status = "many_faces"
-    else:
-        result.status, result.box = "encoded", faces[0].box
-        result.encoding = encode_face(image.rgb, faces[0], policy.encode_jitters)
-    return result
+def current_snapshots(db: sqlite_utils.Database) -> dict[str, dict]:
+    snaps: dict[str, dict] = {}
+    for row in db.query(f"SELECT student_number, {', '.join(STUDENT_FIELDS)} FROM students"):
+        number = row.pop("student_number")
+        snaps[number] = {**{k: v or "" for k, v in row.items()}, "consents": {}}
+    for number, scope, channel, restricted, until in db.execute(
+            "SELECT student_number, scope, channel, restricted, until FROM consents"):
+        snaps[number]["consents"][f"{scope}:{channel}"] = [restricted, until]
+    return snaps
 
 
-PORTRAIT_PROBLEMS = {
-    "no_face": "no face found in portrait {source}",
-    "many_faces": "more than one face in portrait {source}; not used",
-    "unreadable": "portrait {source} cannot be read",
-}
+def snap_restricted(snap: dict | None, scope: str | None = None) -> bool:
+    """Restricted (for ``scope``, or either) on any channel in a snapshot, as stored."""
+    if not snap:
+        return False
+    return any(v[0] for k, v in snap["consents"].items() if scope is None or k.startswith(scope + ":"))
 
 
-def _portraits(db, roster: Roster, photos: Path | None, policy: Policy,
-               problems: list[Problem]) -> tuple[list[PortraitResult], int]:
-    """Encode the portraits of photo-restricted students that are new or changed."""
-    if photos is None:
-        return [], 0
-    if not photos.is_dir():
-        raise RosterError(f"{photos}: portrait folder not found")
-    known = {(r[0], r[1]) for r in db.execute("SELECT student_number, sha256 FROM portraits "
-                                              "WHERE status != 'encoded' OR encoding IS NOT NULL")}
-    results, reused = [], 0
-    for record in roster.records.values():
-        if not record.photo_restricted:
-            continue
-        paths = find_portraits(photos, record.student_number)
-        for path in paths:
-            sha = sha256_bytes(read_file(path))
-            if (record.student_number, sha) in known:
-                reused += 1
-                continue
-            result = encode_portrait(path, record.student_number, policy)
-            results.append(result)
-            if result.status in PORTRAIT_PROBLEMS:
-                problems.append(Problem(
-                    f"{record.full_name} (#{record.student_number}): "
-                    + PORTRAIT_PROBLEMS[result.status].format(source=path), None, record.student_number))
-    return results, reused
+def restrictions_lost(before: dict | None, after: dict | None) -> list[str]:
+    """(scope:channel) restrictions present before and absent after."""
+    if not before:
+        return []
+    after_consents = (after or {}).get("consents", {})
+    return [k for k, v in before["consents"].items() if v[0] and not after_consents.get(k, [1])[0]]
+
+
+def write_snapshot(db, number: str, snap: dict, sync_id: int, first: bool) -> None:
+    row = {"student_number": number, **{f: snap[f] for f in STUDENT_FIELDS},
+           "photo_restricted": int(snap_restricted(snap, "photo")),
+           "name_restricted": int(snap_restricted(snap, "name")), "last_seen_sync_id": sync_id}
+    if first:
+        row["first_sync_id"] = sync_id
+    db["students"].upsert(row, pk="student_number", alter=True)
+    db["consents"].upsert_all(
+        [{"student_number": number, "scope": k.split(":")[0], "channel": k.split(":")[1],
+          "restricted": v[0], "until": v[1]} for k, v in snap["consents"].items()],
+        pk=("student_number", "scope", "channel"))
+
+
+# -- the sync ------------------------------------------------------------------------------
+
+def record_run(db, status: str, source: str, message: str, mapping: str, sha: str | None = None) -> int:
+    """Keep a refused or failed run in the history (its own small transaction)."""
+    with transaction(db):
+        return db["sync_runs"].insert({
+            "started_at": now(), "finished_at": now(), "os_user": os_user(), "source": source,
+            "source_sha256": sha, "status": status, "mapping": mapping, "message": message}).last_pk
+
+
+def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], mapping: Mapping) -> str | None:
+    """Why this export looks like a truncated or wrong file, or None."""
+    g = mapping.guards
+    missing = previous - set(roster.records)
+    if len(missing) >= g.min_drop_count and len(missing) > g.max_drop_students * len(previous):
+        return (f"{len(missing)} of {len(previous)} students in the last sync are missing from this export "
+                f"(more than {g.max_drop_students:.0%}); is the file truncated or from the wrong school?")
+    was_restricted = {n for n in previous if snap_restricted(before.get(n))}
+    dropped = {n for n in was_restricted
+               if n not in roster.records or restrictions_lost(before[n], snapshot(roster.records[n]))}
+    if len(dropped) >= g.min_drop_count and len(dropped) > g.max_drop_restricted * len(was_restricted):
+        return (f"{len(dropped)} of {len(was_restricted)} restricted students would be missing or lose a "
+                f"restriction (more than {g.max_drop_restricted:.0%}); has a consent column changed meaning?")
+    return None
 
 
 def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Path | None = None,
-                policy: Policy | None = None) -> SyncReport:
+                policy: Policy | None = None, mapping: Mapping | None = None,
+                accept_drop: bool = False) -> SyncReport:
     """Import ``export`` (and portraits from ``photos``) as one sync run."""
     policy = policy or Policy()
+    mapping = mapping or load_preset("powerschool")
     started = now()
-    roster = read_export(export)
-    problems = list(roster.problems)
-    portraits, reused = _portraits(db, roster, Path(photos) if photos else None, policy, problems)
+    try:
+        roster = read_export(export, mapping)
+        before = current_snapshots(db)
+        last = latest_sync_id(db)
+        previous = {r[0] for r in db.execute("SELECT student_number FROM students WHERE last_seen_sync_id = ?",
+                                             [last])} if last else set()
+        refusal = check_guards(roster, before, previous, mapping)
+        if refusal and not accept_drop:
+            raise SyncRefused(f"{roster.source}: {refusal} Nothing imported; "
+                              "run again with --accept-drop if this is expected")
+        problems = list(roster.problems)
+        if refusal:
+            problems.append(Problem(f"accepted with --accept-drop: {refusal}"))
+        portraits, reused = _portraits(db, roster, photos, policy, problems)
+    except SyncRefused as exc:
+        record_run(db, "refused", str(export), str(exc), mapping.name)
+        raise
     try:
         with transaction(db):
             sync_id = db["sync_runs"].insert({
                 "started_at": started, "os_user": os_user(), "source": roster.source,
                 "source_sha256": roster.sha256, "photos": str(photos) if photos else None,
-                "status": "running"}).last_pk
-            report = _apply(db, roster, portraits, reused, sync_id, problems)
+                "status": "running", "mapping": mapping.name}).last_pk
+            report = _apply(db, roster, before, portraits, reused, sync_id, problems)
             db["sync_runs"].update(sync_id, {
                 "finished_at": now(), "status": "ok", "students": report.students,
                 "restricted": report.photo_restricted + report.name_restricted,
@@ -156,23 +183,59 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
     except ConsentGuardError:
         raise
     except Exception as exc:  # the transaction rolled back: yesterday's roster stays
-        raise RosterError(f"{roster.source}: sync failed and was rolled back: {exc}") from exc
+        message = f"{roster.source}: sync failed and was rolled back: {exc}"
+        record_run(db, "failed", roster.source, message, mapping.name, roster.sha256)
+        raise RosterError(message) from exc
     return report
 
 
-def _apply(db, roster: Roster, portraits: list[PortraitResult], reused: int, sync_id: int,
-           problems: list[Problem]) -> SyncReport:
-    before = {r[0]: (bool(r[1]), bool(r[2])) for r in db.execute(
-        "SELECT student_number, photo_restricted, name_restricted FROM students")}
-    newly_restricted, newly_cleared = [], []
+def _portraits(db, roster: Roster, photos, policy: Policy,
+               problems: list[Problem]) -> tuple[list[PortraitResult], int]:
+    """Encode the portraits the index needs that are new or changed (by content hash)."""
+    if photos is None:
+        return [], 0
+    source: PortraitSource = open_portraits(Path(photos))
+    problems.extend(Problem(p) for p in source.problems)
+    known = {(r[0], r[1]) for r in db.execute("SELECT student_number, sha256 FROM portraits "
+                                              "WHERE status != 'encoded' OR encoding IS NOT NULL")}
+    results, reused = [], 0
     for record in roster.records.values():
-        was = before.get(record.student_number)
-        now_restricted = record.restricted
-        if now_restricted and (was is None or not any(was)):
-            newly_restricted.append(record.student_number)
-        if was is not None and any(was) and not now_restricted:
-            newly_cleared.append(record.student_number)
-        db["students"].upsert(_row(record, sync_id, first=was is None), pk="student_number")
+        if not face_index.needs_index(record.consents):
+            continue
+        found, note = source.find(record.student_number)
+        if note:
+            problems.append(Problem(f"{record.full_name} (#{record.student_number}): {note}",
+                                    None, record.student_number))
+        for name, data in found:
+            result = prepare_portrait(data, name, record.student_number, policy)
+            if (record.student_number, result.sha256) in known:
+                reused += 1
+                continue
+            result = result.encode()
+            results.append(result)
+            if result.problem:
+                problems.append(Problem(f"{record.full_name} (#{record.student_number}): {result.problem}",
+                                        None, record.student_number))
+    return results, reused
+
+
+def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[PortraitResult], reused: int,
+           sync_id: int, problems: list[Problem]) -> SyncReport:
+    newly_restricted, newly_cleared, changed = [], [], 0
+    for number, record in roster.records.items():
+        old, new = before.get(number), snapshot(record)
+        if old == new:
+            continue
+        changed += 1
+        if snap_restricted(new) and not snap_restricted(old):
+            newly_restricted.append(number)
+        if snap_restricted(old) and not snap_restricted(new):
+            newly_cleared.append(number)
+        write_snapshot(db, number, new, sync_id, first=old is None)
+        db["student_changes"].insert({"sync_id": sync_id, "student_number": number,
+                                      "before": json.dumps(old) if old else None, "after": json.dumps(new)})
+    db.execute("UPDATE students SET last_seen_sync_id = ? WHERE student_number IN "
+               "(SELECT value FROM json_each(?))", [sync_id, json.dumps(list(roster.records))])
     for p in portraits:
         db["portraits"].upsert({
             "student_number": p.student_number, "sha256": p.sha256, "source": p.source,
@@ -180,35 +243,23 @@ def _apply(db, roster: Roster, portraits: list[PortraitResult], reused: int, syn
             "encoding": face_index.encoding_to_blob(p.encoding) if p.encoding is not None else None,
         }, pk=("student_number", "sha256"))
     face_index.purge_unneeded(db)
-    without = [r for r in roster.records.values() if r.photo_restricted and not db.execute(
-        "SELECT 1 FROM portraits WHERE student_number = ? AND encoding IS NOT NULL",
-        [r.student_number]).fetchone()]
-    for record in without:
-        problems.append(Problem(f"{record.full_name} (#{record.student_number}) is photo-restricted "
-                                "but has no usable portrait: their face cannot be recognised",
-                                None, record.student_number))
+    for record in roster.records.values():
+        if face_index.needs_index(record.consents) and not db.execute(
+                "SELECT 1 FROM portraits WHERE student_number = ? AND encoding IS NOT NULL",
+                [record.student_number]).fetchone() and record.photo_restricted:
+            problems.append(Problem(f"{record.full_name} (#{record.student_number}) is photo-restricted "
+                                    "but has no usable portrait: their face cannot be recognised",
+                                    None, record.student_number))
     records = roster.records.values()
     return SyncReport(
         sync_id=sync_id, source=roster.source, students=len(roster.records),
         photo_restricted=sum(r.photo_restricted for r in records),
         name_restricted=sum(r.name_restricted for r in records),
         portraits_encoded=sum(p.status == "encoded" for p in portraits),
-        portraits_reused=reused,
-        kept_absent=len(set(before) - set(roster.records)),
-        newly_restricted=newly_restricted, newly_cleared=newly_cleared,
-        problems=[str(p) for p in problems])
+        portraits_reused=reused, kept_absent=len(set(before) - set(roster.records)),
+        newly_restricted=newly_restricted, newly_cleared=newly_cleared, changed=changed,
+        problems=[str(p) for p in problems],
+        mapping=roster.mapping.name if roster.mapping else "powerschool", encoding=roster.encoding)
 
 
-def _row(record: StudentRecord, sync_id: int, first: bool) -> dict:
-    row = {
-        "student_number": record.student_number, "first_name": record.first_name,
-        "middle_name": record.middle_name, "last_name": record.last_name,
-        "grade_level": record.grade_level, "school_id": record.school_id,
-        "enroll_status": record.enroll_status,
-        "photo_restricted": int(record.photo_restricted),
-        "name_restricted": int(record.name_restricted),
-        "consent_raw": json.dumps(record.consent_raw), "last_seen_sync_id": sync_id,
-    }
-    if first:
-        row["first_sync_id"] = sync_id
-    return row
+__all__ = ["SyncReport", "State", "sync_roster", "snapshot", "current_snapshots", "restrictions_lost"]

@@ -25,11 +25,14 @@ def test_absent_student_keeps_restriction(tmp_path, db_path):
 def test_refused_sync_changes_nothing(tmp_path, db_path):
     db = open_db(db_path)
     sync_roster(db, write_export(tmp_path / "a.csv", [student("1", "Ann", "Lee", media="Y")]))
-    before = (restrictions(db), db["sync_runs"].count)
+    before = restrictions(db)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(SyncRefused):
         sync_roster(db, tmp_path / "empty.csv")
-    assert (restrictions(db), db["sync_runs"].count) == before
+    assert restrictions(db) == before
+    runs = list(db.query("SELECT status, message FROM sync_runs ORDER BY id"))
+    assert [r["status"] for r in runs] == ["ok", "refused"]
+    assert runs[1]["message"].endswith("export is empty; nothing imported, yesterday's roster stays in force")
 
 
 def test_failure_midway_rolls_back(tmp_path, db_path, monkeypatch):
@@ -39,7 +42,9 @@ def test_failure_midway_rolls_back(tmp_path, db_path, monkeypatch):
     monkeypatch.setattr(s.face_index, "purge_unneeded", lambda db: 1 / 0)  # fails after the upserts
     with pytest.raises(Exception, match="sync failed and was rolled back"):
         sync_roster(db, write_export(tmp_path / "b.csv", [student("1", "Ann", "Lee")]))
-    assert restrictions(db)["1"] == (1, 1) and db["sync_runs"].count == 1
+    assert restrictions(db)["1"] == (1, 1)
+    assert [r["status"] for r in db.query("SELECT status FROM sync_runs ORDER BY id")] == ["ok", "failed"]
+    assert db.execute("SELECT count(*) FROM student_changes WHERE sync_id > 1").fetchone()[0] == 0
 
 
 def test_change_report(tmp_path, db_path):

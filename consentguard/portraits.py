@@ -1,0 +1,168 @@
+"""Portraits: find each student's SIS photos and encode the ones the index needs.
+
+A portrait source is one of:
+
+* a **folder**, searched recursively: ``<Student_Number>.jpg`` and, for more
+  photos of one student (previous years), ``<Student_Number>_<anything>.jpg``
+  or ``<Student_Number>-<anything>.jpg``, also inside year folders;
+* a **zip** of such files;
+* PowerSchool's **photo map file**: tab-delimited ``Student_Number<TAB>filename``
+  without a header, file names relative to the map file's folder.
+
+Photo vendors often strip leading zeros: a portrait found only by ignoring
+leading zeros is used, with a warning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .errors import RosterError
+from .image import ImageError, decode_image, sha256_bytes
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+
+
+def _key(number: str) -> str:
+    return number.lstrip("0") or "0"
+
+
+def _owner(filename: str) -> str | None:
+    """Student number a portrait file name belongs to, or None."""
+    name = PurePosixPath(filename)
+    if name.suffix.lower() not in EXTENSIONS or name.name.startswith("."):
+        return None
+    match = re.match(r"^([^_\-\s.]+)(?:[_\-\s].*)?$", name.stem)
+    return match.group(1) if match else None
+
+
+@dataclass
+class PortraitSource:
+    """Portrait files by student number, read lazily."""
+
+    where: str
+    files: dict[str, list[str]] = field(default_factory=dict)  # number as written → file names
+    problems: list[str] = field(default_factory=list)
+    reader: object = None  # callable(name) -> bytes
+
+    def add(self, number: str, name: str) -> None:
+        self.files.setdefault(number, []).append(name)
+
+    def find(self, number: str) -> tuple[list[tuple[str, bytes]], str | None]:
+        """(name, bytes) of every portrait of ``number``, and a warning if matched loosely."""
+        names, note = self.files.get(number), None
+        if not names:
+            loose = [n for k, v in self.files.items() if _key(k) == _key(number) for n in v]
+            if loose:
+                names = loose
+                note = (f"portrait {Path(loose[0]).name} matched ignoring leading zeros; "
+                        "check the photo vendor's student numbers")
+        found = []
+        for name in sorted(names or []):
+            try:
+                found.append((name, self.reader(name)))
+            except OSError as exc:
+                self.problems.append(f"{name}: cannot read portrait: {exc}")
+        return found, note
+
+
+def open_portraits(path: Path) -> PortraitSource:
+    if path.is_dir():
+        source = PortraitSource(str(path), reader=lambda n: Path(n).read_bytes())
+        for file in sorted(path.rglob("*")):
+            owner = _owner(file.name) if file.is_file() else None
+            if owner:
+                source.add(owner, str(file))
+        return source
+    if not path.exists():
+        raise RosterError(f"{path}: portrait folder not found")
+    if zipfile.is_zipfile(path):
+        return _open_zip(path)
+    return _open_map(path)
+
+
+def _open_zip(path: Path) -> PortraitSource:
+    archive = zipfile.ZipFile(path)
+    source = PortraitSource(str(path), reader=lambda n: archive.read(n))
+    for info in archive.infolist():
+        owner = None if info.is_dir() else _owner(PurePosixPath(info.filename).name)
+        if owner:
+            source.add(owner, info.filename)
+    return source
+
+
+def _open_map(path: Path) -> PortraitSource:
+    """PowerSchool's photo map: Student_Number<TAB>filename per line, no header."""
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise RosterError(f"{path}: cannot read photo map file: {exc.strerror or exc}") from exc
+    folder = path.parent
+    source = PortraitSource(str(path), reader=lambda n: Path(n).read_bytes())
+    for line_no, row in enumerate(csv.reader(io.StringIO(text), delimiter="\t"), 1):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            source.problems.append(f"{path}: line {line_no}: expected Student_Number<TAB>filename")
+            continue
+        file = folder / row[1].strip()
+        if not file.is_file():
+            source.problems.append(f"{path}: line {line_no}: portrait file {row[1].strip()} not found")
+            continue
+        source.add(row[0].strip(), str(file))
+    if not source.files and not source.problems:
+        raise RosterError(f"{path}: not a folder, zip or photo map file of portraits")
+    return source
+
+
+PROBLEMS = {
+    "no_face": "no face found in portrait {source}",
+    "many_faces": "more than one face in portrait {source}; not used",
+    "unreadable": "portrait {source} cannot be read",
+}
+
+
+@dataclass
+class PortraitResult:
+    student_number: str
+    source: str
+    sha256: str
+    data: bytes = field(repr=False, default=b"")
+    jitters: int = 1
+    status: str = "pending"  # encoded | no_face | many_faces | unreadable
+    box: tuple[int, int, int, int] | None = None
+    encoding: object = None
+
+    @property
+    def problem(self) -> str | None:
+        return PROBLEMS[self.status].format(source=self.source) if self.status in PROBLEMS else None
+
+    def encode(self) -> "PortraitResult":
+        """Detect the single face and encode it (loads dlib)."""
+        from .faces import detect_faces, encode_face
+
+        try:
+            image = decode_image(self.data, self.source)
+        except ImageError:
+            self.status = "unreadable"
+            return self
+        faces = detect_faces(image.rgb, upsample=1 if image.width * image.height < 1_000_000 else 0)
+        if not faces:
+            self.status = "no_face"
+        elif len(faces) > 1:
+            self.status = "many_faces"
+        else:
+            self.status, self.box = "encoded", faces[0].box
+            self.encoding = encode_face(image.rgb, faces[0], self.jitters)
+        self.data = b""
+        return self
+
+
+def prepare_portrait(data: bytes, name: str, student_number: str, policy) -> PortraitResult:
+    """A portrait ready to encode (call ``.encode()``), identified by its content hash."""
+    return PortraitResult(student_number, name, sha256_bytes(data), data, policy.encode_jitters)
