@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import audit
+from .consent import CHANNELS
 from .db import latest_sync_id
 from .decide import ERROR, Decision, FaceEvidence, RosterContext, decide
 from .errors import DatabaseError, ImageError
@@ -38,6 +39,7 @@ class CheckResult:
     height: int | None = None
     orientation: int | None = None
     thresholds: dict = field(default_factory=dict)
+    channel: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -56,6 +58,7 @@ class CheckResult:
             "student_numbers": d.student_numbers,
             "image": {"width": self.width, "height": self.height, "exif_orientation": self.orientation},
             "roster_sync_id": self.sync_id,
+            "channel": self.channel,
             "thresholds": self.thresholds,
         }
 
@@ -64,15 +67,18 @@ class Checker:
     """Checks photos against one database's roster and face index."""
 
     def __init__(self, db: sqlite_utils.Database, policy: Policy | None = None,
-                 interface: str = "cli", record: bool = True):
+                 interface: str = "cli", record: bool = True, channel: str | None = None):
+        if channel is not None and channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
         self.db = db
+        self.channel = channel
         self.policy = policy or Policy()
         self.interface = interface
         self.record = record
         self.sync_id = latest_sync_id(db)
         if self.sync_id is None:
             raise DatabaseError("no roster has been synced yet: run 'consentguard sync EXPORT' first")
-        self.students = load_students(db)
+        self.students = load_students(db, channel)
         self.index: FaceIndex = load_index(db, self.students)
         photo_restricted = sum(s.photo_restricted for s in self.students.values())
         self.context = RosterContext(self.students, photo_restricted,
@@ -114,7 +120,8 @@ class Checker:
         result = CheckResult(
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
             width=image.width if image else None, height=image.height if image else None,
-            orientation=image.orientation if image else None, thresholds=self.thresholds)
+            orientation=image.orientation if image else None, thresholds=self.thresholds,
+            channel=self.channel)
         if self.record:
             audit.record_check(self.db, result, self.interface)
         return result

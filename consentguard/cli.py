@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .errors import ConsentGuardError
+from .consent import CHANNELS
 from .policy import SETTINGS, Policy
 
 
@@ -52,22 +53,68 @@ def cli():
 
 
 @cli.command()
-@click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--photos", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of portraits named <Student_Number>.jpg|.jpeg|.png.")
+@click.argument("export", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--photos", type=click.Path(path_type=Path),
+              help="Portraits: a folder (<Student_Number>.jpg, <Student_Number>_2024.jpg, ...), "
+                   "a zip of them, or PowerSchool's tab-delimited photo map file.")
+@click.option("--preset", default="powerschool", show_default=True,
+              help="Built-in export layout (see 'consentguard sync --list-presets').")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="District mapping file (TOML); overrides --preset.")
+@click.option("--check-config", is_flag=True,
+              help="Only validate the mapping (and the export's header and values, if given); change nothing.")
+@click.option("--list-presets", is_flag=True, help="List the built-in presets and exit.")
+@click.option("--accept-drop", is_flag=True,
+              help="Import even if many students or restricted students disappear or are cleared.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
 @db_option
-def sync(export, photos, as_json, db_path):
+def sync(export, photos, preset, mapping_file, check_config, list_presets, accept_drop, as_json, db_path):
     """Import an SIS export (and portraits) as the roster in force.
 
-    All or nothing: a refused or failed sync changes nothing, and a student
-    missing from the export keeps every restriction they had.
+    All or nothing: a refused or failed sync changes nothing (it is kept in
+    the history), and a student missing from the export keeps every
+    restriction they had. Exit status 1 when refused: a monitor can alert.
 
     Example: consentguard sync student.export.csv --photos portraits/
     """
+    from .mapping import load_mapping, load_preset, presets
+    if list_presets:
+        click.echo("\n".join(presets()))
+        return
+    mapping = load_mapping(mapping_file) if mapping_file else load_preset(preset)
+    if check_config:
+        click.echo(describe_mapping(mapping))
+        if export:
+            from .roster import read_export
+            roster = read_export(export, mapping)
+            click.echo(f"{export}: {len(roster.records)} students readable ({roster.encoding}), "
+                       f"{sum(r.photo_restricted for r in roster.records.values())} photo-restricted, "
+                       f"{sum(r.name_restricted for r in roster.records.values())} name-restricted, "
+                       f"{len(roster.problems)} problem(s)")
+            for problem in roster.problems:
+                click.echo(f"  - {problem}")
+        return
+    if export is None:
+        raise click.UsageError("Missing argument 'EXPORT'.")
     from .sync import sync_roster
-    report = sync_roster(open_database(db_path), export, photos)
+    report = sync_roster(open_database(db_path), export, photos, mapping=mapping, accept_drop=accept_drop)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.summary())
+
+
+def describe_mapping(mapping) -> str:
+    lines = [f"mapping '{mapping.name}' from {mapping.source} is valid",
+             f"  policy: {mapping.policy} ({'blank = permitted' if mapping.policy == 'opt-out' else 'only a current release permits'})",
+             f"  file: {'header row' if mapping.header else 'no header, positional columns'}",
+             "  columns: " + ", ".join(f"{k}={v}" for k, v in mapping.columns.items())]
+    for f in mapping.consent:
+        lines.append(f"  consent {f.label}: {'yes refuses' if f.meaning == 'opt-out' else 'yes permits'} "
+                     f"{'+'.join(f.scopes)} on {', '.join(f.channels)}"
+                     + (f", expires per {f.expires_column}" if f.expires_column is not None else "")
+                     + ("" if f.required else " (optional)"))
+    g = mapping.guards
+    lines.append(f"  guards: refuse if > {g.max_drop_students:.0%} of students or "
+                 f"> {g.max_drop_restricted:.0%} of restricted students drop")
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -76,10 +123,12 @@ def sync(export, photos, as_json, db_path):
 @click.option("--caption-file", type=click.File("r", encoding="utf-8"),
               help="Read the caption from a file ('-' for stdin).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (see README).")
+@click.option("--channel", type=click.Choice(CHANNELS),
+              help="Where the photo will be published; default: restricted on any channel counts.")
 @click.option("--block-distance", type=float, help=SETTINGS[0].help + f" Default: {SETTINGS[0].default}")
 @click.option("--review-distance", type=float, help=SETTINGS[1].help + f" Default: {SETTINGS[1].default}")
 @db_option
-def check(images, caption, caption_file, as_json, block_distance, review_distance, db_path):
+def check(images, caption, caption_file, as_json, channel, block_distance, review_distance, db_path):
     """Check photos (and a caption): pass, review, block or error for each.
 
     Exit status: 4 if any photo is blocked, 3 if any needs review or could
@@ -96,7 +145,7 @@ def check(images, caption, caption_file, as_json, block_distance, review_distanc
         policy = Policy().with_(block_distance=block_distance, review_distance=review_distance)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    checker = Checker(open_database(db_path, create=False), policy)
+    checker = Checker(open_database(db_path, create=False), policy, channel=channel)
     results = [checker.check_path(image, caption) for image in images]
     click.echo(json_document(results) if as_json else human(results))
     sys.exit(exit_status(r.verdict for r in results))
@@ -111,19 +160,75 @@ def roster():
 @click.option("--restricted", is_flag=True, help="Only students with a photo or name restriction.")
 @db_option
 def roster_list(restricted, db_path):
-    """List students with their restrictions (tab-separated).
+    """List students with their restrictions per channel (tab-separated).
 
     Example: consentguard roster list --restricted
     """
+    from .consent import describe
+    from .sync import current_snapshots
     db = open_database(db_path, create=False)
-    where = "WHERE photo_restricted = 1 OR name_restricted = 1" if restricted else ""
+    portraits = dict(db.execute("SELECT student_number, count(*) FROM portraits "
+                                "WHERE encoding IS NOT NULL GROUP BY student_number").fetchall())
     click.echo("student_number\tname\tphoto_restricted\tname_restricted\tportraits")
-    for row in db.query(
-            "SELECT s.student_number, s.first_name || ' ' || s.last_name AS name, s.photo_restricted, "
-            "s.name_restricted, (SELECT count(*) FROM portraits p WHERE p.student_number = "
-            f"s.student_number AND p.encoding IS NOT NULL) AS portraits FROM students s {where} "
-            "ORDER BY s.last_name, s.first_name"):
-        click.echo("\t".join(str(v) for v in row.values()))
+    snaps = current_snapshots(db)
+    for number, snap in sorted(snaps.items(), key=lambda kv: (kv[1]["last_name"], kv[1]["first_name"])):
+        consents = {tuple(k.split(":")): _state(v) for k, v in snap["consents"].items()}
+        photo, name = describe(consents, "photo"), describe(consents, "name")
+        if restricted and photo == name == "none":
+            continue
+        click.echo(f"{number}\t{snap['first_name']} {snap['last_name']}\t{photo}\t{name}\t{portraits.get(number, 0)}")
+
+
+def _state(value):
+    from datetime import date
+    from .consent import State
+    return State(bool(value[0]), date.fromisoformat(value[1]) if value[1] else None)
+
+
+@roster.command("history")
+@click.option("--limit", default=30, show_default=True, help="How many runs to show.")
+@db_option
+def roster_history(limit, db_path):
+    """List sync runs, newest first: ok, refused and failed.
+
+    Example: consentguard roster history
+    """
+    from .history import runs
+    for r in runs(open_database(db_path, create=False), limit):
+        detail = r["message"] or f"{r['students']} students"
+        click.echo(f"#{r['id']:<4} {r['started_at']}  {r['status']:<8} {r['os_user']:<10} {r['source']}  ({detail})")
+
+
+@roster.command("diff")
+@click.option("--from", "from_id", type=int, help="Sync run to compare from (default: the one before --to).")
+@click.option("--to", "to_id", type=int, help="Sync run to compare to (default: the latest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+def roster_diff(from_id, to_id, as_json, db_path):
+    """Show what changed between two sync runs.
+
+    Example: consentguard roster diff --from 12 --to 14
+    """
+    from .history import diff
+    d = diff(open_database(db_path, create=False), from_id, to_id)
+    click.echo(json.dumps(d.to_json(), indent=2) if as_json else d.text())
+
+
+@roster.command("rollback")
+@click.argument("sync_id", type=int)
+@click.option("--accept-drop", is_flag=True, help="Allow the rollback to lift restrictions.")
+@db_option
+def roster_rollback(sync_id, accept_drop, db_path):
+    """Restore every student's consent and details as of an earlier sync run.
+
+    The rollback is recorded as a new run; students added since are kept.
+
+    Example: consentguard roster rollback 12
+    """
+    from .history import rollback
+    new_id, d = rollback(open_database(db_path, create=False), sync_id, accept_drop)
+    click.echo(f"sync #{new_id}: restored {len(d.changes)} student(s) to their state at sync #{sync_id}")
+    click.echo(d.text())
 
 
 @cli.group(cls=Group)

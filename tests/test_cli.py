@@ -77,7 +77,7 @@ def test_sync_summary(tmp_path):
     assert "students in export:     2" in r.output and "photo-restricted:       1" in r.output
     assert "Ann Lee (#1) is photo-restricted but has no usable portrait" in r.output
     listing = run("roster", "list", "--restricted", db=tmp_path / "cg.db")
-    assert listing.output.splitlines()[1:] == ["2\tBo Kim\t0\t1\t0", "1\tAnn Lee\t1\t1\t0"]
+    assert listing.output.splitlines()[1:] == ["2\tBo Kim\tnone\tall\t0", "1\tAnn Lee\tall\tall\t0"]
 
 
 def test_caption_only_check_and_exit_statuses(tmp_path):

@@ -1,0 +1,28 @@
+"""The nightly script: logs, and exits non-zero (with a stderr alert) when a sync is refused."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, student, write_export
+
+SCRIPT = ROOT / "scripts" / "nightly-sync"
+
+
+def run(tmp_path, export):
+    env = {**os.environ, "CONSENTGUARD_EXPORT": str(export), "CONSENTGUARD_DB": str(tmp_path / "cg.db"),
+           "CONSENTGUARD_LOG": str(tmp_path / "log" / "sync.log"),
+           "CONSENTGUARD_BIN": str(Path(sys.executable).parent / "consentguard")}
+    return subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True)
+
+
+def test_ok_then_refused(tmp_path):
+    ok = run(tmp_path, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")]))
+    assert ok.returncode == 0 and ok.stderr == ""
+    (tmp_path / "empty.csv").write_text("")
+    bad = run(tmp_path, tmp_path / "empty.csv")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("consentguard nightly sync FAILED (exit 1); yesterday's roster stays in force")
+    log = (tmp_path / "log" / "sync.log").read_text()
+    assert "students in export:     1" in log and "export is empty" in log and log.count("=== ") == 4
