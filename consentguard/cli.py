@@ -61,6 +61,8 @@ def cli():
               help="Built-in export layout (see 'consentguard sync --list-presets').")
 @click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
               help="District mapping file (TOML); overrides --preset.")
+@click.option("--consent", "consent_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Consent CSV joined to the export (OneRoster presets).")
 @click.option("--check-config", is_flag=True,
               help="Only validate the mapping (and the export's header and values, if given); change nothing.")
 @click.option("--list-presets", is_flag=True, help="List the built-in presets and exit.")
@@ -68,7 +70,8 @@ def cli():
               help="Import even if many students or restricted students disappear or are cleared.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
 @db_option
-def sync(export, photos, preset, mapping_file, check_config, list_presets, accept_drop, as_json, db_path):
+def sync(export, photos, preset, mapping_file, consent_file, check_config, list_presets, accept_drop, as_json,
+         db_path):
     """Import an SIS export (and portraits) as the roster in force.
 
     All or nothing: a refused or failed sync changes nothing (it is kept in
@@ -86,7 +89,7 @@ def sync(export, photos, preset, mapping_file, check_config, list_presets, accep
         click.echo(describe_mapping(mapping))
         if export:
             from .roster import read_export
-            roster = read_export(export, mapping)
+            roster = read_export(export, mapping, consent_file)
             click.echo(f"{export}: {len(roster.records)} students readable ({roster.encoding}), "
                        f"{sum(r.photo_restricted for r in roster.records.values())} photo-restricted, "
                        f"{sum(r.name_restricted for r in roster.records.values())} name-restricted, "
@@ -97,7 +100,8 @@ def sync(export, photos, preset, mapping_file, check_config, list_presets, accep
     if export is None:
         raise click.UsageError("Missing argument 'EXPORT'.")
     from .sync import sync_roster
-    report = sync_roster(open_database(db_path), export, photos, mapping=mapping, accept_drop=accept_drop)
+    report = sync_roster(open_database(db_path), export, photos, mapping=mapping, accept_drop=accept_drop,
+                         consent=consent_file)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.summary())
 
 

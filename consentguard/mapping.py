@@ -59,6 +59,22 @@ class Guards:
 
 
 @dataclass(frozen=True)
+class Join:
+    """Consent kept in a second CSV (OneRoster has no consent field), joined on a key."""
+
+    users_column: str
+    consent_column: str
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Only rows whose ``column`` holds one of ``values`` are students (if the column exists)."""
+
+    column: str
+    values: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Mapping:
     name: str
     policy: str = "opt-out"
@@ -69,6 +85,8 @@ class Mapping:
     consent: tuple[ConsentField, ...] = ()
     guards: Guards = Guards()
     source: str = "<preset>"
+    join: Join | None = None
+    row_filter: RowFilter | None = None
 
 
 def presets() -> list[str]:
@@ -147,7 +165,8 @@ def parse_mapping(text: str, source: str) -> Mapping:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{source}: not valid TOML: {exc}") from exc
-    unknown = set(data) - {"name", "policy", "file", "columns", "consent", "guards", "description"}
+    unknown = set(data) - {"name", "policy", "file", "columns", "consent", "guards", "description",
+                           "join", "filter"}
     if unknown:
         raise MappingError(f"{source}: unknown section(s) or key(s): {', '.join(sorted(unknown))}")
     policy = data.get("policy", "opt-out")
@@ -186,6 +205,18 @@ def parse_mapping(text: str, source: str) -> Mapping:
     for share in (guards.max_drop_students, guards.max_drop_restricted):
         if not isinstance(share, (int, float)) or not 0 <= share <= 1:
             raise MappingError(f"{source}: [guards] shares must be numbers from 0 to 1")
+    join = None
+    if "join" in data:
+        j = data["join"]
+        if not header or not isinstance(j.get("users_column"), str) or not isinstance(j.get("consent_column"), str):
+            raise MappingError(f"{source}: [join] needs users_column and consent_column (names) and header = true")
+        join = Join(j["users_column"], j["consent_column"])
+    row_filter = None
+    if "filter" in data:
+        f = data["filter"]
+        if not isinstance(f.get("column"), str) or not isinstance(f.get("values"), list):
+            raise MappingError(f"{source}: [filter] needs column (a name) and values (a list)")
+        row_filter = RowFilter(f["column"], _words(f["values"], f"{source}: [filter] values"))
     return Mapping(name=data.get("name", Path(source).stem), policy=policy, header=header,
                    delimiter=DELIMITERS[delimiter], encoding=encoding, columns=columns, consent=consent,
-                   guards=guards, source=source)
+                   guards=guards, source=source, join=join, row_filter=row_filter)

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .consent import Consents, ConsentField, combine, merge_consents, read_field, summarize
+from .consent import Consents, ConsentField, combine, merge_consents, norm_value, read_field, summarize
 from .errors import RosterError, SyncRefused
 from .mapping import Mapping, load_preset
 
@@ -140,36 +140,51 @@ def check_student_number(number: str) -> str | None:
     return None
 
 
-def read_export(path: str | Path, mapping: Mapping | None = None) -> Roster:
-    """Read an export as ``mapping`` (default: the powerschool preset) describes it."""
-    mapping = mapping or load_preset("powerschool")
+def _read_rows(path: str | Path, mapping: Mapping, what: str) -> tuple[list[tuple[int, list[str]]], str, bytes]:
+    """(line number, cells) of every row, the encoding used, and the raw bytes."""
     source = str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise RosterError(f"{source}: cannot read export: {exc.strerror or exc}") from exc
+        raise RosterError(f"{source}: cannot read {what}: {exc.strerror or exc}") from exc
     text, encoding = decode_text(data, source, mapping.encoding)
     if not text.strip():
-        raise SyncRefused(f"{source}: export is empty; nothing imported, yesterday's roster stays in force")
+        raise SyncRefused(f"{source}: {what} is empty; nothing imported, yesterday's roster stays in force")
     delimiter = _delimiter(text.splitlines()[0], mapping.delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [(reader.line_num, row) for row in reader], encoding, data
+
+
+def read_export(path: str | Path, mapping: Mapping | None = None,
+                consent_path: str | Path | None = None) -> Roster:
+    """Read an export as ``mapping`` (default: the powerschool preset) describes it.
+
+    With a mapping that has a ``[join]``, consent columns come from ``consent_path``.
+    """
+    mapping = mapping or load_preset("powerschool")
+    source = str(path)
+    rows, encoding, data = _read_rows(path, mapping, "export")
     problems: list[Problem] = []
     if encoding not in ("utf-8", mapping.encoding):
         problems.append(Problem(f"export is not UTF-8; decoded as {encoding}"))
-    index = _column_index(next(reader), mapping, source) if mapping.header else _positions(mapping)
-    if not mapping.header:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if mapping.header:
+        header = rows.pop(0)[1]
+        rows = _filter(header, rows, mapping)
+        if mapping.join:
+            header, rows = _join(header, rows, mapping, source, consent_path, problems)
+        index = _column_index(header, mapping, source)
+    else:
+        index = _positions(mapping)
     fields = [(f, index.get(("consent", i)), index.get(("expires", i))) for i, f in enumerate(mapping.consent)]
     fields = [(f, c, e) for f, c, e in fields if c is not None]
     needed = max(v for v in index.values() if v is not None) + 1
 
     records: dict[str, StudentRecord] = {}
-    rows = 0
-    for row in reader:
-        line = reader.line_num
+    count = 0
+    for line, row in rows:
         if not any(v.strip() for v in row):
             continue
-        rows += 1
+        count += 1
         record = _read_row(row, line, index, fields, needed, mapping, problems)
         if record is None:
             continue
@@ -177,7 +192,7 @@ def read_export(path: str | Path, mapping: Mapping | None = None) -> Roster:
             _merge_duplicate(records[record.student_number], record, problems, line)
         else:
             records[record.student_number] = record
-    if rows == 0:
+    if count == 0:
         raise SyncRefused(f"{source}: export has a header but no student rows; nothing imported"
                           if mapping.header else f"{source}: export has no student rows; nothing imported")
     return Roster(source=source, sha256=hashlib.sha256(data).hexdigest(), encoding=encoding,
@@ -185,9 +200,57 @@ def read_export(path: str | Path, mapping: Mapping | None = None) -> Roster:
                   consent_columns=[f.label for f, _, _ in fields], mapping=mapping)
 
 
+def _join(header, rows, mapping: Mapping, source: str, consent_path, problems):
+    """Append each user's consent row (by key) to their row; a user without one gets blanks."""
+    if consent_path is None:
+        raise RosterError(f"{source}: mapping '{mapping.name}' reads consent from a second file: "
+                          "give it with --consent FILE")
+    consent_rows, _, _ = _read_rows(consent_path, mapping, "consent file")
+    consent_header = consent_rows.pop(0)[1]
+    if not consent_rows:
+        raise SyncRefused(f"{consent_path}: consent file has a header but no rows; nothing imported")
+    keys = {_key(h): i for i, h in enumerate(consent_header)}
+    ckey = keys.get(_key(mapping.join.consent_column))
+    ukey = {_key(h): i for i, h in enumerate(header)}.get(_key(mapping.join.users_column))
+    if ckey is None:
+        raise SyncRefused(f"{consent_path}: join column '{mapping.join.consent_column}' is missing; nothing imported")
+    if ukey is None:
+        raise SyncRefused(f"{source}: join column '{mapping.join.users_column}' is missing; nothing imported")
+    by_key: dict[str, list[list[str]]] = {}
+    for _, row in consent_rows:
+        if ckey < len(row) and row[ckey].strip():
+            by_key.setdefault(row[ckey].strip(), []).append(row)
+    blank = [""] * len(consent_header)
+    joined, missing = [], 0
+    for line, row in rows:
+        key = row[ukey].strip() if ukey < len(row) else ""
+        matches = by_key.get(key) or [blank]
+        missing += matches == [blank]
+        padded = row + [""] * (len(header) - len(row))
+        # Several consent rows for one student become duplicate rows: most restrictive wins.
+        joined.extend((line, padded + consent) for consent in matches)
+    if missing:
+        problems.append(Problem(f"{missing} user row(s) have no row in the consent file {consent_path}; "
+                                "their consent is blank (the district policy decides)"))
+    return header + consent_header, joined
+
+
+def _filter(header, rows, mapping: Mapping):
+    f = mapping.row_filter
+    if f is None:
+        return rows
+    index = {_key(h): i for i, h in enumerate(header)}.get(_key(f.column))
+    if index is None:
+        return rows
+    return [(line, row) for line, row in rows if index < len(row) and norm_value(row[index]) in f.values]
+
+
 def _column_index(header: list[str], mapping: Mapping, source: str) -> dict:
     """Header names → 0-based positions; refuses a file missing a required column."""
-    columns = {_key(h): i for i, h in enumerate(header) if h.strip()}
+    columns: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if h.strip():
+            columns.setdefault(_key(h), i)  # first occurrence wins (joined files may repeat a key)
     index: dict = {}
     for name, column in mapping.columns.items():
         index[name] = columns.get(_key(column))
@@ -240,6 +303,9 @@ def _read_row(row, line, index, fields, needed, mapping: Mapping, problems) -> S
         middle_name=cell("middle_name"), legal_first_name=cell("legal_first_name"),
         legal_last_name=cell("legal_last_name"), grade_level=cell("grade_level"),
         school_id=cell("school_id"), enroll_status=cell("enroll_status"), lines=[line])
+    # Preferred names where the export has them, else the legal ones (OneRoster 1.2).
+    record.first_name = record.first_name or record.legal_first_name
+    record.last_name = record.last_name or record.legal_last_name
     if not record.first_name or not record.last_name:
         problems.append(Problem(f"student {number} has no full name; name matching is incomplete", line, number))
     readings = []

@@ -146,13 +146,14 @@ def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], ma
 
 def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Path | None = None,
                 policy: Policy | None = None, mapping: Mapping | None = None,
-                accept_drop: bool = False) -> SyncReport:
-    """Import ``export`` (and portraits from ``photos``) as one sync run."""
+                accept_drop: bool = False, consent: str | Path | None = None) -> SyncReport:
+    """Import ``export`` (and portraits from ``photos``; consent from ``consent`` for
+    mappings that join a second file) as one sync run."""
     policy = policy or Policy()
     mapping = mapping or load_preset("powerschool")
     started = now()
     try:
-        roster = read_export(export, mapping)
+        roster = read_export(export, mapping, consent)
         before = current_snapshots(db)
         last = latest_sync_id(db)
         previous = {r[0] for r in db.execute("SELECT student_number FROM students WHERE last_seen_sync_id = ?",
