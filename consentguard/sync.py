@@ -46,6 +46,7 @@ class SyncReport:
     newly_cleared: list[str] = field(default_factory=list)
     changed: int = 0
     problems: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # student number -> name, for the lists
     mapping: str = "powerschool"
     encoding: str = "utf-8"
 
@@ -59,10 +60,12 @@ class SyncReport:
             f"  absent from export:     {self.kept_absent} (restrictions kept)",
             f"  students changed:       {self.changed}",
             f"  newly restricted:       {len(self.newly_restricted)}",
+            *[f"    + {self.names.get(n, '')} (#{n})" for n in self.newly_restricted],
             f"  newly cleared:          {len(self.newly_cleared)}",
+            *[f"    - {self.names.get(n, '')} (#{n})" for n in self.newly_cleared],
             f"  problems:               {len(self.problems)}",
         ]
-        lines += [f"    - {p}" for p in self.problems]
+        lines += [f"    ! {p}" for p in self.problems]
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -223,8 +226,15 @@ def _portraits(db, roster: Roster, photos, policy: Policy,
 def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[PortraitResult], reused: int,
            sync_id: int, problems: list[Problem]) -> SyncReport:
     newly_restricted, newly_cleared, changed = [], [], 0
+    loose = {n.lstrip("0"): n for n in before}
     for number, record in roster.records.items():
         old, new = before.get(number), snapshot(record)
+        twin = loose.get(number.lstrip("0")) if old is None else None
+        if twin and twin != number:
+            problems.append(Problem(
+                f"student number {number} ({record.full_name}) equals existing {twin} but for leading zeros "
+                f"(dropped by a spreadsheet?); imported as a separate student, {twin} keeps their consent",
+                record.lines[0], number))
         if old == new:
             continue
         changed += 1
@@ -260,6 +270,7 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         portraits_reused=reused, kept_absent=len(set(before) - set(roster.records)),
         newly_restricted=newly_restricted, newly_cleared=newly_cleared, changed=changed,
         problems=[str(p) for p in problems],
+        names={n: roster.records[n].full_name for n in newly_restricted + newly_cleared},
         mapping=roster.mapping.name if roster.mapping else "powerschool", encoding=roster.encoding)
 
 

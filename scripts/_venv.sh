@@ -17,9 +17,13 @@ STAMP="$VENV/.consentguard-installed"
 WANT="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "installing consentguard and its dependencies into $VENV" >&2
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
-    "$VENV/bin/python" -m pip install --quiet -e ".[test]" 2>&1 | grep -v -e "is ignored" -e "BuildBackendWarning" >&2 || true
-    "$VENV/bin/python" -c "import consentguard, dlib" || { echo "install failed" >&2; exit 1; }
+    LOG="$VENV/install.log"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[test]"; } >"$LOG" 2>&1 \
+        || ! "$VENV/bin/python" -c "import consentguard, dlib"; then
+        grep -v "is ignored" "$LOG" | tail -n 30 >&2
+        echo "install failed; full log: $LOG" >&2
+        exit 1
+    fi
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

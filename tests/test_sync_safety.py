@@ -192,3 +192,29 @@ def test_portraits_from_zip_map_and_without_leading_zeros(tmp_path, db_path, fac
     report = sync_roster(db2, export, folder / "map.txt")
     assert report.portraits_encoded == 1
     assert any("line 2: portrait file missing.jpg not found" in p for p in report.problems)
+
+
+def test_leading_zeros_dropped_are_reported(tmp_path, db_path):
+    db = open_db(db_path)
+    sync_roster(db, write_export(tmp_path / "a.csv", [student("00123", "Ann", "Lee", media="Y"), student("2", "Bo", "Kim")]))
+    report = sync_roster(db, write_export(tmp_path / "b.csv", [student("123", "Ann", "Lee"), student("2", "Bo", "Kim")]))
+    assert report.problems[0] == ("line 2: student number 123 (Ann Lee) equals existing 00123 but for leading zeros "
+                                  "(dropped by a spreadsheet?); imported as a separate student, 00123 keeps their consent")
+    assert state(db)["00123"] == (1, 1)
+
+
+def test_withdrawn_and_graduated_keep_restrictions(tmp_path, db_path):
+    db = open_db(db_path)
+    sync_roster(db, write_export(tmp_path / "a.csv", [student("1", "Ann", "Lee", media="Y", Enroll_Status="0")]))
+    sync_roster(db, write_export(tmp_path / "b.csv", [student("1", "Ann", "Lee", media="Y", Enroll_Status="3")]))
+    assert state(db)["1"] == (1, 1) and db["students"].get("1")["enroll_status"] == "3"
+
+
+def test_summary_names_newly_restricted_and_cleared(tmp_path, db_path):
+    db = open_db(db_path)
+    sync_roster(db, write_export(tmp_path / "a.csv", [student("1", "Ann", "Lee", media="Y"), student("2", "Bo", "Kim")]))
+    report = sync_roster(db, write_export(tmp_path / "b.csv", [student("1", "Ann", "Lee"), student("2", "Bo", "Kim", name="Y")]))
+    text = report.summary()
+    assert "  newly restricted:       1\n    + Bo Kim (#2)\n  newly cleared:          1\n    - Ann Lee (#1)\n" in text
+    stored = json.loads(db["sync_runs"].get(2)["report"])
+    assert stored["newly_cleared"] == ["1"] and stored["newly_restricted"] == ["2"]
