@@ -218,3 +218,21 @@ def test_summary_names_newly_restricted_and_cleared(tmp_path, db_path):
     assert "  newly restricted:       1\n    + Bo Kim (#2)\n  newly cleared:          1\n    - Ann Lee (#1)\n" in text
     stored = json.loads(db["sync_runs"].get(2)["report"])
     assert stored["newly_cleared"] == ["1"] and stored["newly_restricted"] == ["2"]
+
+
+def test_wrong_school_file_refused(tmp_path, db_path):
+    db = open_db(db_path)
+    sync_roster(db, write_export(tmp_path / "a.csv", roster(50, restricted={1, 2})))
+    other = [student(str(5000 + i), f"Other{i}", "School") for i in range(50)]
+    with pytest.raises(SyncRefused, match="50 of 50 students in the last sync are missing"):
+        sync_roster(db, write_export(tmp_path / "other.csv", other))
+
+
+def test_trailing_empty_columns_and_quoted_commas(tmp_path, db_path):
+    (tmp_path / "e.csv").write_text(
+        'Student_Number,First_Name,Last_Name,Media_Opt_Out,,,\r\n'
+        '1,Ann,"Lee, Jr.",Y,,,\r\n'
+        '2,Bo,Kim,,,,\r\n', encoding="utf-8")
+    report = sync_roster(open_db(db_path), tmp_path / "e.csv")
+    assert report.students == 2 and report.photo_restricted == 1
+    assert open_db(db_path)["students"].get("1")["last_name"] == "Lee, Jr."
