@@ -89,7 +89,7 @@ class Checker:
     def thresholds(self) -> dict:
         p = self.policy
         return {"block_distance": p.block_distance, "review_distance": p.review_distance,
-                "min_face_px": p.min_face_px}
+                "min_face_px": p.min_face_px, "detect_mode": p.detect_mode}
 
     def check_path(self, path: str | Path, caption: str | None = None) -> CheckResult:
         try:
@@ -108,7 +108,8 @@ class Checker:
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only
 
-        faces = find_and_encode(image.rgb, self.policy.min_face_px, self.policy.encode_jitters)
+        faces = find_and_encode(image.rgb, self.policy.min_face_px, self.policy.encode_jitters,
+                                self.policy.detect_mode)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding))
                 for f in faces]
 

@@ -129,10 +129,11 @@ def describe_mapping(mapping) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (see README).")
 @click.option("--channel", type=click.Choice(CHANNELS),
               help="Where the photo will be published; default: restricted on any channel counts.")
+@click.option("--thorough", is_flag=True, help=SETTINGS[3].help)
 @click.option("--block-distance", type=float, help=SETTINGS[0].help + f" Default: {SETTINGS[0].default}")
 @click.option("--review-distance", type=float, help=SETTINGS[1].help + f" Default: {SETTINGS[1].default}")
 @db_option
-def check(images, caption, caption_file, as_json, channel, block_distance, review_distance, db_path):
+def check(images, caption, caption_file, as_json, channel, thorough, block_distance, review_distance, db_path):
     """Check photos (and a caption): pass, review, block or error for each.
 
     Exit status: 4 if any photo is blocked, 3 if any needs review or could
@@ -146,7 +147,8 @@ def check(images, caption, caption_file, as_json, channel, block_distance, revie
     if caption_file is not None:
         caption = (caption + "\n" if caption else "") + caption_file.read()
     try:
-        policy = Policy().with_(block_distance=block_distance, review_distance=review_distance)
+        policy = Policy().with_(block_distance=block_distance, review_distance=review_distance,
+                                detect_mode="thorough" if thorough else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     checker = Checker(open_database(db_path, create=False), policy, channel=channel)

@@ -151,7 +151,7 @@ class PortraitResult:
         except ImageError:
             self.status = "unreadable"
             return self
-        faces = detect_faces(image.rgb, upsample=1 if image.width * image.height < 1_000_000 else 0)
+        faces = detect_faces(image.rgb)
         if not faces:
             self.status = "no_face"
         elif len(faces) > 1:

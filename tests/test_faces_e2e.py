@@ -102,3 +102,26 @@ def test_checks_are_recorded(face_roster, faces):
     assert row["verdict"] == "block" and row["file_name"] == faces.group.name
     assert row["student_numbers"] == '["900001"]' and row["sync_id"] == 1
     assert len(row["sha256"]) == 64 and row["os_user"] and row["interface"] == "cli"
+
+
+def test_thorough_mode_finds_distant_face(face_roster, faces, tmp_path):
+    """A 12 MP-class wide shot with the restricted student's face 40 px wide."""
+    from PIL import Image, ImageOps
+
+    from consentguard import Policy
+    from consentguard.faces import detect_faces
+    from consentguard.image import load_image
+
+    photo = ImageOps.exif_transpose(Image.open(faces.restricted_other)).convert("RGB")
+    face = max(detect_faces(load_image(faces.restricted_other).rgb), key=lambda f: f.width)
+    scale = 40 / face.width
+    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS)
+    scene = Image.new("RGB", (2600, 1300), (104, 142, 88))  # 3.4 MP: above the always-x2 size
+    scene.paste(photo, (1200, 500))
+    scene.save(tmp_path / "wide.jpg", quality=92)
+    db = open_db(face_roster)
+    default = Checker(db).check_path(tmp_path / "wide.jpg")
+    thorough = Checker(db, Policy(detect_mode="thorough")).check_path(tmp_path / "wide.jpg")
+    assert len(thorough.decision.faces) == 1 and thorough.verdict == "review"
+    assert "too small to identify" in thorough.reasons[0]
+    assert len(default.decision.faces) == 0  # below the default mode's reach: documented limit
