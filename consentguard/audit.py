@@ -13,13 +13,17 @@ from .db import now, os_user
 
 
 def record_check(db: sqlite_utils.Database, result, interface: str) -> int:
-    doc = result.to_json()
+    return record_doc(db, result.to_json(), interface)
+
+
+def record_doc(db: sqlite_utils.Database, doc: dict, interface: str) -> int:
+    """Record one result document (as ``CheckResult.to_json()`` gives it)."""
     return db["checks"].insert({
         "checked_at": now(), "os_user": os_user(), "interface": interface,
-        "file_name": Path(result.path).name, "sha256": result.sha256,
-        "verdict": result.verdict, "reasons": json.dumps(result.reasons),
+        "file_name": Path(doc["path"]).name, "sha256": doc["sha256"],
+        "verdict": doc["verdict"], "reasons": json.dumps(doc["reasons"]),
         "student_numbers": json.dumps(doc["student_numbers"]),
-        "sync_id": result.sync_id, "result": json.dumps(doc),
+        "sync_id": doc["roster_sync_id"], "result": json.dumps(doc),
     }).last_pk
 
 

@@ -99,11 +99,23 @@ class Checker:
         return self.check_bytes(data, str(path), caption)
 
     def check_bytes(self, data: bytes, name: str, caption: str | None = None) -> CheckResult:
+        return self.check_decoded(data, name, caption)[0]
+
+    def check_decoded(self, data: bytes, name: str,
+                      caption: str | None = None) -> tuple[CheckResult, LoadedImage | None]:
+        """Check image bytes; also return the decoded image (None if it could not be decoded)."""
         try:
             image = decode_image(data, name)
         except ImageError as exc:
-            return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc))
-        return self._finish(name, image.sha256, image, self._faces(image), caption, None)
+            return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc)), None
+        return self._finish(name, image.sha256, image, self._faces(image), caption, None), image
+
+    @property
+    def version(self) -> str:
+        """What a cached result depends on: roster run, channel and policy."""
+        p = self.policy
+        return (f"sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
+                f"{p.min_face_px}:{p.detect_mode}:{p.encode_jitters}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only

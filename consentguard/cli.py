@@ -157,6 +157,71 @@ def check(images, caption, caption_file, as_json, channel, thorough, block_dista
     sys.exit(exit_status(r.verdict for r in results))
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--channel", type=click.Choice(CHANNELS), help="Where the photos will be published.")
+@click.option("--thorough", is_flag=True, help=SETTINGS[3].help)
+@click.option("--workers", type=int, help="Worker processes (default: one per core).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document (as for check) to stdout.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a CSV report.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained HTML report with thumbnails and face boxes.")
+@click.option("--copy-passed", type=click.Path(file_okay=False, path_type=Path),
+              help="Copy the photos that passed here (same sub-folders).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@db_option
+def scan(folder, channel, thorough, workers, as_json, csv_path, html_path, copy_passed, quiet, db_path):
+    """Check every photo in a folder tree (JPEG, PNG, WebP, TIFF, HEIC) on all cores.
+
+    Results are cached by file content, roster run and settings: an
+    interrupted scan (Ctrl-C) run again resumes. Exit status as for check;
+    130 if interrupted.
+
+    Example: consentguard scan /photos/2026-spring-concert --html report.html
+    """
+    import shutil
+    from .check import exit_status
+    from .report import html_report, json_document_docs, write_csv
+    from .scan import find_photos, run_scan
+
+    from .db import default_db_path
+    db_path = db_path or default_db_path()
+    db = open_database(db_path, create=False)
+    policy = Policy().with_(detect_mode="thorough" if thorough else None)
+    total = len(find_photos(folder))
+    with click.progressbar(length=total, label="checking", file=sys.stderr,
+                           show_pos=True, hidden=quiet or total == 0) as bar:
+        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update)
+    ordered = result.worst_first()
+    docs = [r.doc for r in ordered]
+    if csv_path:
+        write_csv(docs, csv_path)
+    if html_path:
+        html_path.write_text(html_report(ordered, f"consentguard scan of {folder}"), encoding="utf-8")
+    if copy_passed:
+        for r in ordered:
+            if r.verdict == "pass":
+                target = copy_passed / Path(r.doc["path"]).relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(r.doc["path"], target)
+    if as_json:
+        click.echo(json_document_docs(docs))
+    else:
+        counts = result.counts()
+        click.echo(f"{len(docs)} of {result.total} photos checked ({result.cached} from the cache): "
+                   + ", ".join(f"{counts[v]} {v}" for v in ("block", "review", "error", "pass") if v in counts))
+        for r in ordered:
+            if r.verdict != "pass":
+                click.echo(f"{r.verdict.upper():<6}  {r.doc['path']}")
+                for reason in r.doc["reasons"]:
+                    click.echo(f"        - {reason}")
+    if result.interrupted:
+        click.echo(f"interrupted: {len(docs)} of {result.total} photos checked; run the same command "
+                   "again to resume", err=True)
+        sys.exit(130)
+    sys.exit(exit_status(r.verdict for r in ordered))
+
+
 @cli.group(cls=Group)
 def roster():
     """Look at the roster in force."""

@@ -116,6 +116,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sync_runs ADD COLUMN mapping TEXT;
     ALTER TABLE sync_runs ADD COLUMN message TEXT
     """,
+    # 3: batch scan results, cached by file content and what the verdict depends on
+    """
+    CREATE TABLE scan_cache (
+        sha256 TEXT NOT NULL,
+        version TEXT NOT NULL,         -- roster run, channel and policy (Checker.version)
+        result TEXT NOT NULL,          -- JSON of the public result document
+        thumbnail BLOB,                -- small JPEG with the face boxes drawn, for the HTML report
+        PRIMARY KEY (sha256, version)
+    )
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,14 @@ MAX_PIXELS = 100_000_000
 # Pillow's own guard, aligned with ours (it raises past twice this).
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
+try:  # HEIC/HEIF (iPhone photos)
+    from pillow_heif import register_heif_opener
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a dependency
+    pass
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif")
+
 
 @dataclass
 class LoadedImage:

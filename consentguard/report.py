@@ -38,5 +38,62 @@ def human(results) -> str:
 
 
 def json_document(results) -> str:
-    return json.dumps({"format_version": FORMAT_VERSION,
-                       "results": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
+    return json_document_docs([r.to_json() for r in results])
+
+
+def json_document_docs(docs: list[dict]) -> str:
+    return json.dumps({"format_version": FORMAT_VERSION, "results": docs}, indent=2, ensure_ascii=False)
+
+
+CSV_FIELDS = ("verdict", "path", "faces", "student_numbers", "reasons", "sha256")
+
+
+def write_csv(results: list[dict], path) -> None:
+    """One row per photo, worst first; reasons joined with ' | '."""
+    import csv
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_FIELDS)
+        for doc in results:
+            writer.writerow([doc["verdict"], doc["path"], len(doc["faces"]), " ".join(doc["student_numbers"]),
+                             " | ".join(doc["reasons"]), doc["sha256"] or ""])
+
+
+HTML_STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;max-width:70rem}
+h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #ccc;padding:.5rem;vertical-align:top;text-align:left}
+.v{font-weight:700;padding:.15rem .5rem;border-radius:.25rem;color:#fff;white-space:nowrap}
+.block{background:#b3261e}.review{background:#8a5300}.error{background:#5d5d5d}.pass{background:#1e6b34}
+img{max-width:360px;height:auto;display:block}ul{margin:0;padding-left:1.1rem}
+.path{font-family:ui-monospace,monospace;word-break:break-all}
+"""
+
+
+def html_report(scan_results, title: str) -> str:
+    """A self-contained page (no external files): thumbnails with face boxes, worst first."""
+    import base64
+    from html import escape
+
+    counts: dict[str, int] = {}
+    for r in scan_results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    summary = ", ".join(f"{counts[v]} {v}" for v in ("block", "review", "error", "pass") if v in counts)
+    rows = []
+    for r in scan_results:
+        doc = r.doc
+        img = (f'<img alt="{escape(_name(doc["path"]))} with face boxes: red blocked, orange review, green pass" '
+               f'src="data:image/jpeg;base64,{base64.b64encode(r.thumbnail).decode()}">' if r.thumbnail else "")
+        reasons = "".join(f"<li>{escape(x)}</li>" for x in doc["reasons"]) or "<li>no restricted student found</li>"
+        rows.append(f'<tr><td><span class="v {doc["verdict"]}">{LABEL[doc["verdict"]]}</span></td>'
+                    f'<td>{img}<div class="path">{escape(doc["path"])}</div></td><td><ul>{reasons}</ul></td></tr>')
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{HTML_STYLE}</style></head>'
+            f'<body><h1>{escape(title)}</h1><p>{len(scan_results)} photos: {escape(summary)}. Worst first.</p>'
+            f'<table><thead><tr><th scope="col">Verdict</th><th scope="col">Photo</th>'
+            f'<th scope="col">Reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table></body></html>')
+
+
+def _name(path: str) -> str:
+    from pathlib import Path
+    return Path(path).name
