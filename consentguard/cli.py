@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .errors import ConsentGuardError
 from .consent import CHANNELS
-from .policy import SETTINGS, Policy
+from .policy import SETTINGS, Policy, setting_help
 
 
 class Group(click.Group):
@@ -129,9 +129,9 @@ def describe_mapping(mapping) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (see README).")
 @click.option("--channel", type=click.Choice(CHANNELS),
               help="Where the photo will be published; default: restricted on any channel counts.")
-@click.option("--thorough", is_flag=True, help=SETTINGS[3].help)
-@click.option("--block-distance", type=float, help=SETTINGS[0].help + f" Default: {SETTINGS[0].default}")
-@click.option("--review-distance", type=float, help=SETTINGS[1].help + f" Default: {SETTINGS[1].default}")
+@click.option("--thorough", is_flag=True, help=setting_help("detect_mode"))
+@click.option("--block-distance", type=float, help=setting_help("block_distance"))
+@click.option("--review-distance", type=float, help=setting_help("review_distance"))
 @db_option
 def check(images, caption, caption_file, as_json, channel, thorough, block_distance, review_distance, db_path):
     """Check photos (and a caption): pass, review, block or error for each.
@@ -160,7 +160,7 @@ def check(images, caption, caption_file, as_json, channel, thorough, block_dista
 @cli.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--channel", type=click.Choice(CHANNELS), help="Where the photos will be published.")
-@click.option("--thorough", is_flag=True, help=SETTINGS[3].help)
+@click.option("--thorough", is_flag=True, help=setting_help("detect_mode"))
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (as for check) to stdout.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a CSV report.")

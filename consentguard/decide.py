@@ -97,18 +97,49 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
         return FaceResult(face.box, REVIEW, reason=(
             f"face at {_box(face.box)} cannot be matched: none of the {context.photo_restricted} "
             "photo-restricted students has a usable portrait"))
-    if not face.nearest:
-        return FaceResult(face.box, PASS)
-    number, distance = face.nearest[0]
-    if distance <= policy.block_distance:
+    restricted = [(n, d) for n, d in face.nearest if _photo_restricted(context, n)]
+    permitted = [(n, d) for n, d in face.nearest if not _photo_restricted(context, n)]
+    if not restricted:
+        return FaceResult(face.box, PASS, None, permitted[0][1] if permitted else None)
+    number, distance = restricted[0]
+    other, other_distance = permitted[0] if permitted else (None, float("inf"))
+    clearly_other = other_distance + policy.margin <= distance
+    nearly_other = other_distance < distance + policy.margin
+    if distance <= policy.block_distance and not nearly_other:
         return FaceResult(face.box, BLOCK, number, distance, (
             f"face at {_box(face.box)} matches photo-restricted {_who(context, number)}: "
             f"distance {distance:.2f} (block at <= {policy.block_distance:.2f})"))
-    if distance <= policy.review_distance:
+    if distance <= policy.block_distance:
+        return FaceResult(face.box, REVIEW, number, distance, (
+            f"face at {_box(face.box)} matches photo-restricted {_who(context, number)} "
+            f"(distance {distance:.2f}) but nearly as well permitted {_who(context, other)} "
+            f"({other_distance:.2f}): ambiguous"))
+    if distance <= policy.review_distance and not clearly_other:
         return FaceResult(face.box, REVIEW, number, distance, (
             f"face at {_box(face.box)} resembles photo-restricted {_who(context, number)}: "
             f"distance {distance:.2f} (review at <= {policy.review_distance:.2f})"))
     return FaceResult(face.box, PASS, None, distance)
+
+
+def _photo_restricted(context: RosterContext, number: str) -> bool:
+    student = context.students.get(number)
+    return student is None or student.photo_restricted  # an unknown owner counts as restricted
+
+
+def same_student_twice(results: list[FaceResult], context: RosterContext) -> list[str]:
+    """Two or more flagged faces matching one student: at most one can be them."""
+    by_student: dict[str, list[FaceResult]] = {}
+    for f in results:
+        if f.student_number and f.verdict in (BLOCK, REVIEW):
+            by_student.setdefault(f.student_number, []).append(f)
+    reasons = []
+    for number, faces in by_student.items():
+        if len(faces) > 1:
+            for f in faces:
+                f.verdict = BLOCK if f.verdict == BLOCK else REVIEW
+            reasons.append(f"{len(faces)} faces match photo-restricted {_who(context, number)}: "
+                           "at most one can be them; check which")
+    return reasons
 
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
@@ -120,6 +151,7 @@ def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterConte
     """The verdict for one photo (and its caption)."""
     face_results = [judge_face(f, context, policy) for f in faces]
     reasons = [f.reason for f in face_results if f.reason and f.verdict != PASS]
+    reasons += same_student_twice(face_results, context)
     reasons += [judge_name(hit, context) for hit in names]
     verdicts = [f.verdict for f in face_results] + [hit.strength for hit in names]
     if image_error:

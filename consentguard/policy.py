@@ -23,6 +23,9 @@ SETTINGS: tuple[Setting, ...] = (
             "A face closer than this, but not within block_distance, sends the photo to review. "
             "Higher = more restricted faces caught, more photos to review. 0.6 is the model's "
             "own tolerance for adults; it mixes up children more easily."),
+    Setting("margin", 0.05,
+            "With permitted students in the face index: a face nearer a permitted student than the "
+            "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review)."),
     Setting("min_face_px", 60,
             "Faces narrower than this (pixels) cannot be identified reliably: they are not "
             "matched and send the photo to review while any student is photo-restricted."),
@@ -36,10 +39,17 @@ SETTINGS: tuple[Setting, ...] = (
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 
 
+def setting_help(name: str) -> str:
+    """A setting's help with its default, for CLI options."""
+    s = next(s for s in SETTINGS if s.name == name)
+    return f"{s.help} Default: {s.default}."
+
+
 @dataclass(frozen=True)
 class Policy:
     block_distance: float = DEFAULTS["block_distance"]
     review_distance: float = DEFAULTS["review_distance"]
+    margin: float = DEFAULTS["margin"]
     min_face_px: int = DEFAULTS["min_face_px"]
     detect_mode: str = DEFAULTS["detect_mode"]
     encode_jitters: int = DEFAULTS["encode_jitters"]

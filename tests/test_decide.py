@@ -67,3 +67,39 @@ def test_worst(verdicts, expected):
 def test_policy_rejects_inverted_bands():
     with pytest.raises(ValueError):
         Policy(block_distance=0.7, review_distance=0.6)
+
+
+# With permitted students in the index (index policy "all"): margin rules.
+PERMITTED = dict(STUDENTS, P=Student("P", "Jordan", "Whitfield", False, False),
+                 R2=Student("R2", "Fatima", "Al-Sayed", True, True))
+ALL_CTX = RosterContext(PERMITTED, photo_restricted=2, indexed=2, sync_id=7)
+
+
+def near(*pairs):
+    return FaceEvidence(BIG, sorted(pairs, key=lambda p: p[1]))
+
+
+@pytest.mark.parametrize("pairs,verdict,reason", [
+    ([("1", 0.30), ("P", 0.60)], "block", "matches photo-restricted Marcus Ellery (#1)"),
+    ([("1", 0.30), ("P", 0.33)], "review", "but nearly as well permitted Jordan Whitfield (#P) (0.33): ambiguous"),
+    ([("P", 0.28), ("1", 0.31)], "review", "ambiguous"),
+    ([("P", 0.40), ("1", 0.52)], "pass", None),   # clearly the permitted student
+    ([("P", 0.50), ("1", 0.52)], "review", "resembles photo-restricted Marcus Ellery (#1)"),
+    ([("1", 0.52), ("P", 0.55)], "review", "resembles"),
+    ([("P", 0.30)], "pass", None),
+    ([("1", 0.30), ("R2", 0.31)], "block", "Marcus Ellery"),  # two restricted: restricted either way
+])
+def test_margin_rules(pairs, verdict, reason):
+    d = decide([near(*pairs)], [], ALL_CTX, POLICY)
+    assert d.verdict == verdict
+    if reason:
+        assert reason in d.reasons[0]
+    else:
+        assert d.reasons == []
+
+
+def test_two_faces_matching_one_student():
+    d = decide([face(d=0.30), face((300, 0, 500, 200), d=0.55)], [], CTX, POLICY)
+    assert [f.verdict for f in d.faces] == ["block", "review"]
+    assert "2 faces match photo-restricted Marcus Ellery (#1): at most one can be them; check which" in d.reasons
+    assert d.verdict == "block"
