@@ -18,8 +18,8 @@ import sqlite_utils
 
 from . import audit
 from .consent import CHANNELS
-from .db import latest_sync_id
-from .decide import ERROR, Decision, FaceEvidence, RosterContext, decide
+from .db import latest_sync_id, roster_policies
+from .decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext, decide
 from .errors import DatabaseError, ImageError
 from .image import LoadedImage, decode_image, read_file, sha256_bytes
 from .index import FaceIndex, load_index, load_students
@@ -78,11 +78,12 @@ class Checker:
         self.sync_id = latest_sync_id(db)
         if self.sync_id is None:
             raise DatabaseError("no roster has been synced yet: run 'consentguard sync EXPORT' first")
+        self.index_policy, self.consent_policy = roster_policies(db)
         self.students = load_students(db, channel)
-        self.index: FaceIndex = load_index(db, self.students)
-        photo_restricted = sum(s.photo_restricted for s in self.students.values())
-        self.context = RosterContext(self.students, photo_restricted,
-                                     len(set(self.index.owners)), self.sync_id)
+        self.index: FaceIndex = load_index(db, self.students, self.index_policy)
+        restricted = {n for n, s in self.students.items() if s.photo_restricted}
+        self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
+                                     self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS)
         self.name_restricted = [s for s in self.students.values() if s.name_restricted]
 
     @property
@@ -115,7 +116,7 @@ class Checker:
         """What a cached result depends on: roster run, channel and policy."""
         p = self.policy
         return (f"sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
-                f"{p.min_face_px}:{p.detect_mode}:{p.encode_jitters}")
+                f"{p.margin}:{p.min_face_px}:{p.detect_mode}:{p.encode_jitters}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only

@@ -68,10 +68,15 @@ def cli():
 @click.option("--list-presets", is_flag=True, help="List the built-in presets and exit.")
 @click.option("--accept-drop", is_flag=True,
               help="Import even if many students or restricted students disappear or are cleared.")
+@click.option("--index", "index_policy", type=click.Choice(["restricted", "all"]), default="restricted",
+              show_default=True,
+              help="Whose portraits are encoded: only photo-restricted students (stores the least "
+                   "biometric data) or all students (a face recognised as a permitted student is not "
+                   "flagged: fewer false alarms). See README, 'Which faces to index'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
 @db_option
-def sync(export, photos, preset, mapping_file, consent_file, check_config, list_presets, accept_drop, as_json,
-         db_path):
+def sync(export, photos, preset, mapping_file, consent_file, check_config, list_presets, accept_drop,
+         index_policy, as_json, db_path):
     """Import an SIS export (and portraits) as the roster in force.
 
     All or nothing: a refused or failed sync changes nothing (it is kept in
@@ -101,7 +106,7 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
         raise click.UsageError("Missing argument 'EXPORT'.")
     from .sync import sync_roster
     report = sync_roster(open_database(db_path), export, photos, mapping=mapping, accept_drop=accept_drop,
-                         consent=consent_file)
+                         consent=consent_file, index_policy=index_policy)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.summary())
 
 
@@ -317,10 +322,10 @@ def index_purge(purge_all, db_path):
     Example: consentguard index purge --all
     """
     from . import index as face_index
-    from .db import transaction
+    from .db import roster_policies, transaction
     db = open_database(db_path, create=False)
     with transaction(db):
-        count = face_index.purge_all(db) if purge_all else face_index.purge_unneeded(db)
+        count = face_index.purge_all(db) if purge_all else face_index.purge_unneeded(db, roster_policies(db)[0])
     click.echo(f"deleted {count} face encoding{'s' if count != 1 else ''}")
 
 

@@ -126,6 +126,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sha256, version)
     )
     """,
+    # 4: which students' faces are indexed, and the district's consent model, per sync run
+    """
+    ALTER TABLE sync_runs ADD COLUMN index_policy TEXT NOT NULL DEFAULT 'restricted';
+    ALTER TABLE sync_runs ADD COLUMN consent_policy TEXT NOT NULL DEFAULT 'opt-out'
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -201,6 +206,13 @@ class transaction:
 def latest_sync_id(db: sqlite_utils.Database) -> int | None:
     row = db.execute("SELECT max(id) FROM sync_runs WHERE status = 'ok'").fetchone()
     return row[0] if row else None
+
+
+def roster_policies(db: sqlite_utils.Database) -> tuple[str, str]:
+    """(index_policy, consent_policy) of the latest sync that set them (not a rollback)."""
+    row = db.execute("SELECT index_policy, consent_policy FROM sync_runs WHERE status = 'ok' "
+                     "AND source NOT LIKE 'rollback to #%' ORDER BY id DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else ("restricted", "opt-out")
 
 
 def now() -> str:

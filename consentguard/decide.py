@@ -44,6 +44,7 @@ class RosterContext:
     photo_restricted: int  # how many students are photo-restricted
     indexed: int           # how many of them have at least one encoded portrait
     sync_id: int | None
+    unknown_face: str = PASS  # a face that matches no indexed student: pass (opt-out) or review (opt-in)
 
 
 @dataclass
@@ -99,6 +100,11 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
             "photo-restricted students has a usable portrait"))
     restricted = [(n, d) for n, d in face.nearest if _photo_restricted(context, n)]
     permitted = [(n, d) for n, d in face.nearest if not _photo_restricted(context, n)]
+    known = face.nearest and face.nearest[0][1] <= policy.review_distance
+    if not known and context.unknown_face == REVIEW:
+        return FaceResult(face.box, REVIEW, None, face.nearest[0][1] if face.nearest else None, (
+            f"face at {_box(face.box)} matches no student with a portrait on file; in an opt-in "
+            "district only students with a current release may be shown"))
     if not restricted:
         return FaceResult(face.box, PASS, None, permitted[0][1] if permitted else None)
     number, distance = restricted[0]
@@ -118,7 +124,9 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
         return FaceResult(face.box, REVIEW, number, distance, (
             f"face at {_box(face.box)} resembles photo-restricted {_who(context, number)}: "
             f"distance {distance:.2f} (review at <= {policy.review_distance:.2f})"))
-    return FaceResult(face.box, PASS, None, distance)
+    note = (f"face at {_box(face.box)} recognised as permitted {_who(context, other)}: distance "
+            f"{other_distance:.2f}" if other is not None and other_distance <= policy.review_distance else None)
+    return FaceResult(face.box, PASS, None, distance, note)
 
 
 def _photo_restricted(context: RosterContext, number: str) -> bool:

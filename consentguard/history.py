@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from .db import latest_sync_id, now, os_user, transaction
+from .db import latest_sync_id, now, os_user, roster_policies, transaction
 from .errors import RosterError, SyncRefused
 from .index import purge_unneeded
 from .sync import restrictions_lost, snap_restricted, write_snapshot
@@ -137,5 +137,5 @@ def rollback(db: sqlite_utils.Database, to_id: int, accept_drop: bool = False) -
             db["student_changes"].insert({"sync_id": sync_id, "student_number": change.student_number,
                                           "before": json.dumps(change.before), "after": json.dumps(change.after)})
         db.execute("UPDATE students SET last_seen_sync_id = ? WHERE last_seen_sync_id = ?", [sync_id, latest])
-        purge_unneeded(db)
+        purge_unneeded(db, roster_policies(db)[0])
     return sync_id, Diff(latest or 0, sync_id, restore)

@@ -62,10 +62,15 @@ class FaceIndex:
         return sorted(best.items(), key=lambda item: item[1])
 
 
-def needs_index(consents) -> bool:
-    """Index a student's portraits if photo-restricted on any channel, or if a photo
-    permission of theirs can expire (so the face is known the day it does)."""
-    return any(state.restricted or state.until for (scope, _), state in consents.items() if scope == "photo")
+INDEX_POLICIES = ("restricted", "all")
+
+
+def needs_index(consents, index_policy: str = "restricted") -> bool:
+    """Index a student's portraits if the policy indexes everyone, if they are
+    photo-restricted on any channel, or if a photo permission of theirs can expire
+    (so the face is known the day it does)."""
+    return index_policy == "all" or any(
+        state.restricted or state.until for (scope, _), state in consents.items() if scope == "photo")
 
 
 NEEDS_INDEX_SQL = ("SELECT student_number FROM consents WHERE scope = 'photo' "
@@ -91,18 +96,22 @@ def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict
     return students
 
 
-def load_index(db: sqlite_utils.Database, students: dict[str, Student] | None = None) -> FaceIndex:
-    """Encodings of the students in ``students`` who are photo-restricted."""
+def load_index(db: sqlite_utils.Database, students: dict[str, Student] | None = None,
+               index_policy: str = "restricted") -> FaceIndex:
+    """Encodings of the photo-restricted students (policy ``restricted``) or of every
+    student with a stored encoding (policy ``all``)."""
     students = students if students is not None else load_students(db)
     rows = [r for r in db.execute(
         "SELECT student_number, encoding FROM portraits WHERE encoding IS NOT NULL ORDER BY id")
-        if r[0] in students and students[r[0]].photo_restricted]
+        if r[0] in students and (index_policy == "all" or students[r[0]].photo_restricted)]
     encodings = np.array([blob_to_encoding(r[1]) for r in rows]).reshape(-1, 128)
     return FaceIndex(encodings=encodings, owners=[r[0] for r in rows], students=students)
 
 
-def purge_unneeded(db: sqlite_utils.Database) -> int:
+def purge_unneeded(db: sqlite_utils.Database, index_policy: str = "restricted") -> int:
     """Delete encodings of students the index no longer needs."""
+    if index_policy == "all":
+        return 0
     cursor = db.execute(
         "UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL AND student_number NOT IN "
         f"({NEEDS_INDEX_SQL})"

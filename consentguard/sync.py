@@ -149,11 +149,14 @@ def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], ma
 
 def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Path | None = None,
                 policy: Policy | None = None, mapping: Mapping | None = None,
-                accept_drop: bool = False, consent: str | Path | None = None) -> SyncReport:
+                accept_drop: bool = False, consent: str | Path | None = None,
+                index_policy: str = "restricted") -> SyncReport:
     """Import ``export`` (and portraits from ``photos``; consent from ``consent`` for
     mappings that join a second file) as one sync run."""
     policy = policy or Policy()
     mapping = mapping or load_preset("powerschool")
+    if index_policy not in face_index.INDEX_POLICIES:
+        raise ValueError(f"index policy must be one of {', '.join(face_index.INDEX_POLICIES)}")
     started = now()
     try:
         roster = read_export(export, mapping, consent)
@@ -168,7 +171,7 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
         problems = list(roster.problems)
         if refusal:
             problems.append(Problem(f"accepted with --accept-drop: {refusal}"))
-        portraits, reused = _portraits(db, roster, photos, policy, problems)
+        portraits, reused = _portraits(db, roster, photos, policy, problems, index_policy)
     except SyncRefused as exc:
         record_run(db, "refused", str(export), str(exc), mapping.name)
         raise
@@ -177,8 +180,9 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
             sync_id = db["sync_runs"].insert({
                 "started_at": started, "os_user": os_user(), "source": roster.source,
                 "source_sha256": roster.sha256, "photos": str(photos) if photos else None,
-                "status": "running", "mapping": mapping.name}).last_pk
-            report = _apply(db, roster, before, portraits, reused, sync_id, problems)
+                "status": "running", "mapping": mapping.name, "index_policy": index_policy,
+                "consent_policy": mapping.policy}).last_pk
+            report = _apply(db, roster, before, portraits, reused, sync_id, problems, index_policy)
             db["sync_runs"].update(sync_id, {
                 "finished_at": now(), "status": "ok", "students": report.students,
                 "restricted": report.photo_restricted + report.name_restricted,
@@ -193,8 +197,8 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
     return report
 
 
-def _portraits(db, roster: Roster, photos, policy: Policy,
-               problems: list[Problem]) -> tuple[list[PortraitResult], int]:
+def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Problem],
+               index_policy: str) -> tuple[list[PortraitResult], int]:
     """Encode the portraits the index needs that are new or changed (by content hash)."""
     if photos is None:
         return [], 0
@@ -204,7 +208,7 @@ def _portraits(db, roster: Roster, photos, policy: Policy,
                                               "WHERE status != 'encoded' OR encoding IS NOT NULL")}
     results, reused = [], 0
     for record in roster.records.values():
-        if not face_index.needs_index(record.consents):
+        if not face_index.needs_index(record.consents, index_policy):
             continue
         found, note = source.find(record.student_number)
         if note:
@@ -224,7 +228,7 @@ def _portraits(db, roster: Roster, photos, policy: Policy,
 
 
 def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[PortraitResult], reused: int,
-           sync_id: int, problems: list[Problem]) -> SyncReport:
+           sync_id: int, problems: list[Problem], index_policy: str) -> SyncReport:
     newly_restricted, newly_cleared, changed = [], [], 0
     loose = {n.lstrip("0"): n for n in before}
     for number, record in roster.records.items():
@@ -253,7 +257,7 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
             "box": face_index.portrait_box(p.box), "status": p.status, "sync_id": sync_id,
             "encoding": face_index.encoding_to_blob(p.encoding) if p.encoding is not None else None,
         }, pk=("student_number", "sha256"))
-    face_index.purge_unneeded(db)
+    face_index.purge_unneeded(db, index_policy)
     for record in roster.records.values():
         if face_index.needs_index(record.consents) and not db.execute(
                 "SELECT 1 FROM portraits WHERE student_number = ? AND encoding IS NOT NULL",

@@ -103,3 +103,16 @@ def test_two_faces_matching_one_student():
     assert [f.verdict for f in d.faces] == ["block", "review"]
     assert "2 faces match photo-restricted Marcus Ellery (#1): at most one can be them; check which" in d.reasons
     assert d.verdict == "block"
+
+
+OPT_IN = RosterContext(STUDENTS, photo_restricted=1, indexed=1, sync_id=7, unknown_face="review")
+
+
+@pytest.mark.parametrize("ctx,d,verdict", [
+    (CTX, 0.9, "pass"), (OPT_IN, 0.9, "review"), (OPT_IN, 0.3, "block"), (OPT_IN, -1, "review"),
+])
+def test_unknown_faces_by_district_policy(ctx, d, verdict):
+    result = decide([face(d=d)], [], ctx, POLICY)
+    assert result.verdict == verdict
+    if verdict == "review":
+        assert "matches no student with a portrait on file" in result.reasons[0]

@@ -4,6 +4,8 @@ R (photo-restricted) and C (clear) are obama and biden from ../shared/faces,
 or the PyPI sdist's photos where that folder is missing (see conftest).
 """
 
+import shutil
+
 import pytest
 
 from consentguard import Checker, open_db
@@ -125,3 +127,27 @@ def test_thorough_mode_finds_distant_face(face_roster, faces, tmp_path):
     assert len(thorough.decision.faces) == 1 and thorough.verdict == "review"
     assert "too small to identify" in thorough.reasons[0]
     assert len(default.decision.faces) == 0  # below the default mode's reach: documented limit
+
+
+def test_index_all_recognises_permitted_students(tmp_path, faces):
+    """Index policy 'all': the clear student's encodings are stored and recognised."""
+    from consentguard import sync_roster
+    from conftest import C, student, write_export
+
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    shutil.copy(faces.clear_portrait, portraits / f"{C}.jpg")
+    export = write_export(tmp_path / "e.csv", [student(R, "Marcus", "Ellery", photo="Y"), student(C, "Jordan", "Whitfield")])
+    db = open_db(tmp_path / "all.db")
+    assert sync_roster(db, export, portraits, index_policy="all").portraits_encoded == 2
+    checker = Checker(db)
+    assert checker.index_policy == "all" and len(checker.index.owners) == 2
+    group = checker.check_path(faces.group)
+    assert group.verdict == "block"
+    clear = checker.check_path(faces.clear_other)
+    assert clear.verdict == "pass" and clear.reasons == []
+    assert "recognised as permitted Jordan Whitfield (#900002)" in clear.decision.faces[0].reason
+    # back to the privacy-preserving policy: Jordan's encoding is deleted
+    sync_roster(db, export, portraits)
+    assert db.execute("SELECT count(*) FROM portraits WHERE encoding IS NOT NULL").fetchone()[0] == 1
