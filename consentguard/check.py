@@ -90,7 +90,7 @@ class Checker:
     def thresholds(self) -> dict:
         p = self.policy
         return {"block_distance": p.block_distance, "review_distance": p.review_distance,
-                "min_face_px": p.min_face_px, "detect_mode": p.detect_mode}
+                "min_face_px": p.min_face_px, "min_sharpness": p.min_sharpness, "detect_mode": p.detect_mode}
 
     def check_path(self, path: str | Path, caption: str | None = None) -> CheckResult:
         try:
@@ -116,14 +116,13 @@ class Checker:
         """What a cached result depends on: roster run, channel and policy."""
         p = self.policy
         return (f"sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
-                f"{p.margin}:{p.min_face_px}:{p.detect_mode}:{p.encode_jitters}")
+                f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only
 
-        faces = find_and_encode(image.rgb, self.policy.min_face_px, self.policy.encode_jitters,
-                                self.policy.detect_mode)
-        return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding))
+        faces = find_and_encode(image.rgb, self.policy.encode_jitters, self.policy.detect_mode)
+        return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness)
                 for f in faces]
 
     def find_names(self, caption: str | None) -> list[NameHit]:

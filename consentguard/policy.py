@@ -27,8 +27,11 @@ SETTINGS: tuple[Setting, ...] = (
             "With permitted students in the face index: a face nearer a permitted student than the "
             "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review)."),
     Setting("min_face_px", 60,
-            "Faces narrower than this (pixels) cannot be identified reliably: they are not "
-            "matched and send the photo to review while any student is photo-restricted."),
+            "Faces narrower than this (pixels) cannot be identified reliably: they are still matched "
+            "(a clear match blocks) but never pass: review while any student is photo-restricted."),
+    Setting("min_sharpness", 20.0,
+            "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
+            "faces too small to identify: matched, but never passed."),
     Setting("detect_mode", "default",
             "default: finds every face of about 56 px and up (photo enlarged x1.25 for the detector, "
             "about 2.1 s per 12 MP photo per core); thorough: down to 32 px (x2, about 6.1 s)."),
@@ -51,6 +54,7 @@ class Policy:
     review_distance: float = DEFAULTS["review_distance"]
     margin: float = DEFAULTS["margin"]
     min_face_px: int = DEFAULTS["min_face_px"]
+    min_sharpness: float = DEFAULTS["min_sharpness"]
     detect_mode: str = DEFAULTS["detect_mode"]
     encode_jitters: int = DEFAULTS["encode_jitters"]
 

@@ -55,13 +55,111 @@ def encode_all(lfw: Path) -> None:
     print(f"wrote {CACHE}: {len(names)} faces of {len(set(names))} people", file=sys.stderr)
 
 
+LEVERS = {
+    # name: (enrolment encodings, probe encodings, portraits per person, index policy)
+    "baseline: 1 portrait, restricted-only index": ("plain", "plain", 1, "restricted"),
+    "jittered enrolment (10 jitters)": ("jittered", "plain", 1, "restricted"),
+    "flipped probe (mean of photo and mirror)": ("plain", "mean", 1, "restricted"),
+    "2 portraits per student": ("plain", "plain", 2, "restricted"),
+    "all-student index + margin rule": ("plain", "plain", 1, "all"),
+    "all of the above": ("jittered", "mean", 2, "all"),
+}
+
+
+def load():
+    d = np.load(CACHE)
+    mean = d["plain"] + d["flipped"]
+    mean /= np.linalg.norm(mean, axis=1, keepdims=True) / np.linalg.norm(d["plain"], axis=1, keepdims=True)
+    return d["names"], d["plain"], mean, d["jittered"]
+
+
+def school(names, people, enrol, probe_enc, per_person, restricted_share, rng):
+    """Gallery (portraits) and probes (the other photos) for one simulated roster."""
+    gallery, owners, probes, probe_owner = [], [], [], []
+    for person in people:
+        rows = np.flatnonzero(names == person)
+        k = min(per_person, len(rows) - 1)
+        gallery += [enrol[row] for row in rows[:k]]
+        owners += [person] * k
+        probes += [probe_enc[row] for row in rows[k:]]
+        probe_owner += [person] * (len(rows) - k)
+    restricted = set(rng.choice(people, max(1, round(len(people) * restricted_share)), replace=False))
+    return np.array(gallery), np.array(owners), np.array(probes), np.array(probe_owner), restricted
+
+
+def verdicts(gallery, owners, probes, restricted, index, block, review, margin):
+    """The decision rules of consentguard.decide, vectorised over probes."""
+    is_r = np.array([o in restricted for o in owners])
+    d = np.linalg.norm(probes[:, None, :] - gallery[None, :, :], axis=2)
+    r = np.where(is_r[None, :], d, np.inf).min(axis=1)
+    p = np.where(~is_r[None, :], d, np.inf).min(axis=1) if index == "all" else np.full(len(probes), np.inf)
+    out = np.full(len(probes), "pass", dtype=object)
+    rev = (r <= review) & ~(p + margin <= r)
+    out[rev] = "review"
+    out[(r <= block) & ~(p < r + margin)] = "block"
+    out[(r <= block) & (p < r + margin)] = "review"
+    return out
+
+
+def measure(names, half, lever, block, review, margin, restricted_share, draws, seed, stores):
+    enc, probe, per, index = lever
+    plain, mean, jittered = stores
+    enrol = np.where(np.isnan(jittered).any(axis=1)[:, None], plain, jittered) if enc == "jittered" else plain
+    rows = []
+    rng = np.random.default_rng(seed)
+    for _ in range(draws):
+        g, o, pr, po, restricted = school(names, half, enrol, mean if probe == "mean" else plain, per,
+                                          restricted_share, rng)
+        if index == "restricted":
+            keep = np.array([x in restricted for x in o])
+            g, o = g[keep], o[keep]
+        v = verdicts(g, o, pr, restricted, index, block, review, margin)
+        is_r = np.array([x in restricted for x in po])
+        rows.append(((v[is_r] != "pass").mean(), (v[is_r] == "block").mean(),
+                     (v[~is_r] == "block").mean(), (v[~is_r] == "review").mean()))
+    return np.array(rows).mean(axis=0)
+
+
+def tune(names, half, lever, margin, restricted_share, draws, seed, stores):
+    grid = np.round(np.arange(0.30, 0.75, 0.01), 2)
+    review = next((t for t in grid if measure(names, half, lever, t, t, margin, restricted_share, draws, seed,
+                                                  stores)[0] >= 0.99), grid[-1])
+    block = max((t for t in grid if t <= review and measure(names, half, lever, t, review, margin,
+                                                            restricted_share, draws, seed, stores)[2] <= 0.01),
+                default=grid[0])
+    return block, review
+
+
+def analyse(share: float, draws: int, margin: float) -> None:
+    names, plain, mean, jittered = load()
+    people = sorted(set(names))
+    rng = np.random.default_rng(2026)
+    rng.shuffle(people)
+    tune_half, test_half = people[: len(people) // 2], people[len(people) // 2:]
+    stores = (plain, mean, jittered)
+    print(f"LFW: {len(names)} faces of {len(people)} people; tuned on {len(tune_half)}, measured on "
+          f"{len(test_half)} others; {share:.0%} of each roster photo-restricted; {draws} draws; margin {margin}")
+    print("targets: restricted faces flagged >= 99% (tune half); false block <= 1% (tune half)")
+    print(f"{'lever':<46}{'block<=':>8}{'review<=':>9}{'flagged':>9}{'blocked':>9}{'false block':>12}{'review rate':>12}")
+    for label, lever in LEVERS.items():
+        block, review = tune(names, tune_half, lever, margin, share, draws, 1, stores)
+        flagged, blocked, false_block, review_rate = measure(names, test_half, lever, block, review, margin,
+                                                             share, draws, 2, stores)
+        print(f"{label:<46}{block:>8.2f}{review:>9.2f}{flagged:>9.1%}{blocked:>9.1%}{false_block:>12.1%}"
+              f"{review_rate:>12.1%}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encode", action="store_true")
     ap.add_argument("--lfw", type=Path, default=ROOT.parent / "shared" / "faces" / "lfw")
+    ap.add_argument("--restricted", type=float, default=0.10, help="share of each roster photo-restricted")
+    ap.add_argument("--draws", type=int, default=20, help="random rosters averaged")
+    ap.add_argument("--margin", type=float, default=0.05)
     args = ap.parse_args()
     if args.encode or not CACHE.is_file():
         encode_all(args.lfw)
+    analyse(args.restricted, args.draws, args.margin)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Two fictional students get real faces (see README, "The demo"):
 Draft photos written to OUT/drafts:
   assembly.jpg     Marcus in another photo (obama2.jpg)                 -> block
   science_fair.jpg Jordan (biden.jpg)                                   -> pass
-  sports_day.jpg   Jordan close up, a distant face 40 px wide (obama3)  -> review
+  sports_day.jpg   Jordan close up, and a distant face 40 px wide that
+                   cannot be identified (Jordan again, far away)          -> review
   broken.jpg       the first third of a JPEG (truncated upload)         -> error
 
 Usage: python scripts/make_demo_photos.py PYPI_FACES_DIR OUT_DIR
@@ -29,13 +30,13 @@ def build(faces: Path, out: Path) -> None:
     shutil.copy(faces / "obama2.jpg", drafts / "assembly.jpg")
     shutil.copy(faces / "biden.jpg", drafts / "science_fair.jpg")
 
-    # A field scene: Jordan near the camera, Marcus far away (face ~40 px wide).
+    # A field scene: Jordan near the camera, and far away (face ~40 px wide: too small to identify).
     scene = Image.new("RGB", (1800, 1200), (104, 142, 88))
     near = ImageOps.exif_transpose(Image.open(faces / "biden.jpg")).convert("RGB")
     near.thumbnail((700, 1100))
     scene.paste(near, (120, 100))
-    far = ImageOps.exif_transpose(Image.open(faces / "obama3.jpg")).convert("RGB")
-    scale = 40 / 309  # obama3's face box is about 309 px wide
+    far = ImageOps.exif_transpose(Image.open(faces / "biden.jpg")).convert("RGB")
+    scale = 40 / 321  # biden.jpg's face box is about 321 px wide
     far = far.resize((round(far.width * scale), round(far.height * scale)), Image.LANCZOS)
     scene.paste(far, (1400, 500))
     scene.save(drafts / "sports_day.jpg", quality=92)

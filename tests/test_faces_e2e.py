@@ -78,23 +78,41 @@ def test_rotated_photo_still_blocks(checker, faces, tmp_path):
     assert checker.check_path(tmp_path / "sideways.jpg").verdict == "block"
 
 
-def test_face_too_small_goes_to_review(checker, faces, tmp_path):
+def distant(photo_path, width, tmp_path, name, canvas=(900, 600)):
+    """A scene with the face of ``photo_path`` scaled to ``width`` px."""
     from PIL import Image, ImageOps
 
     from consentguard.faces import detect_faces
     from consentguard.image import load_image
 
-    photo = ImageOps.exif_transpose(Image.open(faces.restricted_other)).convert("RGB")
-    face = detect_faces(load_image(faces.restricted_other).rgb)[0]
-    scale = 40 / face.width  # a distant figure: face about 40 px wide
+    photo = ImageOps.exif_transpose(Image.open(photo_path)).convert("RGB")
+    face = max(detect_faces(load_image(photo_path).rgb), key=lambda f: f.width)
+    scale = width / face.width
     photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS)
-    scene = Image.new("RGB", (900, 600), (104, 142, 88))
-    scene.paste(photo, (400, 200))
-    scene.save(tmp_path / "distant.jpg", quality=92)
-    result = checker.check_path(tmp_path / "distant.jpg")
+    scene = Image.new("RGB", canvas, (104, 142, 88))
+    scene.paste(photo, (canvas[0] // 2 - photo.width // 2, canvas[1] // 3))
+    scene.save(tmp_path / name, quality=92)
+    return tmp_path / name
+
+
+def test_small_face_of_someone_else_goes_to_review(checker, faces, tmp_path):
+    result = checker.check_path(distant(faces.clear_other, 40, tmp_path, "distant.jpg"))
     assert result.verdict == "review"
     assert len(result.decision.faces) == 1 and result.decision.faces[0].box[2] - result.decision.faces[0].box[0] < 60
     assert "too small to identify (minimum 60 px)" in result.reasons[0]
+
+
+def test_small_face_of_restricted_student_still_blocks(checker, faces, tmp_path):
+    result = checker.check_path(distant(faces.restricted_other, 40, tmp_path, "distant.jpg"))
+    assert result.verdict == "block", result.reasons
+
+
+def test_blurred_face_never_passes(checker, faces, tmp_path):
+    from PIL import Image, ImageFilter
+    Image.open(faces.clear_other).filter(ImageFilter.GaussianBlur(12)).save(tmp_path / "blur.jpg")
+    result = checker.check_path(tmp_path / "blur.jpg")
+    if result.decision.faces:  # still detected: it must not pass
+        assert result.verdict == "review" and "too blurred to identify" in result.reasons[0]
 
 
 def test_checks_are_recorded(face_roster, faces):
@@ -124,8 +142,7 @@ def test_thorough_mode_finds_distant_face(face_roster, faces, tmp_path):
     db = open_db(face_roster)
     default = Checker(db).check_path(tmp_path / "wide.jpg")
     thorough = Checker(db, Policy(detect_mode="thorough")).check_path(tmp_path / "wide.jpg")
-    assert len(thorough.decision.faces) == 1 and thorough.verdict == "review"
-    assert "too small to identify" in thorough.reasons[0]
+    assert len(thorough.decision.faces) == 1 and thorough.verdict == "block"
     assert len(default.decision.faces) == 0  # below the default mode's reach: documented limit
 
 
