@@ -12,6 +12,7 @@ audit — for the CLI and the web page alike, so both always agree::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import sqlite_utils
@@ -113,9 +114,10 @@ class Checker:
 
     @property
     def version(self) -> str:
-        """What a cached result depends on: roster run, channel and policy."""
+        """What a cached result depends on: roster run, channel, policy, and the day
+        (releases expire at midnight, so yesterday's pass may not be today's)."""
         p = self.policy
-        return (f"sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
+        return (f"{date.today().isoformat()}:sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
                 f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:

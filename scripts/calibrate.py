@@ -87,45 +87,49 @@ def school(names, people, enrol, probe_enc, per_person, restricted_share, rng):
     return np.array(gallery), np.array(owners), np.array(probes), np.array(probe_owner), restricted
 
 
-def verdicts(gallery, owners, probes, restricted, index, block, review, margin):
-    """The decision rules of consentguard.decide, vectorised over probes."""
-    is_r = np.array([o in restricted for o in owners])
-    d = np.linalg.norm(probes[:, None, :] - gallery[None, :, :], axis=2)
-    r = np.where(is_r[None, :], d, np.inf).min(axis=1)
-    p = np.where(~is_r[None, :], d, np.inf).min(axis=1) if index == "all" else np.full(len(probes), np.inf)
-    out = np.full(len(probes), "pass", dtype=object)
-    rev = (r <= review) & ~(p + margin <= r)
-    out[rev] = "review"
-    out[(r <= block) & ~(p < r + margin)] = "block"
-    out[(r <= block) & (p < r + margin)] = "review"
-    return out
-
-
-def measure(names, half, lever, block, review, margin, restricted_share, draws, seed, stores):
+def draws_for(names, half, lever, restricted_share, draws, seed, stores):
+    """Per simulated roster: nearest restricted distance r, nearest permitted p (inf
+    with a restricted-only index) and whether the probe is a restricted student."""
     enc, probe, per, index = lever
     plain, mean, jittered = stores
     enrol = np.where(np.isnan(jittered).any(axis=1)[:, None], plain, jittered) if enc == "jittered" else plain
-    rows = []
     rng = np.random.default_rng(seed)
+    out = []
     for _ in range(draws):
         g, o, pr, po, restricted = school(names, half, enrol, mean if probe == "mean" else plain, per,
                                           restricted_share, rng)
-        if index == "restricted":
-            keep = np.array([x in restricted for x in o])
-            g, o = g[keep], o[keep]
-        v = verdicts(g, o, pr, restricted, index, block, review, margin)
-        is_r = np.array([x in restricted for x in po])
+        gallery_r = np.array([x in restricted for x in o])
+        d = np.linalg.norm(pr[:, None, :] - g[None, :, :], axis=2)
+        r = np.where(gallery_r[None, :], d, np.inf).min(axis=1)
+        p = (np.where(~gallery_r[None, :], d, np.inf).min(axis=1) if index == "all"
+             else np.full(len(pr), np.inf))
+        out.append((r, p, np.array([x in restricted for x in po])))
+    return out
+
+
+def verdicts(r, p, block, review, margin):
+    """The decision rules of consentguard.decide, vectorised over probes."""
+    out = np.full(len(r), "pass", dtype=object)
+    out[(r <= review) & ~(p + margin <= r)] = "review"
+    out[(r <= block) & (p < r + margin)] = "review"
+    out[(r <= block) & ~(p < r + margin)] = "block"
+    return out
+
+
+def measure(data, block, review, margin):
+    """(flagged, blocked) among restricted probes; (false block, review) among the others."""
+    rows = []
+    for r, p, is_r in data:
+        v = verdicts(r, p, block, review, margin)
         rows.append(((v[is_r] != "pass").mean(), (v[is_r] == "block").mean(),
                      (v[~is_r] == "block").mean(), (v[~is_r] == "review").mean()))
     return np.array(rows).mean(axis=0)
 
 
-def tune(names, half, lever, margin, restricted_share, draws, seed, stores):
-    grid = np.round(np.arange(0.30, 0.75, 0.01), 2)
-    review = next((t for t in grid if measure(names, half, lever, t, t, margin, restricted_share, draws, seed,
-                                                  stores)[0] >= 0.99), grid[-1])
-    block = max((t for t in grid if t <= review and measure(names, half, lever, t, review, margin,
-                                                            restricted_share, draws, seed, stores)[2] <= 0.01),
+def tune(data, margin):
+    grid = np.round(np.arange(0.30, 0.80, 0.01), 2)
+    review = next((t for t in grid if measure(data, t, t, margin)[0] >= 0.99), grid[-1])
+    block = max((t for t in grid if t <= review and measure(data, t, review, margin)[2] <= 0.01),
                 default=grid[0])
     return block, review
 
@@ -142,9 +146,9 @@ def analyse(share: float, draws: int, margin: float) -> None:
     print("targets: restricted faces flagged >= 99% (tune half); false block <= 1% (tune half)")
     print(f"{'lever':<46}{'block<=':>8}{'review<=':>9}{'flagged':>9}{'blocked':>9}{'false block':>12}{'review rate':>12}")
     for label, lever in LEVERS.items():
-        block, review = tune(names, tune_half, lever, margin, share, draws, 1, stores)
-        flagged, blocked, false_block, review_rate = measure(names, test_half, lever, block, review, margin,
-                                                             share, draws, 2, stores)
+        block, review = tune(draws_for(names, tune_half, lever, share, draws, 1, stores), margin)
+        flagged, blocked, false_block, review_rate = measure(
+            draws_for(names, test_half, lever, share, draws, 2, stores), block, review, margin)
         print(f"{label:<46}{block:>8.2f}{review:>9.2f}{flagged:>9.1%}{blocked:>9.1%}{false_block:>12.1%}"
               f"{review_rate:>12.1%}")
 

@@ -99,3 +99,10 @@ def test_interrupt_and_resume(event):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 4
     assert done.stdout.startswith(f"10 of 10 photos checked ({cached} from the cache)")
+
+
+def test_cache_is_per_day(face_roster):
+    """A release that expires overnight must not leave yesterday's cached pass in force."""
+    from consentguard import Checker
+    version = Checker(open_db(face_roster), record=False).version
+    assert version.startswith(time.strftime("%Y-%m-%d") + ":sync1:")
