@@ -16,13 +16,13 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("block_distance", 0.47,
+    Setting("block_distance", 0.50,
             "A face this close (Euclidean distance of dlib encodings) to a photo-restricted "
             "student's portrait blocks the photo. Lower = fewer false blocks, more reviews."),
-    Setting("review_distance", 0.60,
+    Setting("review_distance", 0.62,
             "A face closer than this, but not within block_distance, sends the photo to review. "
-            "Higher = more restricted faces caught, more photos to review. 0.6 is the model's "
-            "own tolerance for adults; it mixes up children more easily."),
+            "Higher = more restricted faces caught, more photos to review. Calibrated on held-out "
+            "adults (models/README.md); the model mixes up children more easily."),
     Setting("margin", 0.05,
             "With permitted students in the face index: a face nearer a permitted student than the "
             "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review)."),

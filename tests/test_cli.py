@@ -111,7 +111,7 @@ def test_json_document(tmp_path):
     assert res["verdict"] == "block" and res["faces"] == []
     assert res["names"][0] == {"student_number": "1", "text": "Priya Natarajan", "source": "caption",
                                "form": "full", "strength": "block", "span": [0, 15]}
-    assert res["roster_sync_id"] == 1 and res["thresholds"]["block_distance"] == 0.47
+    assert res["roster_sync_id"] == 1 and res["thresholds"]["block_distance"] == 0.50
 
 
 def test_caption_file(tmp_path):
@@ -131,7 +131,7 @@ def test_face_check_end_to_end(face_roster, faces):
     group, stranger = json.loads(r.output)["results"]
     assert group["verdict"] == "block" and stranger["verdict"] == "pass"
     blocked = [f for f in group["faces"] if f["verdict"] == "block"]
-    assert blocked[0]["student_number"] == "900001" and blocked[0]["distance"] <= 0.47
+    assert blocked[0]["student_number"] == "900001" and blocked[0]["distance"] <= 0.50
     assert len(blocked[0]["box"]) == 4
 
 

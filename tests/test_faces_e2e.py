@@ -26,7 +26,7 @@ def test_group_photo_blocks_on_restricted_face(checker, faces):
     assert len(blocked) == 1 and blocked[0].student_number == R
     left, _, right, _ = blocked[0].box
     assert faces.restricted_x[0] <= (left + right) / 2 <= faces.restricted_x[1]
-    assert blocked[0].distance <= 0.47
+    assert blocked[0].distance <= 0.50
     assert any("Marcus Ellery (#900001)" in r for r in result.reasons)
     others = [f for f in result.decision.faces if f is not blocked[0]]
     assert others and all(f.verdict == "pass" for f in others)
