@@ -19,7 +19,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("block_distance", 0.50,
             "A face this close (Euclidean distance of dlib encodings) to a photo-restricted "
             "student's portrait blocks the photo. Lower = fewer false blocks, more reviews."),
-    Setting("review_distance", 0.62,
+    Setting("review_distance", 0.63,
             "A face closer than this, but not within block_distance, sends the photo to review. "
             "Higher = more restricted faces caught, more photos to review. Calibrated on held-out "
             "adults (models/README.md); the model mixes up children more easily."),

@@ -168,3 +168,17 @@ def test_index_all_recognises_permitted_students(tmp_path, faces):
     # back to the privacy-preserving policy: Jordan's encoding is deleted
     sync_roster(db, export, portraits)
     assert db.execute("SELECT count(*) FROM portraits WHERE encoding IS NOT NULL").fetchone()[0] == 1
+
+
+def test_12_megapixel_photo_with_80px_face_blocks(checker, faces, tmp_path):
+    path = distant(faces.restricted_other, 80, tmp_path, "big.jpg", canvas=(4000, 3000))
+    result = checker.check_path(path)
+    assert (result.width, result.height) == (4000, 3000)
+    assert result.verdict == "block", result.reasons
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "L"])
+def test_cmyk_and_grayscale_photos_still_block(checker, faces, tmp_path, mode):
+    from PIL import Image
+    Image.open(faces.group).convert(mode).save(tmp_path / "converted.jpg", quality=92)
+    assert checker.check_path(tmp_path / "converted.jpg").verdict == "block"
