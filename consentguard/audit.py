@@ -25,7 +25,3 @@ def record_doc(db: sqlite_utils.Database, doc: dict, interface: str) -> int:
         "student_numbers": json.dumps(doc["student_numbers"]),
         "sync_id": doc["roster_sync_id"], "result": json.dumps(doc),
     }).last_pk
-
-
-def recent_checks(db: sqlite_utils.Database, limit: int = 50) -> list[dict]:
-    return list(db.query("SELECT * FROM checks ORDER BY id DESC LIMIT ?", [limit]))

@@ -26,8 +26,6 @@ from datetime import date, datetime
 SCOPES = ("photo", "name")
 CHANNELS = ("social", "website", "yearbook", "news", "video")
 ALL = "all"
-CHANNEL_LABELS = {"social": "social media", "website": "website", "yearbook": "yearbook",
-                  "news": "news media", "video": "video"}
 POLICIES = ("opt-out", "opt-in")
 MEANINGS = ("opt-out", "permission")
 

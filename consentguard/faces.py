@@ -110,10 +110,3 @@ def find_and_encode(rgb: np.ndarray, jitters: int = 1, mode: str = "default") ->
         face.encoding = encode_face(rgb, face, jitters)
         face.sharpness = sharpness(rgb, face.box)
     return faces
-
-
-def face_distance(known: np.ndarray, encoding: np.ndarray) -> np.ndarray:
-    """Euclidean distance from ``encoding`` to each row of ``known``."""
-    if len(known) == 0:
-        return np.empty(0)
-    return np.linalg.norm(known - encoding, axis=1)

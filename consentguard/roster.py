@@ -22,19 +22,6 @@ from .consent import Consents, ConsentField, combine, merge_consents, norm_value
 from .errors import RosterError, SyncRefused
 from .mapping import Mapping, load_preset
 
-# Kept for callers of the #2 API.
-from .consent import FALSE_WORDS, TRUE_WORDS  # noqa: F401
-
-
-def parse_flag(value: str | None) -> bool | None:
-    """``True``/``False`` for a recognised yes/no value (blank = no), ``None`` if unrecognised."""
-    word = (value or "").strip().casefold()
-    if word in TRUE_WORDS:
-        return True
-    if word == "" or word in FALSE_WORDS:
-        return False
-    return None
-
 
 @dataclass
 class StudentRecord:
@@ -334,4 +321,4 @@ def _merge_duplicate(kept: StudentRecord, dup: StudentRecord, problems: list[Pro
 
 
 __all__ = ["ConsentField", "Problem", "Roster", "StudentRecord", "check_student_number", "decode_text",
-           "parse_flag", "read_export"]
+           "read_export"]

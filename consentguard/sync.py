@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import index as face_index
-from .consent import CHANNELS, SCOPES, State
+from .consent import CHANNELS, SCOPES
 from .db import latest_sync_id, now, os_user, transaction
 from .errors import ConsentGuardError, RosterError, SyncRefused
 from .mapping import Mapping, load_preset
@@ -278,4 +278,4 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         mapping=roster.mapping.name if roster.mapping else "powerschool", encoding=roster.encoding)
 
 
-__all__ = ["SyncReport", "State", "sync_roster", "snapshot", "current_snapshots", "restrictions_lost"]
+__all__ = ["SyncReport", "sync_roster", "snapshot", "current_snapshots", "restrictions_lost"]

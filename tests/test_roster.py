@@ -3,7 +3,8 @@
 import pytest
 
 from consentguard.errors import RosterError, SyncRefused
-from consentguard.roster import parse_flag, read_export
+from consentguard.consent import ConsentField, State, read_field
+from consentguard.roster import read_export
 from conftest import HEADER, student, write_export
 
 
@@ -14,8 +15,15 @@ from conftest import HEADER, student, write_export
     (None, False),
     ("maybe", None), ("2", None), ("Opt Out?", None),
 ])
-def test_parse_flag(value, expected):
-    assert parse_flag(value) is expected
+def test_default_vocabulary(value, expected):
+    """A yes restricts, a no or blank permits (opt-out), anything else restricts and is reported."""
+    reading = read_field(ConsentField("Media_Opt_Out"), value)
+    if expected is None:
+        assert reading.state == State(True) and reading.problem
+    elif not (value or "").strip():
+        assert reading.state is None  # blank: the district policy decides
+    else:
+        assert reading.state == State(expected) and reading.problem is None
 
 
 def test_reads_consent_kinds(tmp_path):
