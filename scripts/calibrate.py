@@ -153,6 +153,27 @@ def analyse(share: float, draws: int, margin: float) -> None:
               f"{review_rate:>12.1%}")
 
 
+def curve(share: float, draws: int, margin: float, block: float) -> None:
+    """Held-out recall, false block and review rate as the review threshold moves."""
+    names, plain, mean, jittered = load()
+    people = sorted(set(names))
+    rng = np.random.default_rng(2026)
+    rng.shuffle(people)
+    test_half = people[len(people) // 2:]
+    stores = (plain, mean, jittered)
+    print(f"held-out curve, block <= {block:.2f}, {share:.0%} restricted, margin {margin}")
+    print(f"{'review<=':>9}  {'restricted-only index: flagged / false block / review':<56}"
+          f"{'all-student index: flagged / false block / review'}")
+    data = {k: draws_for(names, test_half, LEVERS[k], share, draws, 2, stores)
+            for k in ("baseline: 1 portrait, restricted-only index", "all-student index + margin rule")}
+    for review in np.round(np.arange(0.55, 0.67, 0.01), 2):
+        cells = []
+        for d in data.values():
+            flagged, _, false_block, review_rate = measure(d, block, review, margin)
+            cells.append(f"{flagged:7.1%} / {false_block:5.1%} / {review_rate:6.1%}")
+        print(f"{review:>9.2f}  {cells[0]:<56}{cells[1]}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encode", action="store_true")
@@ -160,10 +181,14 @@ def main():
     ap.add_argument("--restricted", type=float, default=0.10, help="share of each roster photo-restricted")
     ap.add_argument("--draws", type=int, default=20, help="random rosters averaged")
     ap.add_argument("--margin", type=float, default=0.05)
+    ap.add_argument("--curve", action="store_true", help="print the held-out curve at block <= 0.50 instead")
     args = ap.parse_args()
     if args.encode or not CACHE.is_file():
         encode_all(args.lfw)
-    analyse(args.restricted, args.draws, args.margin)
+    if args.curve:
+        curve(args.restricted, args.draws, args.margin, 0.50)
+    else:
+        analyse(args.restricted, args.draws, args.margin)
 
 
 if __name__ == "__main__":
