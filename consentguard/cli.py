@@ -193,10 +193,10 @@ def scan(folder, channel, thorough, workers, as_json, csv_path, html_path, copy_
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
     policy = Policy().with_(detect_mode="thorough" if thorough else None)
-    total = len(find_photos(folder))
-    with click.progressbar(length=total, label="checking", file=sys.stderr,
-                           show_pos=True, hidden=quiet or total == 0) as bar:
-        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update)
+    found = find_photos(folder)
+    with click.progressbar(length=len(found[0]), label="checking", file=sys.stderr,
+                           show_pos=True, hidden=quiet or not found[0]) as bar:
+        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update, found)
     ordered = result.worst_first()
     docs = [r.doc for r in ordered]
     if csv_path:
@@ -209,8 +209,9 @@ def scan(folder, channel, thorough, workers, as_json, csv_path, html_path, copy_
                 target = copy_passed / Path(r.doc["path"]).relative_to(folder)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(r.doc["path"], target)
+    not_photos = [str(p) for p in result.not_photos]
     if as_json:
-        click.echo(json_document_docs(docs))
+        click.echo(json_document_docs(docs, not_photos=not_photos))
     else:
         counts = result.counts()
         click.echo(f"{len(docs)} of {result.total} photos checked ({result.cached} from the cache): "
@@ -220,6 +221,9 @@ def scan(folder, channel, thorough, workers, as_json, csv_path, html_path, copy_
                 click.echo(f"{r.verdict.upper():<6}  {r.doc['path']}")
                 for reason in r.doc["reasons"]:
                     click.echo(f"        - {reason}")
+        if not_photos:
+            click.echo(f"{len(not_photos)} other file(s) not checked (not images): "
+                       + ", ".join(not_photos[:5]) + (" ..." if len(not_photos) > 5 else ""))
     if result.interrupted:
         click.echo(f"interrupted: {len(docs)} of {result.total} photos checked; run the same command "
                    "again to resume", err=True)

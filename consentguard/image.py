@@ -31,7 +31,7 @@ try:  # HEIC/HEIF (iPhone photos)
 except ImportError:  # pragma: no cover - pillow-heif is a dependency
     pass
 
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif")
+EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".gif", ".bmp")
 
 
 @dataclass

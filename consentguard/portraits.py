@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .errors import RosterError
-from .image import ImageError, decode_image, sha256_bytes
-
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+from .image import EXTENSIONS, ImageError, decode_image, sha256_bytes
 
 
 def _key(number: str) -> str:

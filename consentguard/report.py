@@ -41,8 +41,10 @@ def json_document(results) -> str:
     return json_document_docs([r.to_json() for r in results])
 
 
-def json_document_docs(docs: list[dict]) -> str:
-    return json.dumps({"format_version": FORMAT_VERSION, "results": docs}, indent=2, ensure_ascii=False)
+def json_document_docs(docs: list[dict], **extra) -> str:
+    """The public document; ``scan`` adds ``not_photos`` (files found that are not images)."""
+    return json.dumps({"format_version": FORMAT_VERSION, "results": docs, **extra}, indent=2,
+                      ensure_ascii=False)
 
 
 CSV_FIELDS = ("verdict", "path", "faces", "student_numbers", "reasons", "sha256")

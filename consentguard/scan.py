@@ -30,14 +30,30 @@ THUMBNAIL_PX = 360
 BOX_COLOURS = {"block": (220, 30, 30), "review": (240, 150, 0), "pass": (30, 160, 60)}
 
 
-def find_photos(folder: Path) -> list[Path]:
-    """Every photo below ``folder`` (by extension), hidden files and folders skipped, sorted."""
-    photos = []
+def _is_image(path: Path) -> bool:
+    """Whether Pillow recognises the file's content (reads the header only)."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
+def find_photos(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(photos, other files) below ``folder``, sorted; hidden files and folders skipped.
+
+    A photo is a file with a photo extension, or any other file whose content an
+    image reader recognises (a photo with a wrong or missing extension is still
+    checked). What is left is reported, never silently ignored.
+    """
+    photos, others = [], []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        photos += [Path(root) / f for f in sorted(files)
-                   if not f.startswith(".") and Path(f).suffix.lower() in EXTENSIONS]
-    return photos
+        for name in sorted(f for f in files if not f.startswith(".")):
+            path = Path(root) / name
+            (photos if path.suffix.lower() in EXTENSIONS or _is_image(path) else others).append(path)
+    return photos, others
 
 
 def thumbnail(image, faces) -> bytes:
@@ -100,6 +116,7 @@ class Scan:
     results: list[ScanResult] = field(default_factory=list)
     total: int = 0
     interrupted: bool = False
+    not_photos: list[Path] = field(default_factory=list)  # files found that are not images
 
     @property
     def cached(self) -> int:
@@ -117,20 +134,21 @@ class Scan:
 
 def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Policy | None = None,
              channel: str | None = None, workers: int | None = None,
-             progress: Callable[[int], None] | None = None) -> Scan:
+             progress: Callable[[int], None] | None = None,
+             found: tuple[list[Path], list[Path]] | None = None) -> Scan:
     """Check every photo below ``folder``; results cached and audited as they arrive.
 
     ``KeyboardInterrupt`` stops the scan cleanly: what finished is kept (and
-    cached), ``Scan.interrupted`` is set.
+    cached), ``Scan.interrupted`` is set. ``found`` is :func:`find_photos`'s
+    answer if the caller already has it.
     """
     from .check import Checker
 
     policy = policy or Policy()
     checker = Checker(db, policy, record=False, channel=channel)
     version = checker.version
-    scan = Scan(folder)
-    photos = find_photos(folder)
-    scan.total = len(photos)
+    photos, others = found or find_photos(folder)
+    scan = Scan(folder, total=len(photos), not_photos=others)
     todo = []
     for path in photos:
         try:

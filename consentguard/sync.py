@@ -172,8 +172,9 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
         if refusal:
             problems.append(Problem(f"accepted with --accept-drop: {refusal}"))
         portraits, reused = _portraits(db, roster, photos, policy, problems, index_policy)
-    except SyncRefused as exc:
-        record_run(db, "refused", str(export), str(exc), mapping.name)
+    except RosterError as exc:  # refused by a guard, or unreadable: kept in the history either way
+        record_run(db, "refused" if isinstance(exc, SyncRefused) else "failed", str(export), str(exc),
+                   mapping.name)
         raise
     try:
         with transaction(db):

@@ -40,8 +40,18 @@ def event(tmp_path, faces, face_roster):
 
 def test_find_photos(event):
     root, _ = event
-    assert [p.relative_to(root).as_posix() for p in find_photos(root)] == [
+    assert [p.relative_to(root).as_posix() for p in find_photos(root)[0]] == [
         "a<b>&.png", "group.jpg", "day2/broken.jpg", "day2/stranger.heic"]
+    assert [p.name for p in find_photos(root)[1]] == ["notes.txt"]  # reported, not silently ignored
+
+
+def test_photo_without_extension_is_still_checked(event):
+    root, db_path = event
+    shutil.copy(root / "group.jpg", root / "day2" / "IMG_0412")  # exported without an extension
+    photos, others = find_photos(root)
+    assert root / "day2" / "IMG_0412" in photos and [p.name for p in others] == ["notes.txt"]
+    scan = run_scan(open_db(db_path), str(db_path), root, workers=1)
+    assert {Path(r.doc["path"]).name: r.verdict for r in scan.results}["IMG_0412"] == "block"
 
 
 def test_scan_results_cache_and_audit(event):
@@ -69,6 +79,7 @@ def test_scan_cli_reports(event, tmp_path):
     assert r.exit_code == 4, r.output
     doc = json.loads(r.stdout)
     assert doc["format_version"] == 1 and [x["verdict"] for x in doc["results"]] == ["block", "error", "pass", "pass"]
+    assert doc["not_photos"] == [str(root / "notes.txt")]
     rows = list(csv.DictReader(open(tmp_path / "r.csv")))
     assert rows[0]["verdict"] == "block" and rows[0]["student_numbers"] == "900001"
     page = (tmp_path / "r.html").read_text()

@@ -236,3 +236,12 @@ def test_trailing_empty_columns_and_quoted_commas(tmp_path, db_path):
     report = sync_roster(open_db(db_path), tmp_path / "e.csv")
     assert report.students == 2 and report.photo_restricted == 1
     assert open_db(db_path)["students"].get("1")["last_name"] == "Lee, Jr."
+
+
+def test_unreadable_export_is_kept_in_history_as_failed(tmp_path, db_path):
+    from consentguard.errors import RosterError
+    db = open_db(db_path)
+    with pytest.raises(RosterError, match="cannot read export"):
+        sync_roster(db, tmp_path / "missing.csv")
+    run = list(db.query("SELECT status, message FROM sync_runs"))[0]
+    assert run["status"] == "failed" and "missing.csv: cannot read export" in run["message"]
