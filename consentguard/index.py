@@ -46,6 +46,15 @@ class FaceIndex:
     owners: list[str]      # student number per row
     students: dict[str, Student]
 
+    def __post_init__(self) -> None:
+        # Rows grouped by student, so the closest portrait per student is one reduceat;
+        # squared norms kept, so distances are one matrix-vector product.
+        owners = np.asarray(self.owners, dtype=str)
+        order = np.argsort(owners, kind="stable")
+        self._sorted = self.encodings[order]
+        self._norms = np.einsum("ij,ij->i", self._sorted, self._sorted)
+        self._numbers, self._starts = np.unique(owners[order], return_index=True)
+
     @property
     def empty(self) -> bool:
         return len(self.owners) == 0
@@ -54,12 +63,10 @@ class FaceIndex:
         """(student_number, distance) per indexed student, closest portrait, nearest first."""
         if self.empty:
             return []
-        distances = np.linalg.norm(self.encodings - encoding, axis=1)
-        best: dict[str, float] = {}
-        for owner, distance in zip(self.owners, distances):
-            if distance < best.get(owner, np.inf):
-                best[owner] = float(distance)
-        return sorted(best.items(), key=lambda item: item[1])
+        squared = self._norms - 2 * (self._sorted @ encoding) + encoding @ encoding
+        best = np.sqrt(np.maximum(np.minimum.reduceat(squared, self._starts), 0.0))
+        order = np.argsort(best, kind="stable")
+        return list(zip(self._numbers[order].tolist(), best[order].tolist()))
 
 
 INDEX_POLICIES = ("restricted", "all")
