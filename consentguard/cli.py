@@ -35,6 +35,15 @@ def db_option(f):
         help="Database file (env CONSENTGUARD_DB; default: the per-user consentguard folder).")(f)
 
 
+def channel_option(f):
+    return click.option("--channel", type=click.Choice(CHANNELS),
+                        help="Where the photos will be published; default: a restriction on any channel counts.")(f)
+
+
+def thorough_option(f):
+    return click.option("--thorough", is_flag=True, help=setting_help("detect_mode"))(f)
+
+
 def open_database(db_path: Path | None, create: bool = True):
     from .db import open_db
     return open_db(db_path, create=create)
@@ -132,9 +141,8 @@ def describe_mapping(mapping) -> str:
 @click.option("--caption-file", type=click.File("r", encoding="utf-8"),
               help="Read the caption from a file ('-' for stdin).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (see README).")
-@click.option("--channel", type=click.Choice(CHANNELS),
-              help="Where the photo will be published; default: restricted on any channel counts.")
-@click.option("--thorough", is_flag=True, help=setting_help("detect_mode"))
+@channel_option
+@thorough_option
 @click.option("--block-distance", type=float, help=setting_help("block_distance"))
 @click.option("--review-distance", type=float, help=setting_help("review_distance"))
 @db_option
@@ -164,8 +172,8 @@ def check(images, caption, caption_file, as_json, channel, thorough, block_dista
 
 @cli.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--channel", type=click.Choice(CHANNELS), help="Where the photos will be published.")
-@click.option("--thorough", is_flag=True, help=setting_help("detect_mode"))
+@channel_option
+@thorough_option
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (as for check) to stdout.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a CSV report.")
@@ -245,24 +253,18 @@ def roster_list(restricted, db_path):
     Example: consentguard roster list --restricted
     """
     from .consent import describe
-    from .sync import current_snapshots
+    from .sync import consents_of, current_snapshots
     db = open_database(db_path, create=False)
     portraits = dict(db.execute("SELECT student_number, count(*) FROM portraits "
                                 "WHERE encoding IS NOT NULL GROUP BY student_number").fetchall())
     click.echo("student_number\tname\tphoto_restricted\tname_restricted\tportraits")
     snaps = current_snapshots(db)
     for number, snap in sorted(snaps.items(), key=lambda kv: (kv[1]["last_name"], kv[1]["first_name"])):
-        consents = {tuple(k.split(":")): _state(v) for k, v in snap["consents"].items()}
+        consents = consents_of(snap)
         photo, name = describe(consents, "photo"), describe(consents, "name")
         if restricted and photo == name == "none":
             continue
         click.echo(f"{number}\t{snap['first_name']} {snap['last_name']}\t{photo}\t{name}\t{portraits.get(number, 0)}")
-
-
-def _state(value):
-    from datetime import date
-    from .consent import State
-    return State(bool(value[0]), date.fromisoformat(value[1]) if value[1] else None)
 
 
 @roster.command("history")

@@ -163,9 +163,7 @@ def same_student_twice(results: list[FaceResult], context: RosterContext) -> lis
             by_student.setdefault(f.student_number, []).append(f)
     reasons = []
     for number, faces in by_student.items():
-        if len(faces) > 1:
-            for f in faces:
-                f.verdict = BLOCK if f.verdict == BLOCK else REVIEW
+        if len(faces) > 1:  # each already blocks or needs review: the photo cannot pass
             reasons.append(f"{len(faces)} faces match photo-restricted {_who(context, number)}: "
                            "at most one can be them; check which")
     return reasons

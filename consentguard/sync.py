@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import sqlite_utils
 
 from . import index as face_index
-from .consent import CHANNELS, SCOPES
+from .consent import CHANNELS, SCOPES, Consents, State
 from .db import latest_sync_id, now, os_user, transaction
 from .errors import ConsentGuardError, RosterError, SyncRefused
 from .mapping import Mapping, load_preset
@@ -91,6 +92,12 @@ def current_snapshots(db: sqlite_utils.Database) -> dict[str, dict]:
             "SELECT student_number, scope, channel, restricted, until FROM consents"):
         snaps[number]["consents"][f"{scope}:{channel}"] = [restricted, until]
     return snaps
+
+
+def consents_of(snap: dict) -> Consents:
+    """A snapshot's consents as :mod:`consentguard.consent` states."""
+    return {tuple(k.split(":")): State(bool(v[0]), date.fromisoformat(v[1]) if v[1] else None)
+            for k, v in snap["consents"].items()}
 
 
 def snap_restricted(snap: dict | None, scope: str | None = None) -> bool:
@@ -260,9 +267,9 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         }, pk=("student_number", "sha256"))
     face_index.purge_unneeded(db, index_policy)
     for record in roster.records.values():
-        if face_index.needs_index(record.consents) and not db.execute(
+        if record.photo_restricted and not db.execute(
                 "SELECT 1 FROM portraits WHERE student_number = ? AND encoding IS NOT NULL",
-                [record.student_number]).fetchone() and record.photo_restricted:
+                [record.student_number]).fetchone():
             problems.append(Problem(f"{record.full_name} (#{record.student_number}) is photo-restricted "
                                     "but has no usable portrait: their face cannot be recognised",
                                     None, record.student_number))
@@ -276,7 +283,7 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         newly_restricted=newly_restricted, newly_cleared=newly_cleared, changed=changed,
         problems=[str(p) for p in problems],
         names={n: roster.records[n].full_name for n in newly_restricted + newly_cleared},
-        mapping=roster.mapping.name if roster.mapping else "powerschool", encoding=roster.encoding)
+        mapping=roster.mapping.name, encoding=roster.encoding)
 
 
 __all__ = ["SyncReport", "sync_roster", "snapshot", "current_snapshots", "restrictions_lost"]
