@@ -277,7 +277,7 @@ def _read_row(row, line, index, fields, needed, mapping: Mapping, problems) -> S
     if not number:
         problems.append(Problem("row has no student number; skipped", line))
         return None
-    if len(row) < needed and not mapping.header:
+    if len(row) < needed:  # a truncated upload: missing consent cells must not read as blank
         problems.append(Problem(f"row has {len(row)} columns, {needed} expected (truncated?); "
                                 f"student {number} skipped, their previous consent stays", line, number))
         return None

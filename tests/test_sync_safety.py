@@ -245,3 +245,15 @@ def test_unreadable_export_is_kept_in_history_as_failed(tmp_path, db_path):
         sync_roster(db, tmp_path / "missing.csv")
     run = list(db.query("SELECT status, message FROM sync_runs"))[0]
     assert run["status"] == "failed" and "missing.csv: cannot read export" in run["message"]
+
+
+def test_truncated_last_row_of_header_file_keeps_opt_out(tmp_path, db_path):
+    """An upload cut mid-row must not read the missing consent cell as blank (= permitted)."""
+    db = open_db(db_path)
+    (tmp_path / "a.csv").write_text("Student_Number,First_Name,Last_Name,Media_Opt_Out\n1,Ann,Lee,N\n2,Bo,Kim,Y\n")
+    (tmp_path / "b.csv").write_text("Student_Number,First_Name,Last_Name,Media_Opt_Out\n1,Ann,Lee,N\n2,Bo,Ki")
+    sync_roster(db, tmp_path / "a.csv")
+    report = sync_roster(db, tmp_path / "b.csv")
+    assert state(db)["2"] == (1, 1) and report.newly_cleared == []
+    assert report.problems[0] == ("line 3: row has 3 columns, 4 expected (truncated?); "
+                                  "student 2 skipped, their previous consent stays")
