@@ -207,18 +207,20 @@ def _join(header, rows, mapping: Mapping, source: str, consent_path, problems):
     for _, row in consent_rows:
         if ckey < len(row) and row[ckey].strip():
             by_key.setdefault(row[ckey].strip(), []).append(row)
-    blank = [""] * len(consent_header)
     joined, missing = [], 0
     for line, row in rows:
         key = row[ukey].strip() if ukey < len(row) else ""
-        matches = by_key.get(key) or [blank]
-        missing += matches == [blank]
+        matches = by_key.get(key)
+        if not matches:  # never read a missing consent row as blank (= permitted in opt-out)
+            missing += 1
+            continue
         padded = row + [""] * (len(header) - len(row))
         # Several consent rows for one student become duplicate rows: most restrictive wins.
         joined.extend((line, padded + consent) for consent in matches)
     if missing:
         problems.append(Problem(f"{missing} user row(s) have no row in the consent file {consent_path}; "
-                                "their consent is blank (the district policy decides)"))
+                                "skipped: their previous consent stays (a new student is imported once "
+                                "the consent file lists them)"))
     return header + consent_header, joined
 
 

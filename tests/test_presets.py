@@ -91,3 +91,14 @@ def test_oneroster_sync_via_cli(tmp_path):
     assert "(oneroster-1.2, utf-8)" in r.output and "students in export:     44" in r.output
     db = open_db(tmp_path / "cg.db")
     assert db["students"].get("100107")["photo_restricted"] == 1
+
+
+def test_user_missing_from_consent_file_keeps_opt_out(tmp_path):
+    """A truncated consent.csv must not clear the opt-out of the users it lost."""
+    consent = (SAMPLES / "oneroster-1.1/consent.csv").read_text().splitlines()
+    (tmp_path / "consent.csv").write_text("\n".join(c for c in consent if not c.startswith("u-100104")) + "\n")
+    db = open_db(tmp_path / "cg.db")
+    users, preset = SAMPLES / "oneroster-1.1/users.csv", load_preset("oneroster-1.1")
+    sync_roster(db, users, mapping=preset, consent=SAMPLES / "oneroster-1.1/consent.csv")
+    report = sync_roster(db, users, mapping=preset, consent=tmp_path / "consent.csv")
+    assert db["students"].get("100104")["photo_restricted"] == 1 and report.newly_cleared == []
