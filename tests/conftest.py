@@ -71,7 +71,7 @@ def faces(tmp_path_factory) -> FaceSet:
     if (s / "people" / "obama").is_dir() and (s / "groups" / "fr-obama_and_biden.jpg").is_file():
         return FaceSet("shared", s / "people/obama/obama.jpg", s / "people/biden/biden.jpg",
                        s / "people/obama/obama1.jpg", s / "people/biden/biden2.jpg",
-                       s / "lfw/Jean_Charest/Jean_Charest_0001.jpg",
+                       s / "lfw/Jean_Charest/Jean_Charest_0002.jpg",
                        s / "groups/fr-obama_and_biden.jpg", (1100, 1380),
                        s / "odd/obama_partial_face.jpg")
     p = _pypi_faces()

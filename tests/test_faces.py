@@ -1,22 +1,48 @@
-"""Face stage: detection modes and their scales."""
+"""Face stage: detection modes, their scales, and the pure helpers of the detector."""
 
+import numpy as np
 import pytest
 
-from consentguard.faces import MODES, detection_scale
+from consentguard.faces import MODES, TILE, TILE_OVERLAP, _nms, _tiles, derived_box, proposal_scale
 from consentguard.policy import Policy
 
 
 @pytest.mark.parametrize("size,mode,scale", [
-    ((4000, 3000), "default", 1.25), ((4000, 3000), "thorough", 2.0),
-    ((6000, 4000), "default", 1.25), ((1600, 1200), "default", 2.0), ((250, 250), "thorough", 2.0),
+    ((4000, 3000), "default", 0.25), ((4000, 3000), "thorough", 0.5),
+    ((6000, 4000), "default", 0.25), ((1600, 1200), "default", 1.0), ((250, 250), "thorough", 1.0),
 ])
-def test_detection_scale(size, mode, scale):
-    assert detection_scale(*size, mode) == scale
+def test_proposal_scale(size, mode, scale):
+    assert proposal_scale(*size, mode) == scale
+
+
+def test_smallest_promised_face_is_16px_at_the_detector():
+    for mode, smallest in MODES.items():
+        assert smallest * proposal_scale(4000, 3000, mode) == 16
 
 
 def test_unknown_mode():
     with pytest.raises(ValueError, match="unknown detection mode 'fast'"):
-        detection_scale(100, 100, "fast")
+        proposal_scale(100, 100, "fast")
     with pytest.raises(ValueError, match="detect_mode must be 'default' or 'thorough'"):
         Policy(detect_mode="fast")
     assert set(MODES) == {"default", "thorough"}
+
+
+@pytest.mark.parametrize("length", [100, TILE, TILE + 1, 3000, 6001])
+def test_tiles_cover_everything_with_overlap(length):
+    starts = _tiles(length)
+    assert starts[0] == 0 and starts[-1] + min(TILE, length) == length
+    for a, b in zip(starts, starts[1:]):
+        assert b - a <= TILE - TILE_OVERLAP  # every window of TILE_OVERLAP px lies in one tile
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10, 0.5], [1, 1, 11, 11, 0.9], [20, 20, 30, 30, 0.4]], float)
+    kept = _nms(boxes, 0.3)
+    assert kept[:, 4].tolist() == [0.9, 0.4]
+
+
+def test_derived_box_is_a_square_slightly_larger_and_lower():
+    left, top, right, bottom = derived_box((100, 100, 200, 228, 0.9))
+    assert right - left == pytest.approx(bottom - top) == pytest.approx(110)
+    assert (left + right) / 2 == pytest.approx(153) and (top + bottom) / 2 == pytest.approx(169.12)

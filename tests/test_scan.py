@@ -116,4 +116,4 @@ def test_cache_is_per_day(face_roster):
     """A release that expires overnight must not leave yesterday's cached pass in force."""
     from consentguard import Checker
     version = Checker(open_db(face_roster), record=False).version
-    assert version.startswith(time.strftime("%Y-%m-%d") + ":sync1:")
+    assert version.startswith(time.strftime("%Y-%m-%d") + ":centerface+hog1:sync1:")
