@@ -41,6 +41,7 @@ class CheckResult:
     orientation: int | None = None
     thresholds: dict = field(default_factory=dict)
     channel: str | None = None
+    school: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -60,6 +61,7 @@ class CheckResult:
             "image": {"width": self.width, "height": self.height, "exif_orientation": self.orientation},
             "roster_sync_id": self.sync_id,
             "channel": self.channel,
+            "school": self.school,
             "thresholds": self.thresholds,
         }
 
@@ -68,7 +70,8 @@ class Checker:
     """Checks photos against one database's roster and face index."""
 
     def __init__(self, db: sqlite_utils.Database, policy: Policy | None = None,
-                 interface: str = "cli", record: bool = True, channel: str | None = None):
+                 interface: str = "cli", record: bool = True, channel: str | None = None,
+                 school: str | None = None):
         if channel is not None and channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
         self.db = db
@@ -83,8 +86,15 @@ class Checker:
         self.students = load_students(db, channel)
         self.index: FaceIndex = load_index(db, self.students, self.index_policy)
         restricted = {n for n, s in self.students.items() if s.photo_restricted}
+        self.school = school
+        here = None
+        if school is not None:
+            if not any(s.school_id == school for s in self.students.values()):
+                raise DatabaseError(f"school {school!r}: no student of the roster in force belongs to it")
+            here = sum(1 for n in restricted if self.students[n].school_id == school)
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
-                                     self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS)
+                                     self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS,
+                                     school, here)
         self.name_restricted = [s for s in self.students.values() if s.name_restricted]
 
     @property
@@ -119,7 +129,8 @@ class Checker:
         from .faces import DETECTOR_VERSION
 
         p = self.policy
-        return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:{p.block_distance}:{p.review_distance}:"
+        return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
+                f"{self.school or 'all'}:{p.block_distance}:{p.review_distance}:"
                 f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
@@ -139,7 +150,7 @@ class Checker:
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
             width=image.width if image else None, height=image.height if image else None,
             orientation=image.orientation if image else None, thresholds=self.thresholds,
-            channel=self.channel)
+            channel=self.channel, school=self.school)
         if self.record:
             audit.record_check(self.db, result, self.interface)
         return result

@@ -40,6 +40,13 @@ def channel_option(f):
                         help="Where the photos will be published; default: a restriction on any channel counts.")(f)
 
 
+def school_option(f):
+    return click.option("--school", metavar="SCHOOL_ID",
+                        help="The school the photos are from (its ID in the export). Faces too small, "
+                             "blurred or covered to judge then go to review only if that school has "
+                             "photo-restricted students; matching still uses the whole roster.")(f)
+
+
 def thorough_option(f):
     return click.option("--thorough", is_flag=True, help=setting_help("detect_mode"))(f)
 
@@ -142,11 +149,13 @@ def describe_mapping(mapping) -> str:
               help="Read the caption from a file ('-' for stdin).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (see README).")
 @channel_option
+@school_option
 @thorough_option
 @click.option("--block-distance", type=float, help=setting_help("block_distance"))
 @click.option("--review-distance", type=float, help=setting_help("review_distance"))
 @db_option
-def check(images, caption, caption_file, as_json, channel, thorough, block_distance, review_distance, db_path):
+def check(images, caption, caption_file, as_json, channel, school, thorough, block_distance, review_distance,
+          db_path):
     """Check photos (and a caption): pass, review, block or error for each.
 
     Exit status: 4 if any photo is blocked, 3 if any needs review or could
@@ -164,7 +173,7 @@ def check(images, caption, caption_file, as_json, channel, thorough, block_dista
                                 detect_mode="thorough" if thorough else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    checker = Checker(open_database(db_path, create=False), policy, channel=channel)
+    checker = Checker(open_database(db_path, create=False), policy, channel=channel, school=school)
     results = [checker.check_path(image, caption) for image in images]
     click.echo(json_document(results) if as_json else human(results))
     sys.exit(exit_status(r.verdict for r in results))
@@ -173,6 +182,7 @@ def check(images, caption, caption_file, as_json, channel, thorough, block_dista
 @cli.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @channel_option
+@school_option
 @thorough_option
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (as for check) to stdout.")
@@ -183,7 +193,7 @@ def check(images, caption, caption_file, as_json, channel, thorough, block_dista
               help="Copy the photos that passed here (same sub-folders).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @db_option
-def scan(folder, channel, thorough, workers, as_json, csv_path, html_path, copy_passed, quiet, db_path):
+def scan(folder, channel, school, thorough, workers, as_json, csv_path, html_path, copy_passed, quiet, db_path):
     """Check every photo in a folder tree (JPEG, PNG, WebP, TIFF, HEIC) on all cores.
 
     Results are cached by file content, roster run and settings: an
@@ -204,7 +214,7 @@ def scan(folder, channel, thorough, workers, as_json, csv_path, html_path, copy_
     found = find_photos(folder)
     with click.progressbar(length=len(found[0]), label="checking", file=sys.stderr,
                            show_pos=True, hidden=quiet or not found[0]) as bar:
-        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update, found)
+        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update, found, school)
     ordered = result.worst_first()
     docs = [r.doc for r in ordered]
     if csv_path:

@@ -59,6 +59,13 @@ class RosterContext:
     indexed: int           # how many of them have at least one encoded portrait
     sync_id: int | None
     unknown_face: str = PASS  # a face that matches no indexed student: pass (opt-out) or review (opt-in)
+    school: str | None = None  # the school the photo is from, if known
+    restricted_here: int | None = None  # photo-restricted students in that school (None: the whole roster's)
+
+    @property
+    def at_risk(self) -> int:
+        """Photo-restricted students who could be in the photo: a face that cannot be judged needs review."""
+        return self.photo_restricted if self.restricted_here is None else self.restricted_here
 
 
 @dataclass
@@ -104,7 +111,7 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
     too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes."""
     result = _match_face(face, context, policy)
     issue = quality_issue(face, policy)
-    if issue and context.photo_restricted:
+    if issue and context.at_risk:
         note = f"face at {_box(face.box)} {issue}"
         if result.verdict == PASS:
             result = FaceResult(face.box, REVIEW, None, result.distance, note)
@@ -115,7 +122,7 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
 
 def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     if face.nearest is None:
-        if context.photo_restricted:
+        if context.at_risk:
             return FaceResult(face.box, REVIEW, reason=f"face at {_box(face.box)} could not be encoded")
         return FaceResult(face.box, PASS)
     if context.photo_restricted and not context.indexed:

@@ -32,6 +32,7 @@ class Student:
     photo_restricted: bool
     name_restricted: bool
     middle_name: str = ""
+    school_id: str = ""
 
     @property
     def full_name(self) -> str:
@@ -94,8 +95,9 @@ def restricted_sql(channel: str | None) -> tuple[str, list]:
 def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict[str, Student]:
     """Every student, with restrictions as they stand today for ``channel`` (None: any channel)."""
     rows = db.execute(
-        "SELECT student_number, first_name, last_name, coalesce(middle_name, '') FROM students").fetchall()
-    students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3]) for r in rows}
+        "SELECT student_number, first_name, last_name, coalesce(middle_name, ''), coalesce(school_id, '') "
+        "FROM students").fetchall()
+    students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3], r[4]) for r in rows}
     sql, params = restricted_sql(channel)
     for number, scope, flag in db.execute(sql, params):
         if flag and number in students:

@@ -28,7 +28,8 @@ SETTINGS: tuple[Setting, ...] = (
             "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review)."),
     Setting("min_face_px", 60,
             "Faces narrower than this (pixels) cannot be identified reliably: they are still matched "
-            "(a clear match blocks) but never pass: review while any student is photo-restricted."),
+            "(a clear match blocks) but never pass: review while any student (of --school, if given) "
+            "is photo-restricted."),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
             "faces too small to identify: matched, but never passed."),

@@ -77,7 +77,7 @@ def thumbnail(image, faces) -> bytes:
 _checker = None
 
 
-def _init_worker(db_path: str, policy: Policy, channel: str | None) -> None:
+def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str | None = None) -> None:
     global _checker
     from .check import Checker
     from .db import open_db
@@ -86,7 +86,7 @@ def _init_worker(db_path: str, policy: Policy, channel: str | None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one worker per core already; more threads only contend
-    _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel)
+    _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel, school=school)
     face_models()  # load once per worker, before the first photo
 
 
@@ -138,7 +138,7 @@ class Scan:
 def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Policy | None = None,
              channel: str | None = None, workers: int | None = None,
              progress: Callable[[int], None] | None = None,
-             found: tuple[list[Path], list[Path]] | None = None) -> Scan:
+             found: tuple[list[Path], list[Path]] | None = None, school: str | None = None) -> Scan:
     """Check every photo below ``folder``; results cached and audited as they arrive.
 
     ``KeyboardInterrupt`` stops the scan cleanly: what finished is kept (and
@@ -148,7 +148,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
     from .check import Checker
 
     policy = policy or Policy()
-    checker = Checker(db, policy, record=False, channel=channel)
+    checker = Checker(db, policy, record=False, channel=channel, school=school)
     version = checker.version
     photos, others = found or find_photos(folder)
     scan = Scan(folder, total=len(photos), not_photos=others)
@@ -170,7 +170,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
             todo.append(str(path))
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     try:
-        for path, doc, thumb in _results(todo, workers, db_path, policy, channel):
+        for path, doc, thumb in _results(todo, workers, db_path, policy, (channel, school)):
             _keep(db, scan, ScanResult(doc, thumb, False), doc["sha256"], version)
             if progress:
                 progress(1)
@@ -180,16 +180,16 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
 
 
 def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
-             channel: str | None) -> Iterator[tuple[str, dict, bytes | None]]:
+             scope: tuple[str | None, str | None]) -> Iterator[tuple[str, dict, bytes | None]]:
     if not todo:
         return
     if workers == 1:
-        _init_worker(db_path, policy, channel)
+        _init_worker(db_path, policy, *scope)
         for path in todo:
             yield _check_one(path)
         return
     ctx = mp.get_context("spawn")
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(db_path, policy, channel))
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(db_path, policy, *scope))
     try:
         yield from pool.imap_unordered(_check_one, todo)
         pool.close()

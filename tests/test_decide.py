@@ -11,14 +11,15 @@ STUDENTS = {"1": Student("1", "Marcus", "Ellery", True, False), "2": Student("2"
 CTX = RosterContext(STUDENTS, photo_restricted=1, indexed=1, sync_id=7)
 NO_PHOTO_RESTRICTIONS = RosterContext(STUDENTS, photo_restricted=0, indexed=0, sync_id=7)
 EMPTY_INDEX = RosterContext(STUDENTS, photo_restricted=1, indexed=0, sync_id=7)
+OTHER_SCHOOL = RosterContext(STUDENTS, photo_restricted=1, indexed=1, sync_id=7, school="1202", restricted_here=0)
 BIG = (0, 0, 200, 200)
 SMALL = (0, 0, 40, 40)
 POLICY = Policy(block_distance=0.47, review_distance=0.6, min_face_px=60)
 NAME = NameHit("2", "Priya Natarajan", "caption", "full", "block", 0, 15)
 
 
-def face(box=BIG, d=None, sharpness=500.0):
-    return FaceEvidence(box, None if d is None else ([("1", d)] if d >= 0 else []), sharpness)
+def face(box=BIG, d=None, sharpness=500.0, confirmed=True):
+    return FaceEvidence(box, None if d is None else ([("1", d)] if d >= 0 else []), sharpness, confirmed)
 
 
 @pytest.mark.parametrize("faces,names,ctx,error,verdict,reason", [
@@ -38,6 +39,15 @@ def face(box=BIG, d=None, sharpness=500.0):
      "face at [0, 0, 40, 40] resembles photo-restricted Marcus Ellery (#1): distance 0.50 (review at <= 0.60); "
      "it is 40 px wide, too small to identify (minimum 60 px)"),
     ([face(SMALL, d=0.9)], [], NO_PHOTO_RESTRICTIONS, None, "pass", None),
+    # a school without photo-restricted students: a face too small to judge passes, a match still blocks
+    ([face(SMALL, d=0.9)], [], OTHER_SCHOOL, None, "pass", None),
+    ([face(SMALL, d=None)], [], OTHER_SCHOOL, None, "pass", None),
+    ([face(SMALL, d=0.3)], [], OTHER_SCHOOL, None, "block", "matches photo-restricted Marcus Ellery"),
+    ([face(d=0.9, confirmed=False)], [], CTX, None, "review",
+     "face at [0, 0, 200, 200] is turned away, partly covered or unclear, so it cannot be identified reliably"),
+    ([face(d=0.3, confirmed=False)], [], CTX, None, "block", None),
+    ([face(d=0.9, confirmed=False)], [], OTHER_SCHOOL, None, "pass", None),
+    ([face(SMALL, d=0.9, confirmed=False)], [], CTX, None, "review", "40 px wide, too small"),
     ([face(d=0.9, sharpness=12)], [], CTX, None, "review",
      "face at [0, 0, 200, 200] is too blurred to identify (sharpness 12, minimum 20)"),
     ([face(d=0.3, sharpness=12)], [], CTX, None, "block", None),

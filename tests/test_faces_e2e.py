@@ -4,6 +4,7 @@ R (photo-restricted) and C (clear) are obama and biden from ../shared/faces,
 or the PyPI sdist's photos where that folder is missing (see conftest).
 """
 
+import json
 import shutil
 
 import pytest
@@ -230,3 +231,30 @@ def test_large_photo_is_searched_in_tiles(face_roster, faces, tmp_path):
     blocked = [f for f in result.decision.faces if f.verdict == "block"]
     assert result.verdict == "block" and len(blocked) == 1 and blocked[0].student_number == R
     assert blocked[0].box[0] < seam < blocked[0].box[2]
+
+
+def test_school_decides_whether_an_unjudgeable_face_needs_review(faces, tmp_path):
+    """A face too small to judge: review in a school with photo-restricted students, pass in one without."""
+    from click.testing import CliRunner
+
+    from consentguard import sync_roster
+    from consentguard.cli import cli
+    from conftest import C, student, write_export
+
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    export = write_export(tmp_path / "e.csv", [student(R, "Marcus", "Ellery", photo="Y", SchoolID="1201"),
+                                               student(C, "Jordan", "Whitfield", SchoolID="1202")])
+    db = tmp_path / "cg.db"
+    sync_roster(open_db(db), export, portraits)
+    photo = str(distant(faces.clear_other, 40, tmp_path, "distant.jpg"))
+
+    def verdict(*extra):
+        r = CliRunner().invoke(cli, ["check", photo, "--json", "--db", str(db), *extra])
+        return r.exit_code, (json.loads(r.output)["results"][0]["verdict"] if r.exit_code in (0, 3, 4) else r.output)
+
+    assert verdict() == (3, "review")  # school unknown: the whole roster counts
+    assert verdict("--school", "1201") == (3, "review")
+    assert verdict("--school", "1202") == (0, "pass")
+    assert verdict("--school", "9999") == (1, "Error: school '9999': no student of the roster in force belongs to it\n")
