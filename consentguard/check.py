@@ -24,7 +24,7 @@ from .decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext, 
 from .errors import DatabaseError, ImageError
 from .image import LoadedImage, decode_image, read_file, sha256_bytes
 from .index import FaceIndex, load_index, load_students
-from .names import NameHit, find_names
+from .names import NameHit, find_names, first_name_counts, scrub
 from .policy import Policy
 
 
@@ -42,6 +42,14 @@ class CheckResult:
     thresholds: dict = field(default_factory=dict)
     channel: str | None = None
     school: str | None = None
+    caption: str | None = None
+
+    @property
+    def scrubbed_caption(self) -> str | None:
+        """The caption with every restricted name replaced by "a student"."""
+        if self.caption is None:
+            return None
+        return scrub(self.caption, [h for h in self.decision.names if h.source == "caption"])
 
     @property
     def verdict(self) -> str:
@@ -62,6 +70,7 @@ class CheckResult:
             "roster_sync_id": self.sync_id,
             "channel": self.channel,
             "school": self.school,
+            "scrubbed_caption": self.scrubbed_caption,
             "thresholds": self.thresholds,
         }
 
@@ -96,6 +105,7 @@ class Checker:
                                      self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS,
                                      school, here)
         self.name_restricted = [s for s in self.students.values() if s.name_restricted]
+        self.first_names = first_name_counts(self.students.values())
 
     @property
     def thresholds(self) -> dict:
@@ -142,7 +152,7 @@ class Checker:
                 for f in faces]
 
     def find_names(self, caption: str | None) -> list[NameHit]:
-        return find_names(caption or "", self.name_restricted, "caption")
+        return find_names(caption or "", self.name_restricted, "caption", self.first_names)
 
     def _finish(self, name, sha, image, faces, caption, error) -> CheckResult:
         decision = decide(faces, self.find_names(caption), self.context, self.policy, error)
@@ -150,7 +160,7 @@ class Checker:
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
             width=image.width if image else None, height=image.height if image else None,
             orientation=image.orientation if image else None, thresholds=self.thresholds,
-            channel=self.channel, school=self.school)
+            channel=self.channel, school=self.school, caption=caption)
         if self.record:
             audit.record_check(self.db, result, self.interface)
         return result

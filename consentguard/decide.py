@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .index import Student
-from .names import NameHit
+from .names import DESCRIBE, NameHit
 from .policy import Policy
 
 BLOCK, ERROR, REVIEW, PASS = "block", "error", "review", "pass"
@@ -180,7 +180,9 @@ def same_student_twice(results: list[FaceResult], context: RosterContext) -> lis
 
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
-    return f"{hit.source} names name-restricted {_who(context, hit.student_number)}: \"{hit.text}\""
+    where = f" at {_box(hit.box)}" if hit.box is not None else ""
+    return (f"{hit.source}{where} names name-restricted {_who(context, hit.student_number)}: \"{hit.text}\" "
+            f"({DESCRIBE[hit.form]}: {hit.strength})")
 
 
 def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterContext,

@@ -33,6 +33,7 @@ class Student:
     name_restricted: bool
     middle_name: str = ""
     school_id: str = ""
+    legal_first_name: str = ""
 
     @property
     def full_name(self) -> str:
@@ -95,9 +96,9 @@ def restricted_sql(channel: str | None) -> tuple[str, list]:
 def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict[str, Student]:
     """Every student, with restrictions as they stand today for ``channel`` (None: any channel)."""
     rows = db.execute(
-        "SELECT student_number, first_name, last_name, coalesce(middle_name, ''), coalesce(school_id, '') "
-        "FROM students").fetchall()
-    students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3], r[4]) for r in rows}
+        "SELECT student_number, first_name, last_name, coalesce(middle_name, ''), coalesce(school_id, ''), "
+        "coalesce(legal_first_name, '') FROM students").fetchall()
+    students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3], r[4], r[5]) for r in rows}
     sql, params = restricted_sql(channel)
     for number, scope, flag in db.execute(sql, params):
         if flag and number in students:

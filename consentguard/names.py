@@ -1,20 +1,76 @@
 """Name matching: find the names of name-restricted students in text.
 
 Text is compared case- and accent-insensitively, word by word, while every hit
-keeps the exact span of the original text it came from. This module finds
-full names (first [middle] last, and "Last, First"); issue #5 adds the rest.
+keeps the exact span of the original text it came from. The same matcher reads
+captions, text found in the photo, metadata fields and file names; ``source``
+says which.
+
+Forms, strongest first (``FORMS``):
+
+=============  =====================================  ========
+form           example (student Maria Gonzalez)        strength
+=============  =====================================  ========
+full           Maria Gonzalez, Maria J. Gonzalez,     block
+               MARIA GONZALEZ, Maria Gonzalez's
+last_first     Gonzalez, Maria                        block
+joined         #MariaGonzalez, maria_gonzalez.jpg     block
+nickname       Alex Gonzalez (for Alexandra)          review
+part_surname   Maria Smith (for Maria Smith-Jones)     review
+first_initial  Maria G.                               review
+initials       M.G. (with the full stops)             review
+file_initial   mgonzalez.jpg, gonzalezm.jpg           review
+first_only     Maria (a first name few students have)  review
+=============  =====================================  ========
+
+Names that are also ordinary words ("Grace", "Will", "Young": ``COMMON_WORDS``)
+never count alone, and a form made only of such words ("Grace Young", "Will
+B.") counts only when every word is capitalised in the text, as names are.
+
+A first name alone is a review hit when it is not an ordinary word and at most
+``FIRST_ONLY_MAX_SHARED`` students of the roster have it: then it points at a
+handful of children, and in a class photo, at one.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from .index import Student
+from .nicknames import variants
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+BLOCK, REVIEW = "block", "review"
+FORMS = {"full": BLOCK, "last_first": BLOCK, "joined": BLOCK, "nickname": REVIEW, "part_surname": REVIEW, "first_initial": REVIEW,
+         "initials": REVIEW, "file_initial": REVIEW, "first_only": REVIEW}
+
+#: A first name alone is a review hit only if at most this many students have it.
+FIRST_ONLY_MAX_SHARED = 3
+
+#: Names that are also ordinary English words: never a hit alone, and a form
+#: made only of them needs capitals. Curated; see tests/test_names.py.
+COMMON_WORDS = frozenset("""
+    ace amber angel april art august autumn bay bill blue bo bob brandy brook buddy candy carol
+    chance chase chip christian clay cliff crystal dale dawn dean destiny dot drew dusty earl
+    eden ember faith fern frank gene ginger glen grace guy hal harmony hazel heather holly honor
+    hope hunter iris ivy jack jade jay jewel journey joy june justice king lane lark laurel lily
+    major mark mason max may melody mercy miles misty page pat patience pearl penny pierce piper
+    prince rain ray reed rich river robin rock rocky rose ruby rusty sage sandy scout shade sky
+    skip sonny spring star sterling storm summer sunny taylor trinity true violet wade will
+    willow winter wren
+    baker banks bell berry best bird bishop black bloom bond booth brown bush butler cash chance
+    church cook cooper crane cross day dean field fisher ford fox frost gold good gray green
+    grey hall hart hill holiday house hunt jones king lake lamb lane law little long love
+    lucky mann marsh mason may miller mills moon moore morning noble north park parker
+    pool porter price rice rich rivers rose rush salt sharp short small snow south spring
+    stone strong swan turner wall ward waters west white wise wolf wood woods young
+""".split())
+
+_FILE_SEPARATORS = re.compile(r"[_\-.+ ]+")
 
 
 def fold(text: str) -> str:
@@ -25,19 +81,23 @@ def fold(text: str) -> str:
 
 @dataclass(frozen=True)
 class Token:
-    word: str  # folded
+    word: str   # folded, apostrophes and possessive 's removed
     start: int  # span in the original text
     end: int
+    capital: bool = False  # starts with a capital letter in the original
+    stop: bool = False     # a full stop follows directly ("G.")
 
 
 def tokenize(text: str) -> list[Token]:
     """Words of ``text`` folded, with their spans in the original."""
     tokens = []
     for match in _WORD.finditer(text):
-        word = fold(match.group()).replace("’", "'")
+        raw = match.group()
+        word = fold(raw).replace("’", "'")
         if word.endswith("'s"):  # possessive: "Maria's"
             word = word[:-2]
-        tokens.append(Token(word.replace("'", ""), match.start(), match.end()))  # O'Brien = OBrien
+        tokens.append(Token(word.replace("'", ""), match.start(), match.end(), raw[:1].isupper(),
+                            text[match.end():match.end() + 1] == "."))
     return tokens
 
 
@@ -49,62 +109,172 @@ def name_words(name: str) -> list[str]:
 class NameHit:
     student_number: str
     text: str      # the exact words found, as written
-    source: str    # caption | ocr | metadata:<field> | filename
-    form: str      # full | last_first
+    source: str    # caption | ocr | metadata:<field> | filename | folder
+    form: str      # see FORMS
     strength: str  # block | review
     start: int
     end: int
+    box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (text found by OCR)
 
     def to_json(self) -> dict:
-        return {"student_number": self.student_number, "text": self.text, "source": self.source,
-                "form": self.form, "strength": self.strength, "span": [self.start, self.end]}
+        doc = {"student_number": self.student_number, "text": self.text, "source": self.source,
+               "form": self.form, "strength": self.strength, "span": [self.start, self.end]}
+        if self.box is not None:
+            doc["box"] = list(self.box)
+        return doc
 
 
-def _find_sequence(tokens: list[Token], words: list[str]) -> Iterable[tuple[int, int]]:
-    n = len(words)
-    if n == 0:
-        return
-    for i in range(len(tokens) - n + 1):
-        if all(tokens[i + k].word == words[k] for k in range(n)):
-            yield i, i + n - 1
+@dataclass
+class _Pattern:
+    words: list[str]
+    form: str
+    initials_need_stop: bool = False  # single letters must be followed by "." (initials)
 
 
-def find_names(text: str, students: Iterable[Student], source: str) -> list[NameHit]:
-    """Every full-name mention in ``text`` of the given (name-restricted) students."""
+def _patterns(student: Student) -> list[_Pattern]:
+    last = name_words(student.last_name)
+    firsts = [w for w in (name_words(student.first_name), name_words(student.legal_first_name)) if w]
+    firsts = [f for i, f in enumerate(firsts) if f not in firsts[:i]]
+    if not last or not firsts:
+        return []
+    middle = name_words(student.middle_name)
+    patterns = []
+    for first in firsts:
+        patterns += [_Pattern(first + last, "full"), _Pattern(last + first, "last_first")]
+        if middle:
+            patterns += [_Pattern(first + middle + last, "full"), _Pattern(first + [middle[0][0]] + last, "full")]
+        patterns.append(_Pattern(first + [last[0][0]], "first_initial"))
+        if "-" in student.last_name:  # "Maria Smith" for Maria Smith-Jones
+            patterns += [_Pattern(first + [part], "part_surname") for part in last if len(part) > 1]
+        patterns.append(_Pattern([first[0][0], last[0][0]], "initials", initials_need_stop=True))
+    for first in firsts:
+        for nick in sorted(variants(" ".join(first))):
+            if [nick] not in firsts:
+                patterns.append(_Pattern([nick] + last, "nickname"))
+    return patterns
+
+
+def _joined(student: Student) -> list[tuple[str, str]]:
+    """One-word spellings (hashtags, file names): (word, form)."""
+    last = "".join(name_words(student.last_name))
+    out = []
+    for first in {"".join(name_words(student.first_name)), "".join(name_words(student.legal_first_name))} - {""}:
+        if last:
+            out += [(first + last, "joined"), (last + first, "joined")]
+    return out
+
+
+def _file_initials(student: Student) -> list[str]:
+    last = "".join(name_words(student.last_name))
+    first = "".join(name_words(student.first_name or student.legal_first_name))
+    if len(last) < 4 or not first:  # "jli.jpg" would be noise
+        return []
+    return [first[0] + last, last + first[0]]
+
+
+def _matches(tokens: list[Token], i: int, pattern: _Pattern) -> bool:
+    n = len(pattern.words)
+    if i + n > len(tokens):
+        return False
+    for k, word in enumerate(pattern.words):
+        token = tokens[i + k]
+        if token.word != word:
+            return False
+        if len(word) == 1:  # an initial: written as a capital ("G"), or with a full stop ("g.")
+            if pattern.initials_need_stop and not (token.stop and token.capital):
+                return False
+            if not (token.capital or token.stop):
+                return False
+    if all(w in COMMON_WORDS or len(w) == 1 for w in pattern.words):
+        return all(tokens[i + k].capital for k in range(n))
+    return True
+
+
+def find_names(text: str, students: Iterable[Student], source: str,
+               first_name_counts: Counter | None = None) -> list[NameHit]:
+    """Every mention in ``text`` of the given (name-restricted) students.
+
+    ``first_name_counts`` (folded first name -> students in the roster who have
+    it) enables first-name-only hits; without it they are not looked for.
+    """
     if not text:
         return []
     tokens = tokenize(text)
+    file_like = source in ("filename", "folder")
     hits: list[NameHit] = []
+
+    def hit(student: Student, i: int, j: int, form: str) -> None:
+        start, end = tokens[i].start, tokens[j].end
+        if len(tokens[j].word) == 1 and tokens[j].stop:  # "Maria G." keeps its full stop
+            end += 1
+        if start > 0 and text[start - 1] == "#":
+            start -= 1
+        hits.append(NameHit(student.student_number, text[start:end], source, form, FORMS[form], start, end))
+
     for student in students:
-        first, last = name_words(student.first_name), name_words(student.last_name)
-        if not first or not last:
-            continue
-        patterns = [(first + last, "full"), (last + first, "last_first")]
-        for words, form in patterns:
-            for i, j in _find_sequence(tokens, words):
-                start, end = tokens[i].start, tokens[j].end
-                hits.append(NameHit(student.student_number, text[start:end], source, form,
-                                    "block", start, end))
-        for middle_words in _middle_patterns(student, first, last):
-            for i, j in _find_sequence(tokens, middle_words):
-                start, end = tokens[i].start, tokens[j].end
-                hits.append(NameHit(student.student_number, text[start:end], source, "full",
-                                    "block", start, end))
+        for pattern in _patterns(student):
+            for i in range(len(tokens)):
+                if _matches(tokens, i, pattern):
+                    hit(student, i, i + len(pattern.words) - 1, pattern.form)
+        joined = dict(_joined(student))
+        initials = set(_file_initials(student)) if file_like else set()
+        for i, token in enumerate(tokens):
+            if token.word in joined:
+                hit(student, i, i, joined[token.word])
+            elif token.word in initials:
+                hit(student, i, i, "file_initial")
+        if first_name_counts is not None:
+            for first in {w for w in (name_words(student.first_name) + name_words(student.legal_first_name))}:
+                if first in COMMON_WORDS or len(first) < 3 or first_name_counts.get(first, 0) > FIRST_ONLY_MAX_SHARED:
+                    continue
+                for i, token in enumerate(tokens):
+                    if token.word == first:
+                        hit(student, i, i, "first_only")
     return _dedupe(hits)
 
 
-def _middle_patterns(student: Student, first: list[str], last: list[str]) -> list[list[str]]:
-    middle = name_words(student.middle_name)
-    if not middle:
-        return []
-    return [first + middle + last, first + middle[:1] + last]
+_RANK = {form: rank for rank, form in enumerate(FORMS)}
+
+#: How each form is described in a reason.
+DESCRIBE = {"full": "full name", "last_first": "last name, first name", "joined": "name written as one word",
+            "nickname": "nickname and last name", "part_surname": "first name and part of the surname",
+            "first_initial": "first name and last initial", "initials": "initials",
+            "file_initial": "initial and last name in a file name",
+            "first_only": f"first name alone, shared by at most {FIRST_ONLY_MAX_SHARED} students"}
 
 
 def _dedupe(hits: list[NameHit]) -> list[NameHit]:
-    seen, out = set(), []
-    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
-        key = (hit.student_number, hit.start)
-        if key not in seen:
-            seen.add(key)
-            out.append(hit)
-    return out
+    """One hit per student and place: the strongest, longest; none inside another of the same student."""
+    best: list[NameHit] = []
+    for hit in sorted(hits, key=lambda h: (_RANK[h.form], -(h.end - h.start), h.start)):
+        if any(h.student_number == hit.student_number and h.start <= hit.start and hit.end <= h.end
+               for h in best):
+            continue
+        best.append(hit)
+    return sorted(best, key=lambda h: (h.start, h.student_number))
+
+
+def first_name_counts(students: Iterable[Student]) -> Counter:
+    """How many students have each (folded) first name, preferred or legal."""
+    counts: Counter = Counter()
+    for s in students:
+        counts.update({w for w in name_words(s.first_name) + name_words(s.legal_first_name)})
+    return counts
+
+
+def scrub(text: str, hits: Iterable[NameHit], replacement: str = "a student") -> str:
+    """``text`` with every hit replaced by ``replacement`` ("a student's" for a possessive)."""
+    spans = sorted({(h.start, h.end) for h in hits})
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, last = [], 0
+    for start, end in merged:
+        original = text[start:end]
+        possessive = original.endswith(("'s", "’s"))
+        out.append(text[last:start] + replacement + ("'s" if possessive else ""))
+        last = end
+    return "".join(out) + text[last:]

@@ -29,6 +29,9 @@ def human(results) -> str:
     lines = []
     for result in results:
         lines += human_lines(result)
+    scrubbed = {r.scrubbed_caption for r in results if r.caption is not None}
+    if results and results[0].caption is not None and scrubbed != {results[0].caption}:
+        lines.append(f"caption without restricted names: {scrubbed.pop()}")
     counts = {}
     for result in results:
         counts[result.verdict] = counts.get(result.verdict, 0) + 1
