@@ -80,7 +80,7 @@ class Checker:
 
     def __init__(self, db: sqlite_utils.Database, policy: Policy | None = None,
                  interface: str = "cli", record: bool = True, channel: str | None = None,
-                 school: str | None = None):
+                 school: str | None = None, root: str | Path | None = None):
         if channel is not None and channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
         self.db = db
@@ -106,6 +106,7 @@ class Checker:
                                      school, here)
         self.name_restricted = [s for s in self.students.values() if s.name_restricted]
         self.first_names = first_name_counts(self.students.values())
+        self.root = Path(root) if root is not None else None
 
     @property
     def thresholds(self) -> dict:
@@ -154,8 +155,24 @@ class Checker:
     def find_names(self, caption: str | None) -> list[NameHit]:
         return find_names(caption or "", self.name_restricted, "caption", self.first_names)
 
+    def path_names(self, name: str) -> list[NameHit]:
+        """Restricted names in the file name, and in the folder names below ``root`` (without
+        a root: the parent folder's). First names alone are not looked for in folder names."""
+        path = Path(name)
+        hits = find_names(path.name, self.name_restricted, "filename", self.first_names)
+        folders: tuple[str, ...] = (path.parent.name,) if path.parent.name else ()
+        if self.root is not None:
+            try:
+                folders = path.parent.relative_to(self.root).parts
+            except ValueError:
+                pass
+        for folder in folders:
+            hits += find_names(folder, self.name_restricted, "folder")
+        return hits
+
     def _finish(self, name, sha, image, faces, caption, error) -> CheckResult:
-        decision = decide(faces, self.find_names(caption), self.context, self.policy, error)
+        names = self.find_names(caption) + self.path_names(name)
+        decision = decide(faces, names, self.context, self.policy, error)
         result = CheckResult(
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
             width=image.width if image else None, height=image.height if image else None,

@@ -77,7 +77,8 @@ def thumbnail(image, faces) -> bytes:
 _checker = None
 
 
-def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str | None = None) -> None:
+def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str | None = None,
+                 root: str | None = None) -> None:
     global _checker
     from .check import Checker
     from .db import open_db
@@ -86,7 +87,8 @@ def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str 
     import cv2
 
     cv2.setNumThreads(1)  # one worker per core already; more threads only contend
-    _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel, school=school)
+    _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel, school=school,
+                       root=root)
     face_models()  # load once per worker, before the first photo
 
 
@@ -148,8 +150,8 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
     from .check import Checker
 
     policy = policy or Policy()
-    checker = Checker(db, policy, record=False, channel=channel, school=school)
-    version = checker.version
+    checker = Checker(db, policy, record=False, channel=channel, school=school, root=folder)
+    base_version = checker.version
     photos, others = found or find_photos(folder)
     scan = Scan(folder, total=len(photos), not_photos=others)
     todo = []
@@ -158,6 +160,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
             sha = sha256_bytes(read_file(path))
         except Exception:
             sha = None
+        version = _cache_version(base_version, folder, path)
         row = db.execute("SELECT result, thumbnail FROM scan_cache WHERE sha256 = ? AND version = ?",
                          [sha, version]).fetchone() if sha else None
         if row:
@@ -170,8 +173,8 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
             todo.append(str(path))
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     try:
-        for path, doc, thumb in _results(todo, workers, db_path, policy, (channel, school)):
-            _keep(db, scan, ScanResult(doc, thumb, False), doc["sha256"], version)
+        for path, doc, thumb in _results(todo, workers, db_path, policy, (channel, school, str(folder))):
+            _keep(db, scan, ScanResult(doc, thumb, False), doc["sha256"], _cache_version(base_version, folder, path))
             if progress:
                 progress(1)
     except KeyboardInterrupt:
@@ -180,7 +183,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
 
 
 def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
-             scope: tuple[str | None, str | None]) -> Iterator[tuple[str, dict, bytes | None]]:
+             scope: tuple[str | None, str | None, str]) -> Iterator[tuple[str, dict, bytes | None]]:
     if not todo:
         return
     if workers == 1:
@@ -196,6 +199,11 @@ def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
     finally:
         pool.terminate()
         pool.join()
+
+
+def _cache_version(version: str, folder: Path, path) -> str:
+    """A result depends on the file's place too: its file and folder names are checked for names."""
+    return f"{version}|{Path(path).relative_to(folder).as_posix()}"
 
 
 def _keep(db, scan: Scan, result: ScanResult, sha: str | None, version: str) -> None:

@@ -117,3 +117,27 @@ def test_cache_is_per_day(face_roster):
     from consentguard import Checker
     version = Checker(open_db(face_roster), record=False).version
     assert version.startswith(time.strftime("%Y-%m-%d") + ":centerface+hog1:sync1:")
+
+
+def test_file_and_folder_names_are_checked(tmp_path, faces, face_roster):
+    """Two copies of one photo: the one filed under a name-restricted student's name is blocked,
+    the other passes (the cache is per place, not only per content)."""
+    root = tmp_path / "awards"
+    (root / "Natarajan, Priya").mkdir(parents=True)
+    (root / "Jean Charest").mkdir()  # a folder named after someone not restricted
+    shutil.copy(faces.stranger, root / "Natarajan, Priya" / "IMG_1.jpg")
+    shutil.copy(faces.stranger, root / "Jean Charest" / "IMG_2.jpg")
+    shutil.copy(faces.stranger, root / "priya_natarajan_certificate.jpg")
+    db = tmp_path / "cg.db"
+    shutil.copy(face_roster, db)
+    for _ in range(2):  # the second run comes from the cache
+        scan = run_scan(open_db(db), str(db), root, workers=1)
+        got = {Path(r.doc["path"]).relative_to(root).as_posix(): (r.verdict, r.doc["reasons"]) for r in scan.results}
+        assert got == {
+            "Natarajan, Priya/IMG_1.jpg": ("block", [
+                'folder names name-restricted Priya Natarajan (#900003): "Natarajan, Priya" '
+                "(last name, first name: block)"]),
+            "Jean Charest/IMG_2.jpg": ("pass", []),
+            "priya_natarajan_certificate.jpg": ("block", [
+                'filename names name-restricted Priya Natarajan (#900003): "priya_natarajan" (full name: block)']),
+        }
