@@ -105,6 +105,7 @@ class Checker:
                                      self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS,
                                      school, here)
         self.name_restricted = [s for s in self.students.values() if s.name_restricted]
+        self.photo_restricted = [s for s in self.students.values() if s.photo_restricted]
         self.first_names = first_name_counts(self.students.values())
         self.root = Path(root) if root is not None else None
 
@@ -138,9 +139,10 @@ class Checker:
         """What a cached result depends on: roster run, channel, policy, and the day
         (releases expire at midnight, so yesterday's pass may not be today's)."""
         from .faces import DETECTOR_VERSION
+        from .names import MATCHER_VERSION
 
         p = self.policy
-        return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
+        return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
                 f"{self.school or 'all'}:{p.block_distance}:{p.review_distance}:"
                 f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}")
 
@@ -170,9 +172,27 @@ class Checker:
             hits += find_names(folder, self.name_restricted, "folder")
         return hits
 
+    def metadata_names(self, image: LoadedImage | None) -> list[NameHit]:
+        """Restricted names in the photo's metadata. Identity fields (people shown, named face
+        regions) are also matched against photo-restricted students."""
+        hits: list[NameHit] = []
+        for item in image.metadata if image is not None else []:
+            source = f"metadata:{item.field}"
+            found = find_names(item.text, self.name_restricted, source, self.first_names)
+            if item.identity:
+                shown = find_names(item.text, self.photo_restricted, source, self.first_names)
+                for hit in shown:
+                    hit.restriction = "photo"
+                found += shown
+            for hit in found:
+                hit.box = item.box
+            hits += found
+        return hits
+
     def _finish(self, name, sha, image, faces, caption, error) -> CheckResult:
-        names = self.find_names(caption) + self.path_names(name)
-        decision = decide(faces, names, self.context, self.policy, error)
+        names = self.find_names(caption) + self.path_names(name) + self.metadata_names(image)
+        unchecked = [image.metadata_error] if image is not None and image.metadata_error else []
+        decision = decide(faces, names, self.context, self.policy, error, unchecked)
         result = CheckResult(
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
             width=image.width if image else None, height=image.height if image else None,

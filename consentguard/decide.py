@@ -181,18 +181,21 @@ def same_student_twice(results: list[FaceResult], context: RosterContext) -> lis
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
     where = f" at {_box(hit.box)}" if hit.box is not None else ""
-    return (f"{hit.source}{where} names name-restricted {_who(context, hit.student_number)}: \"{hit.text}\" "
+    what = ("says the photo shows photo-restricted" if hit.restriction == "photo" else "names name-restricted")
+    return (f"{hit.source}{where} {what} {_who(context, hit.student_number)}: \"{hit.text}\" "
             f"({DESCRIBE[hit.form]}: {hit.strength})")
 
 
 def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterContext,
-           policy: Policy, image_error: str | None = None) -> Decision:
-    """The verdict for one photo (and its caption)."""
+           policy: Policy, image_error: str | None = None, unchecked: list[str] | None = None) -> Decision:
+    """The verdict for one photo (and its caption). ``unchecked``: parts of the photo that
+    could not be analysed (e.g. unreadable metadata); each is a review."""
     face_results = [judge_face(f, context, policy) for f in faces]
     reasons = [f.reason for f in face_results if f.reason and f.verdict != PASS]
     reasons += same_student_twice(face_results, context)
     reasons += [judge_name(hit, context) for hit in names]
-    verdicts = [f.verdict for f in face_results] + [hit.strength for hit in names]
+    reasons += unchecked or []
+    verdicts = [f.verdict for f in face_results] + [hit.strength for hit in names] + [REVIEW for _ in unchecked or []]
     if image_error:
         reasons.insert(0, image_error)
         verdicts.append(ERROR)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,8 @@ class LoadedImage:
     rgb: np.ndarray  # height x width x 3, uint8
     format: str
     orientation: int  # the EXIF orientation tag that was applied (1 = none)
+    metadata: list = field(default_factory=list)  # metadata.TextField: captions, keywords, people
+    metadata_error: str | None = None  # metadata present but unreadable
 
     @property
     def width(self) -> int:
@@ -99,6 +101,7 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
                 raise Image.DecompressionBombError(f"{im.width}x{im.height} pixels")
             fmt = im.format or "unknown"
             im.load()
+            metadata, metadata_error = _metadata(im, name)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
             im = ImageOps.exif_transpose(im)
             rgb = np.asarray(_to_rgb(im), dtype=np.uint8)
@@ -112,4 +115,13 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: cannot decode image completely: {exc}") from exc
     return LoadedImage(name=name, sha256=sha256_bytes(data), rgb=np.ascontiguousarray(rgb),
-                       format=fmt, orientation=orientation)
+                       format=fmt, orientation=orientation, metadata=metadata, metadata_error=metadata_error)
+
+
+def _metadata(im, name: str):
+    from .metadata import MetadataError, read_metadata
+
+    try:
+        return read_metadata(im), None
+    except MetadataError as exc:
+        return [], f"{name}: {exc}: names in it cannot be checked"

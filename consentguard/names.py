@@ -45,6 +45,9 @@ from .nicknames import variants
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
 BLOCK, REVIEW = "block", "review"
+
+#: Changes whenever matching or the places searched change, so cached scan results are not reused.
+MATCHER_VERSION = "names2"
 FORMS = {"full": BLOCK, "last_first": BLOCK, "joined": BLOCK, "nickname": REVIEW, "part_surname": REVIEW, "first_initial": REVIEW,
          "initials": REVIEW, "file_initial": REVIEW, "first_only": REVIEW}
 
@@ -114,11 +117,13 @@ class NameHit:
     strength: str  # block | review
     start: int
     end: int
-    box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (text found by OCR)
+    box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (OCR text, face region)
+    restriction: str = "name"  # name: a name-restricted student is named; photo: a photo-restricted one is shown
 
     def to_json(self) -> dict:
         doc = {"student_number": self.student_number, "text": self.text, "source": self.source,
-               "form": self.form, "strength": self.strength, "span": [self.start, self.end]}
+               "form": self.form, "strength": self.strength, "span": [self.start, self.end],
+               "restriction": self.restriction}
         if self.box is not None:
             doc["box"] = list(self.box)
         return doc

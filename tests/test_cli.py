@@ -110,7 +110,7 @@ def test_json_document(tmp_path):
     assert {"path", "sha256", "verdict", "reasons", "faces", "names"} <= set(res)
     assert res["verdict"] == "block" and res["faces"] == []
     assert res["names"][0] == {"student_number": "1", "text": "Priya Natarajan", "source": "caption",
-                               "form": "full", "strength": "block", "span": [0, 15]}
+                               "form": "full", "strength": "block", "span": [0, 15], "restriction": "name"}
     assert res["roster_sync_id"] == 1 and res["thresholds"]["block_distance"] == 0.50
 
 

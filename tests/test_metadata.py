@@ -1,0 +1,127 @@
+"""Metadata: write with Pillow (as cameras, Windows and Lightroom do), read back every text field."""
+
+import shutil
+
+import pytest
+from PIL import Image
+
+from consentguard.metadata import MetadataError, read_metadata
+from metadata_helpers import exif, iptc_segment, save_jpeg, xmp
+
+
+def fields(path):
+    with Image.open(path) as im:
+        return [(f.field, f.text, f.identity, f.box) for f in read_metadata(im)]
+
+
+@pytest.fixture
+def blank():
+    return Image.new("RGB", (400, 300), (90, 120, 150))
+
+
+def test_exif_fields_round_trip(blank, tmp_path):
+    save_jpeg(blank, tmp_path / "e.jpg", exif_data=exif(
+        description="Science fair: Maria Gonzalez", user_comment="Priya Natarajan ✓",
+        xp={"XPTitle": "Awards", "XPComment": "Chloé Fernández", "XPKeywords": "choir;Ethan O'Connell",
+            "XPSubject": "Spring"}))
+    assert fields(tmp_path / "e.jpg") == [
+        ("EXIF ImageDescription", "Science fair: Maria Gonzalez", False, None),
+        ("EXIF XPTitle", "Awards", False, None),
+        ("EXIF XPComment", "Chloé Fernández", False, None),
+        ("EXIF XPKeywords", "choir;Ethan O'Connell", False, None),
+        ("EXIF XPSubject", "Spring", False, None),
+        ("EXIF UserComment", "Priya Natarajan ✓", False, None),
+    ]
+
+
+def test_iptc_fields_round_trip(blank, tmp_path):
+    save_jpeg(blank, tmp_path / "i.jpg", iptc=iptc_segment(
+        caption="Chloé Fernández at the concert", headline="Concert", keywords=["music", "Maria Gonzalez"]))
+    assert fields(tmp_path / "i.jpg") == [
+        ("IPTC Headline", "Concert", False, None),
+        ("IPTC Caption", "Chloé Fernández at the concert", False, None),
+        ("IPTC Keywords", "music", False, None),
+        ("IPTC Keywords", "Maria Gonzalez", False, None),
+    ]
+
+
+def test_xmp_fields_and_regions_round_trip(blank, tmp_path):
+    save_jpeg(blank, tmp_path / "x.jpg", xmp_data=xmp(
+        title="Field day", description="Relay team", subjects=["sports", "Maria Gonzalez"],
+        people=["Priya Natarajan"], mwg=[("Marcus Ellery", 0.5, 0.5, 0.2, 0.3)],
+        microsoft=[("Jordan Whitfield", 0.1, 0.1, 0.25, 0.2)]))
+    assert fields(tmp_path / "x.jpg") == [
+        ("XMP dc:title", "Field day", False, None),
+        ("XMP dc:description", "Relay team", False, None),
+        ("XMP dc:subject", "sports", False, None),
+        ("XMP dc:subject", "Maria Gonzalez", False, None),
+        ("XMP Iptc4xmpExt:PersonInImage", "Priya Natarajan", True, None),
+        ("XMP face region (MWG)", "Marcus Ellery", True, (160, 105, 240, 195)),
+        ("XMP face region (Microsoft Photo)", "Jordan Whitfield", True, (40, 30, 140, 90)),
+    ]
+
+
+def test_xmp_in_png(blank, tmp_path):
+    from PIL.PngImagePlugin import PngInfo
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp(people=["Priya Natarajan"]).decode())
+    blank.save(tmp_path / "p.png", pnginfo=info)
+    assert fields(tmp_path / "p.png") == [("XMP Iptc4xmpExt:PersonInImage", "Priya Natarajan", True, None)]
+
+
+@pytest.mark.parametrize("orientation,box", [
+    (1, (160, 45, 240, 135)),   # stored 400x300: region centre (0.5, 0.3)
+    (6, (165, 160, 255, 240)),  # rotated 90° clockwise to display: upright 300x400
+    (3, (160, 165, 240, 255)),
+    (8, (45, 160, 135, 240)),
+])
+def test_region_boxes_follow_exif_orientation(blank, tmp_path, orientation, box):
+    save_jpeg(blank, tmp_path / "o.jpg", exif_data=exif(orientation=orientation),
+              xmp_data=xmp(mwg=[("Marcus Ellery", 0.5, 0.3, 0.2, 0.3)]))
+    assert fields(tmp_path / "o.jpg")[0][3] == box
+
+
+def test_malformed_xmp_is_an_error_not_silence(blank, tmp_path):
+    save_jpeg(blank, tmp_path / "bad.jpg", xmp_data=xmp(people=["Priya"]).replace(b"</rdf:Bag>", b"", 1))
+    with Image.open(tmp_path / "bad.jpg") as im, pytest.raises(MetadataError, match="XMP packet cannot be read"):
+        read_metadata(im)
+
+
+def test_entity_expansion_is_refused(blank, tmp_path):
+    bomb = (b'<?xpacket begin=""?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            + xmp(description="&b;"))
+    save_jpeg(blank, tmp_path / "bomb.jpg", xmp_data=bomb)
+    with Image.open(tmp_path / "bomb.jpg") as im:
+        # the packet is cut at <x:xmpmeta>, so the DTD is never seen: the entity is undefined, not expanded
+        with pytest.raises(MetadataError):
+            read_metadata(im)
+
+
+def test_no_metadata(blank, tmp_path):
+    blank.save(tmp_path / "plain.jpg")
+    assert fields(tmp_path / "plain.jpg") == []
+
+
+@pytest.mark.faces
+def test_named_face_region_and_iptc_caption_decide(face_roster, faces, tmp_path):
+    """A face region named after a photo-restricted student blocks with no face match;
+    an IPTC caption naming a name-restricted student blocks; unreadable XMP goes to review."""
+    from consentguard import Checker, open_db
+    photo = Image.open(faces.stranger)
+    save_jpeg(photo, tmp_path / "region.jpg", xmp_data=xmp(mwg=[("Marcus Ellery", 0.5, 0.5, 0.4, 0.4)]))
+    save_jpeg(photo, tmp_path / "iptc.jpg", iptc=iptc_segment(caption="Priya Natarajan receives her award"))
+    save_jpeg(photo, tmp_path / "broken.jpg", xmp_data=b"<x:xmpmeta><rdf:RDF><oops></x:xmpmeta>")
+    shutil.copy(faces.stranger, tmp_path / "clean.jpg")
+    checker = Checker(open_db(face_roster), record=False)
+    region = checker.check_path(tmp_path / "region.jpg")
+    assert region.verdict == "block"
+    w, h = photo.size
+    box = [round(0.3 * w), round(0.3 * h), round(0.7 * w), round(0.7 * h)]
+    assert region.reasons == [f'metadata:XMP face region (MWG) at [{box[0]}, {box[1]}, {box[2]}, {box[3]}] says the '
+                              'photo shows photo-restricted Marcus Ellery (#900001): "Marcus Ellery" (full name: block)']
+    iptc = checker.check_path(tmp_path / "iptc.jpg")
+    assert iptc.verdict == "block" and iptc.reasons == [
+        'metadata:IPTC Caption names name-restricted Priya Natarajan (#900003): "Priya Natarajan" (full name: block)']
+    broken = checker.check_path(tmp_path / "broken.jpg")
+    assert broken.verdict == "review" and "XMP packet cannot be read" in broken.reasons[0]
+    assert checker.check_path(tmp_path / "clean.jpg").verdict == "pass"
