@@ -113,7 +113,8 @@ class Checker:
     def thresholds(self) -> dict:
         p = self.policy
         return {"block_distance": p.block_distance, "review_distance": p.review_distance,
-                "min_face_px": p.min_face_px, "min_sharpness": p.min_sharpness, "detect_mode": p.detect_mode}
+                "min_face_px": p.min_face_px, "min_sharpness": p.min_sharpness, "detect_mode": p.detect_mode,
+                "ocr": p.ocr}
 
     def check_path(self, path: str | Path, caption: str | None = None) -> CheckResult:
         try:
@@ -132,7 +133,8 @@ class Checker:
             image = decode_image(data, name)
         except ImageError as exc:
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc)), None
-        return self._finish(name, image.sha256, image, self._faces(image), caption, None), image
+        faces = self._faces(image)
+        return self._finish(name, image.sha256, image, faces, caption, None, self._text(image)), image
 
     @property
     def version(self) -> str:
@@ -144,7 +146,7 @@ class Checker:
         p = self.policy
         return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
                 f"{self.school or 'all'}:{p.block_distance}:{p.review_distance}:"
-                f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}")
+                f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}:ocr{int(p.ocr)}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only
@@ -153,6 +155,31 @@ class Checker:
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
                              f.confirmed)
                 for f in faces]
+
+    def _text(self, image: LoadedImage) -> tuple[list[NameHit], str | None]:
+        """Restricted names in the text inside the photo, and why it could not be read (or None).
+
+        Name-restricted students are looked for in every form; photo-restricted ones by full
+        name only, as a review (a certificate or name tag suggests they may be in the photo)."""
+        if not self.policy.ocr or not (self.name_restricted or self.photo_restricted):
+            return [], None
+        from .errors import ModelError
+        from .ocr import box_of, joined, read_text
+
+        try:
+            lines = read_text(image.rgb, self.policy.detect_mode)
+        except ModelError:
+            raise
+        except Exception as exc:  # the OCR engine failing on one photo: that photo is not fully checked
+            return [], f"{image.name}: text in the photo could not be read ({exc}): names in it cannot be checked"
+        text, spans = joined(lines)
+        hits = find_names(text, self.name_restricted, "ocr", self.first_names, compact=True)
+        shown = [h for h in find_names(text, self.photo_restricted, "ocr", compact=True) if h.strength == "block"]
+        for hit in shown:
+            hit.restriction, hit.strength = "photo", "review"
+        for hit in hits + shown:
+            hit.box = box_of(spans, hit.start, hit.end)
+        return hits + shown, None
 
     def find_names(self, caption: str | None) -> list[NameHit]:
         return find_names(caption or "", self.name_restricted, "caption", self.first_names)
@@ -189,9 +216,11 @@ class Checker:
             hits += found
         return hits
 
-    def _finish(self, name, sha, image, faces, caption, error) -> CheckResult:
-        names = self.find_names(caption) + self.path_names(name) + self.metadata_names(image)
+    def _finish(self, name, sha, image, faces, caption, error, text=([], None)) -> CheckResult:
+        ocr_hits, ocr_error = text
+        names = self.find_names(caption) + self.path_names(name) + self.metadata_names(image) + ocr_hits
         unchecked = [image.metadata_error] if image is not None and image.metadata_error else []
+        unchecked += [ocr_error] if ocr_error else []
         decision = decide(faces, names, self.context, self.policy, error, unchecked)
         result = CheckResult(
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,

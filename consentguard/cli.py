@@ -47,6 +47,12 @@ def school_option(f):
                              "photo-restricted students; matching still uses the whole roster.")(f)
 
 
+def ocr_option(f):
+    return click.option("--no-ocr", is_flag=True,
+                        help="Do not read the text inside photos (faster; names on certificates, name tags "
+                             "and slides are then not checked).")(f)
+
+
 def thorough_option(f):
     return click.option("--thorough", is_flag=True, help=setting_help("detect_mode"))(f)
 
@@ -151,11 +157,12 @@ def describe_mapping(mapping) -> str:
 @channel_option
 @school_option
 @thorough_option
+@ocr_option
 @click.option("--block-distance", type=float, help=setting_help("block_distance"))
 @click.option("--review-distance", type=float, help=setting_help("review_distance"))
 @db_option
-def check(images, caption, caption_file, as_json, channel, school, thorough, block_distance, review_distance,
-          db_path):
+def check(images, caption, caption_file, as_json, channel, school, thorough, no_ocr, block_distance,
+          review_distance, db_path):
     """Check photos (and a caption): pass, review, block or error for each.
 
     Exit status: 4 if any photo is blocked, 3 if any needs review or could
@@ -170,7 +177,7 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, blo
         caption = (caption + "\n" if caption else "") + caption_file.read()
     try:
         policy = Policy().with_(block_distance=block_distance, review_distance=review_distance,
-                                detect_mode="thorough" if thorough else None)
+                                detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     checker = Checker(open_database(db_path, create=False), policy, channel=channel, school=school)
@@ -184,6 +191,7 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, blo
 @channel_option
 @school_option
 @thorough_option
+@ocr_option
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (as for check) to stdout.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a CSV report.")
@@ -193,7 +201,7 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, blo
               help="Copy the photos that passed here (same sub-folders).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @db_option
-def scan(folder, channel, school, thorough, workers, as_json, csv_path, html_path, copy_passed, quiet, db_path):
+def scan(folder, channel, school, thorough, no_ocr, workers, as_json, csv_path, html_path, copy_passed, quiet, db_path):
     """Check every photo in a folder tree (JPEG, PNG, WebP, TIFF, HEIC) on all cores.
 
     Results are cached by file content, roster run and settings: an
@@ -210,7 +218,7 @@ def scan(folder, channel, school, thorough, workers, as_json, csv_path, html_pat
     from .db import default_db_path
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
-    policy = Policy().with_(detect_mode="thorough" if thorough else None)
+    policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
     found = find_photos(folder)
     with click.progressbar(length=len(found[0]), label="checking", file=sys.stderr,
                            show_pos=True, hidden=quiet or not found[0]) as bar:

@@ -181,9 +181,14 @@ def same_student_twice(results: list[FaceResult], context: RosterContext) -> lis
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
     where = f" at {_box(hit.box)}" if hit.box is not None else ""
-    what = ("says the photo shows photo-restricted" if hit.restriction == "photo" else "names name-restricted")
-    return (f"{hit.source}{where} {what} {_who(context, hit.student_number)}: \"{hit.text}\" "
-            f"({DESCRIBE[hit.form]}: {hit.strength})")
+    who = _who(context, hit.student_number)
+    if hit.restriction == "photo" and hit.source.startswith("metadata"):
+        what = f"says the photo shows photo-restricted {who}"
+    elif hit.restriction == "photo":
+        what = f"names photo-restricted {who}, who may be in the photo"
+    else:
+        what = f"names name-restricted {who}"
+    return f"{hit.source}{where} {what}: \"{hit.text}\" ({DESCRIBE[hit.form]}: {hit.strength})"
 
 
 def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterContext,

@@ -195,16 +195,34 @@ def _matches(tokens: list[Token], i: int, pattern: _Pattern) -> bool:
     return True
 
 
+def _compact(text: str) -> tuple[str, list[int]]:
+    """``text`` folded with everything but letters and digits removed, and where each character came from."""
+    chars, where = [], []
+    for i, ch in enumerate(text):
+        for c in fold(ch):
+            if c.isalnum():
+                chars.append(c)
+                where.append(i)
+    return "".join(chars), where
+
+
+#: Shortest first+last name looked for inside run-together text ("AwardedtoMariaGonzalez").
+COMPACT_MIN = 8
+
+
 def find_names(text: str, students: Iterable[Student], source: str,
-               first_name_counts: Counter | None = None) -> list[NameHit]:
+               first_name_counts: Counter | None = None, compact: bool = False) -> list[NameHit]:
     """Every mention in ``text`` of the given (name-restricted) students.
 
     ``first_name_counts`` (folded first name -> students in the roster who have
     it) enables first-name-only hits; without it they are not looked for.
+    ``compact`` also finds full names run together with the words around them,
+    as OCR writes them when it misses the spaces.
     """
     if not text:
         return []
     tokens = tokenize(text)
+    students = list(students)
     file_like = source in ("filename", "folder")
     hits: list[NameHit] = []
 
@@ -235,6 +253,17 @@ def find_names(text: str, students: Iterable[Student], source: str,
                 for i, token in enumerate(tokens):
                     if token.word == first:
                         hit(student, i, i, "first_only")
+    if compact:
+        squeezed, where = _compact(text)
+        for student in students:
+            for word, _ in _joined(student):
+                if len(word) < COMPACT_MIN:
+                    continue
+                at = squeezed.find(word)
+                while at >= 0:
+                    start, end = where[at], where[at + len(word) - 1] + 1
+                    hits.append(NameHit(student.student_number, text[start:end], source, "joined", BLOCK, start, end))
+                    at = squeezed.find(word, at + 1)
     return _dedupe(hits)
 
 

@@ -87,6 +87,7 @@ def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str 
     import cv2
 
     cv2.setNumThreads(1)  # one worker per core already; more threads only contend
+    os.environ["CONSENTGUARD_OCR_THREADS"] = "1"
     _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel, school=school,
                        root=root)
     face_models()  # load once per worker, before the first photo

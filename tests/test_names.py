@@ -143,3 +143,12 @@ def test_tokenize_keeps_spans_and_marks():
 
 def test_fold():
     assert fold("ÉLODIE Søren") == "elodie søren"
+
+
+def test_run_together_ocr_text():
+    """OCR often drops the spaces: full names are then found inside the run-together words."""
+    text = "AwardedtoMariaGonzalez fortheSpellingBee"
+    assert find_names(text, ALL, "ocr") == []
+    (hit,) = find_names(text, ALL, "ocr", compact=True)
+    assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "MariaGonzalez", "joined", "block")
+    assert find_names("PriyaN", ALL, "ocr", compact=True) == []  # too short to look for inside words
