@@ -210,12 +210,33 @@ def _compact(text: str) -> tuple[str, list[int]]:
 COMPACT_MIN = 8
 
 
+@dataclass
+class RosterNames:
+    """What the first-name-alone rule needs to know about the whole roster."""
+
+    counts: Counter  # folded first name -> how many students have it
+    surnames: dict[str, list[list[str]]]  # folded first name -> surname words of each student with it
+
+    def get(self, first: str, default: int = 0) -> int:
+        return self.counts.get(first, default)
+
+    def names_another(self, first: str, tokens: list[Token], i: int, student: Student) -> bool:
+        """Whether the first name at ``tokens[i]`` starts the full name of another student."""
+        own = name_words(student.last_name)
+        for last in self.surnames.get(first, []):
+            if last != own and [t.word for t in tokens[i + 1:i + 1 + len(last)]] == last:
+                return True
+        return False
+
+
 def find_names(text: str, students: Iterable[Student], source: str,
-               first_name_counts: Counter | None = None, compact: bool = False) -> list[NameHit]:
+               first_name_counts: RosterNames | Counter | None = None, compact: bool = False) -> list[NameHit]:
     """Every mention in ``text`` of the given (name-restricted) students.
 
-    ``first_name_counts`` (folded first name -> students in the roster who have
-    it) enables first-name-only hits; without it they are not looked for.
+    ``first_name_counts`` (:func:`first_name_counts`: how many students of the
+    roster have each first name, and their surnames) enables first-name-only
+    hits; without it they are not looked for. A first name followed by the
+    surname of another student with that first name is that student, not a hit.
     ``compact`` also finds full names run together with the words around them,
     as OCR writes them when it misses the spaces.
     """
@@ -251,7 +272,8 @@ def find_names(text: str, students: Iterable[Student], source: str,
                 if first in COMMON_WORDS or len(first) < 3 or first_name_counts.get(first, 0) > FIRST_ONLY_MAX_SHARED:
                     continue
                 for i, token in enumerate(tokens):
-                    if token.word == first:
+                    if token.word == first and not (isinstance(first_name_counts, RosterNames)
+                                                    and first_name_counts.names_another(first, tokens, i, student)):
                         hit(student, i, i, "first_only")
     if compact:
         squeezed, where = _compact(text)
@@ -288,12 +310,16 @@ def _dedupe(hits: list[NameHit]) -> list[NameHit]:
     return sorted(best, key=lambda h: (h.start, h.student_number))
 
 
-def first_name_counts(students: Iterable[Student]) -> Counter:
-    """How many students have each (folded) first name, preferred or legal."""
+def first_name_counts(students: Iterable[Student]) -> RosterNames:
+    """How many students have each (folded) first name, preferred or legal, and their surnames."""
     counts: Counter = Counter()
+    surnames: dict[str, list[list[str]]] = {}
     for s in students:
-        counts.update({w for w in name_words(s.first_name) + name_words(s.legal_first_name)})
-    return counts
+        firsts = {w for w in name_words(s.first_name) + name_words(s.legal_first_name)}
+        counts.update(firsts)
+        for first in firsts:
+            surnames.setdefault(first, []).append(name_words(s.last_name))
+    return RosterNames(counts, surnames)
 
 
 def scrub(text: str, hits: Iterable[NameHit], replacement: str = "a student") -> str:
