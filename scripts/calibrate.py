@@ -9,7 +9,7 @@ the central face three ways: plain (1 jitter), of the mirrored photo (a
 Stage 2 (default): split people in two halves by a fixed seed; tune on one,
 report on the other. See the module's README section for what is printed.
 
-Usage: python scripts/calibrate.py [--encode] [--lfw DIR]
+Usage: python scripts/calibrate.py [--encode] [--lfw DIR] [--curve | --candidates]
 """
 
 import argparse
@@ -174,6 +174,35 @@ def curve(share: float, draws: int, margin: float, block: float) -> None:
         print(f"{review:>9.2f}  {cells[0]:<56}{cells[1]}")
 
 
+CANDIDATES = [  # (lever, block, review): the rows of models/README.md's "held-out figures" table
+    ("baseline: 1 portrait, restricted-only index", 0.47, 0.60),
+    ("baseline: 1 portrait, restricted-only index", 0.50, 0.62),
+    ("baseline: 1 portrait, restricted-only index", 0.50, 0.63),
+    ("baseline: 1 portrait, restricted-only index", 0.52, 0.62),
+    ("2 portraits per student", 0.50, 0.60),
+    ("all-student index + margin rule", 0.50, 0.63),
+    ("all-student index + margin rule", 0.50, 0.65),
+]
+
+
+def candidates(share: float, draws: int, margin: float) -> None:
+    """Held-out figures at fixed candidate thresholds."""
+    names, plain, mean, jittered = load()
+    people = sorted(set(names))
+    rng = np.random.default_rng(2026)
+    rng.shuffle(people)
+    test_half = people[len(people) // 2:]
+    stores = (plain, mean, jittered)
+    print(f"held-out, {share:.0%} restricted, margin {margin}")
+    print(f"{'configuration':<46}{'block<=':>8}{'review<=':>9}{'flagged':>9}{'blocked':>9}{'false block':>12}"
+          f"{'review rate':>12}")
+    for label, block, review in CANDIDATES:
+        flagged, blocked, false_block, review_rate = measure(
+            draws_for(names, test_half, LEVERS[label], share, draws, 2, stores), block, review, margin)
+        print(f"{label:<46}{block:>8.2f}{review:>9.2f}{flagged:>9.1%}{blocked:>9.1%}{false_block:>12.1%}"
+              f"{review_rate:>12.1%}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encode", action="store_true")
@@ -182,11 +211,14 @@ def main():
     ap.add_argument("--draws", type=int, default=20, help="random rosters averaged")
     ap.add_argument("--margin", type=float, default=0.05)
     ap.add_argument("--curve", action="store_true", help="print the held-out curve at block <= 0.50 instead")
+    ap.add_argument("--candidates", action="store_true", help="print held-out figures at candidate defaults")
     args = ap.parse_args()
     if args.encode or not CACHE.is_file():
         encode_all(args.lfw)
     if args.curve:
         curve(args.restricted, args.draws, args.margin, 0.50)
+    elif args.candidates:
+        candidates(args.restricted, args.draws, args.margin)
     else:
         analyse(args.restricted, args.draws, args.margin)
 
