@@ -5,12 +5,12 @@ models that ship inside the ``rapidocr_onnxruntime`` wheel on PyPI, offline.
 The photo is shrunk so its long side is at most ``OCR_SIDE[mode]`` pixels for
 detection; measured on a 12 MP scene (scripts/bench_ocr.py, one core):
 
-=========  ==============  ==========================================
-mode       long side       smallest text line found in a 12 MP photo
-=========  ==============  ==========================================
-default    1,600 px        about 28 px tall
-thorough   2,600 px        about 18 px tall
-=========  ==============  ==========================================
+=========  ==============  ============  ==================================
+mode       long side       seconds       smallest font read in a 12 MP photo
+=========  ==============  ============  ==================================
+default    1,600 px        1.0           28 px (20 px straight text)
+thorough   2,600 px        3.2           16 px
+=========  ==============  ============  ==================================
 
 Lines are returned in reading order with their boxes in photo pixels.
 """
