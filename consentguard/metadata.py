@@ -226,14 +226,20 @@ def _float(values: list[str]) -> float | None:
         return None
 
 
-def _mwg_regions(root, size, orientation) -> list[TextField]:
-    fields = []
+def _named_regions(root, name_property: str):
+    """(region node, names) for every list item carrying ``name_property``, as an
+    attribute or element of the item or of its rdf:Description."""
     for region in root.iter(_q("rdf:li")):
         desc = region.find(_q("rdf:Description"))
         node = desc if desc is not None else region
-        names = _values(node, "mwg-rs:Name")
-        if not names:
-            continue
+        names = _values(node, name_property)
+        if names:
+            yield node, names
+
+
+def _mwg_regions(root, size, orientation) -> list[TextField]:
+    fields = []
+    for node, names in _named_regions(root, "mwg-rs:Name"):
         kind = (_values(node, "mwg-rs:Type") or ["Face"])[0]
         box = None
         for area in [node.find(_q("mwg-rs:Area"))]:
@@ -249,12 +255,7 @@ def _mwg_regions(root, size, orientation) -> list[TextField]:
 
 def _microsoft_regions(root, size, orientation) -> list[TextField]:
     fields = []
-    for region in root.iter(_q("rdf:li")):
-        desc = region.find(_q("rdf:Description"))
-        node = desc if desc is not None else region
-        names = _values(node, "MPReg:PersonDisplayName")
-        if not names:
-            continue
+    for node, names in _named_regions(root, "MPReg:PersonDisplayName"):
         box = None
         rect = _values(node, "MPReg:Rectangle")
         if rect:

@@ -153,14 +153,18 @@ def analyse(share: float, draws: int, margin: float) -> None:
               f"{review_rate:>12.1%}")
 
 
-def curve(share: float, draws: int, margin: float, block: float) -> None:
-    """Held-out recall, false block and review rate as the review threshold moves."""
+def held_out():
+    """The encodings, the people measured on (the same split as ``analyse``) and the encoding stores."""
     names, plain, mean, jittered = load()
     people = sorted(set(names))
     rng = np.random.default_rng(2026)
     rng.shuffle(people)
-    test_half = people[len(people) // 2:]
-    stores = (plain, mean, jittered)
+    return names, people[len(people) // 2:], (plain, mean, jittered)
+
+
+def curve(share: float, draws: int, margin: float, block: float) -> None:
+    """Held-out recall, false block and review rate as the review threshold moves."""
+    names, test_half, stores = held_out()
     print(f"held-out curve, block <= {block:.2f}, {share:.0%} restricted, margin {margin}")
     print(f"{'review<=':>9}  {'restricted-only index: flagged / false block / review':<56}"
           f"{'all-student index: flagged / false block / review'}")
@@ -187,12 +191,7 @@ CANDIDATES = [  # (lever, block, review): the rows of models/README.md's "held-o
 
 def candidates(share: float, draws: int, margin: float) -> None:
     """Held-out figures at fixed candidate thresholds."""
-    names, plain, mean, jittered = load()
-    people = sorted(set(names))
-    rng = np.random.default_rng(2026)
-    rng.shuffle(people)
-    test_half = people[len(people) // 2:]
-    stores = (plain, mean, jittered)
+    names, test_half, stores = held_out()
     print(f"held-out, {share:.0%} restricted, margin {margin}")
     print(f"{'configuration':<46}{'block<=':>8}{'review<=':>9}{'flagged':>9}{'blocked':>9}{'false block':>12}"
           f"{'review rate':>12}")
