@@ -87,7 +87,7 @@ def school(names, people, enrol, probe_enc, per_person, restricted_share, rng):
     return np.array(gallery), np.array(owners), np.array(probes), np.array(probe_owner), restricted
 
 
-def draws_for(names, half, lever, restricted_share, draws, seed, stores):
+def draws_for(names, half, lever, restricted_share, draws, seed, stores, probe_store=None, probe_found=None):
     """Per simulated roster: nearest restricted distance r, nearest permitted p (inf
     with a restricted-only index) and whether the probe is a restricted student."""
     enc, probe, per, index = lever
@@ -95,15 +95,21 @@ def draws_for(names, half, lever, restricted_share, draws, seed, stores):
     enrol = np.where(np.isnan(jittered).any(axis=1)[:, None], plain, jittered) if enc == "jittered" else plain
     rng = np.random.default_rng(seed)
     out = []
+    probes = probe_store if probe_store is not None else (mean if probe == "mean" else plain)
     for _ in range(draws):
-        g, o, pr, po, restricted = school(names, half, enrol, mean if probe == "mean" else plain, per,
-                                          restricted_share, rng)
+        g, o, pr, po, restricted = school(names, half, enrol, probes, per, restricted_share, rng)
         gallery_r = np.array([x in restricted for x in o])
         d = np.linalg.norm(pr[:, None, :] - g[None, :, :], axis=2)
         r = np.where(gallery_r[None, :], d, np.inf).min(axis=1)
         p = (np.where(~gallery_r[None, :], d, np.inf).min(axis=1) if index == "all"
              else np.full(len(pr), np.inf))
-        out.append((r, p, np.array([x in restricted for x in po])))
+        is_r = np.array([x in restricted for x in po])
+        if probe_found is not None:
+            rows = np.concatenate([np.flatnonzero(names == person)[min(per, (names == person).sum() - 1):]
+                                   for person in half])
+            out.append((r, p, is_r, probe_found[rows]))
+        else:
+            out.append((r, p, is_r))
     return out
 
 
@@ -178,6 +184,98 @@ def curve(share: float, draws: int, margin: float, block: float) -> None:
         print(f"{review:>9.2f}  {cells[0]:<56}{cells[1]}")
 
 
+SMALL = ROOT / ".cache" / "calibration" / "lfw_small.npz"
+WIDTHS = (40, 60, 80)
+
+
+def _encode_small(job):
+    """One probe photo shrunk so its central face is ``width`` px wide: its encoding, or None if not found."""
+    path, width = job
+    from PIL import Image
+
+    from consentguard.faces import detect_faces, encode_face
+    from consentguard.image import load_image
+
+    rgb = load_image(path).rgb
+    h, w = rgb.shape[:2]
+
+    def central(faces):
+        return min(faces, key=lambda f: abs((f.box[0] + f.box[2]) / 2 - w / 2) + abs((f.box[1] + f.box[3]) / 2 - h / 2))
+
+    faces = detect_faces(rgb)
+    if not faces:
+        return None
+    k = width / central(faces).width
+    small = np.asarray(Image.fromarray(rgb).resize((max(1, round(w * k)), max(1, round(h * k))), Image.LANCZOS))
+    w, h = small.shape[1], small.shape[0]
+    found = detect_faces(small)
+    if not found:
+        return None
+    face = central(found)
+    if abs((face.box[0] + face.box[2]) / 2 - w / 2) > width or abs((face.box[1] + face.box[3]) / 2 - h / 2) > width:
+        return None  # the central face was not found; another one was
+    return encode_face(small, face), face.confirmed
+
+
+def encode_small(lfw: Path) -> None:
+    """Encode every held-out probe photo with its face shrunk to each of WIDTHS (cached)."""
+    import multiprocessing as mp
+
+    d = np.load(CACHE)
+    names, files = d["names"], d["files"]
+    _, test_half, _ = held_out()
+    rows = [i for person in test_half for i in np.flatnonzero(names == person)[1:]]
+    jobs = [(lfw / names[i] / files[i], width) for width in WIDTHS for i in rows]
+    with mp.get_context("spawn").Pool() as pool:
+        results = pool.map(_encode_small, jobs, chunksize=8)
+    out = {}
+    for n, width in enumerate(WIDTHS):
+        enc = np.full((len(names), 128), np.nan)
+        confirmed = np.zeros(len(names), dtype=bool)
+        for k, i in enumerate(rows):
+            r = results[n * len(rows) + k]
+            if r is not None:
+                enc[i], confirmed[i] = r
+        out[f"w{width}"], out[f"c{width}"] = enc, confirmed
+    np.savez(SMALL, rows=np.array(rows), **out)
+    print(f"wrote {SMALL}: {len(rows)} probes x {len(WIDTHS)} widths", file=sys.stderr)
+
+
+def sizes(share: float, draws: int, margin: float, block: float, review: float, min_face: int) -> None:
+    """Held-out figures per face width: restricted faces found, flagged and blocked; innocent
+    faces falsely blocked and sent to review; with faces under ``min_face`` px never passing."""
+    names, test_half, stores = held_out()
+    small = np.load(SMALL)
+    print(f"held-out probes shrunk to each width, block <= {block:.2f}, review <= {review:.2f}, "
+          f"faces under {min_face} px never pass; {share:.0%} restricted, restricted-only index, 1 portrait")
+    print(f"{'width':>6}{'found':>8}{'flagged':>9}{'blocked':>9}{'false block':>12}{'review rate':>12}  "
+          f"{'false block at block <= 0.45':>28}")
+    for width in WIDTHS:
+        enc = small[f"w{width}"]
+        found = ~np.isnan(enc).any(axis=1)
+        probe = np.where(found[:, None], enc, stores[0])  # stand-in where not found; counted as missed below
+        rows = []
+        for b in (block, 0.45):
+            data = draws_for(names, test_half, LEVERS["baseline: 1 portrait, restricted-only index"], share, draws, 2,
+                             (stores[0], stores[1], stores[2]), probe_store=probe, probe_found=found)
+            rows.append(measure_found(data, b, review, margin, width < min_face))
+        f, fl, bl, fb, rr = rows[0]
+        print(f"{width:>6}{f:>8.1%}{fl:>9.1%}{bl:>9.1%}{fb:>12.1%}{rr:>12.1%}  {rows[1][3]:>28.1%}")
+
+
+def measure_found(data, block, review, margin, never_pass):
+    """Like ``measure``, with faces not found counted as passes and, if ``never_pass``, no face passing."""
+    out = []
+    for r, p, is_r, found in data:
+        v = verdicts(r, p, block, review, margin)
+        if never_pass:
+            v[v == "pass"] = "review"
+        v[~found] = "pass"
+        out.append((found[is_r].mean(), (v[is_r] != "pass").mean(), (v[is_r] == "block").mean(),
+                    (v[~is_r] == "block").mean(), (v[~is_r] == "review").mean()))
+    return np.array(out).mean(axis=0)
+
+
 CANDIDATES = [  # (lever, block, review): the rows of models/README.md's "held-out figures" table
     ("baseline: 1 portrait, restricted-only index", 0.47, 0.60),
     ("baseline: 1 portrait, restricted-only index", 0.50, 0.62),
@@ -211,13 +309,19 @@ def main():
     ap.add_argument("--margin", type=float, default=0.05)
     ap.add_argument("--curve", action="store_true", help="print the held-out curve at block <= 0.50 instead")
     ap.add_argument("--candidates", action="store_true", help="print held-out figures at candidate defaults")
+    ap.add_argument("--sizes", action="store_true",
+                    help="held-out figures per face width (encodes shrunk probes once, about 3 minutes)")
     args = ap.parse_args()
-    if args.encode or not CACHE.is_file():
+    if (args.encode and not args.sizes) or not CACHE.is_file():
         encode_all(args.lfw)
     if args.curve:
         curve(args.restricted, args.draws, args.margin, 0.50)
     elif args.candidates:
         candidates(args.restricted, args.draws, args.margin)
+    elif args.sizes:
+        if args.encode or not SMALL.is_file():
+            encode_small(args.lfw)
+        sizes(args.restricted, args.draws, args.margin, 0.50, 0.63, 60)
     else:
         analyse(args.restricted, args.draws, args.margin)
 
