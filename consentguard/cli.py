@@ -257,6 +257,45 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, csv_path, 
     sys.exit(exit_status(r.verdict for r in ordered))
 
 
+@cli.command()
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the safe copy (.jpg, .png or .webp).")
+@click.option("--caption", help="The draft caption: its scrubbed version is printed.")
+@channel_option
+@school_option
+@thorough_option
+@ocr_option
+@db_option
+def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
+    """Write a safe copy of a photo: faces that did not pass (and restricted names
+    read in it) pixelated and blurred beyond recognition, all metadata (EXIF with
+    GPS, IPTC, XMP) removed. The photo is checked first, as by check.
+
+    Example: consentguard redact IMG_0412.jpg --out IMG_0412.safe.jpg
+    """
+    from .check import Checker
+    from .image import decode_image, read_file
+    from .redact import areas_to_hide, output_format, safe_copy
+
+    fmt = output_format(str(out))
+    policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+    checker = Checker(open_database(db_path, create=False), policy, channel=channel, school=school,
+                      interface="redact")
+    result, decoded = checker.check_decoded(read_file(image), str(image), caption)
+    if decoded is None:
+        raise click.ClickException(result.reasons[0])
+    doc = result.to_json()
+    out.write_bytes(safe_copy(decoded.rgb, doc, fmt))
+    hidden = areas_to_hide(doc)
+    click.echo(f"{result.verdict.upper():<6}  {image}: {len(hidden)} area{'s' if len(hidden) != 1 else ''} hidden, "
+               f"all metadata removed -> {out}")
+    for reason in result.reasons:
+        click.echo(f"        - {reason}")
+    if result.scrubbed_caption is not None:
+        click.echo(f"caption without restricted names: {result.scrubbed_caption}")
+
+
 @cli.group(cls=Group)
 def roster():
     """Look at the roster in force."""

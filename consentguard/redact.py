@@ -1,0 +1,77 @@
+"""Safe copies: the photo with what caused the verdict hidden and every piece of metadata gone.
+
+What is hidden: every face that did not pass (a restricted student, a look-alike,
+a face too small, blurred or covered to judge), the region boxes of metadata
+naming a photo-restricted student, and the text boxes in which OCR found a
+restricted name. Each area is enlarged (hair, ears, the rest of a name tag),
+pixelated to blocks of a tenth of its size and then blurred, which leaves nothing
+a face recogniser or a person can use (tests/test_redact.py re-checks a safe
+copy). The copy is encoded afresh from the upright pixels, so no EXIF (GPS
+included), IPTC, XMP, ICC profile or comment survives.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from .errors import ConsentGuardError
+
+#: How much each hidden box grows on every side, as a share of its width and height.
+GROW = 0.35
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+
+
+def areas_to_hide(doc: dict) -> list[tuple[int, int, int, int]]:
+    """Boxes to hide, from a result document (``CheckResult.to_json()``)."""
+    boxes = [tuple(face["box"]) for face in doc["faces"] if face["verdict"] != "pass"]
+    boxes += [tuple(hit["box"]) for hit in doc["names"] if hit.get("box")]
+    return boxes
+
+
+def _grow(box, width: int, height: int, grow: float) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    dx, dy = (right - left) * grow, (bottom - top) * grow
+    return (max(0, int(left - dx)), max(0, int(top - dy * 1.2)),
+            min(width, int(right + dx + 1)), min(height, int(bottom + dy + 1)))
+
+
+def hide(rgb: np.ndarray, boxes) -> Image.Image:
+    """A new image (no metadata) with every box pixelated and blurred beyond recognition."""
+    im = Image.fromarray(np.ascontiguousarray(rgb))
+    for box in boxes:
+        left, top, right, bottom = _grow(box, im.width, im.height, GROW)
+        if right - left < 2 or bottom - top < 2:
+            continue
+        area = im.crop((left, top, right, bottom))
+        blocks = (max(1, area.width // 10), max(1, area.height // 10))
+        area = area.resize(blocks, Image.BILINEAR).resize(area.size, Image.NEAREST)
+        area = area.filter(ImageFilter.GaussianBlur(max(area.width, area.height) / 12))
+        im.paste(area, (left, top))
+    return im
+
+
+def encode(im: Image.Image, fmt: str = "JPEG") -> bytes:
+    """Encode without any metadata (``im`` comes from :func:`hide`: fresh pixels, empty ``info``)."""
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        im.convert("RGB").save(out, "JPEG", quality=90, optimize=True)
+    else:
+        im.save(out, fmt)
+    return out.getvalue()
+
+
+def safe_copy(rgb: np.ndarray, doc: dict, fmt: str = "JPEG") -> bytes:
+    """The safe copy of a checked photo as encoded bytes."""
+    return encode(hide(rgb, areas_to_hide(doc)), fmt)
+
+
+def output_format(name: str) -> str:
+    from pathlib import Path
+
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise ConsentGuardError(f"{name}: cannot write a safe copy with this extension; use .jpg, .png or .webp")
+    return FORMATS[suffix]
