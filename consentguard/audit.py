@@ -1,15 +1,65 @@
-"""Audit: every check is recorded — when, by whom, which file, what verdict and why,
-and which roster sync it was judged against.
+"""Audit: every check and every override, as an append-only hash chain.
+
+Each row of ``checks`` records when, by whom (OS user and interface), which
+file (name and SHA-256), the verdict, its reasons, the students concerned and
+the roster sync it was judged against. Overrides (a staff member releasing a
+photo that needed review, with a written reason) are rows too.
+
+Each row stores the SHA-256 of the previous row's hash and its own fields
+(``hash``), so editing or deleting any row breaks the chain from there on; ids
+come from AUTOINCREMENT, so deleting the newest rows leaves a gap
+(``sqlite_sequence``). SQLite triggers refuse UPDATE and DELETE. :func:`verify`
+walks the chain; ``consentguard audit verify`` prints the head hash, which a
+district can keep elsewhere (the nightly log) to detect a rebuilt chain.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
 from .db import now, os_user
+
+#: The fields the hash covers, in order.
+FIELDS = ("id", "checked_at", "os_user", "interface", "file_name", "sha256", "verdict", "reasons",
+          "student_numbers", "sync_id", "result", "event", "ref_id", "note", "prev_hash")
+GENESIS = "0" * 64
+_lock = threading.Lock()
+
+
+def row_hash(row: dict) -> str:
+    canonical = json.dumps([row.get(f) for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def chain_rows(rows: list[dict]) -> list[dict]:
+    """Rows (with ids, oldest first) given prev_hash and hash (used when the chain is first built)."""
+    previous, out = GENESIS, []
+    for row in rows:
+        row = {**{"event": "check", "ref_id": None, "note": None}, **row, "prev_hash": previous}
+        row["hash"] = previous = row_hash(row)
+        out.append(row)
+    return out
+
+
+def _append(db: sqlite_utils.Database, row: dict) -> int:
+    """Append one row to the chain, atomically."""
+    from .db import transaction
+
+    with _lock, transaction(db):
+        last = db.execute("SELECT hash FROM checks ORDER BY id DESC LIMIT 1").fetchone()
+        seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
+        row = {"event": "check", "ref_id": None, "note": None, **row,
+               "id": (seq[0] if seq else 0) + 1, "prev_hash": last[0] if last else GENESIS}
+        row["hash"] = row_hash(row)
+        db["checks"].insert(row)
+    return row["id"]
 
 
 def record_check(db: sqlite_utils.Database, result, interface: str) -> int:
@@ -18,10 +68,107 @@ def record_check(db: sqlite_utils.Database, result, interface: str) -> int:
 
 def record_doc(db: sqlite_utils.Database, doc: dict, interface: str) -> int:
     """Record one result document (as ``CheckResult.to_json()`` gives it)."""
-    return db["checks"].insert({
+    return _append(db, {
         "checked_at": now(), "os_user": os_user(), "interface": interface,
         "file_name": Path(doc["path"]).name, "sha256": doc["sha256"],
         "verdict": doc["verdict"], "reasons": json.dumps(doc["reasons"]),
         "student_numbers": json.dumps(doc["student_numbers"]),
         "sync_id": doc["roster_sync_id"], "result": json.dumps(doc),
-    }).last_pk
+    })
+
+
+class OverrideError(ValueError):
+    pass
+
+
+def record_override(db: sqlite_utils.Database, check_id: int, reason: str, user: str, interface: str = "web") -> int:
+    """A staff member releases a photo that needed review, with a written reason.
+    Only a *review* can be overridden: a block stays a block."""
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise OverrideError("an override needs a written reason (at least 10 characters)")
+    row = db.execute("SELECT verdict, file_name, sha256, student_numbers, sync_id, event FROM checks WHERE id = ?",
+                     [check_id]).fetchone()
+    if row is None or row[5] != "check":
+        raise OverrideError(f"check #{check_id} does not exist")
+    if row[0] != "review":
+        raise OverrideError(f"check #{check_id} is '{row[0]}': only a review can be overridden")
+    return _append(db, {
+        "checked_at": now(), "os_user": user, "interface": interface, "file_name": row[1], "sha256": row[2],
+        "verdict": "pass", "reasons": json.dumps([f"override of check #{check_id}: {reason}"]),
+        "student_numbers": row[3], "sync_id": row[4], "result": "{}", "event": "override",
+        "ref_id": check_id, "note": reason,
+    })
+
+
+@dataclass
+class Verification:
+    rows: int
+    head: str
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(db: sqlite_utils.Database) -> Verification:
+    """Walk the chain: every row's hash recomputed, every link and every id checked."""
+    cursor = db.execute(f"SELECT {', '.join(FIELDS)}, hash FROM checks ORDER BY id")
+    previous, expected_id, problems, count = GENESIS, 1, [], 0
+    for values in cursor:
+        row = dict(zip(FIELDS + ("hash",), values))
+        count += 1
+        if row["id"] != expected_id:
+            problems.append(f"rows #{expected_id}-#{row['id'] - 1} are missing (deleted)")
+        if row["prev_hash"] != previous:
+            problems.append(f"row #{row['id']} does not follow the row before it (a row was deleted or replaced)")
+        if row_hash(row) != row["hash"]:
+            problems.append(f"row #{row['id']} was edited after it was written")
+        previous, expected_id = row["hash"], row["id"] + 1
+    seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
+    if seq and seq[0] >= expected_id:
+        problems.append(f"rows #{expected_id}-#{seq[0]} are missing at the end (deleted)")
+    return Verification(count, previous, problems)
+
+
+EXPORT_FIELDS = ("id", "checked_at", "event", "ref_id", "os_user", "interface", "file_name", "sha256", "verdict",
+                 "student_numbers", "reasons", "note", "sync_id", "hash")
+
+
+def query(db: sqlite_utils.Database, verdict: str | None = None, since: str | None = None,
+          until: str | None = None, limit: int | None = None) -> list[dict]:
+    """Audit rows, newest first, filtered by verdict and date (YYYY-MM-DD, inclusive)."""
+    where, params = [], []
+    if verdict:
+        where.append("verdict = ?")
+        params.append(verdict)
+    if since:
+        where.append("substr(checked_at, 1, 10) >= ?")
+        params.append(since)
+    if until:
+        where.append("substr(checked_at, 1, 10) <= ?")
+        params.append(until)
+    sql = f"SELECT {', '.join(EXPORT_FIELDS)} FROM checks"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+    return [dict(zip(EXPORT_FIELDS, r)) for r in db.execute(sql, params)]
+
+
+def write_csv(rows: list[dict], out) -> None:
+    """Rows as CSV (reasons and student numbers joined with ' | '); cells that a spreadsheet
+    would run as formulas are prefixed with a quote."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_FIELDS)
+    for row in rows:
+        cells = []
+        for field in EXPORT_FIELDS:
+            value = row[field]
+            if field in ("reasons", "student_numbers") and value:
+                value = " | ".join(json.loads(value))
+            value = "" if value is None else str(value)
+            if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                value = "'" + value
+            cells.append(value)
+        writer.writerow(cells)

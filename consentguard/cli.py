@@ -8,6 +8,7 @@ exits 4 if any photo is blocked, else 3 if any needs review or had an error.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -390,6 +391,58 @@ def index_purge(purge_all, db_path):
     with transaction(db):
         count = face_index.purge_all(db) if purge_all else face_index.purge_unneeded(db, roster_policies(db)[0])
     click.echo(f"deleted {count} face encoding{'s' if count != 1 else ''}")
+
+
+@cli.group(cls=Group)
+def audit():
+    """The audit trail: every check and override, in a hash chain.
+
+    Example: consentguard audit verify
+    """
+
+
+@audit.command("verify")
+@db_option
+def audit_verify(db_path):
+    """Check that no audit row was edited or deleted (exit 1 if one was).
+
+    Example: consentguard audit verify
+    """
+    from .audit import verify
+
+    db_file = db_path or _default_db()
+    result = verify(open_database(db_file, create=False))
+    if result.ok:
+        click.echo(f"audit trail intact: {result.rows} rows; head {result.head}")
+        return
+    for problem in result.problems:
+        click.echo(f"{db_file}: {problem}", err=True)
+    raise SystemExit(1)
+
+
+@audit.command("export")
+@click.option("--out", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="CSV file to write (default: stdout).")
+@click.option("--verdict", type=click.Choice(["pass", "review", "block", "error"]))
+@click.option("--since", metavar="YYYY-MM-DD", help="Only rows from this day on.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only rows up to this day.")
+@db_option
+def audit_export(out, verdict, since, until, db_path):
+    """Write the audit trail (newest first) as CSV.
+
+    Example: consentguard audit export --since 2026-09-01 --out audit.csv
+    """
+    from .audit import query, write_csv
+
+    for day in (since, until):
+        if day is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            raise click.BadParameter(f"{day!r} is not a date like 2026-09-01")
+    write_csv(query(open_database(db_path, create=False), verdict, since, until), out)
+
+
+def _default_db():
+    from .db import default_db_path
+    return default_db_path()
 
 
 @cli.command()

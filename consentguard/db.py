@@ -31,7 +31,7 @@ def default_db_path() -> Path:
     return Path(click.get_app_dir("consentguard")) / DB_FILENAME
 
 
-MIGRATIONS: list[str] = [
+MIGRATIONS: list = [  # SQL scripts, or functions for what SQL alone cannot do
     # 1: the spine
     """
     CREATE TABLE sync_runs (
@@ -131,7 +131,46 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sync_runs ADD COLUMN index_policy TEXT NOT NULL DEFAULT 'restricted';
     ALTER TABLE sync_runs ADD COLUMN consent_policy TEXT NOT NULL DEFAULT 'opt-out'
     """,
+    # 5: the audit trail becomes an append-only hash chain (checks and overrides)
+    lambda db: _audit_chain(db),
 ]
+
+
+def _audit_chain(db: sqlite_utils.Database) -> None:
+    """Rebuild ``checks`` with AUTOINCREMENT ids (a deleted last row leaves a gap that
+    ``audit verify`` sees), event/override columns and a hash chain; chain the rows
+    already there; forbid UPDATE and DELETE."""
+    from .audit import chain_rows
+
+    db.execute("ALTER TABLE checks RENAME TO checks_v4")
+    db.execute("""
+    CREATE TABLE checks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        checked_at TEXT NOT NULL,
+        os_user TEXT NOT NULL,
+        interface TEXT NOT NULL,       -- cli | scan | web | redact
+        file_name TEXT NOT NULL,
+        sha256 TEXT,
+        verdict TEXT NOT NULL,         -- a check's verdict; for an override, the verdict it sets
+        reasons TEXT NOT NULL,         -- JSON list of strings
+        student_numbers TEXT NOT NULL, -- JSON list
+        sync_id INTEGER REFERENCES sync_runs(id),
+        result TEXT NOT NULL,          -- JSON of the public result document ('{}' for an override)
+        event TEXT NOT NULL DEFAULT 'check',  -- check | override
+        ref_id INTEGER,                -- override: the check it overrides
+        note TEXT,                     -- override: the staff member's written reason
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""")
+    rows = [dict(zip([c[0] for c in cur.description], r)) for cur in [db.execute("SELECT * FROM checks_v4 ORDER BY id")]
+            for r in cur.fetchall()]
+    for row in chain_rows(rows):
+        db["checks"].insert(row)
+    db.execute("DROP TABLE checks_v4")
+    db.execute("CREATE TRIGGER checks_append_only_update BEFORE UPDATE ON checks "
+               "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
+    db.execute("CREATE TRIGGER checks_append_only_delete BEFORE DELETE ON checks "
+               "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -178,8 +217,11 @@ def migrate(db: sqlite_utils.Database, path: Path | str = "database") -> None:
         )
     for number in range(version, SCHEMA_VERSION):
         with transaction(db):
-            for statement in _statements(MIGRATIONS[number]):
-                db.execute(statement)
+            if callable(MIGRATIONS[number]):
+                MIGRATIONS[number](db)
+            else:
+                for statement in _statements(MIGRATIONS[number]):
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
 
 
