@@ -297,6 +297,29 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
         click.echo(f"caption without restricted names: {result.scrubbed_caption}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but this machine needs --token.")
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--token", envvar="CONSENTGUARD_TOKEN",
+              help="Access token (env CONSENTGUARD_TOKEN): required to listen beyond this machine.")
+@click.option("--workers", type=int, help="Worker processes for face work (default: one per core).")
+@thorough_option
+@ocr_option
+@db_option
+def serve(host, port, token, workers, thorough, no_ocr, db_path):
+    """Open the drag-and-drop checker: a web page on this machine.
+
+    Example: consentguard serve   (then open http://127.0.0.1:8765/)
+    """
+    from .db import default_db_path
+    from .web import serve as run
+
+    policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+    run(db_path or default_db_path(), host, port, token, policy, workers,
+        announce=lambda line: click.echo(line, err=True))
+
+
 @cli.group(cls=Group)
 def roster():
     """Look at the roster in force."""

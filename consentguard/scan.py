@@ -56,12 +56,12 @@ def find_photos(folder: Path) -> tuple[list[Path], list[Path]]:
     return photos, others
 
 
-def thumbnail(image, faces) -> bytes:
+def thumbnail(image, faces, size: int = THUMBNAIL_PX) -> bytes:
     """A small JPEG of the photo with each face's box in its verdict's colour."""
     from PIL import Image, ImageDraw
 
     im = Image.fromarray(image.rgb)
-    scale = THUMBNAIL_PX / max(im.size)
+    scale = min(1.0, size / max(im.size))
     im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
     draw = ImageDraw.Draw(im)
     for face in faces:

@@ -1,0 +1,283 @@
+"""The drag-and-drop checker: a local web page over the same library API as the CLI.
+
+``create_app`` builds the Flask application; ``serve`` runs it with waitress.
+
+Security rules (tests/test_web.py checks each):
+
+* binds 127.0.0.1 by default; any other address needs an access token, or
+  ``serve`` refuses to start;
+* with a token, every page and API call needs it (a login form sets an
+  HttpOnly, SameSite=Strict cookie);
+* state-changing requests (check, override) need the CSRF token of the page
+  (HMAC of the session cookie) in a header, and a same-origin ``Origin``;
+* one photo per request, at most ``MAX_UPLOAD_BYTES``; photos are sniffed by
+  content and decoded with the 100 MP limit; they stay in memory (or an
+  unlinked temporary file) and are gone after the response;
+* every string from users or photos is written with ``textContent`` (page) or
+  autoescaped (audit page); a Content-Security-Policy allows no inline script
+  and nothing from elsewhere.
+
+Face work runs in worker processes (models loaded once per worker), so one
+large photo does not hold up the page; the audit row is written by the server.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import ipaddress
+import json
+import os
+import secrets
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ..audit import OverrideError, query, record_doc, record_override, write_csv
+from ..consent import CHANNELS
+from ..db import open_db
+from ..errors import ConsentGuardError
+from ..policy import Policy
+
+MAX_UPLOAD_BYTES = 60 * 1024 * 1024
+PREVIEW_PX = 960
+SESSION_COOKIE, AUTH_COOKIE = "cg_session", "cg_auth"
+
+
+class ServeError(ConsentGuardError):
+    pass
+
+
+# -- worker processes --------------------------------------------------------------------
+
+_checker = None
+
+
+def _init_worker(db_path: str, policy: Policy) -> None:
+    global _checker
+    import cv2
+
+    from ..check import Checker
+    from ..models import face_models
+
+    cv2.setNumThreads(1)
+    os.environ["CONSENTGUARD_OCR_THREADS"] = "1"
+    _checker = Checker(open_db(db_path, create=False), policy, record=False)
+    face_models()
+
+
+def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str | None,
+                     school: str | None) -> tuple[dict, bytes | None, bytes | None]:
+    """Check one photo: its result document, a preview with boxes, and a safe copy (if not a pass)."""
+    from ..check import Checker
+    from ..redact import safe_copy
+    from ..scan import thumbnail
+
+    checker = _checker
+    if (channel, school) != (checker.channel, checker.school):
+        checker = Checker(checker.db, checker.policy, record=False, channel=channel, school=school)
+    result, image = checker.check_decoded(data, name, caption)
+    doc = result.to_json()
+    if image is None:
+        return doc, None, None
+    preview = thumbnail(image, doc["faces"], PREVIEW_PX)
+    safe = safe_copy(image.rgb, doc) if doc["verdict"] != "pass" else None
+    return doc, preview, safe
+
+
+# -- the application ---------------------------------------------------------------------
+
+def create_app(db_path: str | Path, policy: Policy | None = None, token: str | None = None,
+               workers: int | None = None, pool=None):
+    """The Flask app. ``pool``: an executor to use instead of starting worker processes."""
+    import multiprocessing as mp
+
+    from flask import Flask, Response, abort, jsonify, make_response, render_template, request
+
+    db_path = str(db_path)
+    policy = policy or Policy()
+    open_db(db_path, create=False)  # fail now, with a clear message, if there is no roster database
+    app = Flask(__name__)
+    app.add_template_filter(json.loads, "fromjson")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 64 * 1024
+    secret = secrets.token_bytes(32)
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(db_path, policy))
+    app.extensions["consentguard_pool"] = pool
+
+    def csrf_for(session: str) -> str:
+        return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
+
+    def authorised() -> bool:
+        if token is None:
+            return True
+        given = request.cookies.get(AUTH_COOKIE) or request.headers.get("Authorization", "").removeprefix("Bearer ")
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    @app.before_request
+    def guard():
+        if request.endpoint in ("login", "static") or authorised():
+            if request.method == "POST" and request.endpoint != "login":
+                session = request.cookies.get(SESSION_COOKIE, "")
+                sent = request.headers.get("X-CSRF-Token", "")
+                if not session or not hmac.compare_digest(sent, csrf_for(session)):
+                    abort(403, "missing or wrong CSRF token: reload the page")
+                origin = request.headers.get("Origin")
+                if origin and origin.rstrip("/") != request.host_url.rstrip("/"):
+                    abort(403, "request from another site refused")
+            return None
+        if request.path.startswith("/api/") or request.path.endswith(".csv"):
+            abort(401, "access token required")
+        return make_response(render_template("login.html", error=None), 401)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(400)
+    @app.errorhandler(401)
+    @app.errorhandler(403)
+    @app.errorhandler(404)
+    @app.errorhandler(413)
+    def error(exc):
+        message = getattr(exc, "description", str(exc))
+        if exc.code == 413:
+            message = f"photo too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB per photo"
+        return jsonify({"error": message}), exc.code
+
+    @app.route("/login", methods=["POST"])
+    def login():
+        if token is not None and hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
+            response = make_response("", 303)
+            response.headers["Location"] = "/"
+            response.set_cookie(AUTH_COOKIE, token, httponly=True, samesite="Strict")
+            return response
+        return make_response(render_template("login.html", error="wrong access token"), 401)
+
+    @app.route("/")
+    def index():
+        session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+        response = make_response(render_template("index.html", csrf=csrf_for(session), channels=CHANNELS,
+                                                 max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)))
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict")
+        return response
+
+    @app.route("/api/check", methods=["POST"])
+    def check():
+        files = request.files.getlist("photo")
+        if len(files) != 1:
+            abort(400, "send exactly one photo per request (field 'photo')")
+        upload = files[0]
+        data = upload.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            abort(413)
+        name = Path(upload.filename or "photo").name[:200]
+        channel = request.form.get("channel") or None
+        if channel is not None and channel not in CHANNELS:
+            abort(400, f"unknown channel {channel!r}")
+        caption = request.form.get("caption") or None
+        school = request.form.get("school") or None
+        try:
+            doc, preview, safe = pool.submit(_check_in_worker, data, name, caption, channel, school).result()
+        except ConsentGuardError as exc:
+            abort(400, str(exc))
+        del data
+        check_id = record_doc(open_db(db_path, create=False), doc, "web")
+        return jsonify({
+            "check_id": check_id, "result": doc,
+            "preview": _data_url(preview), "safe_copy": _data_url(safe),
+            "safe_copy_name": f"{Path(name).stem}.safe.jpg",
+        })
+
+    @app.route("/api/override", methods=["POST"])
+    def override():
+        body = request.get_json(silent=True) or {}
+        try:
+            check_id = int(body.get("check_id"))
+        except (TypeError, ValueError):
+            abort(400, "check_id must be a number")
+        user = str(body.get("user") or "").strip()[:80] or "web"
+        try:
+            row = record_override(open_db(db_path, create=False), check_id, str(body.get("reason") or ""), user)
+        except OverrideError as exc:
+            abort(400, str(exc))
+        return jsonify({"override_id": row})
+
+    def _filters():
+        verdict = request.args.get("verdict") or None
+        if verdict not in (None, "pass", "review", "block", "error"):
+            abort(400, "unknown verdict")
+        since, until = request.args.get("since") or None, request.args.get("until") or None
+        for day in (since, until):
+            if day is not None and not _is_date(day):
+                abort(400, f"{day!r} is not a date like 2026-09-01")
+        return verdict, since, until
+
+    @app.route("/audit")
+    def audit_page():
+        verdict, since, until = _filters()
+        rows = query(open_db(db_path, create=False), verdict, since, until, limit=500)
+        return render_template("audit.html", rows=rows, verdict=verdict or "", since=since or "",
+                               until=until or "")
+
+    @app.route("/audit.csv")
+    def audit_csv():
+        verdict, since, until = _filters()
+        out = io.StringIO()
+        write_csv(query(open_db(db_path, create=False), verdict, since, until), out)
+        response = make_response(out.getvalue())
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        response.headers["Content-Disposition"] = 'attachment; filename="consentguard-audit.csv"'
+        return response
+
+    return app
+
+
+def _is_date(text: str) -> bool:
+    import re
+    return re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is not None
+
+
+def _data_url(jpeg: bytes | None) -> str | None:
+    return None if jpeg is None else "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to listen beyond this machine without an access token."""
+    if not is_loopback(host) and not token:
+        raise ServeError(f"refusing to listen on {host} without an access token: anyone on the network could "
+                         "see check results; set CONSENTGUARD_TOKEN (or --token) or use 127.0.0.1")
+    if token is not None and len(token) < 12:
+        raise ServeError("the access token is too short: use at least 12 characters")
+
+
+def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+          policy: Policy | None = None, workers: int | None = None, announce=print) -> None:
+    """Run the page until interrupted."""
+    from waitress import create_server
+
+    check_bind(host, token)
+    app = create_app(db_path, policy, token, workers)
+    server = create_server(app, host=host, port=port, threads=8, max_request_body_size=MAX_UPLOAD_BYTES + 65536)
+    announce(f"consentguard: listening on http://{host}:{server.effective_port}/ (Ctrl-C to stop)")
+    try:
+        server.run()
+    finally:
+        app.extensions["consentguard_pool"].shutdown(cancel_futures=True)

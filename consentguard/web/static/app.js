@@ -1,0 +1,141 @@
+// consentguard's page: every string from the server is written with textContent, never as HTML.
+"use strict";
+
+const WORDS = {
+  block: ["Do not post", "A student whose family refused media release is shown or named."],
+  review: ["Check before posting", "Someone must look at this photo before it is posted."],
+  error: ["Could not check", "This file could not be read completely, so it must not be posted."],
+  pass: ["OK to post", "No restricted student was recognised."],
+};
+const SEVERITY = { pass: 0, review: 1, error: 2, block: 3 };
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const results = document.getElementById("results");
+const summary = document.getElementById("summary");
+let verdicts = [];
+let pending = 0;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child) node.appendChild(child);
+  return node;
+}
+
+function closeness(distance) {
+  if (distance === null || distance === undefined) return "";
+  if (distance <= 0.5) return `very close match (distance ${distance.toFixed(2)})`;
+  if (distance <= 0.63) return `possible match (distance ${distance.toFixed(2)})`;
+  return `not a match (distance ${distance.toFixed(2)})`;
+}
+
+function updateSummary() {
+  if (!verdicts.length) return;
+  const counts = {};
+  verdicts.forEach((v) => { counts[v] = (counts[v] || 0) + 1; });
+  const worst = verdicts.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
+  const parts = ["block", "review", "error", "pass"].filter((v) => counts[v]).map((v) => `${counts[v]} ${WORDS[v][0].toLowerCase()}`);
+  const advice = worst === "pass" ? "The post may go out." : worst === "review" ? "Some photos need a look before the post goes out." : "Do not post as it is.";
+  summary.textContent = `${verdicts.length} photo${verdicts.length === 1 ? "" : "s"} checked${pending ? `, ${pending} still checking` : ""}: ${parts.join(", ")}. ${advice}`;
+  summary.className = `summary ${worst}`;
+}
+
+function renderResult(card, data) {
+  const doc = data.result;
+  const [word, explain] = WORDS[doc.verdict];
+  card.className = `result ${doc.verdict}`;
+  card.replaceChildren();
+  card.appendChild(el("h3", { class: "verdict", text: `${word} — ${doc.path}` }));
+  card.appendChild(el("p", { text: explain }));
+  if (data.preview) {
+    card.appendChild(el("img", { src: data.preview, alt: `${doc.path} with ${doc.faces.length} face${doc.faces.length === 1 ? "" : "s"} outlined; red: blocked, orange: to review, green: OK`, class: "preview" }));
+  }
+  const list = el("ul", { class: "reasons" });
+  doc.faces.filter((f) => f.verdict !== "pass").forEach((f) => {
+    list.appendChild(el("li", { text: `${f.reason || "face to review"}${f.distance !== null && f.student_number ? ` — ${closeness(f.distance)}` : ""}` }));
+  });
+  doc.names.forEach((n) => {
+    const where = n.source === "ocr" ? "text in the photo" : n.source.startsWith("metadata:") ? `photo details (${n.source.slice(9)})` : n.source === "filename" ? "file name" : n.source;
+    list.appendChild(el("li", { text: `Name found in ${where}: "${n.text}" (${n.strength === "block" ? "certain" : "possible"})` }));
+  });
+  doc.reasons.filter((r) => !doc.faces.some((f) => f.reason === r) && !r.includes(" names ") && !r.includes(" says the photo shows ")).forEach((r) => list.appendChild(el("li", { text: r })));
+  if (list.children.length) card.appendChild(list);
+  if (data.safe_copy) {
+    card.appendChild(el("p", {}, el("a", { href: data.safe_copy, download: data.safe_copy_name, class: "button", text: "Download safe copy (faces blurred, photo details removed)" })));
+  }
+  if (doc.verdict === "review") card.appendChild(overrideForm(data.check_id));
+}
+
+function overrideForm(checkId) {
+  const id = `reason-${checkId}`;
+  const reason = el("textarea", { id, rows: "2", cols: "60", required: "required", minlength: "10" });
+  const status = el("p", { role: "status", "aria-live": "polite" });
+  const form = el("form", { class: "override" },
+    el("label", { for: id, text: "Post anyway? Explain why (recorded with your check):" }), el("br"), reason,
+    el("br"), el("button", { type: "submit", text: "Record override" }), status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/api/override", {
+      method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ check_id: checkId, reason: reason.value }),
+    });
+    const body = await response.json();
+    status.textContent = response.ok ? `Override recorded (#${body.override_id}).` : `Not recorded: ${body.error}`;
+  });
+  return form;
+}
+
+async function checkOne(file, caption, channel) {
+  const card = el("li", { class: "result checking" }, el("h3", { text: `Checking ${file.name}…` }), el("progress", { "aria-label": `checking ${file.name}` }));
+  results.appendChild(card);
+  const form = new FormData();
+  form.append("photo", file, file.name);
+  form.append("caption", caption);
+  form.append("channel", channel);
+  try {
+    const response = await fetch("/api/check", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || response.statusText);
+    renderResult(card, body);
+    verdicts.push(body.result.verdict);
+    return body;
+  } catch (err) {
+    card.className = "result error";
+    card.replaceChildren(el("h3", { class: "verdict", text: `${WORDS.error[0]} — ${file.name}` }), el("p", { text: String(err.message || err) }));
+    verdicts.push("error");
+    return null;
+  } finally {
+    pending -= 1;
+    updateSummary();
+  }
+}
+
+async function checkAll(files) {
+  if (!files.length) return;
+  results.replaceChildren();
+  verdicts = [];
+  pending = files.length;
+  summary.textContent = `Checking ${files.length} photo${files.length === 1 ? "" : "s"}…`;
+  const caption = document.getElementById("caption").value;
+  const channel = document.getElementById("channel").value;
+  const bodies = [];
+  for (const file of files) bodies.push(await checkOne(file, caption, channel));
+  const scrubbed = bodies.find((b) => b && b.result.scrubbed_caption !== null && b.result.scrubbed_caption !== caption);
+  document.getElementById("scrubbed").hidden = !scrubbed;
+  if (scrubbed) document.getElementById("scrubbed-text").value = scrubbed.result.scrubbed_caption;
+}
+
+const input = document.getElementById("photos");
+const drop = document.getElementById("drop");
+let chosen = [];
+input.addEventListener("change", () => { chosen = Array.from(input.files); checkAll(chosen); });
+document.getElementById("post").addEventListener("submit", (event) => { event.preventDefault(); checkAll(chosen); });
+["dragenter", "dragover"].forEach((name) => drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); }));
+["dragleave", "drop"].forEach((name) => drop.addEventListener(name, () => drop.classList.remove("over")));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  chosen = Array.from(event.dataTransfer.files);
+  checkAll(chosen);
+});

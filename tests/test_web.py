@@ -1,0 +1,190 @@
+"""The web page's server: every endpoint and security rule in-process (real worker process,
+real photos, real database), the CLI and the page agreeing, and the real server started."""
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing as mp
+
+import pytest
+from PIL import Image
+
+from consentguard import Checker, Policy, open_db
+from consentguard.metadata import read_metadata
+from consentguard.web import ServeError, _init_worker, check_bind, create_app
+from conftest import R
+
+pytestmark = pytest.mark.faces
+
+
+@pytest.fixture(scope="module")
+def db_file(face_roster, tmp_path_factory):
+    path = tmp_path_factory.mktemp("web") / "cg.db"
+    shutil.copy(face_roster, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pool(db_file):
+    executor = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(str(db_file), Policy()))
+    yield executor
+    executor.shutdown()
+
+
+@pytest.fixture
+def client(db_file, pool):
+    app = create_app(db_file, pool=pool)
+    c = app.test_client()
+    page = c.get("/")
+    c.csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text).group(1)
+    return c
+
+
+def post_photo(client, data, name="photo.jpg", caption="", channel="", csrf=True, **headers):
+    if csrf:
+        headers["X-CSRF-Token"] = client.csrf
+    return client.post("/api/check", data={"photo": (io.BytesIO(data), name), "caption": caption, "channel": channel},
+                       headers=headers, content_type="multipart/form-data")
+
+
+def test_page_is_self_contained_and_safe(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert not re.search(r"<script>|https?://", page.text)  # no inline script, nothing from elsewhere
+    assert "cg_session" in page.headers["Set-Cookie"] and "HttpOnly" in page.headers["Set-Cookie"]
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_csrf_and_origin_are_required(client, faces):
+    data = faces.group.read_bytes()
+    assert post_photo(client, data, csrf=False).status_code == 403
+    assert post_photo(client, data, Origin="http://evil.example").status_code == 403
+    assert client.post("/api/override", json={"check_id": 1, "reason": "x" * 20}).status_code == 403
+
+
+def test_blocked_photo_gets_reasons_preview_and_a_safe_copy(client, faces, db_file):
+    r = post_photo(client, faces.group.read_bytes(), "group.jpg", caption="Well done Priya Natarajan!")
+    assert r.status_code == 200, r.text
+    body = r.get_json()
+    doc = body["result"]
+    assert doc["verdict"] == "block" and R in doc["student_numbers"]
+    assert doc["scrubbed_caption"] == "Well done a student!"
+    assert body["preview"].startswith("data:image/jpeg;base64,")
+    safe = Image.open(io.BytesIO(base64.b64decode(body["safe_copy"].split(",", 1)[1])))
+    assert read_metadata(safe) == [] and len(safe.getexif()) == 0
+    row = open_db(db_file).execute("SELECT interface, verdict, file_name FROM checks WHERE id = ?",
+                                   [body["check_id"]]).fetchone()
+    assert row == ("web", "block", "group.jpg")
+
+
+def test_same_verdicts_as_the_cli(client, faces, db_file):
+    checker = Checker(open_db(db_file), record=False)
+    for path in (faces.group, faces.stranger, faces.restricted_other):
+        cli = checker.check_path(path).to_json()
+        web = post_photo(client, path.read_bytes(), path.name).get_json()["result"]
+        assert (web["verdict"], web["reasons"], web["faces"]) == (cli["verdict"], cli["reasons"], cli["faces"])
+
+
+def test_bad_uploads(client, faces):
+    r = post_photo(client, b"%PDF-1.4 not a photo", "report.jpg")
+    assert r.status_code == 200 and r.get_json()["result"]["verdict"] == "error"
+    assert "not an image file" in r.get_json()["result"]["reasons"][0]
+    two = client.post("/api/check", data={"photo": [(io.BytesIO(b"a"), "a.jpg"), (io.BytesIO(b"b"), "b.jpg")]},
+                      headers={"X-CSRF-Token": client.csrf}, content_type="multipart/form-data")
+    assert two.status_code == 400 and "exactly one photo" in two.get_json()["error"]
+    big = post_photo(client, b"\xff\xd8" + b"\0" * (61 * 1024 * 1024), "big.jpg")
+    assert big.status_code == 413 and "at most 60 MB" in big.get_json()["error"]
+    assert post_photo(client, faces.stranger.read_bytes(), channel="tiktok").status_code == 400
+
+
+def test_override_a_review_with_a_reason(client, faces, tmp_path):
+    from test_faces_e2e import distant
+    photo = distant(faces.clear_other, 40, tmp_path, "far.jpg")
+    body = post_photo(client, photo.read_bytes(), "far.jpg").get_json()
+    assert body["result"]["verdict"] == "review"
+    headers = {"X-CSRF-Token": client.csrf}
+    short = client.post("/api/override", json={"check_id": body["check_id"], "reason": "fine"}, headers=headers)
+    assert short.status_code == 400 and "written reason" in short.get_json()["error"]
+    ok = client.post("/api/override", json={"check_id": body["check_id"],
+                                            "reason": "The small face is a parent volunteer"}, headers=headers)
+    assert ok.status_code == 200 and ok.get_json()["override_id"] > body["check_id"]
+    blocked = post_photo(client, faces.group.read_bytes(), "group.jpg").get_json()
+    refused = client.post("/api/override", json={"check_id": blocked["check_id"], "reason": "I am sure it is fine"},
+                          headers=headers)
+    assert refused.status_code == 400 and "only a review can be overridden" in refused.get_json()["error"]
+
+
+def test_audit_page_escapes_and_exports(client, faces):
+    post_photo(client, faces.stranger.read_bytes(), "<img src=x onerror=alert(1)>.jpg")
+    page = client.get("/audit")
+    assert page.status_code == 200
+    assert "<img src=x" not in page.text and "&lt;img src=x onerror=alert(1)&gt;.jpg" in page.text
+    blocks = client.get("/audit?verdict=block")
+    assert "stranger" not in blocks.text
+    csv_text = client.get("/audit.csv?verdict=pass").text
+    assert csv_text.startswith("id,checked_at,event") and "<img src=x onerror=alert(1)>.jpg" in csv_text
+    assert client.get("/audit?since=yesterday").status_code == 400
+
+
+def test_token_protects_everything(db_file, pool):
+    app = create_app(db_file, token="correct horse battery", pool=pool)
+    c = app.test_client()
+    assert c.get("/").status_code == 401 and "Access token" in c.get("/").text
+    assert c.get("/audit.csv").status_code == 401
+    assert c.post("/login", data={"token": "wrong"}).status_code == 401
+    assert c.post("/login", data={"token": "correct horse battery"}).status_code == 303
+    assert c.get("/").status_code == 200 and c.get("/audit").status_code == 200
+
+
+@pytest.mark.parametrize("host,token,message", [
+    ("0.0.0.0", None, "refusing to listen on 0.0.0.0 without an access token"),
+    ("192.168.1.20", None, "refusing to listen on 192.168.1.20 without an access token"),
+    ("0.0.0.0", "short", "the access token is too short"),
+])
+def test_bind_rules(host, token, message):
+    with pytest.raises(ServeError, match=message):
+        check_bind(host, token)
+    check_bind("127.0.0.1", None)
+    check_bind("::1", None)
+    check_bind("0.0.0.0", "long enough token")
+
+
+def test_serve_refuses_to_start_on_the_network_without_a_token(db_file):
+    proc = subprocess.run([sys.executable, "-m", "consentguard", "serve", "--host", "0.0.0.0", "--db", str(db_file)],
+                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: refusing to listen on 0.0.0.0 without an access token")
+
+
+def start_server(db_file, *extra):
+    proc = subprocess.Popen([sys.executable, "-m", "consentguard", "serve", "--port", "0", "--workers", "1",
+                             "--db", str(db_file), *extra], stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    match = re.search(r"listening on (http://127\.0\.0\.1:\d+/)", line)
+    assert match, line
+    return proc, match.group(1)
+
+
+def test_real_server(db_file):
+    proc, url = start_server(db_file)
+    try:
+        page = urllib.request.urlopen(url, timeout=30)
+        assert page.status == 200 and 'name="csrf-token"' in page.read().decode()
+        assert urllib.request.urlopen(url + "audit", timeout=30).status == 200
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url + "api/check", data=b"", method="POST"), timeout=30)
+        assert refused.value.code == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
