@@ -176,7 +176,19 @@ def start_server(db_file, *extra):
     return proc, match.group(1)
 
 
-def test_real_server(db_file):
+def children(pid: int) -> set[int]:
+    found = set()
+    for stat in __import__("pathlib").Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_real_server(db_file, faces):
     proc, url = start_server(db_file)
     try:
         page = urllib.request.urlopen(url, timeout=30)
@@ -185,6 +197,14 @@ def test_real_server(db_file):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(url + "api/check", data=b"", method="POST"), timeout=30)
         assert refused.value.code == 403
+        workers = {pid for pid in children(proc.pid)
+                   if b"spawn_main" in __import__("pathlib").Path(f"/proc/{pid}/cmdline").read_bytes()}
+        assert len(workers) == 1  # face work happens in a worker process (--workers 1)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    deadline = time.time() + 10  # the workers end with the server
+    while workers and time.time() < deadline:
+        workers = {pid for pid in workers if __import__("os").path.exists(f"/proc/{pid}")}
+        time.sleep(0.2)
+    assert not workers

@@ -54,10 +54,25 @@ class ServeError(ConsentGuardError):
 _checker = None
 
 
-def _init_worker(db_path: str, policy: Policy) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Workers end when the server does, however it ends (SIGKILL included)."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _init_worker(db_path: str, policy: Policy, parent: int | None = None) -> None:
     global _checker
     import cv2
 
+    if parent is not None:
+        _exit_with_parent(parent)
     from ..check import Checker
     from ..models import face_models
 
@@ -103,8 +118,11 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 64 * 1024
     secret = secrets.token_bytes(32)
     if pool is None:
-        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=mp.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(db_path, policy))
+        count = workers or os.cpu_count() or 1
+        pool = ProcessPoolExecutor(max_workers=count, mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(db_path, policy, os.getpid()))
+        for _ in range(count):  # start the workers (and load the models) now, not on the first photo
+            pool.submit(os.getpid)
     app.extensions["consentguard_pool"] = pool
 
     def csrf_for(session: str) -> str:
@@ -268,16 +286,26 @@ def check_bind(host: str, token: str | None) -> None:
         raise ServeError("the access token is too short: use at least 12 characters")
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           policy: Policy | None = None, workers: int | None = None, announce=print) -> None:
     """Run the page until interrupted."""
     from waitress import create_server
 
+    import signal
+
     check_bind(host, token)
     app = create_app(db_path, policy, token, workers)
+    signal.signal(signal.SIGTERM, _stop)
     server = create_server(app, host=host, port=port, threads=8, max_request_body_size=MAX_UPLOAD_BYTES + 65536)
     announce(f"consentguard: listening on http://{host}:{server.effective_port}/ (Ctrl-C to stop)")
     try:
         server.run()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop cleanly
+        pass
     finally:
+        server.close()
         app.extensions["consentguard_pool"].shutdown(cancel_futures=True)

@@ -1,0 +1,81 @@
+"""End to end in a real headless Chromium against the real server: drop real face photos, wait
+for the verdicts, download the safe copy and check it, record an override."""
+
+import base64
+import io
+import shutil
+
+import pytest
+from PIL import Image
+
+from browser import chromium, drop_files, wait_for_results
+from consentguard import Checker, open_db
+from consentguard.metadata import read_metadata
+from conftest import R
+from test_web import start_server
+
+pytestmark = pytest.mark.faces
+
+
+@pytest.fixture(scope="module")
+def site(face_roster, tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser") / "cg.db"
+    shutil.copy(face_roster, db)
+    proc, url = start_server(db)
+    browser = chromium()
+    try:
+        yield browser, url, db
+    finally:
+        browser.quit()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_drop_photos_and_get_verdicts_and_a_safe_copy(site, faces, tmp_path):
+    from selenium.webdriver.common.by import By
+    from test_faces_e2e import distant
+
+    browser, url, db = site
+    browser.get(url)
+    browser.find_element(By.ID, "caption").send_keys("Well done Priya Natarajan!")
+    far = distant(faces.clear_other, 40, tmp_path, "far.jpg")
+    drop_files(browser, [faces.group, faces.stranger, far])
+    cards = wait_for_results(browser, 3)
+    titles = [c.find_element(By.CSS_SELECTOR, "h3").text for c in cards]
+    # the caption names a restricted student, so every photo of this post is blocked by name
+    assert titles[0] == f"Do not post — {faces.group.name}"
+    assert "matches photo-restricted Marcus Ellery" in cards[0].text
+    assert 'Name found in caption: "Priya Natarajan" (certain)' in cards[0].text
+    summary = browser.find_element(By.ID, "summary").text
+    assert summary.startswith("3 photos checked: 3 do not post") and summary.endswith("Do not post as it is.")
+    assert browser.find_element(By.ID, "scrubbed-text").get_attribute("value") == "Well done a student!"
+
+    link = cards[0].find_element(By.LINK_TEXT, "Download safe copy (faces blurred, photo details removed)")
+    assert link.get_attribute("download") == f"{faces.group.stem}.safe.jpg"
+    data = base64.b64decode(link.get_attribute("href").split(",", 1)[1])
+    (tmp_path / "safe.jpg").write_bytes(data)
+    with Image.open(io.BytesIO(data)) as im:
+        assert read_metadata(im) == [] and len(im.getexif()) == 0
+    after = Checker(open_db(db), record=False).check_path(tmp_path / "safe.jpg")
+    assert R not in after.decision.student_numbers
+
+
+def test_review_then_override_from_the_page(site, faces, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_faces_e2e import distant
+
+    browser, url, db = site
+    browser.get(url)
+    far = distant(faces.clear_other, 40, tmp_path, "far.jpg")
+    browser.find_element(By.ID, "photos").send_keys(str(far))  # the file picker
+    (card,) = wait_for_results(browser, 1)
+    assert card.find_element(By.CSS_SELECTOR, "h3").text == "Check before posting — far.jpg"
+    assert "too small to identify" in card.text
+    card.find_element(By.CSS_SELECTOR, "textarea").send_keys("The small face is a parent volunteer, not a student")
+    card.find_element(By.CSS_SELECTOR, ".override button").click()
+    WebDriverWait(browser, 30).until(lambda b: "Override recorded" in card.text)
+    row = open_db(db).execute("SELECT event, note FROM checks ORDER BY id DESC LIMIT 1").fetchone()
+    assert row == ("override", "The small face is a parent volunteer, not a student")
+    browser.get(url + "audit")
+    assert "override of #" in browser.find_element(By.TAG_NAME, "table").text
