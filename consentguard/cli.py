@@ -303,11 +303,15 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--token", envvar="CONSENTGUARD_TOKEN",
               help="Access token (env CONSENTGUARD_TOKEN): required to listen beyond this machine.")
+@click.option("--admin-token", envvar="CONSENTGUARD_ADMIN_TOKEN",
+              help="Also required for the audit page (env CONSENTGUARD_ADMIN_TOKEN).")
+@click.option("--keep-blocked", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep blocked photos in this private folder as a record (default: no photo is kept).")
 @click.option("--workers", type=int, help="Worker processes for face work (default: one per core).")
 @thorough_option
 @ocr_option
 @db_option
-def serve(host, port, token, workers, thorough, no_ocr, db_path):
+def serve(host, port, token, admin_token, keep_blocked, workers, thorough, no_ocr, db_path):
     """Open the drag-and-drop checker: a web page on this machine.
 
     Example: consentguard serve   (then open http://127.0.0.1:8765/)
@@ -317,7 +321,7 @@ def serve(host, port, token, workers, thorough, no_ocr, db_path):
 
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
     run(db_path or default_db_path(), host, port, token, policy, workers,
-        announce=lambda line: click.echo(line, err=True))
+        announce=lambda line: click.echo(line, err=True), admin_token=admin_token, keep_blocked=keep_blocked)
 
 
 @cli.group(cls=Group)

@@ -79,3 +79,26 @@ def test_review_then_override_from_the_page(site, faces, tmp_path):
     assert row == ("override", "The small face is a parent volunteer, not a student")
     browser.get(url + "audit")
     assert "override of #" in browser.find_element(By.TAG_NAME, "table").text
+
+
+def test_page_is_usable_by_keyboard_and_screen_reader(site, faces):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser, url, _ = site
+    browser.get(url)
+    unlabelled = browser.execute_script("""
+        return Array.from(document.querySelectorAll('input, select, textarea'))
+          .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id);""")
+    assert unlabelled == []
+    assert browser.find_element(By.ID, "summary").get_attribute("aria-live") == "polite"
+    focused = []
+    body = browser.find_element(By.TAG_NAME, "body")
+    for _ in range(6):
+        body.send_keys(Keys.TAB)
+        focused.append(browser.switch_to.active_element.get_attribute("id") or
+                       browser.switch_to.active_element.tag_name)
+    assert {"photos", "caption", "channel", "school", "check"} <= set(focused), focused
+    browser.find_element(By.ID, "photos").send_keys(str(faces.group))
+    (card,) = wait_for_results(browser, 1)
+    assert card.find_element(By.TAG_NAME, "img").get_attribute("alt").startswith(f"{faces.group.name} with ")

@@ -208,3 +208,33 @@ def test_real_server(db_file, faces):
         workers = {pid for pid in workers if __import__("os").path.exists(f"/proc/{pid}")}
         time.sleep(0.2)
     assert not workers
+
+
+def test_admin_token_guards_the_audit_page(db_file, pool):
+    app = create_app(db_file, admin_token="audit only for the admin", pool=pool)
+    c = app.test_client()
+    assert c.get("/").status_code == 200
+    assert c.get("/audit").status_code == 401 and c.get("/audit.csv").status_code == 401
+    r = c.post("/login", data={"token": "audit only for the admin", "next": "/audit"})
+    assert r.status_code == 303 and r.headers["Location"] == "/audit"
+    assert c.get("/audit").status_code == 200
+
+
+def test_blocked_photos_kept_only_when_asked(db_file, pool, faces, tmp_path):
+    keep = tmp_path / "kept"
+    app = create_app(db_file, pool=pool, keep_blocked=keep)
+    c = app.test_client()
+    c.csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', c.get("/").text).group(1)
+    assert post_photo(c, faces.group.read_bytes(), "group.jpg").get_json()["result"]["verdict"] == "block"
+    assert post_photo(c, faces.stranger.read_bytes(), "stranger.jpg").get_json()["result"]["verdict"] == "pass"
+    (kept,) = keep.iterdir()
+    assert kept.name.endswith("_group.jpg") and kept.read_bytes() == faces.group.read_bytes()
+    assert kept.stat().st_mode & 0o777 == 0o600 and keep.stat().st_mode & 0o777 == 0o700
+
+
+def test_school_choice(client, faces):
+    assert '<option value="1201">1201</option>' in client.get("/").text
+    unknown = client.post("/api/check", data={"photo": (io.BytesIO(faces.stranger.read_bytes()), "s.jpg"),
+                                              "school": "9999"},
+                          headers={"X-CSRF-Token": client.csrf}, content_type="multipart/form-data")
+    assert unknown.status_code == 400 and "school '9999'" in unknown.get_json()["error"]

@@ -7,12 +7,14 @@ Security rules (tests/test_web.py checks each):
 * binds 127.0.0.1 by default; any other address needs an access token, or
   ``serve`` refuses to start;
 * with a token, every page and API call needs it (a login form sets an
-  HttpOnly, SameSite=Strict cookie);
+  HttpOnly, SameSite=Strict cookie); an admin token, if set, is needed for
+  the audit page as well;
 * state-changing requests (check, override) need the CSRF token of the page
   (HMAC of the session cookie) in a header, and a same-origin ``Origin``;
 * one photo per request, at most ``MAX_UPLOAD_BYTES``; photos are sniffed by
   content and decoded with the 100 MP limit; they stay in memory (or an
-  unlinked temporary file) and are gone after the response;
+  unlinked temporary file) and are gone after the response, unless
+  ``keep_blocked`` names a folder for blocked photos;
 * every string from users or photos is written with ``textContent`` (page) or
   autoescaped (audit page); a Content-Security-Policy allows no inline script
   and nothing from elsewhere.
@@ -42,7 +44,7 @@ from ..policy import Policy
 
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 PREVIEW_PX = 960
-SESSION_COOKIE, AUTH_COOKIE = "cg_session", "cg_auth"
+SESSION_COOKIE, AUTH_COOKIE, ADMIN_COOKIE = "cg_session", "cg_auth", "cg_admin"
 
 
 class ServeError(ConsentGuardError):
@@ -104,8 +106,11 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
 # -- the application ---------------------------------------------------------------------
 
 def create_app(db_path: str | Path, policy: Policy | None = None, token: str | None = None,
-               workers: int | None = None, pool=None):
-    """The Flask app. ``pool``: an executor to use instead of starting worker processes."""
+               workers: int | None = None, pool=None, admin_token: str | None = None,
+               keep_blocked: str | Path | None = None):
+    """The Flask app. ``pool``: an executor to use instead of starting worker processes.
+    ``admin_token``: also required for the audit page. ``keep_blocked``: a folder where blocked
+    uploads are kept as a record (otherwise no photo is ever written to disk)."""
     import multiprocessing as mp
 
     from flask import Flask, Response, abort, jsonify, make_response, render_template, request
@@ -129,10 +134,10 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
 
     def authorised() -> bool:
-        if token is None:
-            return True
-        given = request.cookies.get(AUTH_COOKIE) or request.headers.get("Authorization", "").removeprefix("Bearer ")
-        return hmac.compare_digest(given.encode(), token.encode())
+        needed = [t for t in (token, admin_token if request.path.startswith("/audit") else None) if t]
+        given = {request.cookies.get(AUTH_COOKIE, ""), request.cookies.get(ADMIN_COOKIE, ""),
+                 request.headers.get("Authorization", "").removeprefix("Bearer ")}
+        return all(any(hmac.compare_digest(g.encode(), t.encode()) for g in given) for t in needed)
 
     @app.before_request
     def guard():
@@ -148,7 +153,8 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             return None
         if request.path.startswith("/api/") or request.path.endswith(".csv"):
             abort(401, "access token required")
-        return make_response(render_template("login.html", error=None), 401)
+        return make_response(render_template("login.html", error=None,
+                                              next="/audit" if request.path.startswith("/audit") else "/"), 401)
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -173,18 +179,24 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     @app.route("/login", methods=["POST"])
     def login():
-        if token is not None and hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
-            response = make_response("", 303)
-            response.headers["Location"] = "/"
-            response.set_cookie(AUTH_COOKIE, token, httponly=True, samesite="Strict")
-            return response
-        return make_response(render_template("login.html", error="wrong access token"), 401)
+        given = request.form.get("token", "")
+        target = request.form.get("next", "/")
+        target = target if target in ("/", "/audit") else "/"
+        for value, cookie in ((token, AUTH_COOKIE), (admin_token, ADMIN_COOKIE)):
+            if value and hmac.compare_digest(given.encode(), value.encode()):
+                response = make_response("", 303)
+                response.headers["Location"] = target
+                response.set_cookie(cookie, value, httponly=True, samesite="Strict")
+                return response
+        return make_response(render_template("login.html", error="wrong access token", next=target), 401)
 
     @app.route("/")
     def index():
         session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+        schools = [r[0] for r in open_db(db_path, create=False).execute(
+            "SELECT DISTINCT school_id FROM students WHERE school_id IS NOT NULL AND school_id != '' ORDER BY 1")]
         response = make_response(render_template("index.html", csrf=csrf_for(session), channels=CHANNELS,
-                                                 max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)))
+                                                 schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)))
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict")
         return response
 
@@ -207,6 +219,8 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             doc, preview, safe = pool.submit(_check_in_worker, data, name, caption, channel, school).result()
         except ConsentGuardError as exc:
             abort(400, str(exc))
+        if keep_blocked is not None and doc["verdict"] == "block":
+            _keep(Path(keep_blocked), doc["sha256"], name, data)
         del data
         check_id = record_doc(open_db(db_path, create=False), doc, "web")
         return jsonify({
@@ -259,6 +273,15 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     return app
 
 
+def _keep(folder: Path, sha256: str, name: str, data: bytes) -> None:
+    """Keep a blocked upload as a record: private folder, named by content hash."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / f"{sha256[:16]}_{Path(name).name}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
 def _is_date(text: str) -> bool:
     import re
     return re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is not None
@@ -291,14 +314,17 @@ def _stop(signum, frame):
 
 
 def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          policy: Policy | None = None, workers: int | None = None, announce=print) -> None:
+          policy: Policy | None = None, workers: int | None = None, announce=print,
+          admin_token: str | None = None, keep_blocked: str | Path | None = None) -> None:
     """Run the page until interrupted."""
     from waitress import create_server
 
     import signal
 
     check_bind(host, token)
-    app = create_app(db_path, policy, token, workers)
+    if admin_token is not None and len(admin_token) < 12:
+        raise ServeError("the admin token is too short: use at least 12 characters")
+    app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked)
     signal.signal(signal.SIGTERM, _stop)
     server = create_server(app, host=host, port=port, threads=8, max_request_body_size=MAX_UPLOAD_BYTES + 65536)
     announce(f"consentguard: listening on http://{host}:{server.effective_port}/ (Ctrl-C to stop)")

@@ -87,13 +87,15 @@ function overrideForm(checkId) {
   return form;
 }
 
-async function checkOne(file, caption, channel) {
-  const card = el("li", { class: "result checking" }, el("h3", { text: `Checking ${file.name}…` }), el("progress", { "aria-label": `checking ${file.name}` }));
-  results.appendChild(card);
+const MAX_PHOTOS = 100;
+const IN_FLIGHT = 2;  // photos checked at once (the server has a worker per core)
+
+async function checkOne(card, file, caption, channel, school) {
   const form = new FormData();
   form.append("photo", file, file.name);
   form.append("caption", caption);
   form.append("channel", channel);
+  form.append("school", school);
   try {
     const response = await fetch("/api/check", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } });
     const body = await response.json();
@@ -116,12 +118,31 @@ async function checkAll(files) {
   if (!files.length) return;
   results.replaceChildren();
   verdicts = [];
+  if (files.length > MAX_PHOTOS) {
+    summary.className = "summary error";
+    summary.textContent = `${files.length} photos is too many at once: check at most ${MAX_PHOTOS} (use "consentguard scan" for a whole event folder).`;
+    return;
+  }
   pending = files.length;
+  summary.className = "summary";
   summary.textContent = `Checking ${files.length} photo${files.length === 1 ? "" : "s"}…`;
   const caption = document.getElementById("caption").value;
   const channel = document.getElementById("channel").value;
-  const bodies = [];
-  for (const file of files) bodies.push(await checkOne(file, caption, channel));
+  const school = document.getElementById("school").value;
+  const cards = files.map((file) => {
+    const card = el("li", { class: "result checking" }, el("h3", { text: `Checking ${file.name}…` }), el("progress", { "aria-label": `checking ${file.name}` }));
+    results.appendChild(card);
+    return card;
+  });
+  const bodies = new Array(files.length);
+  let next = 0;
+  async function lane() {
+    while (next < files.length) {
+      const i = next++;
+      bodies[i] = await checkOne(cards[i], files[i], caption, channel, school);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, files.length) }, lane));
   const scrubbed = bodies.find((b) => b && b.result.scrubbed_caption !== null && b.result.scrubbed_caption !== caption);
   document.getElementById("scrubbed").hidden = !scrubbed;
   if (scrubbed) document.getElementById("scrubbed-text").value = scrubbed.result.scrubbed_caption;
