@@ -73,10 +73,11 @@ def test_review_then_override_from_the_page(site, faces, tmp_path):
     assert card.find_element(By.CSS_SELECTOR, "h3").text == "Check before posting — far.jpg"
     assert "too small to identify" in card.text
     card.find_element(By.CSS_SELECTOR, "textarea").send_keys("The small face is a parent volunteer, not a student")
+    card.find_element(By.CSS_SELECTOR, ".override input").send_keys("Dana Office")
     card.find_element(By.CSS_SELECTOR, ".override button").click()
     WebDriverWait(browser, 30).until(lambda b: "Override recorded" in card.text)
-    row = open_db(db).execute("SELECT event, note FROM checks ORDER BY id DESC LIMIT 1").fetchone()
-    assert row == ("override", "The small face is a parent volunteer, not a student")
+    row = open_db(db).execute("SELECT event, note, os_user FROM checks ORDER BY id DESC LIMIT 1").fetchone()
+    assert row == ("override", "The small face is a parent volunteer, not a student", "Dana Office")
     browser.get(url + "audit")
     assert "override of #" in browser.find_element(By.TAG_NAME, "table").text
 

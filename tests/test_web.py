@@ -114,14 +114,18 @@ def test_override_a_review_with_a_reason(client, faces, tmp_path):
     body = post_photo(client, photo.read_bytes(), "far.jpg").get_json()
     assert body["result"]["verdict"] == "review"
     headers = {"X-CSRF-Token": client.csrf}
-    short = client.post("/api/override", json={"check_id": body["check_id"], "reason": "fine"}, headers=headers)
+    short = client.post("/api/override", json={"check_id": body["check_id"], "reason": "fine", "user": "Dana"},
+                        headers=headers)
     assert short.status_code == 400 and "written reason" in short.get_json()["error"]
-    ok = client.post("/api/override", json={"check_id": body["check_id"],
+    nameless = client.post("/api/override", json={"check_id": body["check_id"],
+                                                  "reason": "The small face is a parent volunteer"}, headers=headers)
+    assert nameless.status_code == 400 and "name of the person" in nameless.get_json()["error"]
+    ok = client.post("/api/override", json={"check_id": body["check_id"], "user": "Dana Office",
                                             "reason": "The small face is a parent volunteer"}, headers=headers)
     assert ok.status_code == 200 and ok.get_json()["override_id"] > body["check_id"]
     blocked = post_photo(client, faces.group.read_bytes(), "group.jpg").get_json()
-    refused = client.post("/api/override", json={"check_id": blocked["check_id"], "reason": "I am sure it is fine"},
-                          headers=headers)
+    refused = client.post("/api/override", json={"check_id": blocked["check_id"], "reason": "I am sure it is fine",
+                                                 "user": "Dana"}, headers=headers)
     assert refused.status_code == 400 and "only a review can be overridden" in refused.get_json()["error"]
 
 

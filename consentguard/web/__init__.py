@@ -236,7 +236,9 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             check_id = int(body.get("check_id"))
         except (TypeError, ValueError):
             abort(400, "check_id must be a number")
-        user = str(body.get("user") or "").strip()[:80] or "web"
+        user = str(body.get("user") or "").strip()[:80]
+        if not user:
+            abort(400, "an override needs the name of the person who decided")
         try:
             row = record_override(open_db(db_path, create=False), check_id, str(body.get("reason") or ""), user)
         except OverrideError as exc:

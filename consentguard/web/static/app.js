@@ -71,16 +71,20 @@ function renderResult(card, data) {
 function overrideForm(checkId) {
   const id = `reason-${checkId}`;
   const reason = el("textarea", { id, rows: "2", cols: "60", required: "required", minlength: "10" });
+  const who = el("input", { id: `who-${checkId}`, type: "text", required: "required", autocomplete: "name" });
+  who.value = localStorage.getItem("consentguard-name") || "";
   const status = el("p", { role: "status", "aria-live": "polite" });
   const form = el("form", { class: "override" },
     el("label", { for: id, text: "Post anyway? Explain why (recorded with your check):" }), el("br"), reason,
+    el("br"), el("label", { for: `who-${checkId}`, text: "Your name: " }), who,
     el("br"), el("button", { type: "submit", text: "Record override" }), status);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const response = await fetch("/api/override", {
       method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ check_id: checkId, reason: reason.value }),
+      body: JSON.stringify({ check_id: checkId, reason: reason.value, user: who.value }),
     });
+    if (who.value) localStorage.setItem("consentguard-name", who.value);
     const body = await response.json();
     status.textContent = response.ok ? `Override recorded (#${body.override_id}).` : `Not recorded: ${body.error}`;
   });
