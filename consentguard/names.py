@@ -37,6 +37,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable
 
 from .index import Student
@@ -104,8 +105,14 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+@lru_cache(maxsize=65536)
+def _name_words(name: str) -> tuple[str, ...]:
+    return tuple(t.word for t in tokenize(name))
+
+
 def name_words(name: str) -> list[str]:
-    return [t.word for t in tokenize(name)]
+    """The folded words of a name (cached: the same roster names are looked up for every photo)."""
+    return list(_name_words(name))
 
 
 @dataclass
@@ -137,6 +144,12 @@ class _Pattern:
 
 
 def _patterns(student: Student) -> list[_Pattern]:
+    return _patterns_for(student.first_name, student.legal_first_name, student.middle_name, student.last_name)
+
+
+@lru_cache(maxsize=65536)
+def _patterns_for(first_name: str, legal_first_name: str, middle_name: str, last_name: str) -> list[_Pattern]:
+    student = Student("", first_name, last_name, False, True, middle_name, legal_first_name=legal_first_name)
     last = name_words(student.last_name)
     firsts = [w for w in (name_words(student.first_name), name_words(student.legal_first_name)) if w]
     firsts = [f for i, f in enumerate(firsts) if f not in firsts[:i]]
@@ -255,25 +268,27 @@ def find_names(text: str, students: Iterable[Student], source: str,
             start -= 1
         hits.append(NameHit(student.student_number, text[start:end], source, form, FORMS[form], start, end))
 
+    at: dict[str, list[int]] = {}  # where each word stands: a pattern is only tried where its first word is
+    for i, token in enumerate(tokens):
+        at.setdefault(token.word, []).append(i)
     for student in students:
         for pattern in _patterns(student):
-            for i in range(len(tokens)):
+            for i in at.get(pattern.words[0], ()):
                 if _matches(tokens, i, pattern):
                     hit(student, i, i + len(pattern.words) - 1, pattern.form)
-        joined = dict(_joined(student))
-        initials = set(_file_initials(student)) if file_like else set()
-        for i, token in enumerate(tokens):
-            if token.word in joined:
-                hit(student, i, i, joined[token.word])
-            elif token.word in initials:
+        for word, form in _joined(student):
+            for i in at.get(word, ()):
+                hit(student, i, i, form)
+        for word in _file_initials(student) if file_like else ():
+            for i in at.get(word, ()):
                 hit(student, i, i, "file_initial")
         if first_name_counts is not None:
             for first in {w for w in (name_words(student.first_name) + name_words(student.legal_first_name))}:
                 if first in COMMON_WORDS or len(first) < 3 or first_name_counts.get(first, 0) > FIRST_ONLY_MAX_SHARED:
                     continue
-                for i, token in enumerate(tokens):
-                    if token.word == first and not (isinstance(first_name_counts, RosterNames)
-                                                    and first_name_counts.names_another(first, tokens, i, student)):
+                for i in at.get(first, ()):
+                    if not (isinstance(first_name_counts, RosterNames)
+                            and first_name_counts.names_another(first, tokens, i, student)):
                         hit(student, i, i, "first_only")
     if compact:
         squeezed, where = _compact(text)
