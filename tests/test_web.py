@@ -242,3 +242,31 @@ def test_school_choice(client, faces):
                                               "school": "9999"},
                           headers={"X-CSRF-Token": client.csrf}, content_type="multipart/form-data")
     assert unknown.status_code == 400 and "school '9999'" in unknown.get_json()["error"]
+
+
+def test_a_long_running_server_follows_the_nightly_sync(face_roster, faces, tmp_path):
+    """A student restricted by tonight's sync is caught by a server started yesterday."""
+    from consentguard import sync_roster
+    from conftest import C, N, student, write_export
+
+    db = tmp_path / "cg.db"
+    shutil.copy(face_roster, db)
+    executor = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(str(db), Policy()))
+    try:
+        c = create_app(db, pool=executor).test_client()
+        c.csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', c.get("/").text).group(1)
+        photo = faces.clear_other.read_bytes()
+        assert post_photo(c, photo, "c.jpg").get_json()["result"]["verdict"] == "pass"
+        portraits = tmp_path / "portraits"
+        portraits.mkdir()
+        shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+        shutil.copy(faces.clear_portrait, portraits / f"{C}.jpg")
+        export = write_export(tmp_path / "tonight.csv", [
+            student(R, "Marcus", "Ellery", photo="Y"), student(C, "Jordan", "Whitfield", photo="Y"),
+            student(N, "Priya", "Natarajan", name="Yes"), student("900004", "Amelia", "Hartley")])
+        assert C in sync_roster(open_db(db), export, portraits).newly_restricted
+        after = post_photo(c, photo, "c.jpg").get_json()["result"]
+        assert after["verdict"] == "block" and C in after["student_numbers"]
+    finally:
+        executor.shutdown()

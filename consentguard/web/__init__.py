@@ -84,6 +84,23 @@ def _init_worker(db_path: str, policy: Policy, parent: int | None = None) -> Non
     face_models()
 
 
+def _current_checker(channel: str | None, school: str | None):
+    """The worker's Checker for this channel and school, rebuilt whenever a new roster sync
+    has landed or the day has changed (releases expire at midnight): a server that runs for
+    weeks always judges against the roster in force."""
+    global _checker
+    from datetime import date
+
+    from ..check import Checker
+    from ..db import latest_sync_id
+
+    key = (channel, school, latest_sync_id(_checker.db), date.today())
+    if key != getattr(_checker, "web_key", None):
+        _checker = Checker(_checker.db, _checker.policy, record=False, channel=channel, school=school)
+        _checker.web_key = key
+    return _checker
+
+
 def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str | None,
                      school: str | None) -> tuple[dict, bytes | None, bytes | None]:
     """Check one photo: its result document, a preview with boxes, and a safe copy (if not a pass)."""
@@ -91,9 +108,7 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
     from ..redact import safe_copy
     from ..scan import thumbnail
 
-    checker = _checker
-    if (channel, school) != (checker.channel, checker.school):
-        checker = Checker(checker.db, checker.policy, record=False, channel=channel, school=school)
+    checker = _current_checker(channel, school)
     result, image = checker.check_decoded(data, name, caption)
     doc = result.to_json()
     if image is None:
