@@ -270,3 +270,24 @@ def test_a_long_running_server_follows_the_nightly_sync(face_roster, faces, tmp_
         assert after["verdict"] == "block" and C in after["student_numbers"]
     finally:
         executor.shutdown()
+
+
+def test_a_dead_worker_is_replaced(db_file, faces):
+    """A worker killed mid-way (out of memory, say): that photo gets a clear error, the next is checked."""
+    import os
+    import signal
+
+    app = create_app(db_file, workers=1)
+    try:
+        c = app.test_client()
+        c.csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', c.get("/").text).group(1)
+        pool = app.extensions["consentguard_pool"]
+        (worker,) = pool._processes  # the one worker process
+        os.kill(worker, signal.SIGKILL)
+        time.sleep(0.5)
+        dead = post_photo(c, faces.group.read_bytes(), "group.jpg")
+        assert dead.status_code == 503 and "restarted: check the photo again" in dead.get_json()["error"]
+        again = post_photo(c, faces.group.read_bytes(), "group.jpg")
+        assert again.status_code == 200 and again.get_json()["result"]["verdict"] == "block"
+    finally:
+        app.extensions["consentguard_pool"].shutdown()

@@ -137,13 +137,15 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     app.add_template_filter(json.loads, "fromjson")
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 64 * 1024
     secret = secrets.token_bytes(32)
-    if pool is None:
+    def start_pool():
         count = workers or os.cpu_count() or 1
-        pool = ProcessPoolExecutor(max_workers=count, mp_context=mp.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(db_path, policy, os.getpid()))
+        executor = ProcessPoolExecutor(max_workers=count, mp_context=mp.get_context("spawn"),
+                                       initializer=_init_worker, initargs=(db_path, policy, os.getpid()))
         for _ in range(count):  # start the workers (and load the models) now, not on the first photo
-            pool.submit(os.getpid)
-    app.extensions["consentguard_pool"] = pool
+            executor.submit(os.getpid)
+        return executor
+
+    app.extensions["consentguard_pool"] = pool if pool is not None else start_pool()
 
     def csrf_for(session: str) -> str:
         return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
@@ -186,6 +188,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     @app.errorhandler(403)
     @app.errorhandler(404)
     @app.errorhandler(413)
+    @app.errorhandler(503)
     def error(exc):
         message = getattr(exc, "description", str(exc))
         if exc.code == 413:
@@ -230,10 +233,18 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             abort(400, f"unknown channel {channel!r}")
         caption = request.form.get("caption") or None
         school = request.form.get("school") or None
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
-            doc, preview, safe = pool.submit(_check_in_worker, data, name, caption, channel, school).result()
+            job = app.extensions["consentguard_pool"].submit(_check_in_worker, data, name, caption, channel, school)
+            doc, preview, safe = job.result()
         except ConsentGuardError as exc:
             abort(400, str(exc))
+        except BrokenProcessPool:  # a worker died (out of memory, killed): start fresh ones
+            if pool is None:
+                app.extensions["consentguard_pool"] = start_pool()
+            abort(503, f"{name}: the checker's worker stopped while checking this photo; it has been "
+                       "restarted: check the photo again")
         if keep_blocked is not None and doc["verdict"] == "block":
             _keep(Path(keep_blocked), doc["sha256"], name, data)
         del data
