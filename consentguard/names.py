@@ -48,7 +48,7 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 BLOCK, REVIEW = "block", "review"
 
 #: Changes whenever matching or the places searched change, so cached scan results are not reused.
-MATCHER_VERSION = "names2"
+MATCHER_VERSION = "names3"
 FORMS = {"full": BLOCK, "last_first": BLOCK, "joined": BLOCK, "nickname": REVIEW, "part_surname": REVIEW, "first_initial": REVIEW,
          "initials": REVIEW, "file_initial": REVIEW, "first_only": REVIEW}
 
@@ -169,7 +169,20 @@ def _patterns_for(first_name: str, legal_first_name: str, middle_name: str, last
         for nick in sorted(variants(" ".join(first))):
             if [nick] not in firsts:
                 patterns.append(_Pattern([nick] + last, "nickname"))
+    for other in _surname_spellings(last):  # St. John / Saint John
+        patterns += [_Pattern(first + other, "full") for first in firsts]
+        patterns += [_Pattern(other + first, "last_first") for first in firsts]
     return patterns
+
+
+#: Surname words written two ways ("St. John" and "Saint John", "Ste. Marie" and "Sainte Marie").
+SURNAME_SPELLINGS = {"st": "saint", "saint": "st", "ste": "sainte", "sainte": "ste"}
+
+
+def _surname_spellings(last: list[str]) -> list[list[str]]:
+    if not any(w in SURNAME_SPELLINGS for w in last):
+        return []
+    return [[SURNAME_SPELLINGS.get(w, w) for w in last]]
 
 
 def _joined(student: Student) -> list[tuple[str, str]]:

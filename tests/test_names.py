@@ -39,6 +39,8 @@ ROSTER_FIRST_NAMES = first_name_counts(ALL + [Student(str(100 + i), "Maria", "X"
     ("Isaac Van der Berg scored", [("5", "Isaac Van der Berg", "full")]),
     ("Lena Smith-Jones", [("10", "Lena Smith-Jones", "full")]),
     ("Aoife St. John", [("12", "Aoife St. John", "full")]),
+    ("Aoife Saint John", [("12", "Aoife Saint John", "full")]),
+    ("Saint John, Aoife", [("12", "Saint John, Aoife", "last_first")]),
     ("Christopher Marsh", [("11", "Christopher Marsh", "full")]),  # legal first name
     ("Kit Marsh", [("11", "Kit Marsh", "full")]),                  # preferred first name
     # last, first
