@@ -174,11 +174,12 @@ def confirm_face(gray: np.ndarray, proposal) -> tuple[tuple[float, float, float,
     k = CONFIRM_FACE_PX / size
     crop = _resize(np.ascontiguousarray(gray[top:bottom, left:right]), k)
     rects, scores, _ = face_models().detector.run(crop, 0, 0.0)
-    best = None
-    for r, score in zip(rects, scores):
+    best, best_overlap = None, 0.2
+    for r, score in zip(rects, scores):  # the crop may hold a neighbour too: take the box on this face
         box = (left + r.left() / k, top + r.top() / k, left + r.right() / k, top + r.bottom() / k)
-        if _iou(box, proposal) > 0.2 and (best is None or score > best[1]):
-            best = (box, float(score))
+        overlap = _iou(box, proposal)
+        if overlap > best_overlap:
+            best, best_overlap = (box, float(score)), overlap
     return best
 
 
@@ -197,15 +198,27 @@ def detect_faces(rgb: np.ndarray, mode: str = "default") -> list[Face]:
     height, width = rgb.shape[:2]
     proposals = propose_faces(rgb, proposal_scale(width, height, mode))
     gray = _gray(rgb) if len(proposals) else None
+    return place_faces(proposals, [confirm_face(gray, p) for p in proposals], width, height)
+
+
+def place_faces(proposals, confirmations, width: int, height: int) -> list[Face]:
+    """One Face per distinct proposal, best score first: dlib's box where it confirmed the
+    proposal, else the derived one. A confirmed box another face already has (dlib found the
+    neighbour) does not cost this face its place: it keeps its derived box."""
     faces: list[Face] = []
-    for proposal in proposals:
-        confirmed = confirm_face(gray, proposal)
-        box = confirmed[0] if confirmed else derived_box(proposal)
-        box = (max(round(box[0]), 0), max(round(box[1]), 0), min(round(box[2]), width), min(round(box[3]), height))
-        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
-            continue
-        if any(_iou(box, f.box) > 0.5 for f in faces):
-            continue  # two proposals for one face
+
+    def clip(box):
+        return (max(round(box[0]), 0), max(round(box[1]), 0), min(round(box[2]), width), min(round(box[3]), height))
+
+    def taken(box) -> bool:
+        return any(_iou(box, f.box) > 0.5 for f in faces)
+
+    for proposal, confirmed in zip(proposals, confirmations):
+        if confirmed is not None and taken(clip(confirmed[0])):
+            confirmed = None
+        box = clip(confirmed[0] if confirmed else derived_box(proposal))
+        if box[2] - box[0] < 2 or box[3] - box[1] < 2 or taken(box):
+            continue  # nothing left of it in the photo, or a second proposal for one face
         faces.append(Face(box=box, score=float(proposal[4]), confirmed=confirmed is not None))
     return faces
 

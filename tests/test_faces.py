@@ -46,3 +46,23 @@ def test_derived_box_is_a_square_slightly_larger_and_lower():
     left, top, right, bottom = derived_box((100, 100, 200, 228, 0.9))
     assert right - left == pytest.approx(bottom - top) == pytest.approx(110)
     assert (left + right) / 2 == pytest.approx(153) and (top + bottom) / 2 == pytest.approx(169.12)
+
+
+def test_a_face_is_not_lost_when_dlib_confirms_its_neighbour_instead():
+    """Two overlapping faces: dlib, run on B's crop, returns A's box. B keeps a derived box."""
+    from consentguard.faces import place_faces
+
+    a, b = (100, 100, 200, 228, 0.9), (160, 100, 260, 228, 0.8)
+    a_box = (95, 110, 205, 220)
+    faces = place_faces(np.array([a, b]), [(a_box, 1.0), (a_box, 0.4)], 1000, 1000)
+    assert [f.box for f in faces] == [a_box, (158, 114, 268, 224)]
+    assert [f.confirmed for f in faces] == [True, False]
+
+
+def test_a_second_proposal_for_one_face_is_dropped():
+    from consentguard.faces import place_faces
+
+    a = (100, 100, 200, 228, 0.9)
+    twin = (102, 101, 202, 229, 0.5)
+    faces = place_faces(np.array([a, twin]), [((95, 110, 205, 220), 1.0), ((96, 110, 206, 221), 0.9)], 1000, 1000)
+    assert len(faces) == 1
