@@ -174,9 +174,10 @@ class Checker:
             return [], f"{image.name}: text in the photo could not be read ({exc}): names in it cannot be checked"
         text, spans = joined(lines)
         hits = find_names(text, self.name_restricted, "ocr", self.first_names, compact=True)
-        shown = [h for h in find_names(text, self.photo_restricted, "ocr", compact=True) if h.strength == "block"]
+        shown = [h for h in find_names(text, self.photo_restricted, "ocr", compact=True, restriction="photo")
+                 if h.strength == "block"]
         for hit in shown:
-            hit.restriction, hit.strength = "photo", "review"
+            hit.strength = "review"
         for hit in hits + shown:
             hit.box = box_of(spans, hit.start, hit.end)
         return hits + shown, None
@@ -207,10 +208,7 @@ class Checker:
             source = f"metadata:{item.field}"
             found = find_names(item.text, self.name_restricted, source, self.first_names)
             if item.identity:
-                shown = find_names(item.text, self.photo_restricted, source, self.first_names)
-                for hit in shown:
-                    hit.restriction = "photo"
-                found += shown
+                found += find_names(item.text, self.photo_restricted, source, self.first_names, restriction="photo")
             for hit in found:
                 hit.box = item.box
             hits += found

@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .errors import ConsentGuardError
 from .consent import CHANNELS
+from .db import default_db_path
 from .policy import SETTINGS, Policy, setting_help
 
 
@@ -216,7 +217,6 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, csv_path, 
     from .report import html_report, json_document_docs, write_csv
     from .scan import find_photos, run_scan
 
-    from .db import default_db_path
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
@@ -316,7 +316,6 @@ def serve(host, port, token, admin_token, keep_blocked, workers, thorough, no_oc
 
     Example: consentguard serve   (then open http://127.0.0.1:8765/)
     """
-    from .db import default_db_path
     from .web import serve as run
 
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
@@ -437,7 +436,7 @@ def audit_verify(db_path):
     """
     from .audit import verify
 
-    db_file = db_path or _default_db()
+    db_file = db_path or default_db_path()
     result = verify(open_database(db_file, create=False))
     if result.ok:
         click.echo(f"audit trail intact: {result.rows} rows; head {result.head}")
@@ -465,11 +464,6 @@ def audit_export(out, verdict, since, until, db_path):
         if day is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
             raise click.BadParameter(f"{day!r} is not a date like 2026-09-01")
     write_csv(query(open_database(db_path, create=False), verdict, since, until), out)
-
-
-def _default_db():
-    from .db import default_db_path
-    return default_db_path()
 
 
 @cli.command()

@@ -242,12 +242,11 @@ def _mwg_regions(root, size, orientation) -> list[TextField]:
     for node, names in _named_regions(root, "mwg-rs:Name"):
         kind = (_values(node, "mwg-rs:Type") or ["Face"])[0]
         box = None
-        for area in [node.find(_q("mwg-rs:Area"))]:
-            if area is not None:
-                values = [_float(_values(area, f"stArea:{k}")) for k in "xywh"]
-                if None not in values:
-                    x, y, w, h = values  # MWG: x, y are the centre
-                    box = _upright_box(x - w / 2, y - h / 2, w, h, size, orientation)
+        area = node.find(_q("mwg-rs:Area"))
+        values = [_float(_values(area, f"stArea:{k}")) for k in "xywh"] if area is not None else [None]
+        if None not in values:
+            x, y, w, h = values  # MWG: x, y are the centre
+            box = _upright_box(x - w / 2, y - h / 2, w, h, size, orientation)
         label = "face region" if kind.lower() == "face" else f"{kind.lower()} region"
         fields += [TextField(f"XMP {label} (MWG)", n, identity=True, box=box) for n in names]
     return fields

@@ -149,20 +149,19 @@ def _patterns(student: Student) -> list[_Pattern]:
 
 @lru_cache(maxsize=65536)
 def _patterns_for(first_name: str, legal_first_name: str, middle_name: str, last_name: str) -> list[_Pattern]:
-    student = Student("", first_name, last_name, False, True, middle_name, legal_first_name=legal_first_name)
-    last = name_words(student.last_name)
-    firsts = [w for w in (name_words(student.first_name), name_words(student.legal_first_name)) if w]
+    last = name_words(last_name)
+    firsts = [w for w in (name_words(first_name), name_words(legal_first_name)) if w]
     firsts = [f for i, f in enumerate(firsts) if f not in firsts[:i]]
     if not last or not firsts:
         return []
-    middle = name_words(student.middle_name)
+    middle = name_words(middle_name)
     patterns = []
     for first in firsts:
         patterns += [_Pattern(first + last, "full"), _Pattern(last + first, "last_first")]
         if middle:
             patterns += [_Pattern(first + middle + last, "full"), _Pattern(first + [middle[0][0]] + last, "full")]
         patterns.append(_Pattern(first + [last[0][0]], "first_initial"))
-        if "-" in student.last_name:  # "Maria Smith" for Maria Smith-Jones
+        if "-" in last_name:  # "Maria Smith" for Maria Smith-Jones
             patterns += [_Pattern(first + [part], "part_surname") for part in last if len(part) > 1]
         patterns.append(_Pattern([first[0][0], last[0][0]], "initials", initials_need_stop=True))
     for first in firsts:
@@ -243,9 +242,6 @@ class RosterNames:
     counts: Counter  # folded first name -> how many students have it
     surnames: dict[str, list[list[str]]]  # folded first name -> surname words of each student with it
 
-    def get(self, first: str, default: int = 0) -> int:
-        return self.counts.get(first, default)
-
     def names_another(self, first: str, tokens: list[Token], i: int, student: Student) -> bool:
         """Whether the first name at ``tokens[i]`` starts the full name of another student."""
         own = name_words(student.last_name)
@@ -256,7 +252,8 @@ class RosterNames:
 
 
 def find_names(text: str, students: Iterable[Student], source: str,
-               first_name_counts: RosterNames | Counter | None = None, compact: bool = False) -> list[NameHit]:
+               first_name_counts: RosterNames | None = None, compact: bool = False,
+               restriction: str = "name") -> list[NameHit]:
     """Every mention in ``text`` of the given (name-restricted) students.
 
     ``first_name_counts`` (:func:`first_name_counts`: how many students of the
@@ -264,7 +261,8 @@ def find_names(text: str, students: Iterable[Student], source: str,
     hits; without it they are not looked for. A first name followed by the
     surname of another student with that first name is that student, not a hit.
     ``compact`` also finds full names run together with the words around them,
-    as OCR writes them when it misses the spaces.
+    as OCR writes them when it misses the spaces. ``restriction`` is recorded on
+    every hit: "photo" when the text says who is shown (face regions).
     """
     if not text:
         return []
@@ -279,7 +277,8 @@ def find_names(text: str, students: Iterable[Student], source: str,
             end += 1
         if start > 0 and text[start - 1] == "#":
             start -= 1
-        hits.append(NameHit(student.student_number, text[start:end], source, form, FORMS[form], start, end))
+        hits.append(NameHit(student.student_number, text[start:end], source, form, FORMS[form], start, end,
+                            restriction=restriction))
 
     at: dict[str, list[int]] = {}  # where each word stands: a pattern is only tried where its first word is
     for i, token in enumerate(tokens):
@@ -297,11 +296,11 @@ def find_names(text: str, students: Iterable[Student], source: str,
                 hit(student, i, i, "file_initial")
         if first_name_counts is not None:
             for first in {w for w in (name_words(student.first_name) + name_words(student.legal_first_name))}:
-                if first in COMMON_WORDS or len(first) < 3 or first_name_counts.get(first, 0) > FIRST_ONLY_MAX_SHARED:
+                if (first in COMMON_WORDS or len(first) < 3
+                        or first_name_counts.counts.get(first, 0) > FIRST_ONLY_MAX_SHARED):
                     continue
                 for i in at.get(first, ()):
-                    if not (isinstance(first_name_counts, RosterNames)
-                            and first_name_counts.names_another(first, tokens, i, student)):
+                    if not first_name_counts.names_another(first, tokens, i, student):
                         hit(student, i, i, "first_only")
     if compact:
         squeezed, where = _compact(text)
@@ -309,11 +308,12 @@ def find_names(text: str, students: Iterable[Student], source: str,
             for word, _ in _joined(student):
                 if len(word) < COMPACT_MIN:
                     continue
-                at = squeezed.find(word)
-                while at >= 0:
-                    start, end = where[at], where[at + len(word) - 1] + 1
-                    hits.append(NameHit(student.student_number, text[start:end], source, "joined", BLOCK, start, end))
-                    at = squeezed.find(word, at + 1)
+                pos = squeezed.find(word)
+                while pos >= 0:
+                    start, end = where[pos], where[pos + len(word) - 1] + 1
+                    hits.append(NameHit(student.student_number, text[start:end], source, "joined", BLOCK, start, end,
+                                        restriction=restriction))
+                    pos = squeezed.find(word, pos + 1)
     return _dedupe(hits)
 
 

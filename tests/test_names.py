@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from consentguard.index import Student
-from consentguard.names import COMMON_WORDS, FORMS, find_names, first_name_counts, fold, scrub, tokenize
+from consentguard.names import COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
 from consentguard.nicknames import variants
 
 PRIYA = Student("2", "Priya", "Natarajan", False, True)
@@ -109,8 +109,8 @@ def test_file_initials_only_in_file_names():
 
 def test_first_only_needs_the_roster_counts():
     assert find_names("Great job Priya!", ALL, "caption") == []
-    assert find_names("Great job Priya!", ALL, "caption", Counter({"priya": 4})) == []
-    assert len(find_names("Great job Priya!", ALL, "caption", Counter({"priya": 3}))) == 1
+    assert find_names("Great job Priya!", ALL, "caption", RosterNames(Counter({"priya": 4}), {})) == []
+    assert len(find_names("Great job Priya!", ALL, "caption", RosterNames(Counter({"priya": 3}), {}))) == 1
 
 
 @pytest.mark.parametrize("name,expected", [
