@@ -101,13 +101,28 @@ class Checker:
             if not any(s.school_id == school for s in self.students.values()):
                 raise DatabaseError(f"school {school!r}: no student of the roster in force belongs to it")
             here = sum(1 for n in restricted if self.students[n].school_id == school)
+        in_scope = {n for n in restricted if school is None or self.students[n].school_id == school}
+        #: photo-restricted students in scope whose face cannot be recognised (no usable portrait)
+        self.unprotected = sorted(in_scope - set(self.index.owners))
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
                                      self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS,
-                                     school, here)
+                                     school, here, len(self.unprotected))
         self.name_restricted = [s for s in self.students.values() if s.name_restricted]
         self.photo_restricted = [s for s in self.students.values() if s.photo_restricted]
         self.first_names = first_name_counts(self.students.values())
         self.root = Path(root) if root is not None else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What weakens every check by this checker, said once per check or scan."""
+        if not self.unprotected:
+            return []
+        n, scope = len(self.unprotected), f" of school {self.school}" if self.school else ""
+        return [f"{n} photo-restricted student{'s' if n > 1 else ''}{scope} "
+                f"{'have' if n > 1 else 'has'} no usable portrait, so {'their faces' if n > 1 else 'their face'} "
+                "cannot be recognised: every face not recognised as a permitted student goes to review. "
+                "Fix: add their portraits to the next sync (--photos); "
+                "'consentguard roster list --unprotected' lists them"]
 
     @property
     def thresholds(self) -> dict:

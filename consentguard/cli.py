@@ -96,7 +96,8 @@ def cli():
               show_default=True,
               help="Whose portraits are encoded: only photo-restricted students (stores the least "
                    "biometric data) or all students (a face recognised as a permitted student is not "
-                   "flagged: fewer false alarms). See README, 'Which faces to index'.")
+                   "flagged: fewer false alarms). Opt-in mappings always index all students. "
+                   "See README, 'Which faces to index'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
 @db_option
 def sync(export, photos, preset, mapping_file, consent_file, check_config, list_presets, accept_drop,
@@ -105,7 +106,9 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
 
     All or nothing: a refused or failed sync changes nothing (it is kept in
     the history), and a student missing from the export keeps every
-    restriction they had. Exit status 1 when refused: a monitor can alert.
+    restriction they had. Exit status 1 when refused or failed; 3 when done
+    but protection is weaker (a photo-restricted student has no usable
+    portrait): a monitor can alert on any non-zero status.
 
     Example: consentguard sync student.export.csv --photos portraits/
     """
@@ -132,6 +135,9 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
     report = sync_roster(open_database(db_path), export, photos, mapping=mapping, accept_drop=accept_drop,
                          consent=consent_file, index_policy=index_policy)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.summary())
+    if report.weaker:
+        click.echo(f"Warning: sync done, but protection is weaker: {report.weaker}", err=True)
+        sys.exit(3)
 
 
 def describe_mapping(mapping) -> str:
@@ -184,7 +190,9 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
         raise click.BadParameter(str(exc)) from exc
     checker = Checker(open_database(db_path, create=False), policy, channel=channel, school=school)
     results = [checker.check_path(image, caption) for image in images]
-    click.echo(json_document(results) if as_json else human(results))
+    click.echo(json_document(results, warnings=checker.warnings) if as_json else human(results))
+    for warning in checker.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     sys.exit(exit_status(r.verdict for r in results))
 
 
@@ -330,15 +338,19 @@ def roster():
 
 @roster.command("list")
 @click.option("--restricted", is_flag=True, help="Only students with a photo or name restriction.")
+@click.option("--unprotected", is_flag=True,
+              help="Only photo-restricted students with no usable portrait (their faces cannot be recognised).")
 @db_option
-def roster_list(restricted, db_path):
+def roster_list(restricted, unprotected, db_path):
     """List students with their restrictions per channel (tab-separated).
 
     Example: consentguard roster list --restricted
     """
     from .consent import describe
+    from .index import unprotected as find_unprotected
     from .sync import consents_of, current_snapshots
     db = open_database(db_path, create=False)
+    only = set(find_unprotected(db)) if unprotected else None
     portraits = dict(db.execute("SELECT student_number, count(*) FROM portraits "
                                 "WHERE encoding IS NOT NULL GROUP BY student_number").fetchall())
     click.echo("student_number\tname\tphoto_restricted\tname_restricted\tportraits")
@@ -346,7 +358,7 @@ def roster_list(restricted, db_path):
     for number, snap in sorted(snaps.items(), key=lambda kv: (kv[1]["last_name"], kv[1]["first_name"])):
         consents = consents_of(snap)
         photo, name = describe(consents, "photo"), describe(consents, "name")
-        if restricted and photo == name == "none":
+        if (restricted and photo == name == "none") or (only is not None and number not in only):
             continue
         click.echo(f"{number}\t{snap['first_name']} {snap['last_name']}\t{photo}\t{name}\t{portraits.get(number, 0)}")
 

@@ -61,6 +61,13 @@ class RosterContext:
     unknown_face: str = PASS  # a face that matches no indexed student: pass (opt-out) or review (opt-in)
     school: str | None = None  # the school the photo is from, if known
     restricted_here: int | None = None  # photo-restricted students in that school (None: the whole roster's)
+    #: photo-restricted students in scope with no usable portrait (None: photo_restricted - indexed):
+    #: while there are any, a face not recognised as a specific permitted student could be one of them
+    unprotected_here: int | None = None
+
+    @property
+    def unprotected(self) -> int:
+        return self.photo_restricted - self.indexed if self.unprotected_here is None else self.unprotected_here
 
     @property
     def at_risk(self) -> int:
@@ -125,10 +132,6 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
         if context.at_risk:
             return FaceResult(face.box, REVIEW, reason=f"face at {_box(face.box)} could not be encoded")
         return FaceResult(face.box, PASS)
-    if context.photo_restricted and not context.indexed:
-        return FaceResult(face.box, REVIEW, reason=(
-            f"face at {_box(face.box)} cannot be matched: none of the {context.photo_restricted} "
-            "photo-restricted students has a usable portrait"))
     restricted = [(n, d) for n, d in face.nearest if _photo_restricted(context, n)]
     permitted = [(n, d) for n, d in face.nearest if not _photo_restricted(context, n)]
     known = face.nearest and face.nearest[0][1] <= policy.review_distance
@@ -137,7 +140,8 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
             f"face at {_box(face.box)} matches no student with a portrait on file; in an opt-in "
             "district only students with a current release may be shown"))
     if not restricted:
-        return FaceResult(face.box, PASS, None, permitted[0][1] if permitted else None)
+        return _unprotected_check(face, context, policy) or FaceResult(
+            face.box, PASS, None, permitted[0][1] if permitted else None)
     number, distance = restricted[0]
     other, other_distance = permitted[0] if permitted else (None, float("inf"))
     clearly_other = other_distance + policy.margin <= distance
@@ -157,7 +161,37 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
             f"distance {distance:.2f} (review at <= {policy.review_distance:.2f})"))
     note = (f"face at {_box(face.box)} recognised as permitted {_who(context, other)}: distance "
             f"{other_distance:.2f}" if other is not None and other_distance <= policy.review_distance else None)
-    return FaceResult(face.box, PASS, None, distance, note)
+    return _unprotected_check(face, context, policy) or FaceResult(face.box, PASS, None, distance, note)
+
+
+def recognised_as(face: FaceEvidence, context: RosterContext, policy: Policy) -> str | None:
+    """The permitted student this face clearly is, or None: nearest of all indexed students,
+    within block_distance, and nearer than the next student by at least the margin."""
+    if not face.nearest:
+        return None
+    number, distance = face.nearest[0]
+    runner_up = face.nearest[1][1] if len(face.nearest) > 1 else float("inf")
+    if (_photo_restricted(context, number) or distance > policy.block_distance
+            or runner_up < distance + policy.margin):
+        return None
+    return number
+
+
+def _unprotected_check(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult | None:
+    """Review for a face that would pass, while photo-restricted students in scope have no usable
+    portrait (it may be one of them) and it is not recognised as a specific permitted student."""
+    if not context.unprotected or recognised_as(face, context, policy):
+        return None
+    nearest = face.nearest[0][1] if face.nearest else None
+    if not context.indexed:
+        why = (f"cannot be matched: none of the {context.photo_restricted} photo-restricted students has a "
+               "usable portrait")
+    else:
+        n = context.unprotected
+        why = (f"is not recognised as a permitted student, and {n} photo-restricted student"
+               f"{'s have' if n > 1 else ' has'} no usable portrait (it could be "
+               f"{'one of them' if n > 1 else 'them'})")
+    return FaceResult(face.box, REVIEW, None, nearest, f"face at {_box(face.box)} {why}")
 
 
 def _photo_restricted(context: RosterContext, number: str) -> bool:

@@ -118,6 +118,16 @@ def load_index(db: sqlite_utils.Database, students: dict[str, Student] | None = 
     return FaceIndex(encodings=encodings, owners=[r[0] for r in rows], students=students)
 
 
+def unprotected(db: sqlite_utils.Database, channel: str | None = None,
+                school: str | None = None) -> dict[str, str]:
+    """Photo-restricted students (today, on ``channel``; of ``school``) with no encoded
+    portrait, number -> name: their faces cannot be recognised."""
+    students = load_students(db, channel)
+    encoded = {r[0] for r in db.execute("SELECT DISTINCT student_number FROM portraits WHERE encoding IS NOT NULL")}
+    return {n: s.full_name for n, s in sorted(students.items())
+            if s.photo_restricted and n not in encoded and (school is None or s.school_id == school)}
+
+
 def purge_unneeded(db: sqlite_utils.Database, index_policy: str = "restricted") -> int:
     """Delete encodings of students the index no longer needs."""
     if index_policy == "all":

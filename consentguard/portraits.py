@@ -120,9 +120,38 @@ def _open_map(path: Path) -> PortraitSource:
 
 PROBLEMS = {
     "no_face": "no face found in portrait {source}",
-    "many_faces": "more than one face in portrait {source}; not used",
+    "many_faces": "portrait {source} shows {detail}; not used (crop it to the student's face)",
     "unreadable": "portrait {source} cannot be read",
 }
+
+#: A portrait's second face is a stray (a partial face at the edge, a poster, a parent's
+#: shoulder) when its weight is below this share of the main face's; at or above it the two
+#: faces are comparable and the portrait is refused, since enrolling the wrong one would
+#: leave the student unprotected.
+STRAY_SHARE = 0.6
+
+
+def _weight(face, width: int, height: int) -> float:
+    """How much a face looks like the portrait's subject: its width, discounted when it is
+    off-centre, cut by the frame, or not confirmed by dlib (turned, covered, partial)."""
+    left, top, right, bottom = face.box
+    dx = ((left + right) / 2 - width / 2) / (width / 2)
+    dy = ((top + bottom) / 2 - height / 2) / (height / 2)
+    centrality = 1.0 - 0.5 * min(1.0, (dx * dx + dy * dy) ** 0.5 / 2 ** 0.5)
+    cut = left <= 0 or top <= 0 or right >= width or bottom >= height
+    return face.width * centrality * (1.0 if face.confirmed else 0.7) * (0.7 if cut else 1.0)
+
+
+def dominant_face(faces: list, width: int, height: int):
+    """(the face to enrol, None) or (None, the two comparable faces) for a portrait's faces."""
+    ranked = sorted(faces, key=lambda f: _weight(f, width, height), reverse=True)
+    if len(ranked) > 1 and _weight(ranked[1], width, height) >= STRAY_SHARE * _weight(ranked[0], width, height):
+        return None, ranked[:2]
+    return ranked[0], None
+
+
+def _box(box) -> str:
+    return "[{}, {}, {}, {}]".format(*box)
 
 
 @dataclass
@@ -135,13 +164,19 @@ class PortraitResult:
     status: str = "pending"  # encoded | no_face | many_faces | unreadable
     box: tuple[int, int, int, int] | None = None
     encoding: object = None
+    detail: str = ""  # which faces: the two comparable ones, or the one used and those ignored
 
     @property
     def problem(self) -> str | None:
-        return PROBLEMS[self.status].format(source=self.source) if self.status in PROBLEMS else None
+        return PROBLEMS[self.status].format(source=self.source, detail=self.detail) if self.status in PROBLEMS else None
+
+    @property
+    def note(self) -> str | None:
+        """Which face was enrolled when the portrait had more than one."""
+        return self.detail if self.status == "encoded" and self.detail else None
 
     def encode(self) -> "PortraitResult":
-        """Detect the single face and encode it (loads dlib)."""
+        """Detect the faces and encode the dominant one (loads dlib)."""
         from .faces import detect_faces, encode_face
 
         try:
@@ -150,13 +185,20 @@ class PortraitResult:
             self.status = "unreadable"
             return self
         faces = detect_faces(image.rgb)
+        chosen, rivals = dominant_face(faces, image.width, image.height) if faces else (None, None)
         if not faces:
             self.status = "no_face"
-        elif len(faces) > 1:
+        elif rivals:
             self.status = "many_faces"
+            self.detail = f"two faces of similar size, at {_box(rivals[0].box)} and {_box(rivals[1].box)}"
         else:
-            self.status, self.box = "encoded", faces[0].box
-            self.encoding = encode_face(image.rgb, faces[0], self.jitters)
+            self.status, self.box = "encoded", chosen.box
+            self.encoding = encode_face(image.rgb, chosen, self.jitters)
+            others = [f for f in faces if f is not chosen]
+            if others:
+                self.detail = (f"portrait {self.source}: enrolled the main face at {_box(chosen.box)}; "
+                               f"ignored {len(others)} smaller or off-centre face{'s' if len(others) > 1 else ''} "
+                               f"at {', '.join(_box(f.box) for f in others)}")
         self.data = b""
         return self
 

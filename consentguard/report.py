@@ -40,12 +40,13 @@ def human(results) -> str:
     return "\n".join(lines)
 
 
-def json_document(results) -> str:
-    return json_document_docs([r.to_json() for r in results])
+def json_document(results, **extra) -> str:
+    return json_document_docs([r.to_json() for r in results], **extra)
 
 
 def json_document_docs(docs: list[dict], **extra) -> str:
-    """The public document; ``scan`` adds ``not_photos`` (files found that are not images)."""
+    """The public document; ``warnings`` says what weakened every check (e.g. photo-restricted
+    students without a usable portrait); ``scan`` adds ``not_photos`` (files found that are not images)."""
     return json.dumps({"format_version": FORMAT_VERSION, "results": docs, **extra}, indent=2,
                       ensure_ascii=False)
 

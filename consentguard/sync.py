@@ -50,6 +50,21 @@ class SyncReport:
     names: dict[str, str] = field(default_factory=dict)  # student number -> name, for the lists
     mapping: str = "powerschool"
     encoding: str = "utf-8"
+    notes: list[str] = field(default_factory=list)  # worth knowing, not wrong (which portrait face was used)
+    index_policy: str = "restricted"
+    #: photo-restricted students (today, any channel) whose face cannot be recognised: no usable portrait
+    unprotected: list[str] = field(default_factory=list)
+
+    @property
+    def weaker(self) -> str | None:
+        """Why protection is weaker after this sync (the CLI exits 3), or None."""
+        if not self.unprotected:
+            return None
+        n = len(self.unprotected)
+        return (f"{n} photo-restricted student{'s have' if n > 1 else ' has'} no usable portrait, so "
+                f"{'their faces' if n > 1 else 'their face'} cannot be recognised: until fixed, every face "
+                "not recognised as a permitted student goes to review. Add their portraits to the next "
+                "sync (--photos); 'consentguard roster list --unprotected' lists them")
 
     def summary(self) -> str:
         lines = [
@@ -67,10 +82,13 @@ class SyncReport:
             f"  problems:               {len(self.problems)}",
         ]
         lines += [f"    ! {p}" for p in self.problems]
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.weaker:
+            lines.append(f"  protection is weaker: {self.weaker}")
         return "\n".join(lines)
 
     def to_json(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "protection_weaker": self.weaker}
 
 
 # -- snapshots: one student's row and consents as plain JSON-able data ---------------------
@@ -164,6 +182,13 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
     mapping = mapping or load_preset("powerschool")
     if index_policy not in face_index.INDEX_POLICIES:
         raise ValueError(f"index policy must be one of {', '.join(face_index.INDEX_POLICIES)}")
+    notes = []
+    if mapping.policy == "opt-in" and index_policy != "all":
+        # Only students with a current release may be shown: a face must be recognised as one of
+        # them, so every student's portrait is needed (restricted-only would send every face to review).
+        index_policy = "all"
+        notes.append("opt-in district: every student's portrait is indexed, so that a face can be "
+                     "recognised as a student with a current release")
     started = now()
     try:
         roster = read_export(export, mapping, consent)
@@ -178,7 +203,7 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
         problems = list(roster.problems)
         if refusal:
             problems.append(Problem(f"accepted with --accept-drop: {refusal}"))
-        portraits, reused = _portraits(db, roster, photos, policy, problems, index_policy)
+        portraits, reused = _portraits(db, roster, photos, policy, problems, notes, index_policy)
     except RosterError as exc:  # refused by a guard, or unreadable: kept in the history either way
         record_run(db, "refused" if isinstance(exc, SyncRefused) else "failed", str(export), str(exc),
                    mapping.name)
@@ -191,6 +216,7 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
                 "status": "running", "mapping": mapping.name, "index_policy": index_policy,
                 "consent_policy": mapping.policy}).last_pk
             report = _apply(db, roster, before, portraits, reused, sync_id, problems, index_policy)
+            report.notes = notes
             db["sync_runs"].update(sync_id, {
                 "finished_at": now(), "status": "ok", "students": report.students,
                 "restricted": report.photo_restricted + report.name_restricted,
@@ -205,7 +231,7 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
     return report
 
 
-def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Problem],
+def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Problem], notes: list[str],
                index_policy: str) -> tuple[list[PortraitResult], int]:
     """Encode the portraits the index needs that are new or changed (by content hash)."""
     if photos is None:
@@ -232,6 +258,8 @@ def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Proble
             if result.problem:
                 problems.append(Problem(f"{record.full_name} (#{record.student_number}): {result.problem}",
                                         None, record.student_number))
+            if result.note:
+                notes.append(f"{record.full_name} (#{record.student_number}): {result.note}")
     return results, reused
 
 
@@ -266,13 +294,10 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
             "encoding": face_index.encoding_to_blob(p.encoding) if p.encoding is not None else None,
         }, pk=("student_number", "sha256"))
     face_index.purge_unneeded(db, index_policy)
-    for record in roster.records.values():
-        if record.photo_restricted and not db.execute(
-                "SELECT 1 FROM portraits WHERE student_number = ? AND encoding IS NOT NULL",
-                [record.student_number]).fetchone():
-            problems.append(Problem(f"{record.full_name} (#{record.student_number}) is photo-restricted "
-                                    "but has no usable portrait: their face cannot be recognised",
-                                    None, record.student_number))
+    unprotected = face_index.unprotected(db)
+    for number, name in unprotected.items():
+        problems.append(Problem(f"{name} (#{number}) is photo-restricted but has no usable portrait: "
+                                "their face cannot be recognised", None, number))
     records = roster.records.values()
     return SyncReport(
         sync_id=sync_id, source=roster.source, students=len(roster.records),
@@ -283,7 +308,8 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         newly_restricted=newly_restricted, newly_cleared=newly_cleared, changed=changed,
         problems=[str(p) for p in problems],
         names={n: roster.records[n].full_name for n in newly_restricted + newly_cleared},
-        mapping=roster.mapping.name, encoding=roster.encoding)
+        mapping=roster.mapping.name, encoding=roster.encoding, index_policy=index_policy,
+        unprotected=list(unprotected))
 
 
 __all__ = ["SyncReport", "sync_roster", "snapshot", "current_snapshots", "restrictions_lost"]

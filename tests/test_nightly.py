@@ -18,7 +18,7 @@ def run(tmp_path, export):
 
 
 def test_ok_then_refused(tmp_path):
-    ok = run(tmp_path, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")]))
+    ok = run(tmp_path, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", name="Y")]))
     assert ok.returncode == 0 and ok.stderr == ""
     (tmp_path / "empty.csv").write_text("")
     bad = run(tmp_path, tmp_path / "empty.csv")
@@ -26,3 +26,11 @@ def test_ok_then_refused(tmp_path):
     assert bad.stderr.startswith("consentguard nightly sync FAILED (exit 1); yesterday's roster stays in force")
     log = (tmp_path / "log" / "sync.log").read_text()
     assert "students in export:     1" in log and "export is empty" in log and log.count("=== ") == 4
+
+
+def test_photo_restricted_without_portrait_reaches_the_monitor(tmp_path):
+    """Synced, but a photo-restricted student has no portrait: exit 3, and a line cron mails."""
+    done = run(tmp_path, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")]))
+    assert done.returncode == 3
+    assert done.stderr.startswith("consentguard nightly sync done, but protection is weaker (exit 3)")
+    assert "1 photo-restricted student has no usable portrait" in done.stderr

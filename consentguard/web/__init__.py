@@ -40,6 +40,7 @@ from ..audit import OverrideError, query, record_doc, record_override, write_csv
 from ..consent import CHANNELS
 from ..db import open_db
 from ..errors import ConsentGuardError
+from .. import index as face_index
 from ..policy import Policy
 
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
@@ -213,8 +214,10 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
         schools = [r[0] for r in open_db(db_path, create=False).execute(
             "SELECT DISTINCT school_id FROM students WHERE school_id IS NOT NULL AND school_id != '' ORDER BY 1")]
+        unprotected = len(face_index.unprotected(open_db(db_path, create=False)))
         response = make_response(render_template("index.html", csrf=csrf_for(session), channels=CHANNELS,
-                                                 schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)))
+                                                 schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+                                                 unprotected=unprotected))
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict")
         return response
 
