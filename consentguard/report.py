@@ -126,7 +126,7 @@ def scan_status(scan, running: bool = False) -> str | None:
     else:
         return None
     if not_checked:
-        head += f" {len(not_checked)} photo(s), file(s) or folder(s) not checked are listed with the reason."
+        head += f" Not checked: {len(not_checked)} (photos, files or folders; each is listed with the reason)."
     return head
 
 
@@ -153,6 +153,10 @@ def scan_lines(scan) -> list[str]:
         lines.append(f"{len(not_photos)} other file(s) not checked (not images): "
                      + ", ".join(not_photos[:5]) + (" ..." if len(not_photos) > 5 else ""))
     lines += [f"NOT CHECKED  {path}: {reason}" for path, reason in scan.skipped]
+    pending = scan.pending()
+    lines += [f"NOT CHECKED  {path}: the scan was interrupted before it reached this photo" for path in pending[:10]]
+    if len(pending) > 10:
+        lines.append(f"NOT CHECKED  ... and {len(pending) - 10} more photos (the scan was interrupted)")
     status = scan_status(scan)
     if status:
         lines.append(status)
