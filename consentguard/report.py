@@ -97,7 +97,7 @@ def write_atomic(path, text: str) -> None:
     from pathlib import Path
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
@@ -115,7 +115,8 @@ def scan_status(scan, running: bool = False) -> str | None:
     checked, total = len(scan.results), scan.total
     not_checked = scan.not_checked(running)
     if running:
-        head = (f"INCOMPLETE: written while the scan was running ({time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}): "
+        written = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        head = (f"INCOMPLETE: written while the scan was running ({written}): "
                 f"{checked} of {total} photos checked so far. If the scan is no longer running, it was stopped "
                 "before it finished: run the same command again to resume.")
     elif scan.interrupted:

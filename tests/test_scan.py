@@ -199,8 +199,8 @@ def test_file_and_folder_names_are_checked(tmp_path, faces, face_roster):
 def test_scan_cli_everything_checked_says_so(event, tmp_path):
     root, db = event
     shutil.rmtree(root / ".thumbs")
-    r = CliRunner().invoke(cli, ["scan", str(root / "day2"), "--workers", "1", "--json", "--csv", str(tmp_path / "r.csv"),
-                                 "--db", str(db)])
+    r = CliRunner().invoke(cli, ["scan", str(root / "day2"), "--workers", "1", "--json",
+                                 "--csv", str(tmp_path / "r.csv"), "--db", str(db)])
     doc = json.loads(r.stdout)
     assert doc["complete"] is True and doc["status"] is None and doc["not_checked"] == []
     assert [row["verdict"] for row in csv.DictReader(open(tmp_path / "r.csv"))] == ["error", "pass"]
@@ -214,7 +214,8 @@ def test_not_checked_entries_listed_and_exit_status(event, tmp_path):
     (root / "group.jpg").unlink()
     os.mkfifo(root / "pipe.jpg")
     os.symlink(root / "day2", root / "again")
-    cmd = [str(Path(sys.executable).parent / "consentguard"), "scan", str(root), "--workers", "1", "-q", "--db", str(db)]
+    cmd = [str(Path(sys.executable).parent / "consentguard"), "scan", str(root), "--workers", "1", "-q",
+           "--db", str(db)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 3, done  # every photo passed, but not everything was checked
     lines = done.stdout.splitlines()

@@ -51,7 +51,8 @@ def test_read_file_refuses_a_fifo_without_blocking(tmp_path):
             "try: read_file(sys.argv[1])\nexcept Exception as e: print(type(e).__name__, e)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.jpg")], capture_output=True, text=True,
                          timeout=20)
-    assert out.stdout.strip() == f"ImageError {tmp_path / 'x.jpg'}: not a regular file (a FIFO, device or socket): not read"
+    assert out.stdout.strip() == (f"ImageError {tmp_path / 'x.jpg'}: not a regular file (a FIFO, device or socket): "
+                                  "not read")
 
 
 def test_read_file_reads_a_regular_file(tmp_path):
