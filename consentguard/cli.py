@@ -214,7 +214,8 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
     the start and kept up to date; until the scan finishes they say at the top
     that they are incomplete. Anything not checked (hidden or linked folders,
     unreadable folders, FIFOs, devices) is listed. Exit status as for check
-    (3 when something was not checked); 130 if interrupted (143 on SIGTERM).
+    (3 when something was not checked); 130 if interrupted (143 on SIGTERM,
+    129 on SIGHUP).
 
     Example: consentguard scan /photos/2026-spring-concert --html report.html
     """

@@ -40,12 +40,13 @@ BOX_COLOURS = {"block": (220, 30, 30), "review": (240, 150, 0), "pass": (30, 160
 
 
 def _is_image(path: Path) -> bool:
-    """Whether Pillow recognises the file's content (reads the header only; regular files only)."""
+    """Whether Pillow recognises the file's content (reads the header only; regular files only).
+    A file that cannot be opened raises OSError: unknown content is not "not an image"."""
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(path):
             return True
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, ValueError):
         return False
 
 
@@ -96,10 +97,13 @@ def find_photos(folder: Path) -> Found:
             why = _not_a_file(path)
             if why:
                 skipped.append((path, why))
-            elif name.startswith("."):
-                (photos if _is_image(path) else others).append(path)
-            else:
-                (photos if path.suffix.lower() in EXTENSIONS or _is_image(path) else others).append(path)
+                continue
+            try:
+                photo = (path.suffix.lower() in EXTENSIONS and not name.startswith(".")) or _is_image(path)
+            except OSError as exc:
+                skipped.append((path, f"a file that cannot be read ({exc.strerror or exc}): not checked"))
+                continue
+            (photos if photo else others).append(path)
     return Found(photos, others, sorted(skipped))
 
 
@@ -223,8 +227,9 @@ class Scan:
 
 @contextmanager
 def _stop_on_signals(scan: Scan):
-    """SIGINT (Ctrl-C) and SIGTERM stop the scan like Ctrl-C always did: the photos checked so far
-    are kept, reported and cached. The signal is remembered for the exit status (128 + signal)."""
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) stop the scan like Ctrl-C always
+    did: the photos checked so far are kept, reported and cached. The signal is remembered for the
+    reports and the exit status (128 + signal)."""
     def stop(signum, frame):
         scan.stopped_by = signum
         raise KeyboardInterrupt
@@ -232,7 +237,8 @@ def _stop_on_signals(scan: Scan):
     if threading.current_thread() is not threading.main_thread():  # signals only reach the main thread
         yield
         return
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, stop) for sig in signals}
     try:
         yield
     finally:
@@ -247,7 +253,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
              reports: "ScanReports | None" = None) -> Scan:
     """Check every photo below ``folder``; results cached and audited as they arrive.
 
-    ``KeyboardInterrupt``, SIGINT and SIGTERM stop the scan cleanly: what finished
+    ``KeyboardInterrupt``, SIGINT, SIGTERM and SIGHUP stop the scan cleanly: what finished
     is kept (and cached), ``Scan.interrupted`` is set. ``found`` is
     :func:`find_photos`'s answer if the caller already has it. ``reports`` are
     written before the first photo (every photo "not checked yet") and rewritten

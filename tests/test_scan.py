@@ -130,21 +130,21 @@ def test_interrupt_and_resume(event):
     assert done.stdout.startswith(f"10 of 10 photos checked ({cached} from the cache)")
 
 
-@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"])
 def test_interrupted_scan_leaves_reports_that_say_so(event, tmp_path, how):
-    """Ctrl-C (the whole process group), SIGTERM (the scan process only) or SIGKILL mid-scan: the
+    """Ctrl-C (the whole process group), SIGTERM or SIGHUP (the scan process only) or SIGKILL mid-scan: the
     CSV, HTML and JSON reports are whole, say at the top that they are incomplete and list the
     photos not checked."""
     root, db = busy_event(event)
     csv_path, html_path, json_path = tmp_path / "r.csv", tmp_path / "r.html", tmp_path / "r.json"
     _, proc = start_scan(root, db, "--csv", str(csv_path), "--html", str(html_path), "--json-file", str(json_path))
     sig = getattr(signal, how)
-    if how == "SIGTERM":
+    if how in ("SIGTERM", "SIGHUP"):
         os.kill(proc.pid, sig)
     else:
         os.killpg(proc.pid, sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == {"SIGINT": 130, "SIGTERM": 143, "SIGKILL": -9}[how], (out, err)
+    assert proc.returncode == {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129, "SIGKILL": -9}[how], (out, err)
     expected = (f"INCOMPLETE: the scan was interrupted ({how})" if how != "SIGKILL"
                 else "INCOMPLETE: written while the scan was running")
     photos = {str(p) for p in find_photos(root).photos}

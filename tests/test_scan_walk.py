@@ -90,6 +90,10 @@ def test_unreadable_folder_is_listed(tmp_path):
     photo(root / "ok" / "a.jpg")
     photo(root / "locked" / "b.jpg")
     os.chmod(root / "locked", 0o000)
+    photo(root / "ok" / "IMG_0003")  # no extension: only its content says it is a photo
+    os.chmod(root / "ok" / "IMG_0003", 0o000)
+    photo(root / "ok" / "c.jpg")  # a photo by its name: checked, and its check says it cannot be read
+    os.chmod(root / "ok" / "c.jpg", 0o000)
     prefix = []
     if os.geteuid() == 0:
         if not shutil.which("setpriv"):
@@ -104,4 +108,5 @@ def test_unreadable_folder_is_listed(tmp_path):
         os.chmod(root / "locked", 0o755)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
-        "['a.jpg']", "[('locked', 'a folder that cannot be read (Permission denied): not entered')]"]
+        "['a.jpg', 'c.jpg']", "[('locked', 'a folder that cannot be read (Permission denied): not entered'), "
+        "('IMG_0003', 'a file that cannot be read (Permission denied): not checked')]"]
