@@ -158,7 +158,7 @@ def query(db: sqlite_utils.Database, verdict: str | None = None, since: str | No
 
 def write_csv(rows: list[dict], out) -> None:
     """Rows as CSV (reasons and student numbers joined with ' | '); cells that a spreadsheet
-    would run as formulas are prefixed with a quote."""
+    would run as formulas are prefixed with a quote (:func:`spreadsheet_safe`)."""
     writer = csv.writer(out)
     writer.writerow(EXPORT_FIELDS)
     for row in rows:
@@ -167,8 +167,12 @@ def write_csv(rows: list[dict], out) -> None:
             value = row[field]
             if field in ("reasons", "student_numbers") and value:
                 value = " | ".join(json.loads(value))
-            value = "" if value is None else str(value)
-            if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-                value = "'" + value
-            cells.append(value)
+            cells.append(spreadsheet_safe(value))
         writer.writerow(cells)
+
+
+def spreadsheet_safe(value) -> str:
+    """A CSV cell a spreadsheet shows as text: a cell starting like a formula (=, +, -, @, tab,
+    carriage return) is prefixed with a quote, so a file or student name cannot run as one."""
+    value = "" if value is None else str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

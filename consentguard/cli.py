@@ -204,6 +204,8 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
 @ocr_option
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (as for check) to stdout.")
+@click.option("--json-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON document to a file (kept up to date while the scan runs).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a CSV report.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML report with thumbnails and face boxes.")
@@ -211,59 +213,43 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
               help="Copy the photos that passed here (same sub-folders).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @db_option
-def scan(folder, channel, school, thorough, no_ocr, workers, as_json, csv_path, html_path, copy_passed, quiet, db_path):
+def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file, csv_path, html_path, copy_passed,
+         quiet, db_path):
     """Check every photo in a folder tree (JPEG, PNG, WebP, TIFF, HEIC) on all cores.
 
     Results are cached by file content, roster run and settings: an
-    interrupted scan (Ctrl-C) run again resumes. Exit status as for check;
-    130 if interrupted.
+    interrupted scan (Ctrl-C) run again resumes. Report files are written at
+    the start and kept up to date; until the scan finishes they say at the top
+    that they are incomplete. Anything not checked (hidden or linked folders,
+    unreadable folders, FIFOs, devices) is listed. Exit status as for check
+    (3 when something was not checked); 130 if interrupted (143 on SIGTERM,
+    129 on SIGHUP).
 
     Example: consentguard scan /photos/2026-spring-concert --html report.html
     """
-    import shutil
     from .check import exit_status
-    from .report import html_report, json_document_docs, write_csv
-    from .scan import find_photos, run_scan
+    from .report import ScanReports, scan_document, scan_lines
+    from .scan import copy_passed_photos, find_photos, run_scan
 
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
     found = find_photos(folder)
-    with click.progressbar(length=len(found[0]), label="checking", file=sys.stderr,
-                           show_pos=True, hidden=quiet or not found[0]) as bar:
-        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update, found, school)
-    ordered = result.worst_first()
-    docs = [r.doc for r in ordered]
-    if csv_path:
-        write_csv(docs, csv_path)
-    if html_path:
-        html_path.write_text(html_report(ordered, f"consentguard scan of {folder}"), encoding="utf-8")
-    if copy_passed:
-        for r in ordered:
-            if r.verdict == "pass":
-                target = copy_passed / Path(r.doc["path"]).relative_to(folder)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(r.doc["path"], target)
-    not_photos = [str(p) for p in result.not_photos]
-    if as_json:
-        click.echo(json_document_docs(docs, not_photos=not_photos))
-    else:
-        counts = result.counts()
-        click.echo(f"{len(docs)} of {result.total} photos checked ({result.cached} from the cache): "
-                   + ", ".join(f"{counts[v]} {v}" for v in ("block", "review", "error", "pass") if v in counts))
-        for r in ordered:
-            if r.verdict != "pass":
-                click.echo(f"{r.verdict.upper():<6}  {r.doc['path']}")
-                for reason in r.doc["reasons"]:
-                    click.echo(f"        - {reason}")
-        if not_photos:
-            click.echo(f"{len(not_photos)} other file(s) not checked (not images): "
-                       + ", ".join(not_photos[:5]) + (" ..." if len(not_photos) > 5 else ""))
+    reports = ScanReports(csv_path, html_path, json_file, f"consentguard scan of {folder}")
+    with click.progressbar(length=len(found.photos), label="checking", file=sys.stderr,
+                           show_pos=True, hidden=quiet or not found.photos) as bar:
+        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update, found, school, reports)
+    if copy_passed and not result.interrupted:
+        result.skipped += copy_passed_photos(result, copy_passed)  # changed since checked: listed, never copied
+    if reports:
+        reports.write(result)
+    click.echo(scan_document(result) if as_json else "\n".join(scan_lines(result)))
     if result.interrupted:
-        click.echo(f"interrupted: {len(docs)} of {result.total} photos checked; run the same command "
+        click.echo(f"interrupted: {len(result.results)} of {result.total} photos checked; run the same command "
                    "again to resume", err=True)
-        sys.exit(130)
-    sys.exit(exit_status(r.verdict for r in ordered))
+        sys.exit(128 + result.exit_signal)
+    verdicts = [r.verdict for r in result.results] + ["review" for _ in result.skipped]  # not checked: not a pass
+    sys.exit(exit_status(verdicts))
 
 
 @cli.command()

@@ -40,13 +40,20 @@ class FaceEvidence:
 
 def quality_issue(face: FaceEvidence, policy: Policy) -> str | None:
     """Why this face cannot be identified reliably, or None."""
+    problem = _quality_problem(face, policy)
+    return problem[1] if problem else None
+
+
+def _quality_problem(face: FaceEvidence, policy: Policy) -> tuple[str, str] | None:
+    """(kind, why) this face cannot be identified reliably, or None; the kind groups
+    faces with the same problem into one reason (see :func:`face_reasons`)."""
     if face.width < policy.min_face_px:
-        return f"is {face.width} px wide, too small to identify (minimum {policy.min_face_px} px)"
+        return "small", f"is {face.width} px wide, too small to identify (minimum {policy.min_face_px} px)"
     if face.sharpness is not None and face.sharpness < policy.min_sharpness:
-        return (f"is too blurred to identify (sharpness {face.sharpness:.0f}, "
-                f"minimum {policy.min_sharpness:.0f})")
+        return "blurred", (f"is too blurred to identify (sharpness {face.sharpness:.0f}, "
+                           f"minimum {policy.min_sharpness:.0f})")
     if not face.confirmed:
-        return "is turned away, partly covered or unclear, so it cannot be identified reliably"
+        return "unclear", "is turned away, partly covered or unclear, so it cannot be identified reliably"
     return None
 
 
@@ -230,7 +237,7 @@ def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterConte
     """The verdict for one photo (and its caption). ``unchecked``: parts of the photo that
     could not be analysed (e.g. unreadable metadata); each is a review."""
     face_results = [judge_face(f, context, policy) for f in faces]
-    reasons = [f.reason for f in face_results if f.reason and f.verdict != PASS]
+    reasons = face_reasons(faces, face_results, policy)
     reasons += same_student_twice(face_results, context)
     reasons += [judge_name(hit, context) for hit in names]
     reasons += unchecked or []
@@ -239,3 +246,65 @@ def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterConte
         reasons.insert(0, image_error)
         verdicts.append(ERROR)
     return Decision(verdict=worst(verdicts), reasons=reasons, faces=face_results, names=names)
+
+
+def _span(values) -> str:
+    """"34-53" (or "34" when all are the same, rounded)."""
+    low, high = (f"{v:.0f}" for v in (min(values), max(values)))
+    return low if low == high else f"{low}-{high}"
+
+
+def face_reasons(faces: list[FaceEvidence], results: list[FaceResult], policy: Policy) -> list[str]:
+    """The reasons of the faces that did not pass, with repeated quality problems summarised.
+
+    A crowd photo would otherwise list hundreds of "too small" faces (an unreadable report and
+    CSV cells past a spreadsheet's limit). Faces under review only because they cannot be judged
+    (too small, too blurred, turned away or covered, not encoded) are counted into one reason per
+    problem, placed where the first of them was; a single one keeps its own reason. Faces matched
+    to a student keep theirs (who, how close). Every face keeps its own reason in ``faces``."""
+    groups: dict[str, list[tuple[FaceEvidence, FaceResult]]] = {}
+    order: list[str | FaceResult] = []
+    for face, result in zip(faces, results):
+        if not result.reason or result.verdict == PASS:
+            continue
+        kind = _unjudgeable_kind(face, result, policy)
+        if kind is None:
+            order.append(result)
+            continue
+        if kind not in groups:
+            order.append(kind)
+        groups.setdefault(kind, []).append((face, result))
+    reasons = []
+    for item in order:
+        if isinstance(item, FaceResult):
+            reasons.append(item.reason)
+        elif len(groups[item]) == 1:
+            reasons.append(groups[item][0][1].reason)
+        else:
+            reasons.append(_summary(item, [f for f, _ in groups[item]], policy))
+    return reasons
+
+
+def _unjudgeable_kind(face: FaceEvidence, result: FaceResult, policy: Policy) -> str | None:
+    """Why a face is under review without matching anyone ("small", "blurred", "unclear",
+    "encode"), or None when its reason says more than that (a match, an opt-in district's rule)."""
+    if result.verdict != REVIEW or result.student_number is not None:
+        return None
+    problem = _quality_problem(face, policy)
+    if problem and (face.nearest is None or result.reason == f"face at {_box(face.box)} {problem[1]}"):
+        return problem[0]
+    return "encode" if face.nearest is None else None
+
+
+def _summary(kind: str, faces: list[FaceEvidence], policy: Policy) -> str:
+    n = len(faces)
+    if kind == "small":
+        return (f"{n} faces are too small to identify ({_span([f.width for f in faces])} px wide, minimum "
+                f"{policy.min_face_px} px): check the original, full-size photo")
+    if kind == "blurred":
+        return (f"{n} faces are too blurred to identify (sharpness {_span([f.sharpness for f in faces])}, "
+                f"minimum {policy.min_sharpness:.0f}): check the photo by eye")
+    if kind == "unclear":
+        return (f"{n} faces are turned away, partly covered or unclear, so they cannot be identified "
+                "reliably: check the photo by eye")
+    return f"{n} faces could not be encoded, so they cannot be identified: check the photo by eye"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +62,14 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def read_file(path: str | Path) -> bytes:
+    """The file's bytes. Only a regular file is read: a FIFO would block forever waiting for a
+    writer, a device could be endless, so they are refused (opened without blocking, never read)."""
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ImageError(f"{path}: not a regular file (a FIFO, device or socket): not read")
+            return f.read()
     except OSError as exc:
         raise ImageError(f"{path}: cannot read file: {exc.strerror or exc}") from exc
 

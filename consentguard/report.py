@@ -52,17 +52,154 @@ def json_document_docs(docs: list[dict], **extra) -> str:
 
 
 CSV_FIELDS = ("verdict", "path", "faces", "student_numbers", "reasons", "sha256")
+#: Longest cell written: spreadsheets refuse longer ones (Excel: 32,767 characters).
+MAX_CELL = 32_000
+NOT_CHECKED, INCOMPLETE = "not checked", "INCOMPLETE"
 
 
-def write_csv(results: list[dict], path) -> None:
-    """One row per photo, worst first; reasons joined with ' | '."""
+def write_csv(results: list[dict], path, status: str | None = None,
+              not_checked: list[tuple] = ()) -> None:
+    """One row per photo, worst first; reasons joined with ' | '. When not everything was checked,
+    the first row says so (``status``) and the entries not checked follow the photos."""
+    write_atomic(path, csv_text(results, status, not_checked))
+
+
+def csv_text(results: list[dict], status: str | None = None, not_checked: list[tuple] = ()) -> str:
     import csv
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_FIELDS)
-        for doc in results:
-            writer.writerow([doc["verdict"], doc["path"], len(doc["faces"]), " ".join(doc["student_numbers"]),
-                             " | ".join(doc["reasons"]), doc["sha256"] or ""])
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    rows = [[INCOMPLETE, "", "", "", status, ""]] if status else []
+    rows += [[doc["verdict"], doc["path"], len(doc["faces"]), " ".join(doc["student_numbers"]),
+              " | ".join(doc["reasons"]), doc["sha256"] or ""] for doc in results]
+    rows += [[NOT_CHECKED, str(path), "", "", reason, ""] for path, reason in not_checked]
+    writer.writerows([[_cell(v) for v in row] for row in rows])
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    """A cell a spreadsheet shows as text (audit's rule) and accepts (at most MAX_CELL characters)."""
+    from .audit import spreadsheet_safe
+
+    value = spreadsheet_safe(value)
+    if len(value) > MAX_CELL:
+        cut = " ... (cut here: the JSON report has the rest)"
+        value = value[:MAX_CELL - len(cut)] + cut
+    return value
+
+
+def write_atomic(path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step (a temporary file renamed over it), so a reader, or
+    a scan killed mid-write, never leaves half a report. Created 0600: reports name students."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def scan_status(scan, running: bool = False) -> str | None:
+    """What every scan report says at its top when not everything was checked, else None."""
+    import signal
+    import time
+
+    checked, total = len(scan.results), scan.total
+    not_checked = scan.not_checked(running)
+    if running:
+        written = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        head = (f"INCOMPLETE: written while the scan was running ({written}): "
+                f"{checked} of {total} photos checked so far. If the scan is no longer running, it was stopped "
+                "before it finished: run the same command again to resume.")
+    elif scan.interrupted:
+        head = (f"INCOMPLETE: the scan was interrupted ({signal.Signals(scan.exit_signal).name}): {checked} of "
+                f"{total} photos checked. Run the same command again to resume.")
+    elif not_checked:
+        head = "INCOMPLETE: not everything in the folder was checked."
+    else:
+        return None
+    if not_checked:
+        head += f" Not checked: {len(not_checked)} (photos, files or folders; each is listed with the reason)."
+    return head
+
+
+def scan_document(scan, running: bool = False) -> str:
+    """The scan's JSON document: ``check``'s, plus ``not_photos``, ``complete``, ``status`` and
+    ``not_checked`` (each entry's path and reason)."""
+    status = scan_status(scan, running)
+    return json_document_docs([r.doc for r in scan.worst_first()], not_photos=[str(p) for p in scan.not_photos],
+                              complete=status is None, status=status,
+                              not_checked=[{"path": str(p), "reason": why} for p, why in scan.not_checked(running)])
+
+
+def scan_lines(scan) -> list[str]:
+    """The terminal summary: counts, each photo that did not pass with its reasons, what was not checked."""
+    counts = scan.counts()
+    lines = [f"{len(scan.results)} of {scan.total} photos checked ({scan.cached} from the cache): "
+             + ", ".join(f"{counts[v]} {v}" for v in ("block", "review", "error", "pass") if v in counts)]
+    for r in scan.worst_first():
+        if r.verdict != "pass":
+            lines.append(f"{r.verdict.upper():<6}  {r.doc['path']}")
+            lines += [f"        - {reason}" for reason in r.doc["reasons"]]
+    not_photos = [str(p) for p in scan.not_photos]
+    if not_photos:
+        lines.append(f"{len(not_photos)} other file(s) not checked (not images): "
+                     + ", ".join(not_photos[:5]) + (" ..." if len(not_photos) > 5 else ""))
+    lines += [f"NOT CHECKED  {path}: {reason}" for path, reason in scan.skipped]
+    pending = scan.pending()
+    lines += [f"NOT CHECKED  {path}: the scan was interrupted before it reached this photo" for path in pending[:10]]
+    if len(pending) > 10:
+        lines.append(f"NOT CHECKED  ... and {len(pending) - 10} more photos (the scan was interrupted)")
+    status = scan_status(scan)
+    if status:
+        lines.append(status)
+    return lines
+
+
+class ScanReports:
+    """The scan's report files (CSV, HTML, JSON), rewritten whole as results arrive.
+
+    Written before the first photo, then at most every ``interval`` seconds (and never
+    more than a tenth of the time: a big HTML report takes a while), then a final
+    time by the caller: whenever the scan stops, even killed outright, the files on
+    disk are whole and say at their top whether they are complete."""
+
+    def __init__(self, csv=None, html=None, json=None, title: str = "consentguard scan", interval: float = 2.0):
+        self.csv, self.html, self.json, self.title, self.interval = csv, html, json, title, interval
+        self._next = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self.csv or self.html or self.json)
+
+    def write(self, scan, running: bool = False) -> None:
+        import time
+
+        started = time.monotonic()
+        status, not_checked, ordered = scan_status(scan, running), scan.not_checked(running), scan.worst_first()
+        if self.csv:
+            write_csv([r.doc for r in ordered], self.csv, status, not_checked)
+        if self.html:
+            write_atomic(self.html, html_report(ordered, self.title, status, not_checked))
+        if self.json:
+            write_atomic(self.json, scan_document(scan, running))
+        took = time.monotonic() - started
+        self._next = time.monotonic() + max(self.interval, 10 * took)
+
+    def update(self, scan) -> None:
+        """Rewrite the reports if it is time to (see the class docstring)."""
+        import time
+
+        if time.monotonic() >= self._next:
+            self.write(scan, running=True)
 
 
 HTML_STYLE = """
@@ -73,11 +210,13 @@ td,th{border-bottom:1px solid #ccc;padding:.5rem;vertical-align:top;text-align:l
 .block{background:#b3261e}.review{background:#8a5300}.error{background:#5d5d5d}.pass{background:#1e6b34}
 img{max-width:360px;height:auto;display:block}ul{margin:0;padding-left:1.1rem}
 .path{font-family:ui-monospace,monospace;word-break:break-all}
+.incomplete{border:3px solid #b3261e;padding:.75rem;font-weight:600}
 """
 
 
-def html_report(scan_results, title: str) -> str:
-    """A self-contained page (no external files): thumbnails with face boxes, worst first."""
+def html_report(scan_results, title: str, status: str | None = None, not_checked: list[tuple] = ()) -> str:
+    """A self-contained page (no external files): thumbnails with face boxes, worst first; when not
+    everything was checked, it says so first and lists what was not checked last."""
     import base64
     from html import escape
 
@@ -93,11 +232,16 @@ def html_report(scan_results, title: str) -> str:
         reasons = "".join(f"<li>{escape(x)}</li>" for x in doc["reasons"]) or "<li>no restricted student found</li>"
         rows.append(f'<tr><td><span class="v {doc["verdict"]}">{LABEL[doc["verdict"]]}</span></td>'
                     f'<td>{img}<div class="path">{escape(doc["path"])}</div></td><td><ul>{reasons}</ul></td></tr>')
+    banner = f'<p class="incomplete" role="alert">{escape(status)}</p>' if status else ""
+    missing = "".join(f'<tr><td class="path">{escape(str(path))}</td><td>{escape(why)}</td></tr>'
+                      for path, why in not_checked)
+    missing = (f'<h2 id="not-checked">Not checked ({len(not_checked)})</h2><table><thead><tr><th scope="col">Path'
+               f'</th><th scope="col">Why</th></tr></thead><tbody>{missing}</tbody></table>' if not_checked else "")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{HTML_STYLE}</style></head>'
-            f'<body><h1>{escape(title)}</h1><p>{len(scan_results)} photos: {escape(summary)}. Worst first.</p>'
+            f'<body><h1>{escape(title)}</h1>{banner}<p>{len(scan_results)} photos: {escape(summary)}. Worst first.</p>'
             f'<table><thead><tr><th scope="col">Verdict</th><th scope="col">Photo</th>'
-            f'<th scope="col">Reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table></body></html>')
+            f'<th scope="col">Reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{missing}</body></html>')
 
 
 def _name(path: str) -> str:

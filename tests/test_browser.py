@@ -103,3 +103,19 @@ def test_page_is_usable_by_keyboard_and_screen_reader(site, faces):
     browser.find_element(By.ID, "photos").send_keys(str(faces.group))
     (card,) = wait_for_results(browser, 1)
     assert card.find_element(By.TAG_NAME, "img").get_attribute("alt").startswith(f"{faces.group.name} with ")
+
+
+def test_crowd_photo_shows_one_summarised_reason(site, faces):
+    """Hundreds of faces too small to identify: one line on the page, not one per face."""
+    from selenium.webdriver.common.by import By
+
+    crowd = faces.group.parent / "crowd-25.jpg"
+    if not crowd.is_file():
+        pytest.skip("no crowd photo in this face set")
+    browser, url, _ = site
+    browser.get(url)
+    browser.find_element(By.ID, "photos").send_keys(str(crowd))
+    (card,) = wait_for_results(browser, 1)
+    items = [li.text for li in card.find_elements(By.CSS_SELECTOR, "ul.reasons > li")]
+    assert len(items) < 5, items[:10]
+    assert any("faces are too small to identify" in x for x in items), items

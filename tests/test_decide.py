@@ -135,3 +135,45 @@ def test_unknown_faces_by_district_policy(ctx, d, verdict):
     assert result.verdict == verdict
     if verdict == "review":
         assert "matches no student with a portrait on file" in result.reasons[0]
+
+
+def crowd(n, width, start=0):
+    return [face((start + i * 100, 0, start + i * 100 + width + i % 20, width), d=0.9) for i in range(n)]
+
+
+def test_many_small_faces_one_summarised_reason():
+    """A crowd photo: hundreds of "too small" faces give one reason a person can read, not hundreds."""
+    d = decide(crowd(300, 34), [], CTX, POLICY)
+    assert d.verdict == "review"
+    assert d.reasons == ["300 faces are too small to identify (34-53 px wide, minimum 60 px): "
+                         "check the original, full-size photo"]
+    assert len(d.faces) == 300 and all("too small" in f.reason for f in d.faces)  # each face keeps its own
+
+
+def test_summaries_keep_matched_faces_apart():
+    """Faces matched to a restricted student keep their own reason (with the distance); the
+    quality problems of the rest are summarised once each, in the order they first appear."""
+    blurred = [face((i * 300, 500, i * 300 + 200, 700), d=0.9, sharpness=5 + i) for i in range(3)]
+    turned = [face((i * 300, 900, i * 300 + 200, 1100), d=0.9, confirmed=False) for i in range(2)]
+    unencoded = [face((i * 300, 1300, i * 300 + 200, 1500)) for i in range(4)]
+    matched = [face(SMALL, d=0.30), face((50, 0, 90, 40), d=0.5)]
+    d = decide(crowd(5, 40, 2000) + blurred + matched + turned + unencoded, [NAME], CTX, POLICY)
+    assert d.verdict == "block"
+    assert d.reasons == [
+        "5 faces are too small to identify (40-44 px wide, minimum 60 px): check the original, full-size photo",
+        "3 faces are too blurred to identify (sharpness 5-7, minimum 20): check the photo by eye",
+        "face at [0, 0, 40, 40] matches photo-restricted Marcus Ellery (#1): distance 0.30 (block at <= 0.47)",
+        "face at [50, 0, 90, 40] resembles photo-restricted Marcus Ellery (#1): distance 0.50 (review at <= 0.60); "
+        "it is 40 px wide, too small to identify (minimum 60 px)",
+        "2 faces are turned away, partly covered or unclear, so they cannot be identified reliably: "
+        "check the photo by eye",
+        "4 faces could not be encoded, so they cannot be identified: check the photo by eye",
+        "2 faces match photo-restricted Marcus Ellery (#1): at most one can be them; check which",
+        'caption names name-restricted Priya Natarajan (#2): "Priya Natarajan" (full name: block)',
+    ]
+
+
+def test_one_face_of_a_kind_keeps_its_own_reason():
+    d = decide([face(SMALL, d=0.9), face(d=0.9, sharpness=12)], [], CTX, POLICY)
+    assert d.reasons == ["face at [0, 0, 40, 40] is 40 px wide, too small to identify (minimum 60 px)",
+                         "face at [0, 0, 200, 200] is too blurred to identify (sharpness 12, minimum 20)"]

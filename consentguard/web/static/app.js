@@ -53,7 +53,8 @@ function renderResult(card, data) {
     card.appendChild(el("img", { src: data.preview, alt: `${doc.path} with ${doc.faces.length} face${doc.faces.length === 1 ? "" : "s"} outlined; red: blocked, orange: to review, green: OK`, class: "preview" }));
   }
   const list = el("ul", { class: "reasons" });
-  doc.faces.filter((f) => f.verdict !== "pass").forEach((f) => {
+  // faces whose reason stands on its own; the rest (e.g. 283 faces too small) are summarised in doc.reasons
+  doc.faces.filter((f) => f.verdict !== "pass" && (!f.reason || doc.reasons.includes(f.reason))).forEach((f) => {
     list.appendChild(el("li", { text: `${f.reason || "face to review"}${f.distance !== null && f.student_number ? ` — ${closeness(f.distance)}` : ""}` }));
   });
   doc.names.forEach((n) => {

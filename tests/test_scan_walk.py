@@ -1,0 +1,112 @@
+"""Batch scan, folder walk: every entry is checked, or listed as not checked with a reason."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from consentguard.errors import ImageError
+from consentguard.image import read_file
+from consentguard.scan import find_photos
+
+
+def photo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (32, 24), "teal").save(path, "JPEG")
+    return path
+
+
+def reasons(found, root):
+    return {p.relative_to(root).as_posix(): reason for p, reason in found.not_checked}
+
+
+def test_fifo_is_skipped_never_read(tmp_path):
+    """A FIFO named like a photo would block the scan forever on open(): it is listed, never read.
+    Run in a subprocess with a timeout so a regression cannot hang the test run."""
+    root = tmp_path / "event"
+    photo(root / "a.jpg")
+    os.mkfifo(root / "stuck.jpg")
+    os.mkfifo(root / "no_extension")
+    os.symlink(root / "stuck.jpg", root / "link_to_fifo.jpg")
+    code = ("import sys; from consentguard.scan import find_photos; f = find_photos(sys.argv[1]); "
+            "print([p.name for p in f.photos]); print(sorted((p.name, r) for p, r in f.not_checked))")
+    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    photos, skipped = out.stdout.splitlines()
+    assert photos == "['a.jpg']"
+    assert skipped == str(sorted([
+        ("link_to_fifo.jpg", "a link to a FIFO (named pipe): not read"),
+        ("no_extension", "a FIFO (named pipe): not read"),
+        ("stuck.jpg", "a FIFO (named pipe): not read")]))
+
+
+def test_read_file_refuses_a_fifo_without_blocking(tmp_path):
+    """Defence in depth: a file swapped for a FIFO after the walk is refused, not waited on."""
+    os.mkfifo(tmp_path / "x.jpg")
+    code = ("import sys; from consentguard.image import read_file\n"
+            "try: read_file(sys.argv[1])\nexcept Exception as e: print(type(e).__name__, e)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.jpg")], capture_output=True, text=True,
+                         timeout=20)
+    assert out.stdout.strip() == (f"ImageError {tmp_path / 'x.jpg'}: not a regular file (a FIFO, device or socket): "
+                                  "not read")
+
+
+def test_read_file_reads_a_regular_file(tmp_path):
+    path = photo(tmp_path / "a.jpg")
+    assert read_file(path) == path.read_bytes()
+    with pytest.raises(ImageError, match="cannot read file"):
+        read_file(tmp_path / "missing.jpg")
+
+
+def test_links_hidden_entries_and_devices(tmp_path):
+    root = tmp_path / "event"
+    photo(root / "day1" / "a.jpg")
+    photo(root / ".IMG_0001.jpg")  # a staff member's hidden photo: still a photo someone can publish
+    (root / "._IMG_0002.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS resource fork: not an image
+    photo(root / ".thumbs" / "t.jpg")
+    outside = photo(tmp_path / "elsewhere" / "b.jpg")
+    os.symlink(outside.parent, root / "linked_folder")
+    os.symlink(outside, root / "linked.jpg")  # a link to a photo: checked under its own path
+    os.symlink(tmp_path / "gone.jpg", root / "broken.jpg")
+    os.symlink("/dev/null", root / "null.jpg")
+    found = find_photos(root)
+    assert [p.relative_to(root).as_posix() for p in found.photos] == [".IMG_0001.jpg", "linked.jpg", "day1/a.jpg"]
+    assert [p.name for p in found.others] == ["._IMG_0002.jpg"]
+    assert reasons(found, root) == {
+        ".thumbs": "a hidden folder: not entered",
+        "broken.jpg": "a link to a file that does not exist: not read",
+        "linked_folder": "a link to a folder: not followed (it may lead outside the scanned folder, or loop)",
+        "null.jpg": "a link to a character device: not read",
+    }
+
+
+def test_unreadable_folder_is_listed(tmp_path):
+    """Root reads any folder: as root, the walk runs without root's capabilities (setpriv)."""
+    root = tmp_path / "event"
+    photo(root / "ok" / "a.jpg")
+    photo(root / "locked" / "b.jpg")
+    os.chmod(root / "locked", 0o000)
+    photo(root / "ok" / "IMG_0003")  # no extension: only its content says it is a photo
+    os.chmod(root / "ok" / "IMG_0003", 0o000)
+    photo(root / "ok" / "c.jpg")  # a photo by its name: checked, and its check says it cannot be read
+    os.chmod(root / "ok" / "c.jpg", 0o000)
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: every folder is readable")
+        prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
+    code = ("import sys; from consentguard.scan import find_photos; f = find_photos(sys.argv[1]); "
+            "print([p.name for p in f.photos]); print([(p.name, r) for p, r in f.not_checked])")
+    try:
+        out = subprocess.run(prefix + [sys.executable, "-c", code, str(root)], capture_output=True, text=True,
+                             timeout=20)
+    finally:
+        os.chmod(root / "locked", 0o755)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "['a.jpg', 'c.jpg']", "[('locked', 'a folder that cannot be read (Permission denied): not entered'), "
+        "('IMG_0003', 'a file that cannot be read (Permission denied): not checked')]"]
