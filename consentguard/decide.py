@@ -38,13 +38,7 @@ class FaceEvidence:
         return self.box[2] - self.box[0]
 
 
-def quality_issue(face: FaceEvidence, policy: Policy) -> str | None:
-    """Why this face cannot be identified reliably, or None."""
-    problem = _quality_problem(face, policy)
-    return problem[1] if problem else None
-
-
-def _quality_problem(face: FaceEvidence, policy: Policy) -> tuple[str, str] | None:
+def quality_problem(face: FaceEvidence, policy: Policy) -> tuple[str, str] | None:
     """(kind, why) this face cannot be identified reliably, or None; the kind groups
     faces with the same problem into one reason (see :func:`face_reasons`)."""
     if face.width < policy.min_face_px:
@@ -89,12 +83,15 @@ class FaceResult:
     student_number: str | None = None
     distance: float | None = None
     reason: str | None = None
+    #: why a face that matches no restricted student is in question, so that many such faces
+    #: become one reason (see face_reasons): small | blurred | unclear | encode | unprotected | unknown
+    kind: str | None = None
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "width": self.box[2] - self.box[0],
                 "student_number": self.student_number,
                 "distance": None if self.distance is None else round(self.distance, 4),
-                "verdict": self.verdict, "reason": self.reason}
+                "verdict": self.verdict, "reason": self.reason, "kind": self.kind}
 
 
 @dataclass
@@ -124,11 +121,12 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
     """A face's verdict. A face that cannot be identified reliably (too small,
     too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes."""
     result = _match_face(face, context, policy)
-    issue = quality_issue(face, policy)
-    if issue and context.at_risk:
-        note = f"face at {_box(face.box)} {issue}"
-        if result.verdict == PASS:
-            result = FaceResult(face.box, REVIEW, None, result.distance, note)
+    problem = quality_problem(face, policy)
+    if problem and context.at_risk:
+        kind, issue = problem
+        if result.verdict == PASS or (result.verdict == REVIEW and result.student_number is None):
+            # not matched to anyone: that it cannot be judged at all is the reason that counts
+            result = FaceResult(face.box, REVIEW, None, result.distance, f"face at {_box(face.box)} {issue}", kind)
         elif result.verdict == REVIEW:
             result.reason = f"{result.reason}; it {issue}"
     return result
@@ -137,7 +135,8 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
 def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     if face.nearest is None:
         if context.at_risk:
-            return FaceResult(face.box, REVIEW, reason=f"face at {_box(face.box)} could not be encoded")
+            return FaceResult(face.box, REVIEW, reason=f"face at {_box(face.box)} could not be encoded",
+                              kind="encode")
         return FaceResult(face.box, PASS)
     restricted = [(n, d) for n, d in face.nearest if _photo_restricted(context, n)]
     permitted = [(n, d) for n, d in face.nearest if not _photo_restricted(context, n)]
@@ -145,7 +144,7 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
     if not known and context.unknown_face == REVIEW:
         return FaceResult(face.box, REVIEW, None, face.nearest[0][1] if face.nearest else None, (
             f"face at {_box(face.box)} matches no student with a portrait on file; in an opt-in "
-            "district only students with a current release may be shown"))
+            "district only students with a current release may be shown"), "unknown")
     if not restricted:
         return _unprotected_check(face, context, policy) or FaceResult(
             face.box, PASS, None, permitted[0][1] if permitted else None)
@@ -198,7 +197,7 @@ def _unprotected_check(face: FaceEvidence, context: RosterContext, policy: Polic
         why = (f"is not recognised as a permitted student, and {n} photo-restricted student"
                f"{'s have' if n > 1 else ' has'} no usable portrait (it could be "
                f"{'one of them' if n > 1 else 'them'})")
-    return FaceResult(face.box, REVIEW, None, nearest, f"face at {_box(face.box)} {why}")
+    return FaceResult(face.box, REVIEW, None, nearest, f"face at {_box(face.box)} {why}", "unprotected")
 
 
 def _photo_restricted(context: RosterContext, number: str) -> bool:
@@ -237,7 +236,7 @@ def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterConte
     """The verdict for one photo (and its caption). ``unchecked``: parts of the photo that
     could not be analysed (e.g. unreadable metadata); each is a review."""
     face_results = [judge_face(f, context, policy) for f in faces]
-    reasons = face_reasons(faces, face_results, policy)
+    reasons = face_reasons(faces, face_results, context, policy)
     reasons += same_student_twice(face_results, context)
     reasons += [judge_name(hit, context) for hit in names]
     reasons += unchecked or []
@@ -254,26 +253,27 @@ def _span(values) -> str:
     return low if low == high else f"{low}-{high}"
 
 
-def face_reasons(faces: list[FaceEvidence], results: list[FaceResult], policy: Policy) -> list[str]:
-    """The reasons of the faces that did not pass, with repeated quality problems summarised.
+def face_reasons(faces: list[FaceEvidence], results: list[FaceResult], context: RosterContext,
+                 policy: Policy) -> list[str]:
+    """The reasons of the faces that did not pass, with repeated ones summarised.
 
     A crowd photo would otherwise list hundreds of "too small" faces (an unreadable report and
-    CSV cells past a spreadsheet's limit). Faces under review only because they cannot be judged
-    (too small, too blurred, turned away or covered, not encoded) are counted into one reason per
-    problem, placed where the first of them was; a single one keeps its own reason. Faces matched
-    to a student keep theirs (who, how close). Every face keeps its own reason in ``faces``."""
+    CSV cells past a spreadsheet's limit). Faces in question without matching anyone (too small,
+    too blurred, turned away or covered, not encoded, not recognised while a restricted student
+    has no portrait, unknown in an opt-in district: ``FaceResult.kind``) are counted into one
+    reason per kind, placed where the first of them was; a single one keeps its own reason. Faces
+    matched to a student keep theirs (who, how close). Every face keeps its own reason in ``faces``."""
     groups: dict[str, list[tuple[FaceEvidence, FaceResult]]] = {}
     order: list[str | FaceResult] = []
     for face, result in zip(faces, results):
         if not result.reason or result.verdict == PASS:
             continue
-        kind = _unjudgeable_kind(face, result, policy)
-        if kind is None:
+        if result.kind is None or result.student_number is not None:
             order.append(result)
             continue
-        if kind not in groups:
-            order.append(kind)
-        groups.setdefault(kind, []).append((face, result))
+        if result.kind not in groups:
+            order.append(result.kind)
+        groups.setdefault(result.kind, []).append((face, result))
     reasons = []
     for item in order:
         if isinstance(item, FaceResult):
@@ -281,23 +281,20 @@ def face_reasons(faces: list[FaceEvidence], results: list[FaceResult], policy: P
         elif len(groups[item]) == 1:
             reasons.append(groups[item][0][1].reason)
         else:
-            reasons.append(_summary(item, [f for f, _ in groups[item]], policy))
+            reasons.append(_summary(item, [f for f, _ in groups[item]], context, policy))
     return reasons
 
 
-def _unjudgeable_kind(face: FaceEvidence, result: FaceResult, policy: Policy) -> str | None:
-    """Why a face is under review without matching anyone ("small", "blurred", "unclear",
-    "encode"), or None when its reason says more than that (a match, an opt-in district's rule)."""
-    if result.verdict != REVIEW or result.student_number is not None:
-        return None
-    problem = _quality_problem(face, policy)
-    if problem and (face.nearest is None or result.reason == f"face at {_box(face.box)} {problem[1]}"):
-        return problem[0]
-    return "encode" if face.nearest is None else None
-
-
-def _summary(kind: str, faces: list[FaceEvidence], policy: Policy) -> str:
+def _summary(kind: str, faces: list[FaceEvidence], context: RosterContext, policy: Policy) -> str:
     n = len(faces)
+    if kind == "unprotected":
+        m = context.unprotected
+        return (f"{n} faces are not recognised as permitted students, and {m} photo-restricted student"
+                f"{'s have' if m > 1 else ' has'} no usable portrait (any of these faces could be "
+                f"{'one of them' if m > 1 else 'them'}): check them by eye, or add the missing portraits")
+    if kind == "unknown":
+        return (f"{n} faces match no student with a portrait on file; in an opt-in district only students "
+                "with a current release may be shown")
     if kind == "small":
         return (f"{n} faces are too small to identify ({_span([f.width for f in faces])} px wide, minimum "
                 f"{policy.min_face_px} px): check the original, full-size photo")

@@ -11,7 +11,7 @@ Finding faces takes two detectors, each doing what it is good at:
    dlib's own box, the geometry the 5-point landmark model and the encoder
    (and our calibration) expect. A face it cannot confirm is kept, with a box
    derived from CenterFace's, and flagged ``confirmed=False``: it is encoded
-   and matched all the same, but it can never pass (see decide.quality_issue).
+   and matched all the same, but it can never pass (see decide.quality_problem).
 
 Each face is then encoded from the full-resolution photo (see ``encode_face``).
 The measurements behind these choices are in scripts/bench_detect.py and the

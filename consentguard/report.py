@@ -54,24 +54,27 @@ def json_document_docs(docs: list[dict], **extra) -> str:
 CSV_FIELDS = ("verdict", "path", "faces", "student_numbers", "reasons", "sha256")
 #: Longest cell written: spreadsheets refuse longer ones (Excel: 32,767 characters).
 MAX_CELL = 32_000
-NOT_CHECKED, INCOMPLETE = "not checked", "INCOMPLETE"
+NOT_CHECKED, INCOMPLETE, WARNING = "not checked", "INCOMPLETE", "WARNING"
 
 
 def write_csv(results: list[dict], path, status: str | None = None,
-              not_checked: list[tuple] = ()) -> None:
+              not_checked: list[tuple] = (), warnings: list[str] = ()) -> None:
     """One row per photo, worst first; reasons joined with ' | '. When not everything was checked,
-    the first row says so (``status``) and the entries not checked follow the photos."""
-    write_atomic(path, csv_text(results, status, not_checked))
+    the first row says so (``status``) and the entries not checked follow the photos; what
+    weakened every check (``warnings``) comes first, one row each."""
+    write_atomic(path, csv_text(results, status, not_checked, warnings))
 
 
-def csv_text(results: list[dict], status: str | None = None, not_checked: list[tuple] = ()) -> str:
+def csv_text(results: list[dict], status: str | None = None, not_checked: list[tuple] = (),
+             warnings: list[str] = ()) -> str:
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_FIELDS)
-    rows = [[INCOMPLETE, "", "", "", status, ""]] if status else []
+    rows = [[WARNING, "", "", "", warning, ""] for warning in warnings]
+    rows += [[INCOMPLETE, "", "", "", status, ""]] if status else []
     rows += [[doc["verdict"], doc["path"], len(doc["faces"]), " ".join(doc["student_numbers"]),
               " | ".join(doc["reasons"]), doc["sha256"] or ""] for doc in results]
     rows += [[NOT_CHECKED, str(path), "", "", reason, ""] for path, reason in not_checked]
@@ -98,6 +101,7 @@ def write_atomic(path, text: str) -> None:
     from pathlib import Path
 
     path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a report folder that does not exist yet
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
@@ -137,7 +141,7 @@ def scan_document(scan, running: bool = False) -> str:
     ``not_checked`` (each entry's path and reason)."""
     status = scan_status(scan, running)
     return json_document_docs([r.doc for r in scan.worst_first()], not_photos=[str(p) for p in scan.not_photos],
-                              complete=status is None, status=status,
+                              complete=status is None, status=status, warnings=scan.warnings,
                               not_checked=[{"path": str(p), "reason": why} for p, why in scan.not_checked(running)])
 
 
@@ -150,6 +154,7 @@ def scan_lines(scan) -> list[str]:
         if r.verdict != "pass":
             lines.append(f"{r.verdict.upper():<6}  {r.doc['path']}")
             lines += [f"        - {reason}" for reason in r.doc["reasons"]]
+    lines += [f"Warning: {warning}" for warning in scan.warnings]
     not_photos = [str(p) for p in scan.not_photos]
     if not_photos:
         lines.append(f"{len(not_photos)} other file(s) not checked (not images): "
@@ -186,9 +191,9 @@ class ScanReports:
         started = time.monotonic()
         status, not_checked, ordered = scan_status(scan, running), scan.not_checked(running), scan.worst_first()
         if self.csv:
-            write_csv([r.doc for r in ordered], self.csv, status, not_checked)
+            write_csv([r.doc for r in ordered], self.csv, status, not_checked, scan.warnings)
         if self.html:
-            write_atomic(self.html, html_report(ordered, self.title, status, not_checked))
+            write_atomic(self.html, html_report(ordered, self.title, status, not_checked, scan.warnings))
         if self.json:
             write_atomic(self.json, scan_document(scan, running))
         took = time.monotonic() - started
@@ -211,12 +216,15 @@ td,th{border-bottom:1px solid #ccc;padding:.5rem;vertical-align:top;text-align:l
 img{max-width:360px;height:auto;display:block}ul{margin:0;padding-left:1.1rem}
 .path{font-family:ui-monospace,monospace;word-break:break-all}
 .incomplete{border:3px solid #b3261e;padding:.75rem;font-weight:600}
+.warning{border-left:.3rem solid #8a5300;background:#fff4e0;padding:.5rem .75rem}
 """
 
 
-def html_report(scan_results, title: str, status: str | None = None, not_checked: list[tuple] = ()) -> str:
+def html_report(scan_results, title: str, status: str | None = None, not_checked: list[tuple] = (),
+                warnings: list[str] = ()) -> str:
     """A self-contained page (no external files): thumbnails with face boxes, worst first; when not
-    everything was checked, it says so first and lists what was not checked last."""
+    everything was checked, it says so first and lists what was not checked last; what weakened
+    every check (``warnings``) is said first."""
     import base64
     from html import escape
 
@@ -232,7 +240,9 @@ def html_report(scan_results, title: str, status: str | None = None, not_checked
         reasons = "".join(f"<li>{escape(x)}</li>" for x in doc["reasons"]) or "<li>no restricted student found</li>"
         rows.append(f'<tr><td><span class="v {doc["verdict"]}">{LABEL[doc["verdict"]]}</span></td>'
                     f'<td>{img}<div class="path">{escape(doc["path"])}</div></td><td><ul>{reasons}</ul></td></tr>')
-    banner = f'<p class="incomplete" role="alert">{escape(status)}</p>' if status else ""
+    banner = "".join(f'<p class="warning" role="note"><strong>Protection is weaker:</strong> {escape(w)}</p>'
+                     for w in warnings)
+    banner += f'<p class="incomplete" role="alert">{escape(status)}</p>' if status else ""
     missing = "".join(f'<tr><td class="path">{escape(str(path))}</td><td>{escape(why)}</td></tr>'
                       for path, why in not_checked)
     missing = (f'<h2 id="not-checked">Not checked ({len(not_checked)})</h2><table><thead><tr><th scope="col">Path'

@@ -194,6 +194,7 @@ class Scan:
     photos: list[Path] = field(default_factory=list)  # every photo found, checked or not
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # entries not entered or read, and why
     stopped_by: int | None = None  # the signal that interrupted the scan
+    warnings: list[str] = field(default_factory=list)  # what weakened every check (Checker.warnings)
 
     @property
     def cached(self) -> int:
@@ -266,7 +267,8 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
     checker = Checker(db, policy, record=False, channel=channel, school=school, root=folder)
     base_version = checker.version
     photos, others, skipped = found or find_photos(folder)
-    scan = Scan(folder, total=len(photos), not_photos=others, photos=photos, skipped=skipped)
+    scan = Scan(folder, total=len(photos), not_photos=others, photos=photos, skipped=skipped,
+                warnings=checker.warnings)
 
     def arrived(result: ScanResult, sha: str | None, version: str) -> None:
         _keep(db, scan, result, sha, version)

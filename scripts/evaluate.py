@@ -19,7 +19,7 @@ Prints, overall and per face-width bucket:
   false block  faces of anyone else (permitted or unknown) blocked
 and the review rate: photos with no restricted face that went to review.
 
-Usage: python scripts/evaluate.py FOLDER MANIFEST [--db DB] [--thorough] [--channel C]
+Usage: python scripts/evaluate.py FOLDER MANIFEST [--db DB] [--thorough] [--channel C] [--no-ocr]
 """
 
 import argparse
@@ -50,10 +50,10 @@ def read_manifest(path: Path) -> dict[str, list[dict]]:
     return faces
 
 
-def evaluate(folder: Path, manifest: Path, db_path=None, thorough=False, channel=None) -> dict:
+def evaluate(folder: Path, manifest: Path, db_path=None, thorough=False, channel=None, ocr=True) -> dict:
     from consentguard import Checker, Policy, open_db
-    checker = Checker(open_db(db_path, create=False), Policy(detect_mode="thorough" if thorough else "default"),
-                      record=False, channel=channel)
+    checker = Checker(open_db(db_path, create=False),
+                      Policy(detect_mode="thorough" if thorough else "default", ocr=ocr), record=False, channel=channel)
     restricted = {n for n, s in checker.students.items() if s.photo_restricted}
     stats = defaultdict(lambda: defaultdict(int))
     photos_clean = photos_clean_review = 0
@@ -94,8 +94,9 @@ def main():
     ap.add_argument("--db", type=Path)
     ap.add_argument("--thorough", action="store_true")
     ap.add_argument("--channel")
+    ap.add_argument("--no-ocr", action="store_true", help="faces only (text in photos is not read)")
     args = ap.parse_args()
-    out = evaluate(args.folder, args.manifest, args.db, args.thorough, args.channel)
+    out = evaluate(args.folder, args.manifest, args.db, args.thorough, args.channel, not args.no_ocr)
 
     def pct(a, b):
         return f"{a / b:6.1%}" if b else "     -"

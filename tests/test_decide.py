@@ -177,3 +177,53 @@ def test_one_face_of_a_kind_keeps_its_own_reason():
     d = decide([face(SMALL, d=0.9), face(d=0.9, sharpness=12)], [], CTX, POLICY)
     assert d.reasons == ["face at [0, 0, 40, 40] is 40 px wide, too small to identify (minimum 60 px)",
                          "face at [0, 0, 200, 200] is too blurred to identify (sharpness 12, minimum 20)"]
+
+
+PEOPLE = {**STUDENTS, "3": Student("3", "Jordan", "Whitfield", False, False),
+          "4": Student("4", "Amelia", "Hartley", True, False)}
+#: "1" and "4" are photo-restricted; "4" has no usable portrait; "3" (permitted) is indexed
+UNPROTECTED = RosterContext(PEOPLE, photo_restricted=2, indexed=1, sync_id=7, unprotected_here=1)
+
+
+def near(*pairs):
+    return FaceEvidence(BIG, list(pairs), 500.0, True)
+
+
+@pytest.mark.parametrize("evidence, verdict, reason", [
+    # clearly recognised as permitted Jordan: nobody to doubt
+    (near(("3", 0.35), ("1", 0.80)), "pass", None),
+    # nearest is Jordan but not clearly (within block_distance, but the next is within the margin)
+    (near(("3", 0.40), ("1", 0.44 + 0.2)), "pass", None),
+    (near(("3", 0.40), ("9", 0.43)), "review", "is not recognised as a permitted student, and 1 photo-restricted "
+                                               "student has no usable portrait (it could be them)"),
+    # resembles Jordan only loosely: could be Amelia, whose face is unknown
+    (near(("3", 0.55), ("1", 0.90)), "review", "is not recognised as a permitted student"),
+    # matches nobody at all
+    (near(("1", 0.90)), "review", "is not recognised as a permitted student"),
+    # a match with restricted Marcus still says so
+    (near(("1", 0.30), ("3", 0.90)), "block", "matches photo-restricted Marcus Ellery (#1)"),
+])
+def test_unprotected_student_in_scope(evidence, verdict, reason):
+    PEOPLE.setdefault("9", Student("9", "Sam", "Lowe", False, False))
+    d = decide([evidence], [], UNPROTECTED, POLICY)
+    assert d.verdict == verdict, d.reasons
+    if reason:
+        assert reason in d.reasons[0]
+    assert decide([evidence], [], CTX_ALL_PROTECTED, POLICY).verdict == ("block" if verdict == "block" else "pass")
+
+
+CTX_ALL_PROTECTED = RosterContext(PEOPLE, photo_restricted=2, indexed=2, sync_id=7, unprotected_here=0)
+
+
+def test_unrecognised_faces_summarised_while_a_student_is_unprotected():
+    faces = [FaceEvidence((i * 300, 0, i * 300 + 200, 200), [("3", 0.7)], 500.0, True) for i in range(5)]
+    d = decide(faces, [], UNPROTECTED, POLICY)
+    assert d.verdict == "review" and len(d.reasons) == 1
+    assert d.reasons[0].startswith("5 faces are not recognised as permitted students, and 1 photo-restricted "
+                                   "student has no usable portrait")
+    assert all(f.kind == "unprotected" for f in d.faces)
+
+
+def test_small_unrecognised_face_says_it_is_too_small():
+    d = decide([FaceEvidence(SMALL, [("3", 0.7)], 500.0, True)], [], UNPROTECTED, POLICY)
+    assert d.faces[0].kind == "small" and "too small to identify" in d.reasons[0]

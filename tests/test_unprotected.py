@@ -174,3 +174,23 @@ def test_sync_without_photos_exits_3_and_opt_in_indexes_everyone(tmp_path):
     assert "opt-in district: every student's portrait is indexed" in r.output
     db = open_db(tmp_path / "cg.db")
     assert db.execute("SELECT index_policy FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "all"
+
+
+@pytest.mark.faces
+def test_scan_says_so_once_in_every_report(tmp_path, faces):
+    db_path, _ = _roster(tmp_path, faces, {X: faces.stranger, C: faces.clear_portrait}, index_policy="all")
+    event = tmp_path / "event"
+    event.mkdir()
+    shutil.copy(faces.clear_other, event / "a.jpg")
+    shutil.copy(faces.restricted_other, event / "b.jpg")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["scan", str(event), "--no-ocr", "--workers", "1", "-q", "--db", str(db_path),
+                                 "--csv", str(out / "r.csv"), "--html", str(out / "r.html"),
+                                 "--json-file", str(out / "r.json")])
+    assert r.exit_code == 3, r.output
+    assert r.stdout.count("Warning: 1 photo-restricted student has no usable portrait") == 1
+    doc = json.loads((out / "r.json").read_text())
+    assert len(doc["warnings"]) == 1 and "roster list --unprotected" in doc["warnings"][0]
+    assert {d["path"].split("/")[-1]: d["verdict"] for d in doc["results"]} == {"a.jpg": "pass", "b.jpg": "review"}
+    assert (out / "r.csv").read_text().splitlines()[1].startswith('WARNING,,,,"1 photo-restricted student has')
+    assert (out / "r.html").read_text().count("Protection is weaker:") == 1
