@@ -19,8 +19,20 @@ WILL = Student("9", "William", "Brown", False, True)
 SMITHJ = Student("10", "Lena", "Smith-Jones", False, True)
 LEGAL = Student("11", "Kit", "Marsh", False, True, legal_first_name="Christopher")
 STJOHN = Student("12", "Aoife", "St. John", False, True)
-ALL = [PRIYA, CHLOE, OCONNELL, VDB, MARIA, ALEX, GRACE, WILL, SMITHJ, LEGAL, STJOHN]
-ROSTER_FIRST_NAMES = first_name_counts(ALL + [Student(str(100 + i), "Maria", "X", False, False) for i in range(5)])
+AALIYAH = Student("13", "Aaliyah", "Al-Sayed", False, True)
+MAXIMILIANO = Student("14", "Maximiliano", "Villanueva", False, True)
+LUKASZ = Student("15", "Łukasz", "Nowak", False, True)
+SOREN = Student("16", "Søren", "Østergaard", False, True)
+GRETA = Student("17", "Greta", "Strauß", False, True)
+AESA = Student("18", "Æsa", "Bjørnsdóttir", False, True)
+JURGEN = Student("19", "Jürgen", "Müller", False, True)
+HANNAH = Student("20", "Hannah", "Mueller", False, True)  # the roster without the umlaut
+ZOE = Student("21", "Zoe", "Lefevre", False, True)         # the roster without the accents
+ALL = [PRIYA, CHLOE, OCONNELL, VDB, MARIA, ALEX, GRACE, WILL, SMITHJ, LEGAL, STJOHN, AALIYAH, MAXIMILIANO,
+       LUKASZ, SOREN, GRETA, AESA, JURGEN, HANNAH, ZOE]
+PERMITTED = [Student(str(100 + i), "Maria", "X", False, False) for i in range(5)] + [
+    Student("200", "Maximiliana", "Villanueva", False, False), Student("201", "Priya", "Natarajah", False, False)]
+ROSTER_FIRST_NAMES = first_name_counts(ALL + PERMITTED)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -77,6 +89,51 @@ ROSTER_FIRST_NAMES = first_name_counts(ALL + [Student(str(100 + i), "Maria", "X"
     ("Maria g said", []),  # a lower-case letter without a full stop is not an initial
     ("Isaac Berg", [("5", "Isaac", "first_only")]),  # Berg alone is not his surname
     ("", []),
+    # issue #10, red team: invisible and look-alike characters inside a name
+    ("Ma\u200bria Gonzalez won", [("6", "Ma\u200bria Gonzalez", "full")]),       # zero-width space
+    ("Maria Gon\u00adzalez won", [("6", "Maria Gon\u00adzalez", "full")]),       # soft hyphen
+    ("\ufeffPriya Natarajan", [("2", "Priya Natarajan", "full")]),                # BOM
+    ("Priya\u2060 Nata\u200drajan", [("2", "Priya\u2060 Nata\u200drajan", "full")]),  # word joiner, ZWJ
+    ("M\u0430ria Gonz\u0430lez", [("6", "M\u0430ria Gonz\u0430lez", "full")]),  # Cyrillic а
+    ("Pr\u0131ya Natarajan", [("2", "Pr\u0131ya Natarajan", "full")]),          # dotless ı
+    ("\u0420riya Natarajan", [("2", "\u0420riya Natarajan", "full")]),          # Cyrillic Р (reads R)
+    ("Maria G\u03bfnzalez", [("6", "Maria G\u03bfnzalez", "full")]),            # Greek ο
+    ("\uff2d\uff41\uff52\uff49\uff41 Gonzalez", [("6", "\uff2d\uff41\uff52\uff49\uff41 Gonzalez", "full")]),  # fullwidth
+    ("Chloe\u0301 Ferna\u0301ndez", [("3", "Chloe\u0301 Ferna\u0301ndez", "full")]),  # combining accents
+    # transliterations, both directions; German spellings of umlauts
+    ("Lukasz Nowak", [("15", "Lukasz Nowak", "full")]),
+    ("Łukasz Nowak", [("15", "Łukasz Nowak", "full")]),
+    ("Soren Ostergaard", [("16", "Soren Ostergaard", "full")]),
+    ("Soeren Oestergaard", [("16", "Soeren Oestergaard", "full")]),
+    ("Greta Strauss", [("17", "Greta Strauss", "full")]),
+    ("Aesa Bjornsdottir", [("18", "Aesa Bjornsdottir", "full")]),
+    ("Æsa Bjørnsdóttir", [("18", "Æsa Bjørnsdóttir", "full")]),
+    ("Jurgen Muller", [("19", "Jurgen Muller", "full")]),
+    ("Juergen Mueller", [("19", "Juergen Mueller", "full")]),
+    ("JÜRGEN MUELLER", [("19", "JÜRGEN MUELLER", "full")]),
+    ("Müller, Jürgen", [("19", "Müller, Jürgen", "last_first")]),
+    ("Hannah Müller", [("20", "Hannah Müller", "full")]),
+    ("Hannah Muller", [("20", "Hannah Muller", "fuzzy")]),  # no umlaut either side: a typo at most
+    ("Zoë Lefèvre", [("21", "Zoë Lefèvre", "full")]),
+    ("#JuergenMueller", [("19", "#JuergenMueller", "joined")]),
+    # hashtags with hyphenated surnames
+    ("Go #AaliyahAl-Sayed!", [("13", "#AaliyahAl-Sayed", "joined")]),
+    ("Go #Aaliyah-Al-Sayed!", [("13", "#Aaliyah-Al-Sayed", "full")]),
+    ("#Al-SayedAaliyah", [("13", "#Al-SayedAaliyah", "joined")]),
+    # one-letter typos in long names: review
+    ("Maximilano Villanueva won", [("14", "Maximilano Villanueva", "fuzzy")]),
+    ("Maximiliano Vilanueva won", [("14", "Maximiliano Vilanueva", "fuzzy")]),
+    ("Maximiliano Villaneuva won", [("14", "Maximiliano Villaneuva", "fuzzy")]),  # two letters swapped
+    ("Maximilano Vilanueva won", [("14", "Maximilano Vilanueva", "fuzzy")]),      # one in each word
+    ("Maria Gonzales", [("6", "Maria Gonzales", "fuzzy")]),
+    ("Priya Natarajn", [("2", "Priya Natarajn", "fuzzy")]),  # the first name alone is inside it
+    ("Maximlano Villanueva", []),   # two letters off one word
+    ("maximilano villanueva", []),  # not written as a name
+    ("Maximiliana Villanueva", []),  # another student's exact name
+    ("Priya Natarajah", []),         # another student's exact name (not a typo of Natarajan)
+    ("Maxmiliano", []),              # never a single word
+    ("Lena Smyth", [("10", "Lena", "first_only")]),  # too short to tell a typo from another name
+    ("Grace Yung", []),              # too short, and an ordinary word
 ])
 def test_find_names(text, expected):
     hits = find_names(text, ALL, "caption", ROSTER_FIRST_NAMES)
@@ -137,6 +194,31 @@ def test_scrub():
     assert scrub(caption, hits) == "a student's science project, with a student and a student"
 
 
+@pytest.mark.parametrize("caption,scrubbed", [
+    ("Ma\u200bria Gonz\u00adalez's science project", "a student's science project"),
+    ("Well done M\u0430ria Gonz\u0430lez!", "Well done a student!"),
+    ("Well done \uff2d\uff41\uff52\uff49\uff41 Gonzalez!", "Well done a student!"),
+    ("Chloe\u0301 Ferna\u0301ndez sang", "a student sang"),
+    ("Łukasz Nowak and Juergen Mueller", "a student and a student"),
+    ("Go #AaliyahAl-Sayed!", "Go a student!"),
+    ("Maximilano Villanueva won", "a student won"),
+])
+def test_scrub_after_normalising(caption, scrubbed):
+    """Spans found through normalisation map back to the original text, invisible characters included."""
+    assert scrub(caption, find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)) == scrubbed
+
+
+def test_fuzzy_hit_says_what_it_matched():
+    (hit,) = find_names("Maximilano Villanueva won", ALL, "caption", ROSTER_FIRST_NAMES)
+    assert (hit.strength, hit.matched) == ("review", "Maximiliano Villanueva")
+    assert hit.to_json()["matched"] == "Maximiliano Villanueva"
+
+
+def test_run_together_ocr_text_with_invisible_characters():
+    (hit,) = find_names("Awardedto\u200bMaria\u00adGonzalez fortheBee", ALL, "ocr", compact=True)
+    assert (hit.text, hit.form) == ("Maria\u00adGonzalez", "joined")
+
+
 def test_tokenize_keeps_spans_and_marks():
     tokens = tokenize("Maria G. O’Brien")
     assert [(t.word, t.capital, t.stop) for t in tokens] == [("maria", True, False), ("g", True, True),
@@ -144,7 +226,8 @@ def test_tokenize_keeps_spans_and_marks():
 
 
 def test_fold():
-    assert fold("ÉLODIE Søren") == "elodie søren"
+    assert fold("ÉLODIE Søren") == "elodie soren"
+    assert fold("Łukasz Straße Æsa Bjørnsdóttir") == "lukasz strasse aesa bjornsdottir"
 
 
 def test_run_together_ocr_text():
