@@ -128,7 +128,7 @@ ROSTER_FIRST_NAMES = first_name_counts(ALL + PERMITTED)
     ("Maria Gonzales", [("6", "Maria Gonzales", "fuzzy")]),
     ("Priya Natarajn", [("2", "Priya Natarajn", "fuzzy")]),  # the first name alone is inside it
     ("Maximlano Villanueva", []),   # two letters off one word
-    ("maximilano villanueva", []),  # not written as a name
+    ("maximilano villanueva", [("14", "maximilano villanueva", "fuzzy")]),
     ("Maximiliana Villanueva", []),  # another student's exact name
     ("Priya Natarajah", []),         # another student's exact name (not a typo of Natarajan)
     ("Maxmiliano", []),              # never a single word
@@ -151,8 +151,13 @@ def test_exact_forms_block_weaker_ones_review():
     ("jsmith_award.jpg", []),  # no J. Smith on the roster
     ("mgonzalez_award.jpg", [("6", "mgonzalez", "file_initial")]),
     ("gonzalezm-2026.jpg", [("6", "gonzalezm", "file_initial")]),
+    ("jmueller-2026.jpg", [("19", "jmueller", "file_initial")]),
+    ("jmuller-2026.jpg", [("19", "jmuller", "file_initial")]),
     ("maria_gonzalez_award.jpg", [("6", "maria_gonzalez", "full")]),
     ("MariaGonzalez.heic", [("6", "MariaGonzalez", "joined")]),
+    ("maximilano_villanueva.jpg", [("14", "maximilano_villanueva", "fuzzy")]),
+    ("Łukasz-Nowak.jpg", [("15", "Łukasz-Nowak", "full")]),
+    ("lukasz.nowak.jpg", [("15", "lukasz.nowak", "full")]),
     ("Spring Concert/Priya Natarajan", [("2", "Priya Natarajan", "full")]),
 ])
 def test_file_names(name, expected):
