@@ -293,6 +293,19 @@ def _firsts(first_name: str, legal_first_name: str) -> list[list[str]]:
     return firsts
 
 
+@lru_cache(maxsize=65536)
+def _alone_words(first_name: str, legal_first_name: str) -> frozenset[str]:
+    """The words of a student's first names that may name them alone: not ordinary words, not
+    shorter than 3 letters, and not particles the roster writes in lower case among capitalised
+    words ("del" of "María del Carmen": it would flag every "del" key in a text)."""
+    words = set()
+    for name in (first_name, legal_first_name):
+        tokens = tokenize(name)
+        mixed = any(t.capital for t in tokens)  # a roster written all in lower case has no particles to tell
+        words |= {t.word for t in tokens if (t.capital or not mixed) and len(t.word) >= 3 and t.word not in COMMON_WORDS}
+    return frozenset(words)
+
+
 #: Surname words written two ways ("St. John" and "Saint John", "Ste. Marie" and "Sainte Marie").
 SURNAME_SPELLINGS = {"st": "saint", "saint": "st", "ste": "sainte", "sainte": "ste"}
 
@@ -517,9 +530,8 @@ def find_names(text: str, students: Iterable[Student], source: str,
             for i in at.get(word, ()):
                 hit(student, i, i, "file_initial")
         if first_name_counts is not None:
-            for first in {w for w in (name_words(student.first_name) + name_words(student.legal_first_name))}:
-                if (first in COMMON_WORDS or len(first) < 3
-                        or first_name_counts.counts.get(first, 0) > FIRST_ONLY_MAX_SHARED):
+            for first in _alone_words(student.first_name, student.legal_first_name):
+                if first_name_counts.counts.get(first, 0) > FIRST_ONLY_MAX_SHARED:
                     continue
                 for i in at.get(first, ()):
                     if not first_name_counts.names_another(first, tokens, i, student):

@@ -28,8 +28,9 @@ AESA = Student("18", "Æsa", "Bjørnsdóttir", False, True)
 JURGEN = Student("19", "Jürgen", "Müller", False, True)
 HANNAH = Student("20", "Hannah", "Mueller", False, True)  # the roster without the umlaut
 ZOE = Student("21", "Zoe", "Lefevre", False, True)         # the roster without the accents
+CARMEN = Student("22", "María del Carmen", "Ortega", False, True)
 ALL = [PRIYA, CHLOE, OCONNELL, VDB, MARIA, ALEX, GRACE, WILL, SMITHJ, LEGAL, STJOHN, AALIYAH, MAXIMILIANO,
-       LUKASZ, SOREN, GRETA, AESA, JURGEN, HANNAH, ZOE]
+       LUKASZ, SOREN, GRETA, AESA, JURGEN, HANNAH, ZOE, CARMEN]
 PERMITTED = [Student(str(100 + i), "Maria", "X", False, False) for i in range(5)] + [
     Student("200", "Maximiliana", "Villanueva", False, False), Student("201", "Priya", "Natarajah", False, False)]
 ROSTER_FIRST_NAMES = first_name_counts(ALL + PERMITTED)
@@ -88,6 +89,9 @@ ROSTER_FIRST_NAMES = first_name_counts(ALL + PERMITTED)
     ("Priyanka Natarajan", []),
     ("Maria g said", []),  # a lower-case letter without a full stop is not an initial
     ("Isaac Berg", [("5", "Isaac", "first_only")]),  # Berg alone is not his surname
+    ("Press the del key", []),  # a lower-case particle of a first name ("María del Carmen") is not a name
+    ("Carmen sang", [("22", "Carmen", "first_only")]),
+    ("María del Carmen Ortega", [("22", "María del Carmen Ortega", "full")]),
     ("", []),
     # issue #10, red team: invisible and look-alike characters inside a name
     ("Ma\u200bria Gonzalez won", [("6", "Ma\u200bria Gonzalez", "full")]),       # zero-width space
@@ -167,6 +171,12 @@ def test_file_names(name, expected):
 
 def test_file_initials_only_in_file_names():
     assert find_names("mgonzalez", ALL, "caption") == []
+
+
+def test_first_only_from_a_roster_in_lower_case():
+    student = Student("30", "priya", "natarajan", False, True)
+    assert [h.form for h in find_names("Great job Priya!", [student], "caption", first_name_counts([student]))] == [
+        "first_only"]
 
 
 def test_first_only_needs_the_roster_counts():
