@@ -415,11 +415,12 @@ def _fuzzy_names(first_name: str, legal_first_name: str, last_name: str) -> tupl
 
 def _fuzzy(text: str, tokens: list[Token], students: list[Student], roster: "RosterNames | None",
            file_like: bool) -> list[tuple[Student, int, str]]:
-    """Two words in a row that are a student's first and last name with a typo: (student, index of
-    the first word, the name as the roster writes it). Distances come from rapidfuzz (optimal string
-    alignment: one insertion, deletion, substitution or swap of neighbours costs one)."""
-    candidates = [i for i in range(len(tokens) - 1) if _fuzzy_pair(text, tokens, i, file_like)]
-    if not candidates:
+    """Two words in a row that are a student's first and last name with a typo, in either order
+    ("Maximilano Villanueva", "Villanueva, Maximilano", villanueva_maximilano.jpg): (student, index
+    of the first word, the name as the roster writes it). Distances come from rapidfuzz (optimal
+    string alignment: one insertion, deletion, substitution or swap of neighbours costs one)."""
+    pairs = [(i, order) for i in range(len(tokens) - 1) for order in _fuzzy_orders(text, tokens, i, file_like)]
+    if not pairs:
         return []
     by_first: dict[str, list[tuple[str, str, Student]]] = {}
     for student in students:
@@ -430,15 +431,15 @@ def _fuzzy(text: str, tokens: list[Token], students: list[Student], roster: "Ros
     from rapidfuzz import process
     from rapidfuzz.distance import OSA
 
-    words = sorted({tokens[i + k].word for i in candidates for k in (0, 1)})
+    words = sorted({tokens[i + k].word for i, _ in pairs for k in (0, 1)})
     roster_words = sorted(set(by_first) | {last for entries in by_first.values() for last, _, _ in entries})
     distances = process.cdist(words, roster_words, scorer=OSA.distance, score_cutoff=1, workers=1)
     near: dict[str, dict[str, int]] = {}
     for row, word in zip(distances, words):
         near[word] = {roster_words[k]: int(row[k]) for k in (row <= 1).nonzero()[0]}
     out = []
-    for i in candidates:
-        first_word, last_word = tokens[i].word, tokens[i + 1].word
+    for i, order in pairs:
+        first_word, last_word = tokens[i + order[0]].word, tokens[i + order[1]].word
         if roster is not None and [last_word] in roster.surnames.get(first_word, []):
             continue  # another student's exact name
         lasts = near[last_word]
@@ -452,14 +453,24 @@ def _fuzzy(text: str, tokens: list[Token], students: list[Student], roster: "Ros
     return out
 
 
-def _fuzzy_pair(text: str, tokens: list[Token], i: int, file_like: bool) -> bool:
-    """Whether tokens i and i+1 could be a first and last name with a typo."""
+FIRST_LAST, LAST_FIRST = (0, 1), (1, 0)
+
+
+def _fuzzy_orders(text: str, tokens: list[Token], i: int, file_like: bool) -> list[tuple[int, int]]:
+    """How tokens i and i+1 could be a first and last name with a typo: first last (a space
+    between), last, first (a comma), either (a file name's separator); or not at all."""
     a, b = tokens[i], tokens[i + 1]
+    if not (a.word.isalpha() and b.word.isalpha() and len(a.word) >= 3 and len(b.word) >= 3
+            and a.word not in COMMON_WORDS and b.word not in COMMON_WORDS):
+        return []
     between = text[a.end:b.start]
-    return (a.word.isalpha() and b.word.isalpha()
-            and len(a.word) >= 3 and len(b.word) >= 3
-            and a.word not in COMMON_WORDS and b.word not in COMMON_WORDS
-            and (between.isspace() or (file_like and _FILE_SEPARATORS.fullmatch(between) is not None)))
+    if between.isspace():
+        return [FIRST_LAST]
+    if between.startswith(",") and between[1:].isspace():
+        return [LAST_FIRST]
+    if file_like and _FILE_SEPARATORS.fullmatch(between):
+        return [FIRST_LAST, LAST_FIRST]
+    return []
 
 
 #: Shortest first+last name looked for inside run-together text ("AwardedtoMariaGonzalez").

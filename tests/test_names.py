@@ -3,6 +3,8 @@
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentguard.index import Student
 from consentguard.names import COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
@@ -129,6 +131,9 @@ ROSTER_FIRST_NAMES = first_name_counts(ALL + PERMITTED)
     ("Maximiliano Vilanueva won", [("14", "Maximiliano Vilanueva", "fuzzy")]),
     ("Maximiliano Villaneuva won", [("14", "Maximiliano Villaneuva", "fuzzy")]),  # two letters swapped
     ("Maximilano Vilanueva won", [("14", "Maximilano Vilanueva", "fuzzy")]),      # one in each word
+    ("Villanueva, Maximilano", [("14", "Villanueva, Maximilano", "fuzzy")]),
+    ("Villanueva Maximilano", []),  # last first without the comma: not how names are written
+    ("Maximilano, Villanueva", []),
     ("Maria Gonzales", [("6", "Maria Gonzales", "fuzzy")]),
     ("Priya Natarajn", [("2", "Priya Natarajn", "fuzzy")]),  # the first name alone is inside it
     ("Maximlano Villanueva", []),   # two letters off one word
@@ -160,6 +165,7 @@ def test_exact_forms_block_weaker_ones_review():
     ("maria_gonzalez_award.jpg", [("6", "maria_gonzalez", "full")]),
     ("MariaGonzalez.heic", [("6", "MariaGonzalez", "joined")]),
     ("maximilano_villanueva.jpg", [("14", "maximilano_villanueva", "fuzzy")]),
+    ("villanueva_maximilano.jpg", [("14", "villanueva_maximilano", "fuzzy")]),
     ("Łukasz-Nowak.jpg", [("15", "Łukasz-Nowak", "full")]),
     ("lukasz.nowak.jpg", [("15", "lukasz.nowak", "full")]),
     ("Spring Concert/Priya Natarajan", [("2", "Priya Natarajan", "full")]),
@@ -252,3 +258,24 @@ def test_run_together_ocr_text():
     (hit,) = find_names(text, ALL, "ocr", compact=True)
     assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "MariaGonzalez", "joined", "block")
     assert find_names("PriyaN", ALL, "ocr", compact=True) == []  # too short to look for inside words
+
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u034f"]
+LOOK_ALIKE = {"a": ["\u0430", "\u0251"], "o": ["\u043e", "\u03bf"], "e": ["\u0435"], "i": ["\u0456", "\u0131"],
+              "c": ["\u0441"], "p": ["\u0440"], "M": ["\u041c", "\u039c"], "G": ["\u050c"], "z": ["\u1d22"]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_disguised_names_are_found_and_scrubbed(data):
+    """However a name is disguised with invisible characters and look-alike letters, it blocks,
+    and scrubbing leaves none of it."""
+    disguised = ""
+    for ch in "Maria Gonzalez":
+        if ch != " " and data.draw(st.booleans()):
+            ch = data.draw(st.sampled_from(LOOK_ALIKE.get(ch, [ch])))
+        disguised += ch + data.draw(st.sampled_from([""] * 4 + INVISIBLE))
+    caption = f"Well done {disguised}!"
+    hits = find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)
+    assert [(h.student_number, h.strength) for h in hits] == [("6", "block")], caption.encode("unicode_escape")
+    assert scrub(caption, hits).rstrip("\u200b\u200c\u200d\u2060\u00ad\ufeff\u034f!") == "Well done a student"
