@@ -111,35 +111,47 @@ def _confusables() -> dict[str, str]:
     return out
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=16)
 def _normalise(text: str) -> tuple[str, list[int], list[int]]:
     """``text`` with letters in plain Latin (NFKC, then anyascii: Łukasz -> Lukasz, Straße ->
     Strasse, Мария -> Mariya) and invisible characters (zero-width space, soft hyphen, BOM)
     removed; other characters are kept as they are. Also where each character came from:
-    its span in ``text`` (start, end), so every hit keeps the exact original span."""
-    if text.isascii():
-        return text, list(range(len(text))), list(range(1, len(text) + 1))
+    its span in ``text`` (start, end), so every hit keeps the exact original span.
+    (Cached: the words and the run-together text of one text are both read from it.)"""
     from anyascii import anyascii
 
     out, starts, ends = [], [], []
     i = 0
-    while i < len(text):
-        j = i + 1
+    for match in _NON_ASCII.finditer(text):
+        k = match.start()
+        if k < i:  # an accent already read with its letter
+            continue
+        out.append(text[i:k])  # plain ASCII: as it is
+        starts += range(i, k)
+        ends += range(i + 1, k + 1)
+        j = k + 1
         while j < len(text) and unicodedata.combining(text[j]):  # a letter and its accents: one unit
             j += 1
-        unit = text[i:j]
+        unit = text[k:j]
         category = unicodedata.category(unit[0])
-        if unit.isascii():
-            piece = unit
-        elif category == "Cf":  # invisible: zero-width space, soft hyphen, BOM, joiners
+        if category == "Cf":  # invisible: zero-width space, soft hyphen, BOM, joiners
             piece = ""
         elif category[0] in "LMN":
             piece = anyascii(unicodedata.normalize("NFKC", unit))
         else:  # punctuation, symbols, spaces, emoji: not part of a word, kept as they are
             piece = unit
+        if not piece and category[0] == "M" and ends and ends[-1] == k:  # accents of a plain letter ("e\u0301")
+            ends[-1] = j
         out.append(piece)
-        starts += [i] * len(piece)
+        starts += [k] * len(piece)
         ends += [j] * len(piece)
         i = j
+    out.append(text[i:])
+    starts += range(i, len(text))
+    ends += range(i + 1, len(text) + 1)
     return "".join(out), starts, ends
 
 
@@ -373,6 +385,8 @@ def _compact(text: str) -> tuple[str, list[int], list[int]]:
 
 #: Hyphens that join the parts of one name ("Al-Sayed", "#AaliyahAl-Sayed").
 _HYPHENS = frozenset("-‐‑‒–")
+#: The most words one name joined by hyphens is looked for in (a long chain costs the square).
+COMPOUND_MAX = 5
 
 
 def _compounds(text: str, tokens: list[Token]) -> dict[str, list[tuple[int, int]]]:
@@ -381,7 +395,7 @@ def _compounds(text: str, tokens: list[Token]) -> dict[str, list[tuple[int, int]
     out: dict[str, list[tuple[int, int]]] = {}
     for i in range(len(tokens)):
         joined = tokens[i].word
-        for j in range(i + 1, len(tokens)):
+        for j in range(i + 1, min(len(tokens), i + COMPOUND_MAX)):
             if text[tokens[j - 1].end:tokens[j].start] not in _HYPHENS:
                 break
             joined += tokens[j].word
@@ -433,10 +447,12 @@ def _fuzzy(text: str, tokens: list[Token], students: list[Student], roster: "Ros
 
     words = sorted({tokens[i + k].word for i, _ in pairs for k in (0, 1)})
     roster_words = sorted(set(by_first) | {last for entries in by_first.values() for last, _, _ in entries})
-    distances = process.cdist(words, roster_words, scorer=OSA.distance, score_cutoff=1, workers=1)
     near: dict[str, dict[str, int]] = {}
-    for row, word in zip(distances, words):
-        near[word] = {roster_words[k]: int(row[k]) for k in (row <= 1).nonzero()[0]}
+    for block in range(0, len(words), 256):  # a long text: its words a block at a time, memory stays small
+        chunk = words[block:block + 256]
+        distances = process.cdist(chunk, roster_words, scorer=OSA.distance, score_cutoff=1, workers=1)
+        for row, word in zip(distances, chunk):
+            near[word] = {roster_words[k]: int(row[k]) for k in (row <= 1).nonzero()[0]}
     out = []
     for i, order in pairs:
         first_word, last_word = tokens[i + order[0]].word, tokens[i + order[1]].word

@@ -220,6 +220,7 @@ def test_scrub():
     ("Well done M\u0430ria Gonz\u0430lez!", "Well done a student!"),
     ("Well done \uff2d\uff41\uff52\uff49\uff41 Gonzalez!", "Well done a student!"),
     ("Chloe\u0301 Ferna\u0301ndez sang", "a student sang"),
+    ("Bravo Chloe\u0301 Ferna\u0301ndez\u0301", "Bravo a student"),  # an accent at the end is part of the name
     ("Łukasz Nowak and Juergen Mueller", "a student and a student"),
     ("Go #AaliyahAl-Sayed!", "Go a student!"),
     ("Maximilano Villanueva won", "a student won"),
