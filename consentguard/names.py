@@ -445,7 +445,7 @@ def _fuzzy(text: str, tokens: list[Token], students: list[Student], roster: "Ros
     from rapidfuzz import process
     from rapidfuzz.distance import OSA
 
-    words = sorted({tokens[i + k].word for i, _ in pairs for k in (0, 1)})
+    words = sorted({form for i, _ in pairs for k in (0, 1) for form in tokens[i + k].forms})
     roster_words = sorted(set(by_first) | {last for entries in by_first.values() for last, _, _ in entries})
     near: dict[str, dict[str, int]] = {}
     for block in range(0, len(words), 256):  # a long text: its words a block at a time, memory stays small
@@ -455,17 +455,26 @@ def _fuzzy(text: str, tokens: list[Token], students: list[Student], roster: "Ros
             near[word] = {roster_words[k]: int(row[k]) for k in (row <= 1).nonzero()[0]}
     out = []
     for i, order in pairs:
-        first_word, last_word = tokens[i + order[0]].word, tokens[i + order[1]].word
-        if roster is not None and [last_word] in roster.surnames.get(first_word, []):
+        a, b = tokens[i + order[0]], tokens[i + order[1]]
+        if roster is not None and any([last] in roster.surnames.get(first, []) for first in a.forms for last in b.forms):
             continue  # another student's exact name
-        lasts = near[last_word]
-        for first, d_first in near[first_word].items():
+        firsts, lasts = _nearest(a.forms, near), _nearest(b.forms, near)
+        for first, d_first in firsts.items():
             for last, written, student in by_first.get(first, ()):
                 d_last = lasts.get(last)
                 if (d_last is not None and d_first + d_last > 0
                         and (d_first == 0 or len(first) >= FUZZY_MIN_WORD)
                         and (d_last == 0 or len(last) >= FUZZY_MIN_WORD)):
                     out.append((student, i, written))
+    return out
+
+
+def _nearest(forms: Iterable[str], near: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Roster words at most one edit from any spelling of a word, with the smallest distance."""
+    out: dict[str, int] = {}
+    for form in forms:
+        for word, distance in near[form].items():
+            out[word] = min(distance, out.get(word, distance))
     return out
 
 

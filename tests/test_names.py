@@ -135,6 +135,8 @@ ROSTER_FIRST_NAMES = first_name_counts(ALL + PERMITTED)
     ("Villanueva Maximilano", []),  # last first without the comma: not how names are written
     ("Maximilano, Villanueva", []),
     ("Maria Gonzales", [("6", "Maria Gonzales", "fuzzy")]),
+    ("Maximilano Villanu\u0435va", [("14", "Maximilano Villanu\u0435va", "fuzzy")]),  # a typo and a Cyrillic е
+    ("\u0420riya Natarajn", [("2", "\u0420riya Natarajn", "fuzzy")]),  # a typo and a Cyrillic Р (reads R)
     ("Priya Natarajn", [("2", "Priya Natarajn", "fuzzy")]),  # the first name alone is inside it
     ("Maximlano Villanueva", []),   # two letters off one word
     ("maximilano villanueva", [("14", "maximilano villanueva", "fuzzy")]),
