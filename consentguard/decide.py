@@ -228,7 +228,8 @@ def judge_name(hit: NameHit, context: RosterContext) -> str:
         what = f"names photo-restricted {who}, who may be in the photo"
     else:
         what = f"names name-restricted {who}"
-    return f"{hit.source}{where} {what}: \"{hit.text}\" ({DESCRIBE[hit.form]}: {hit.strength})"
+    written = f"\"{hit.text}\"" + (f" ≈ \"{hit.matched}\"" if hit.matched else "")
+    return f"{hit.source}{where} {what}: {written} ({DESCRIBE[hit.form]}: {hit.strength})"
 
 
 def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterContext,

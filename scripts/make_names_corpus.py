@@ -41,6 +41,16 @@ ROSTER = [
     ("300016", "Mai", "", "Nguyen", "", True),
     ("300017", "Kit", "", "Marsh", "Christopher", True),
     ("300018", "Santiago", "", "Ruiz", "", True),
+    # issue #10 (red team): letters of other alphabets, German spellings, hyphens, long names
+    ("300019", "Łukasz", "", "Kowalczyk", "", True),
+    ("300020", "Søren", "", "Østergaard", "", True),
+    ("300021", "Greta", "", "Strauß", "", True),
+    ("300022", "Æsa", "", "Bjørnsdóttir", "", True),
+    ("300023", "Jürgen", "", "Müller", "", True),
+    ("300024", "Hannah", "", "Mueller", "", True),  # the roster without the umlaut
+    ("300025", "Noemie", "", "Lefevre", "", True),  # the roster without the accents
+    ("300026", "Aaliyah", "", "Al-Sayed", "", True),
+    ("300027", "Maximiliano", "", "Villanueva", "", True),
     # permitted students (names that resemble the restricted ones, or are ordinary words)
     ("300101", "Summer", "", "Rose", "", False),
     ("300102", "Chase", "", "Hunter", "", False),
@@ -65,6 +75,8 @@ ROSTER = [
     ("300121", "Isaac", "", "Stern", "", False),
     ("300122", "Jamal", "", "Carter", "", False),
     ("300123", "Kit", "", "Lowe", "", False),
+    ("300124", "Maximiliana", "", "Villanueva", "", False),  # one letter from a restricted student
+    ("300125", "Hannah", "", "Becker", "", False),
 ]
 
 # (text, form) templates per restricted student: {F} first, {L} last, {Li} last initial, {Fi} first initial
@@ -101,6 +113,31 @@ NICKNAME = [
     ("300003", "chloe fernandez", "block"),
     ("300002", "P.N. and friends at the book fair", "review"),
     ("300001", "M.G. won the art prize", "review"),
+]
+# Issue #10: what an independent red team wrote to get a restricted name past the matcher.
+RED_TEAM = [
+    ("300001", "Congratulations to Ma\u200bria Gonzalez!", "block"),        # zero-width space
+    ("300001", "Maria Gon\u00adzalez at the art show", "block"),            # soft hyphen
+    ("300002", "Reading corner: \ufeffPriya Natarajan", "block"),           # byte order mark
+    ("300001", "Well done M\u0430ria Gonz\u0430lez", "block"),              # Cyrillic а
+    ("300002", "Pr\u0131ya Natarajan won the quiz", "block"),               # dotless ı
+    ("300002", "\u0420riya Natarajan won the quiz", "block"),               # Cyrillic Р
+    ("300014", "Kath\u0435rine Dub\u043eis sang", "block"),                 # Cyrillic е, о
+    ("300019", "Lukasz Kowalczyk at the science fair", "block"),
+    ("300020", "Soren Ostergaard sang the solo", "block"),
+    ("300020", "Soeren Oestergaard sang the solo", "block"),
+    ("300021", "Greta Strauss at field day", "block"),
+    ("300022", "Aesa Bjornsdottir painted the mural", "block"),
+    ("300023", "Jurgen Muller and the chess club", "block"),
+    ("300023", "Juergen Mueller and the chess club", "block"),
+    ("300024", "Hannah Müller scored twice", "block"),
+    ("300025", "Noémie Lefèvre read her poem", "block"),
+    ("300026", "So proud of #AaliyahAl-Sayed", "block"),
+    ("300026", "#Aaliyah-Al-Sayed at the book fair", "block"),
+    ("300027", "Maximilano Villanueva won the chess final", "review"),
+    ("300027", "Well done Maximiliano Vilanueva", "review"),
+    ("300027", "Maximiliano Villaneuva at the robotics meet", "review"),
+    ("300001", "Maria Gonzales at the science fair", "review"),
 ]
 # Captions with no restricted mention: ordinary words that are also names, permitted students,
 # shared first names, near misses.
@@ -175,6 +212,15 @@ NEGATIVE = [  # (caption, kind): ordinary | permitted | place (a surname that is
     ("Mai is the Vietnamese word for tomorrow", "other-sense"),
     ("Jamal Carter and Isabella Rossi lead the assembly", "permitted"),
     ("Daniel Cohen and Noah Kim at the chess tournament", "permitted"),
+    ("Maximiliana Villanueva won the chess final", "permitted"),
+    ("Hannah Becker scored twice", "permitted"),
+    ("Strauss waltzes at the spring concert", "ordinary"),
+    ("The Mueller Report was discussed in civics class", "place"),
+    ("Müller yogurt for the picnic", "place"),
+    ("Our Villanueva Street mural", "place"),
+    ("Villa Nueva is a town in Argentina", "ordinary"),
+    ("Maximum effort from the Villanova fans", "ordinary"),
+    ("Sorensen Park clean-up", "place"),
 ]
 OCCASIONS = ["the science fair", "field day", "the spring concert", "the book fair", "the art show",
              "the spelling bee", "the robotics meet", "graduation"]
@@ -207,6 +253,7 @@ def captions() -> list[tuple[str, str]]:
             text = template.format(F=first, L=last, Li=last[0], O=rng.choice(OCCASIONS))
             rows.append((text, f"{number}:{strength}", "mention"))
     rows += [(text, f"{number}:{strength}", "mention") for number, text, strength in NICKNAME]
+    rows += [(text, f"{number}:{strength}", "red-team") for number, text, strength in RED_TEAM]
     rows += [(text, "", kind) for text, kind in NEGATIVE]
     return rows
 
@@ -246,6 +293,13 @@ IMAGES = [
     ("maria_gonzalez_award.jpg", "filename", "", "300001:block"),
     ("mgonzalez-science.jpg", "filename", "", "300001:review"),
     ("IMG_2041.jpg", "filename", "", ""),
+    ("meta_person_soren.jpg", "metadata:xmp-person", "Soren Ostergaard", "300020:block"),
+    ("meta_subject_cyrillic.jpg", "metadata:xmp-subject", "M\u0430ria Gonz\u0430lez", "300001:block"),
+    ("meta_desc_typo.jpg", "metadata:iptc-caption", "Maximilano Villanueva at the chess final", "300027:review"),
+    ("cert_typo.png", "certificate", "Chess Champion\nMaximilano Villanueva", "300027:review"),
+    ("maximilano_villanueva.jpg", "filename", "", "300027:review"),
+    ("juergen_mueller_award.jpg", "filename", "", "300023:block"),
+    ("Lukasz-Kowalczyk.jpg", "filename", "", "300019:block"),
     ("young_artists.jpg", "filename", "", ""),
 ]
 

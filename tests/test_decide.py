@@ -16,6 +16,7 @@ BIG = (0, 0, 200, 200)
 SMALL = (0, 0, 40, 40)
 POLICY = Policy(block_distance=0.47, review_distance=0.6, min_face_px=60)
 NAME = NameHit("2", "Priya Natarajan", "caption", "full", "block", 0, 15)
+TYPO = NameHit("2", "Priya Natarajn", "caption", "fuzzy", "review", 0, 14, matched="Priya Natarajan")
 
 
 def face(box=BIG, d=None, sharpness=500.0, confirmed=True):
@@ -56,6 +57,8 @@ def face(box=BIG, d=None, sharpness=500.0, confirmed=True):
     ([face(d=0.9)], [], EMPTY_INDEX, None, "review",
      "face at [0, 0, 200, 200] cannot be matched: none of the 1 photo-restricted students has a usable portrait"),
     ([], [NAME], CTX, None, "block", 'caption names name-restricted Priya Natarajan (#2): "Priya Natarajan"'),
+    ([], [TYPO], CTX, None, "review", 'caption names name-restricted Priya Natarajan (#2): "Priya Natarajn" ≈ '
+     '"Priya Natarajan" (full name with a typo: at most one letter different in each word: review)'),
     ([face(d=0.8), face(d=0.5), face(d=0.3)], [], CTX, None, "block", None),
     ([], [], CTX, "x.jpg: empty file (0 bytes)", "error", "x.jpg: empty file (0 bytes)"),
     ([], [NAME], CTX, "x.jpg: empty file (0 bytes)", "block", "x.jpg: empty file (0 bytes)"),

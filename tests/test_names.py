@@ -3,6 +3,8 @@
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentguard.index import Student
 from consentguard.names import COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
@@ -19,8 +21,21 @@ WILL = Student("9", "William", "Brown", False, True)
 SMITHJ = Student("10", "Lena", "Smith-Jones", False, True)
 LEGAL = Student("11", "Kit", "Marsh", False, True, legal_first_name="Christopher")
 STJOHN = Student("12", "Aoife", "St. John", False, True)
-ALL = [PRIYA, CHLOE, OCONNELL, VDB, MARIA, ALEX, GRACE, WILL, SMITHJ, LEGAL, STJOHN]
-ROSTER_FIRST_NAMES = first_name_counts(ALL + [Student(str(100 + i), "Maria", "X", False, False) for i in range(5)])
+AALIYAH = Student("13", "Aaliyah", "Al-Sayed", False, True)
+MAXIMILIANO = Student("14", "Maximiliano", "Villanueva", False, True)
+LUKASZ = Student("15", "Łukasz", "Nowak", False, True)
+SOREN = Student("16", "Søren", "Østergaard", False, True)
+GRETA = Student("17", "Greta", "Strauß", False, True)
+AESA = Student("18", "Æsa", "Bjørnsdóttir", False, True)
+JURGEN = Student("19", "Jürgen", "Müller", False, True)
+HANNAH = Student("20", "Hannah", "Mueller", False, True)  # the roster without the umlaut
+ZOE = Student("21", "Zoe", "Lefevre", False, True)         # the roster without the accents
+CARMEN = Student("22", "María del Carmen", "Ortega", False, True)
+ALL = [PRIYA, CHLOE, OCONNELL, VDB, MARIA, ALEX, GRACE, WILL, SMITHJ, LEGAL, STJOHN, AALIYAH, MAXIMILIANO,
+       LUKASZ, SOREN, GRETA, AESA, JURGEN, HANNAH, ZOE, CARMEN]
+PERMITTED = [Student(str(100 + i), "Maria", "X", False, False) for i in range(5)] + [
+    Student("200", "Maximiliana", "Villanueva", False, False), Student("201", "Priya", "Natarajah", False, False)]
+ROSTER_FIRST_NAMES = first_name_counts(ALL + PERMITTED)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -76,7 +91,60 @@ ROSTER_FIRST_NAMES = first_name_counts(ALL + [Student(str(100 + i), "Maria", "X"
     ("Priyanka Natarajan", []),
     ("Maria g said", []),  # a lower-case letter without a full stop is not an initial
     ("Isaac Berg", [("5", "Isaac", "first_only")]),  # Berg alone is not his surname
+    ("Press the del key", []),  # a lower-case particle of a first name ("María del Carmen") is not a name
+    ("Carmen sang", [("22", "Carmen", "first_only")]),
+    ("María del Carmen Ortega", [("22", "María del Carmen Ortega", "full")]),
     ("", []),
+    # issue #10, red team: invisible and look-alike characters inside a name
+    ("Ma\u200bria Gonzalez won", [("6", "Ma\u200bria Gonzalez", "full")]),       # zero-width space
+    ("Maria Gon\u00adzalez won", [("6", "Maria Gon\u00adzalez", "full")]),       # soft hyphen
+    ("\ufeffPriya Natarajan", [("2", "Priya Natarajan", "full")]),                # BOM
+    ("Priya\u2060 Nata\u200drajan", [("2", "Priya\u2060 Nata\u200drajan", "full")]),  # word joiner, ZWJ
+    ("M\u0430ria Gonz\u0430lez", [("6", "M\u0430ria Gonz\u0430lez", "full")]),  # Cyrillic а
+    ("Pr\u0131ya Natarajan", [("2", "Pr\u0131ya Natarajan", "full")]),          # dotless ı
+    ("\u0420riya Natarajan", [("2", "\u0420riya Natarajan", "full")]),          # Cyrillic Р (reads R)
+    ("Maria G\u03bfnzalez", [("6", "Maria G\u03bfnzalez", "full")]),            # Greek ο
+    ("\uff2d\uff41\uff52\uff49\uff41 Gonzalez", [("6", "\uff2d\uff41\uff52\uff49\uff41 Gonzalez", "full")]),  # fullwidth
+    ("Chloe\u0301 Ferna\u0301ndez", [("3", "Chloe\u0301 Ferna\u0301ndez", "full")]),  # combining accents
+    # transliterations, both directions; German spellings of umlauts
+    ("Lukasz Nowak", [("15", "Lukasz Nowak", "full")]),
+    ("Łukasz Nowak", [("15", "Łukasz Nowak", "full")]),
+    ("Soren Ostergaard", [("16", "Soren Ostergaard", "full")]),
+    ("Soeren Oestergaard", [("16", "Soeren Oestergaard", "full")]),
+    ("Greta Strauss", [("17", "Greta Strauss", "full")]),
+    ("Aesa Bjornsdottir", [("18", "Aesa Bjornsdottir", "full")]),
+    ("Æsa Bjørnsdóttir", [("18", "Æsa Bjørnsdóttir", "full")]),
+    ("Jurgen Muller", [("19", "Jurgen Muller", "full")]),
+    ("Juergen Mueller", [("19", "Juergen Mueller", "full")]),
+    ("JÜRGEN MUELLER", [("19", "JÜRGEN MUELLER", "full")]),
+    ("Müller, Jürgen", [("19", "Müller, Jürgen", "last_first")]),
+    ("Hannah Müller", [("20", "Hannah Müller", "full")]),
+    ("Hannah Muller", [("20", "Hannah Muller", "fuzzy")]),  # no umlaut either side: a typo at most
+    ("Zoë Lefèvre", [("21", "Zoë Lefèvre", "full")]),
+    ("#JuergenMueller", [("19", "#JuergenMueller", "joined")]),
+    # hashtags with hyphenated surnames
+    ("Go #AaliyahAl-Sayed!", [("13", "#AaliyahAl-Sayed", "joined")]),
+    ("Go #Aaliyah-Al-Sayed!", [("13", "#Aaliyah-Al-Sayed", "full")]),
+    ("#Al-SayedAaliyah", [("13", "#Al-SayedAaliyah", "joined")]),
+    # one-letter typos in long names: review
+    ("Maximilano Villanueva won", [("14", "Maximilano Villanueva", "fuzzy")]),
+    ("Maximiliano Vilanueva won", [("14", "Maximiliano Vilanueva", "fuzzy")]),
+    ("Maximiliano Villaneuva won", [("14", "Maximiliano Villaneuva", "fuzzy")]),  # two letters swapped
+    ("Maximilano Vilanueva won", [("14", "Maximilano Vilanueva", "fuzzy")]),      # one in each word
+    ("Villanueva, Maximilano", [("14", "Villanueva, Maximilano", "fuzzy")]),
+    ("Villanueva Maximilano", []),  # last first without the comma: not how names are written
+    ("Maximilano, Villanueva", []),
+    ("Maria Gonzales", [("6", "Maria Gonzales", "fuzzy")]),
+    ("Maximilano Villanu\u0435va", [("14", "Maximilano Villanu\u0435va", "fuzzy")]),  # a typo and a Cyrillic е
+    ("\u0420riya Natarajn", [("2", "\u0420riya Natarajn", "fuzzy")]),  # a typo and a Cyrillic Р (reads R)
+    ("Priya Natarajn", [("2", "Priya Natarajn", "fuzzy")]),  # the first name alone is inside it
+    ("Maximlano Villanueva", []),   # two letters off one word
+    ("maximilano villanueva", [("14", "maximilano villanueva", "fuzzy")]),
+    ("Maximiliana Villanueva", []),  # another student's exact name
+    ("Priya Natarajah", []),         # another student's exact name (not a typo of Natarajan)
+    ("Maxmiliano", []),              # never a single word
+    ("Lena Smyth", [("10", "Lena", "first_only")]),  # too short to tell a typo from another name
+    ("Grace Yung", []),              # too short, and an ordinary word
 ])
 def test_find_names(text, expected):
     hits = find_names(text, ALL, "caption", ROSTER_FIRST_NAMES)
@@ -94,8 +162,14 @@ def test_exact_forms_block_weaker_ones_review():
     ("jsmith_award.jpg", []),  # no J. Smith on the roster
     ("mgonzalez_award.jpg", [("6", "mgonzalez", "file_initial")]),
     ("gonzalezm-2026.jpg", [("6", "gonzalezm", "file_initial")]),
+    ("jmueller-2026.jpg", [("19", "jmueller", "file_initial")]),
+    ("jmuller-2026.jpg", [("19", "jmuller", "file_initial")]),
     ("maria_gonzalez_award.jpg", [("6", "maria_gonzalez", "full")]),
     ("MariaGonzalez.heic", [("6", "MariaGonzalez", "joined")]),
+    ("maximilano_villanueva.jpg", [("14", "maximilano_villanueva", "fuzzy")]),
+    ("villanueva_maximilano.jpg", [("14", "villanueva_maximilano", "fuzzy")]),
+    ("Łukasz-Nowak.jpg", [("15", "Łukasz-Nowak", "full")]),
+    ("lukasz.nowak.jpg", [("15", "lukasz.nowak", "full")]),
     ("Spring Concert/Priya Natarajan", [("2", "Priya Natarajan", "full")]),
 ])
 def test_file_names(name, expected):
@@ -105,6 +179,12 @@ def test_file_names(name, expected):
 
 def test_file_initials_only_in_file_names():
     assert find_names("mgonzalez", ALL, "caption") == []
+
+
+def test_first_only_from_a_roster_in_lower_case():
+    student = Student("30", "priya", "natarajan", False, True)
+    assert [h.form for h in find_names("Great job Priya!", [student], "caption", first_name_counts([student]))] == [
+        "first_only"]
 
 
 def test_first_only_needs_the_roster_counts():
@@ -137,6 +217,32 @@ def test_scrub():
     assert scrub(caption, hits) == "a student's science project, with a student and a student"
 
 
+@pytest.mark.parametrize("caption,scrubbed", [
+    ("Ma\u200bria Gonz\u00adalez's science project", "a student's science project"),
+    ("Well done M\u0430ria Gonz\u0430lez!", "Well done a student!"),
+    ("Well done \uff2d\uff41\uff52\uff49\uff41 Gonzalez!", "Well done a student!"),
+    ("Chloe\u0301 Ferna\u0301ndez sang", "a student sang"),
+    ("Bravo Chloe\u0301 Ferna\u0301ndez\u0301", "Bravo a student"),  # an accent at the end is part of the name
+    ("Łukasz Nowak and Juergen Mueller", "a student and a student"),
+    ("Go #AaliyahAl-Sayed!", "Go a student!"),
+    ("Maximilano Villanueva won", "a student won"),
+])
+def test_scrub_after_normalising(caption, scrubbed):
+    """Spans found through normalisation map back to the original text, invisible characters included."""
+    assert scrub(caption, find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)) == scrubbed
+
+
+def test_fuzzy_hit_says_what_it_matched():
+    (hit,) = find_names("Maximilano Villanueva won", ALL, "caption", ROSTER_FIRST_NAMES)
+    assert (hit.strength, hit.matched) == ("review", "Maximiliano Villanueva")
+    assert hit.to_json()["matched"] == "Maximiliano Villanueva"
+
+
+def test_run_together_ocr_text_with_invisible_characters():
+    (hit,) = find_names("Awardedto\u200bMaria\u00adGonzalez fortheBee", ALL, "ocr", compact=True)
+    assert (hit.text, hit.form) == ("Maria\u00adGonzalez", "joined")
+
+
 def test_tokenize_keeps_spans_and_marks():
     tokens = tokenize("Maria G. O’Brien")
     assert [(t.word, t.capital, t.stop) for t in tokens] == [("maria", True, False), ("g", True, True),
@@ -144,7 +250,8 @@ def test_tokenize_keeps_spans_and_marks():
 
 
 def test_fold():
-    assert fold("ÉLODIE Søren") == "elodie søren"
+    assert fold("ÉLODIE Søren") == "elodie soren"
+    assert fold("Łukasz Straße Æsa Bjørnsdóttir") == "lukasz strasse aesa bjornsdottir"
 
 
 def test_run_together_ocr_text():
@@ -154,3 +261,24 @@ def test_run_together_ocr_text():
     (hit,) = find_names(text, ALL, "ocr", compact=True)
     assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "MariaGonzalez", "joined", "block")
     assert find_names("PriyaN", ALL, "ocr", compact=True) == []  # too short to look for inside words
+
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u034f"]
+LOOK_ALIKE = {"a": ["\u0430", "\u0251"], "o": ["\u043e", "\u03bf"], "e": ["\u0435"], "i": ["\u0456", "\u0131"],
+              "c": ["\u0441"], "p": ["\u0440"], "M": ["\u041c", "\u039c"], "G": ["\u050c"], "z": ["\u1d22"]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_disguised_names_are_found_and_scrubbed(data):
+    """However a name is disguised with invisible characters and look-alike letters, it blocks,
+    and scrubbing leaves none of it."""
+    disguised = ""
+    for ch in "Maria Gonzalez":
+        if ch != " " and data.draw(st.booleans()):
+            ch = data.draw(st.sampled_from(LOOK_ALIKE.get(ch, [ch])))
+        disguised += ch + data.draw(st.sampled_from([""] * 4 + INVISIBLE))
+    caption = f"Well done {disguised}!"
+    hits = find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)
+    assert [(h.student_number, h.strength) for h in hits] == [("6", "block")], caption.encode("unicode_escape")
+    assert scrub(caption, hits).rstrip("\u200b\u200c\u200d\u2060\u00ad\ufeff\u034f!") == "Well done a student"
