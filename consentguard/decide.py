@@ -32,6 +32,7 @@ class FaceEvidence:
     nearest: list[tuple[str, float]] | None
     sharpness: float | None = None
     confirmed: bool = True  # False: a face only the CNN detector saw (turned, covered, unclear)
+    view: str | None = None  # where in the file, if not the photo as shown: "frame 3 of 12", "EXIF thumbnail"
 
     @property
     def width(self) -> int:
@@ -75,12 +76,13 @@ class FaceResult:
     student_number: str | None = None
     distance: float | None = None
     reason: str | None = None
+    view: str | None = None  # None: the photo as shown; else the frame, page or embedded image the box is in
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "width": self.box[2] - self.box[0],
                 "student_number": self.student_number,
                 "distance": None if self.distance is None else round(self.distance, 4),
-                "verdict": self.verdict, "reason": self.reason}
+                "verdict": self.verdict, "reason": self.reason, "view": self.view}
 
 
 @dataclass
@@ -108,7 +110,9 @@ def _box(box) -> str:
 
 def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     """A face's verdict. A face that cannot be identified reliably (too small,
-    too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes."""
+    too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes.
+    A face in another view of the file (a later frame, a thumbnail) is judged the same way; its
+    reason says where."""
     result = _match_face(face, context, policy)
     issue = quality_issue(face, policy)
     if issue and context.at_risk:
@@ -117,6 +121,9 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
             result = FaceResult(face.box, REVIEW, None, result.distance, note)
         elif result.verdict == REVIEW:
             result.reason = f"{result.reason}; it {issue}"
+    if face.view is not None:
+        result.view = face.view
+        result.reason = result.reason and f"in {face.view}: {result.reason}"
     return result
 
 
@@ -166,21 +173,23 @@ def _photo_restricted(context: RosterContext, number: str) -> bool:
 
 
 def same_student_twice(results: list[FaceResult], context: RosterContext) -> list[str]:
-    """Two or more flagged faces matching one student: at most one can be them."""
-    by_student: dict[str, list[FaceResult]] = {}
+    """Two or more flagged faces in one picture matching one student: at most one can be them.
+    (The same student in two frames of an animation is no contradiction.)"""
+    by_student: dict[tuple[str | None, str], list[FaceResult]] = {}
     for f in results:
         if f.student_number and f.verdict in (BLOCK, REVIEW):
-            by_student.setdefault(f.student_number, []).append(f)
+            by_student.setdefault((f.view, f.student_number), []).append(f)
     reasons = []
-    for number, faces in by_student.items():
+    for (view, number), faces in by_student.items():
         if len(faces) > 1:  # each already blocks or needs review: the photo cannot pass
-            reasons.append(f"{len(faces)} faces match photo-restricted {_who(context, number)}: "
+            where = f"in {view}: " if view else ""
+            reasons.append(f"{where}{len(faces)} faces match photo-restricted {_who(context, number)}: "
                            "at most one can be them; check which")
     return reasons
 
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
-    where = f" at {_box(hit.box)}" if hit.box is not None else ""
+    where = (f" in {hit.view}" if hit.view else "") + (f" at {_box(hit.box)}" if hit.box is not None else "")
     who = _who(context, hit.student_number)
     if hit.restriction == "photo" and hit.source.startswith("metadata"):
         what = f"says the photo shows photo-restricted {who}"

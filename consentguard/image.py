@@ -3,6 +3,15 @@
 Fail closed: a file that cannot be decoded to the last pixel raises
 :class:`ImageError` (the check then gives *error*, never *pass*). Pillow's
 ``LOAD_TRUNCATED_IMAGES`` stays off for that reason.
+
+Every pixel a viewer can see is checked, not only the picture as normally shown:
+the other frames of an animation, the other pages of a TIFF, the other images of
+an MPO, a stale EXIF thumbnail, images appended after the end of the file,
+pixels hidden by transparency, and a smoothed copy of a 1-bit dithered image
+become extra :class:`View` s (near-duplicates skipped, their number and pixels
+bounded). What cannot be checked (a ZIP appended to a JPEG, frames past the
+limit, a JPEG compressed beyond what face detection survives) is named in
+:attr:`LoadedImage.unchecked`: each is a review.
 """
 
 from __future__ import annotations
@@ -10,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
@@ -31,7 +41,45 @@ try:  # HEIC/HEIF (iPhone photos)
 except ImportError:  # pragma: no cover - pillow-heif is a dependency
     pass
 
+#: Changes whenever what a decoded photo contains changes (views, unchecked parts),
+#: so cached scan results are not reused.
+DECODER_VERSION = "views1"
+
+#: At most this many extra views of one file are checked; more distinct ones are a review.
+MAX_VIEWS = 8
+#: A file with more frames or pages than this is sampled evenly (and goes to review).
+MAX_FRAMES = 48
+#: Views are compared as grey copies this many pixels wide and high ...
+COMPARE_PX = 32
+#: ... and one that differs from a view already kept by less than this everywhere
+#: (grey levels, 0-255) is a near-duplicate: a still scene in an animation costs little.
+DUPLICATE_DIFF = 12
+#: Pixels at most this opaque are hidden (or nearly) in the photo as shown, but
+#: any conversion that drops the alpha channel reveals them.
+HIDDEN_ALPHA = 160
+#: Below this JPEG quality (libjpeg scale, estimated from the quantization tables)
+#: faces are lost: measured on ../shared/faces photos, dlib/CenterFace lost real
+#: faces at quality 3 and below and distances grew by up to 0.15 at 5 and below.
+MIN_JPEG_QUALITY = 10
+#: The standard JPEG luminance table (libjpeg's quality 50), for estimating quality.
+_STD_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57,
+                  69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64,
+                  81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+#: The EXIF orientation tag as Pillow transposes (ImageOps.exif_transpose's table).
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+              7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
 EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".gif", ".bmp")
+
+
+@dataclass
+class View:
+    """Another picture in the same file, or another rendering of the photo, that a viewer can see."""
+
+    label: str  # where it is, for reasons: "frame 3 of 12", "EXIF thumbnail", ...
+    rgb: np.ndarray  # height x width x 3, uint8, upright
+    picture: bool = True  # a separate picture (its text is read too); False: the photo itself, rendered otherwise
 
 
 @dataclass
@@ -45,6 +93,8 @@ class LoadedImage:
     orientation: int  # the EXIF orientation tag that was applied (1 = none)
     metadata: list = field(default_factory=list)  # metadata.TextField: captions, keywords, people
     metadata_error: str | None = None  # metadata present but unreadable
+    views: list[View] = field(default_factory=list)  # more pixels in the file than the photo as shown
+    unchecked: list[str] = field(default_factory=list)  # parts of the file that could not be checked
 
     @property
     def width(self) -> int:
@@ -103,8 +153,9 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
             im.load()
             metadata, metadata_error = _metadata(im, name)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
-            im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(_to_rgb(im), dtype=np.uint8)
+            shown = _orient(im, orientation)
+            rgb = np.ascontiguousarray(np.asarray(_to_rgb(shown), dtype=np.uint8))
+            views, unchecked = find_views(im, shown, rgb, data, name, orientation)
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
@@ -114,8 +165,8 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
                          "(possible decompression bomb); refused") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: cannot decode image completely: {exc}") from exc
-    return LoadedImage(name=name, sha256=sha256_bytes(data), rgb=np.ascontiguousarray(rgb),
-                       format=fmt, orientation=orientation, metadata=metadata, metadata_error=metadata_error)
+    return LoadedImage(name=name, sha256=sha256_bytes(data), rgb=rgb, format=fmt, orientation=orientation,
+                       metadata=metadata, metadata_error=metadata_error, views=views, unchecked=unchecked)
 
 
 def _metadata(im, name: str):
@@ -125,3 +176,347 @@ def _metadata(im, name: str):
         return read_metadata(im), None
     except MetadataError as exc:
         return [], f"{name}: {exc}: names in it cannot be checked"
+
+
+def _orient(im: Image.Image, orientation: int) -> Image.Image:
+    """``im`` upright as the EXIF orientation tag says (a copy either way)."""
+    method = _TRANSPOSE.get(orientation)
+    return im.transpose(method) if method is not None else im.copy()
+
+
+# -- every pixel a viewer can see ----------------------------------------------------------
+
+class _Views:
+    """The extra views found so far, bounded in number and in decoded pixels."""
+
+    def __init__(self, name: str, rgb: np.ndarray):
+        self.name = name
+        self.rgb = rgb
+        self.views: list[View] = []
+        self.unchecked: list[str] = []
+        self.over: list[str] = []  # distinct views beyond MAX_VIEWS
+        self.pixels = rgb.shape[0] * rgb.shape[1]
+        self._seen: list[np.ndarray] | None = None  # signatures, computed only when there is a candidate
+
+    def spend(self, pixels: int) -> bool:
+        """Count ``pixels`` more decoded; False if that would pass the MAX_PIXELS total."""
+        if self.pixels + pixels > MAX_PIXELS:
+            return False
+        self.pixels += pixels
+        return True
+
+    def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True) -> None:
+        if self._seen is None:
+            self._seen = [_signature(self.rgb)]
+        signature = _signature(rgb)
+        if dedupe and any(_same(signature, seen) for seen in self._seen):
+            return
+        if len(self.views) >= MAX_VIEWS:
+            self.over.append(label)
+            return
+        self._seen.append(signature)
+        self.views.append(View(label, np.ascontiguousarray(rgb), picture))
+
+    def problem(self, text: str) -> None:
+        self.unchecked.append(f"{self.name}: {text}")
+
+    def finish(self) -> tuple[list[View], list[str]]:
+        if self.over:
+            shown = ", ".join(self.over[:3]) + (", ..." if len(self.over) > 3 else "")
+            self.problem(f"{len(self.over)} more distinct pictures in the file ({shown}) were not checked "
+                         f"(limit {MAX_VIEWS} besides the photo): faces in them cannot be checked")
+        return self.views, self.unchecked
+
+
+def _signature(rgb: np.ndarray) -> np.ndarray:
+    """A small grey copy: enough to tell a changed scene from a repeated one."""
+    grey = Image.fromarray(rgb).convert("L").resize((COMPARE_PX, COMPARE_PX), Image.Resampling.BOX)
+    return np.asarray(grey, dtype=np.int16)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return int(np.abs(a - b).max()) < DUPLICATE_DIFF
+
+
+def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes, name: str,
+               orientation: int) -> tuple[list[View], list[str]]:
+    """The extra views of a decoded file and the parts that could not be checked.
+
+    ``im`` is the opened file (first frame loaded), ``shown`` its upright first frame and
+    ``rgb`` the photo as shown. Never raises: a part that cannot be read is an unchecked part."""
+    found = _Views(name, rgb)
+    for step in (_hidden_by_alpha, _smoothed_1bit, _exif_thumbnail, _jpeg_quality, _frames, _appended):
+        try:
+            step(found, im=im, shown=shown, data=data, orientation=orientation)
+        except Exception as exc:  # a malformed part: review, never a crash and never a silent pass
+            found.problem(f"part of the file could not be examined ({type(exc).__name__}: {exc}): "
+                          "pixels in it cannot be checked")
+    return found.finish()
+
+
+def _hidden_by_alpha(found: _Views, shown: Image.Image, **_) -> None:
+    """Pixels (nearly) transparent in the photo as shown, revealed by any conversion that drops alpha."""
+    if shown.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and not (
+            shown.mode in ("P", "L", "RGB") and "transparency" in shown.info):
+        return
+    rgba = shown.convert("RGBA")
+    hidden = np.asarray(rgba.getchannel("A")) <= HIDDEN_ALPHA
+    if not hidden.any():
+        return
+    raw = np.asarray(rgba.convert("RGB"))
+    under = raw[hidden]
+    if int(under.max()) - int(under.min()) < DUPLICATE_DIFF:  # one flat colour under the transparency
+        return
+    found.add("pixels hidden by transparency", raw, picture=False)
+
+
+def _smoothed_1bit(found: _Views, shown: Image.Image, **_) -> None:
+    """A dithered black-and-white image: a person sees the face, the detector sees dots."""
+    if shown.mode not in ("1", "L", "P", "LA", "PA"):
+        return
+    colours = shown.getcolors(2)
+    if shown.mode != "1" and colours is None:
+        return
+    grey = shown.convert("L").filter(ImageFilter.GaussianBlur(_SMOOTH_RADIUS))
+    found.add("1-bit image smoothed for face detection", np.asarray(grey.convert("RGB")), picture=False,
+              dedupe=False)
+
+
+#: Blur radius that turns dithering back into grey levels (measured: see tests/test_every_pixel.py).
+_SMOOTH_RADIUS = 1.5
+
+
+def _exif_thumbnail(found: _Views, im: Image.Image, orientation: int, **_) -> None:
+    """The small copy cameras store in EXIF, left stale when an editor crops someone out."""
+    raw = im.info.get("exif")
+    if not raw:
+        return
+    ifd1 = im.getexif().get_ifd(ExifTags.IFD.IFD1)
+    offset, length = ifd1.get(0x0201), ifd1.get(0x0202)
+    if not offset or not length:
+        return
+    tiff = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+    thumb = tiff[offset:offset + length]
+    if len(thumb) != length:
+        found.problem("the EXIF thumbnail is cut short: it cannot be checked")
+        return
+    picture = _decode_part(found, thumb, "the EXIF thumbnail", orientation)
+    if picture is not None:
+        found.add("EXIF thumbnail", picture, picture=False)
+
+
+def jpeg_quality(quantization: dict | None) -> int | None:
+    """libjpeg-equivalent quality (1-100) of a JPEG's luminance table, or None.
+
+    Compares sorted values, so it does not depend on the table's order; values clamped at
+    255 (quality below about 10) are left out, and a table of nothing else is quality 1."""
+    if not quantization:
+        return None
+    table = sorted(quantization.get(0) or next(iter(quantization.values())))
+    if len(table) != 64:
+        return None
+    pairs = [(t, s) for t, s in zip(table, sorted(_STD_LUMINANCE)) if t < 255]
+    if not pairs:
+        return 1
+    scale = 100.0 * sum(t for t, _ in pairs) / sum(s for _, s in pairs)  # libjpeg's scaling percentage
+    quality = 5000.0 / scale if scale > 100 else (200.0 - scale) / 2
+    return max(1, min(100, round(quality)))
+
+
+def _jpeg_quality(found: _Views, im: Image.Image, **_) -> None:
+    quality = jpeg_quality(getattr(im, "quantization", None))
+    if quality is not None and quality < MIN_JPEG_QUALITY:
+        found.problem(f"the JPEG is compressed so heavily (quality about {quality}, faces are lost below "
+                      f"{MIN_JPEG_QUALITY}) that faces in it cannot be detected reliably: check it by eye")
+
+
+def _frames(found: _Views, im: Image.Image, orientation: int, **_) -> None:
+    """Every frame of an animation, page of a TIFF, image of an MPO (sampled past MAX_FRAMES)."""
+    count = getattr(im, "n_frames", 1)
+    if count <= 1:
+        return
+    fmt = im.format
+    label = {"TIFF": "page {} of {}", "MPO": "image {} of the MPO file"}.get(fmt, "frame {} of {}")
+    indexes = list(range(1, count))
+    if count > MAX_FRAMES:
+        indexes = sorted({round(k * (count - 1) / (MAX_FRAMES - 1)) for k in range(1, MAX_FRAMES)})
+        found.problem(f"has {count} frames; {len(indexes) + 1} of them, evenly spread, were checked, "
+                      "the others were not")
+    random_access = fmt in ("TIFF", "MPO")
+    frame_pixels, last = im.width * im.height, 0
+    for i in indexes:
+        where = label.format(i + 1, count)
+        if not found.spend(frame_pixels * (1 if random_access else i - last)):
+            found.problem(f"{where} and those after it were not checked: the file holds more than "
+                          f"{MAX_PIXELS // 1_000_000} MP in total")
+            return
+        try:
+            im.seek(i)
+            im.load()
+            frame = np.asarray(_to_rgb(_orient(im, orientation)), dtype=np.uint8)
+        except Exception as exc:
+            found.problem(f"{where} (and any after it) cannot be decoded ({exc}): faces in it cannot be checked")
+            return
+        last = i
+        found.add(where, frame)
+
+
+def _decode_part(found: _Views, blob: bytes, what: str, orientation: int | None = None) -> np.ndarray | None:
+    """An embedded or appended picture as upright RGB, or None (with the problem noted)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            part = Image.open(io.BytesIO(blob))
+            if not found.spend(part.width * part.height):
+                found.problem(f"{what} was not checked: the file holds more than "
+                              f"{MAX_PIXELS // 1_000_000} MP in total")
+                return None
+            part.load()
+            if orientation is None:
+                orientation = int(part.getexif().get(0x0112, 1) or 1)
+            return np.asarray(_to_rgb(_orient(part, orientation)), dtype=np.uint8)
+    except Exception as exc:
+        found.problem(f"{what} cannot be decoded ({exc}): faces in it cannot be checked")
+        return None
+
+
+# -- data after the end of the image -------------------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def jpeg_end(data: bytes, start: int = 0) -> int | None:
+    """Offset just past the EOI marker of the JPEG at ``start`` (segment lengths followed,
+    so a thumbnail inside EXIF does not end it early), or None if it has none."""
+    if data[start:start + 2] != b"\xff\xd8":
+        return None
+    pos, size = start + 2, len(data)
+    while pos + 2 <= size:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0xD9:
+            return pos + 2
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 2
+        else:
+            if pos + 4 > size:
+                return None
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+            if marker == 0xDA:  # entropy-coded data: runs to the next marker that is not a restart
+                pos = _next_marker(data, pos)
+    return None
+
+
+def _next_marker(data: bytes, pos: int) -> int:
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(data):
+            return len(data)
+        follower = data[pos + 1]
+        if follower == 0xFF:
+            pos += 1
+        elif follower == 0x00 or 0xD0 <= follower <= 0xD7:
+            pos += 2
+        else:
+            return pos
+
+
+def png_end(data: bytes, start: int = 0) -> int | None:
+    """Offset just past the IEND chunk of the PNG at ``start``, or None."""
+    if data[start:start + 8] != PNG_SIGNATURE:
+        return None
+    pos = start + 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos if pos <= len(data) else None
+    return None
+
+
+def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
+    """Whatever follows the end of a JPEG or PNG: another image is checked, anything else is named."""
+    fmt = im.format
+    if fmt in ("JPEG", "MPO"):
+        end, kind = jpeg_end(data), "JPEG"
+    elif fmt == "PNG":
+        end, kind = png_end(data), "PNG"
+    else:
+        return
+    own = getattr(im, "n_frames", 1) - 1 if fmt == "MPO" else 0  # the MPO's own images, already frames
+    number = 0
+    while end is not None and end < len(data):
+        start = len(data) - len(data[end:].lstrip(b"\x00"))
+        if start >= len(data):
+            return  # zero padding: common and harmless
+        head = data[start:start + 8]
+        if head.startswith(b"\xff\xd8\xff"):
+            end = jpeg_end(data, start)
+            if own:
+                own -= 1
+                continue
+        elif head == PNG_SIGNATURE:
+            end = png_end(data, start)
+        elif head.startswith(b"PK\x03\x04"):
+            _appended_zip(found, data[start:], kind)
+            return
+        else:
+            found.problem(_describe_trailer(data[end:], kind))  # from the end: a video's box size starts 00
+            return
+        number += 1
+        where = f"image {number} appended after the end of the {kind}" if number > 1 else \
+            f"image appended after the end of the {kind}"
+        picture = _decode_part(found, data[start:end] if end is not None else data[start:], f"the {where}")
+        if picture is not None:
+            found.add(where, picture, dedupe=False)
+
+
+#: A ZIP appended to an image: at most this many of its files are looked at.
+MAX_ZIP_FILES = 16
+#: ... and files larger than this (uncompressed) are not unpacked (a ZIP bomb stays small on disk).
+MAX_ZIP_FILE_BYTES = 100_000_000
+
+
+def _appended_zip(found: _Views, tail: bytes, kind: str) -> None:
+    """A ZIP after the image (a "polyglot" file): its pictures are checked like appended
+    images; anything else in it (or a damaged archive) is named as not checked."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(tail))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except Exception:
+        found.problem(_describe_trailer(tail, kind))
+        return
+    others = [m.filename for m in members[MAX_ZIP_FILES:]]
+    for member in members[:MAX_ZIP_FILES]:
+        if not member.filename.lower().endswith(EXTENSIONS) or member.file_size > MAX_ZIP_FILE_BYTES:
+            others.append(member.filename)
+            continue
+        where = f"{member.filename} in the ZIP archive appended after the end of the {kind}"
+        try:
+            blob = archive.read(member)
+        except Exception as exc:
+            found.problem(f"{where} cannot be read ({exc}): faces in it cannot be checked")
+            continue
+        picture = _decode_part(found, blob, where)
+        if picture is not None:
+            found.add(where, picture, dedupe=False)
+    if others:
+        listing = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        found.problem(f"{len(tail):,} bytes after the end of the {kind} are a ZIP archive whose "
+                      f"{len(others)} other file(s) ({listing}) were not checked")
+
+
+def _describe_trailer(tail: bytes, kind: str) -> str:
+    """A reason for data after the image that is not an image."""
+    size = f"{len(tail):,} bytes"
+    if tail.startswith(b"PK\x03\x04"):
+        what = "a damaged ZIP archive"
+    elif tail[4:8] == b"ftyp":
+        what = "an MP4/MOV video (e.g. a phone's motion photo)"
+    else:
+        what = f"unknown data, starting {tail[:8].hex(' ')}"
+    return f"{size} after the end of the {kind} are {what}: they may hold pictures and were not checked"

@@ -126,6 +126,7 @@ class NameHit:
     end: int
     box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (OCR text, face region)
     restriction: str = "name"  # name: a name-restricted student is named; photo: a photo-restricted one is shown
+    view: str | None = None  # OCR text in another picture of the file ("frame 3 of 12"); its box is there
 
     def to_json(self) -> dict:
         doc = {"student_number": self.student_number, "text": self.text, "source": self.source,
@@ -133,6 +134,8 @@ class NameHit:
                "restriction": self.restriction}
         if self.box is not None:
             doc["box"] = list(self.box)
+        if self.view is not None:
+            doc["view"] = self.view
         return doc
 
 
