@@ -275,7 +275,7 @@ def _smoothed_1bit(found: _Views, shown: Image.Image, **_) -> None:
     if shown.mode not in ("1", "L", "P", "LA", "PA"):
         return
     colours = shown.getcolors(2)
-    if shown.mode != "1" and colours is None:
+    if colours is None or len(colours) < 2:  # grey levels, or one flat colour: nothing to smooth
         return
     grey = shown.convert("L").filter(ImageFilter.GaussianBlur(_SMOOTH_RADIUS))
     found.add("1-bit image smoothed for face detection", np.asarray(grey.convert("RGB")), picture=False,
