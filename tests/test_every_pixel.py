@@ -50,6 +50,7 @@ def clear(faces):
 
 def encode(ims, fmt, **kw) -> bytes:
     out = io.BytesIO()
+    ims = [im.copy() for im in ims]  # Pillow keeps a save's settings on appended images: no carry-over
     if len(ims) > 1:
         kw.update(save_all=True, append_images=ims[1:])
     ims[0].save(out, fmt, **kw)
