@@ -49,11 +49,14 @@ DECODER_VERSION = "views1"
 MAX_VIEWS = 8
 #: A file with more frames or pages than this is sampled evenly (and goes to review).
 MAX_FRAMES = 48
-#: Views are compared as grey copies this many pixels wide and high ...
-COMPARE_PX = 32
-#: ... and one that differs from a view already kept by less than this everywhere
-#: (grey levels, 0-255) is a near-duplicate: a still scene in an animation costs little.
-DUPLICATE_DIFF = 12
+#: Views are compared as small grey copies, one cell per this many pixels of the smaller
+#: picture (at least 16, at most 128 cells a side) ...
+COMPARE_CELL_PX = 16
+#: ... and one that differs from a view already kept by less than this in every cell (grey
+#: levels, 0-255) is a near-duplicate: a still scene in an animation costs little. Measured on
+#: a real group photo at 640-4000 px: re-quantised GIF frames and a fresh EXIF thumbnail differ
+#: by at most 14; a 64 px face added, or any face pasted over another, by 32 or more.
+DUPLICATE_DIFF = 20
 #: Pixels at most this opaque are hidden (or nearly) in the photo as shown, but
 #: any conversion that drops the alpha channel reveals them.
 HIDDEN_ALPHA = 160
@@ -196,7 +199,7 @@ class _Views:
         self.unchecked: list[str] = []
         self.over: list[str] = []  # distinct views beyond MAX_VIEWS
         self.pixels = rgb.shape[0] * rgb.shape[1]
-        self._seen: list[np.ndarray] | None = None  # signatures, computed only when there is a candidate
+        self._signatures: dict[tuple[int, int], np.ndarray] = {}  # (kept picture, cells): grey copy
 
     def spend(self, pixels: int) -> bool:
         """Count ``pixels`` more decoded; False if that would pass the MAX_PIXELS total."""
@@ -206,16 +209,27 @@ class _Views:
         return True
 
     def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True) -> None:
-        if self._seen is None:
-            self._seen = [_signature(self.rgb)]
-        signature = _signature(rgb)
-        if dedupe and any(_same(signature, seen) for seen in self._seen):
+        mine: dict[int, np.ndarray] = {}  # this candidate's grey copies, by cells
+        if dedupe and any(self._same(rgb, mine, k) for k in range(len(self.views) + 1)):
             return
         if len(self.views) >= MAX_VIEWS:
             self.over.append(label)
             return
-        self._seen.append(signature)
         self.views.append(View(label, np.ascontiguousarray(rgb), picture))
+
+    def _kept(self, k: int) -> np.ndarray:
+        return self.rgb if k == 0 else self.views[k - 1].rgb
+
+    def _same(self, rgb: np.ndarray, mine: dict[int, np.ndarray], k: int) -> bool:
+        """A near-duplicate of kept picture ``k`` (0: the photo), compared at the detail the
+        smaller of the two holds."""
+        kept = self._kept(k)
+        cells = int(min(128, max(16, min(rgb.shape[:2] + kept.shape[:2]) // COMPARE_CELL_PX)))
+        if (k, cells) not in self._signatures:
+            self._signatures[(k, cells)] = _signature(kept, cells)
+        if cells not in mine:
+            mine[cells] = _signature(rgb, cells)
+        return int(np.abs(mine[cells] - self._signatures[(k, cells)]).max()) < DUPLICATE_DIFF
 
     def problem(self, text: str) -> None:
         self.unchecked.append(f"{self.name}: {text}")
@@ -226,16 +240,6 @@ class _Views:
             self.problem(f"{len(self.over)} more distinct pictures in the file ({shown}) were not checked "
                          f"(limit {MAX_VIEWS} besides the photo): faces in them cannot be checked")
         return self.views, self.unchecked
-
-
-def _signature(rgb: np.ndarray) -> np.ndarray:
-    """A small grey copy: enough to tell a changed scene from a repeated one."""
-    grey = Image.fromarray(rgb).convert("L").resize((COMPARE_PX, COMPARE_PX), Image.Resampling.BOX)
-    return np.asarray(grey, dtype=np.int16)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return int(np.abs(a - b).max()) < DUPLICATE_DIFF
 
 
 def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes, name: str,
@@ -374,6 +378,12 @@ class _OverBudget(Exception):
     """Decoding more would pass the MAX_PIXELS total."""
 
 
+def _signature(rgb: np.ndarray, cells: int) -> np.ndarray:
+    """A small grey copy: enough to tell a changed scene from a repeated one."""
+    grey = Image.fromarray(rgb).convert("L").resize((cells, cells), Image.Resampling.BOX)
+    return np.asarray(grey, dtype=np.int16)
+
+
 def _decode_part(found: _Views, blob: bytes, what: str, orientation: int | None = None) -> np.ndarray | None:
     """An embedded or appended picture as upright RGB, or None (with the problem noted)."""
     try:
@@ -485,7 +495,7 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
             f"image appended after the end of the {kind}"
         picture = _decode_part(found, data[start:end] if end is not None else data[start:], f"the {where}")
         if picture is not None:
-            found.add(where, picture, dedupe=False)
+            found.add(where, picture)
 
 
 #: A ZIP appended to an image: at most this many of its files are looked at.
@@ -516,7 +526,7 @@ def _appended_zip(found: _Views, tail: bytes, kind: str) -> None:
             continue
         picture = _decode_part(found, blob, where)
         if picture is not None:
-            found.add(where, picture, dedupe=False)
+            found.add(where, picture)
     if others:
         listing = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
         found.problem(f"{len(tail):,} bytes after the end of the {kind} are a ZIP archive whose "
