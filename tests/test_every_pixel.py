@@ -194,7 +194,7 @@ def test_safe_copy_holds_only_the_main_picture(face_roster, clear, restricted, t
     corner = restricted.convert("RGBA").resize((200, 200))
     corner.putalpha(0)
     first.paste(corner, (0, 0))  # hidden pixels: the restricted face at alpha 0
-    source = encode([first, restricted.convert("RGBA")], "PNG") + encode([restricted], "JPEG")
+    source = encode([first, restricted.convert("RGBA")], "PNG") + encode([ImageOps.mirror(restricted)], "JPEG")
     checker = Checker(open_db(face_roster), record=False)
     result, image = checker.check_decoded(source, "source.png")
     assert result.verdict == "block" and {v.label for v in image.views} >= {
