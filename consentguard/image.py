@@ -154,11 +154,12 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
                 raise Image.DecompressionBombError(f"{im.width}x{im.height} pixels")
             fmt = im.format or "unknown"
             im.load()
-            metadata, metadata_error = _metadata(im, name)
+            metadata, metadata_error = _metadata(im, name, data)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
             shown = _orient(im, orientation)
             rgb = np.ascontiguousarray(np.asarray(_to_rgb(shown), dtype=np.uint8))
-            views, unchecked = find_views(im, shown, rgb, data, name, orientation)
+            views, unchecked, texts = find_views(im, shown, rgb, data, name, orientation)
+            metadata += texts
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
@@ -172,11 +173,11 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
                        metadata=metadata, metadata_error=metadata_error, views=views, unchecked=unchecked)
 
 
-def _metadata(im, name: str):
+def _metadata(im, name: str, data: bytes | None = None):
     from .metadata import MetadataError, read_metadata
 
     try:
-        return read_metadata(im), None
+        return read_metadata(im, data), None
     except MetadataError as exc:
         return [], f"{name}: {exc}: names in it cannot be checked"
 
@@ -198,6 +199,7 @@ class _Views:
         self.views: list[View] = []
         self.unchecked: list[str] = []
         self.over: list[str] = []  # distinct views beyond MAX_VIEWS
+        self.texts: list = []  # metadata.TextField of embedded and appended pictures
         self.pixels = rgb.shape[0] * rgb.shape[1]
         self._signatures: dict[tuple[int, int], np.ndarray] = {}  # (kept picture, cells): grey copy
 
@@ -234,17 +236,18 @@ class _Views:
     def problem(self, text: str) -> None:
         self.unchecked.append(f"{self.name}: {text}")
 
-    def finish(self) -> tuple[list[View], list[str]]:
+    def finish(self) -> tuple[list[View], list[str], list]:
         if self.over:
             shown = ", ".join(self.over[:3]) + (", ..." if len(self.over) > 3 else "")
             self.problem(f"{len(self.over)} more distinct pictures in the file ({shown}) were not checked "
                          f"(limit {MAX_VIEWS} besides the photo): faces in them cannot be checked")
-        return self.views, self.unchecked
+        return self.views, self.unchecked, self.texts
 
 
 def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes, name: str,
-               orientation: int) -> tuple[list[View], list[str]]:
-    """The extra views of a decoded file and the parts that could not be checked.
+               orientation: int) -> tuple[list[View], list[str], list]:
+    """The extra views of a decoded file, the parts that could not be checked, and the
+    metadata text of embedded and appended pictures (names there are published too).
 
     ``im`` is the opened file (first frame loaded), ``shown`` its upright first frame and
     ``rgb`` the photo as shown. Never raises: a part that cannot be read is an unchecked part."""
@@ -395,12 +398,28 @@ def _decode_part(found: _Views, blob: bytes, what: str, orientation: int | None 
                               f"{MAX_PIXELS // 1_000_000} MP in total")
                 return None
             part.load()
+            _part_metadata(found, part, blob, what)
             if orientation is None:
                 orientation = int(part.getexif().get(0x0112, 1) or 1)
             return np.asarray(_to_rgb(_orient(part, orientation)), dtype=np.uint8)
     except Exception as exc:
         found.problem(f"{what} cannot be decoded ({exc}): faces in it cannot be checked")
         return None
+
+
+def _part_metadata(found: _Views, part: Image.Image, blob: bytes, what: str) -> None:
+    """Captions and comments of an embedded picture, named after where it is (region boxes
+    dropped: they are in that picture's pixels, not the photo's)."""
+    from dataclasses import replace
+
+    from .metadata import MetadataError, read_metadata
+
+    try:
+        texts = read_metadata(part, blob)
+    except MetadataError as exc:
+        found.problem(f"{what}: {exc}: names in it cannot be checked")
+        return
+    found.texts += [replace(t, field=f"{t.field} ({what})", box=None) for t in texts]
 
 
 # -- data after the end of the image -------------------------------------------------------
@@ -461,6 +480,46 @@ def png_end(data: bytes, start: int = 0) -> int | None:
     return None
 
 
+def gif_blocks(data: bytes) -> tuple[int | None, list[bytes]]:
+    """Offset just past a GIF's trailer (None if it has none) and the text of every comment
+    extension, in any frame (Pillow shows one frame's at a time)."""
+    if data[:3] != b"GIF" or len(data) < 13:
+        return None, []
+    pos, comments = 13 + _colour_table(data[10]), []
+    while pos < len(data):
+        block = data[pos]
+        if block == 0x3B:
+            return pos + 1, comments
+        if block == 0x21 and pos + 1 < len(data):  # extension: label, then sub-blocks
+            comment = data[pos + 1] == 0xFE
+            body, pos = _sub_blocks(data, pos + 2, keep=comment)
+            if comment:
+                comments.append(body)
+        elif block == 0x2C and pos + 10 < len(data):  # image: descriptor, colour table, code size, data
+            pos += 10 + _colour_table(data[pos + 9]) + 1
+            _, pos = _sub_blocks(data, pos, keep=False)
+        else:
+            return None, comments
+    return None, comments
+
+
+def _colour_table(flags: int) -> int:
+    return 3 * (2 << (flags & 7)) if flags & 0x80 else 0
+
+
+def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[bytes, int]:
+    """The joined data sub-blocks at ``pos`` (if ``keep``) and the offset after their terminator."""
+    parts = []
+    while pos < len(data):
+        size = data[pos]
+        if size == 0:
+            return b"".join(parts), pos + 1
+        if keep:
+            parts.append(data[pos + 1:pos + 1 + size])
+        pos += 1 + size
+    return b"".join(parts), len(data)
+
+
 def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
     """Whatever follows the end of a JPEG or PNG: another image is checked, anything else is named."""
     fmt = im.format
@@ -468,6 +527,8 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
         end, kind = jpeg_end(data), "JPEG"
     elif fmt == "PNG":
         end, kind = png_end(data), "PNG"
+    elif fmt == "GIF":
+        end, kind = gif_blocks(data)[0], "GIF"
     else:
         return
     own = getattr(im, "n_frames", 1) - 1 if fmt == "MPO" else 0  # the MPO's own images, already frames

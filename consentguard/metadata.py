@@ -66,10 +66,11 @@ class MetadataError(Exception):
     """Metadata present but unreadable: its names cannot be checked."""
 
 
-def read_metadata(im: Image.Image) -> list[TextField]:
-    """Every text field of ``im`` (opened, not yet transposed). Raises MetadataError
-    if a metadata block is present but cannot be parsed."""
-    fields = _exif(im) + _iptc(im) + _comments(im)
+def read_metadata(im: Image.Image, data: bytes | None = None) -> list[TextField]:
+    """Every text field of ``im`` (opened, not yet transposed; ``data``: the file's bytes, for
+    what Pillow shows only frame by frame). Raises MetadataError if a metadata block is
+    present but cannot be parsed."""
+    fields = _exif(im) + _iptc(im) + _comments(im, data)
     xmp = _xmp_bytes(im)
     if xmp:
         fields += _xmp(xmp, im.size, _orientation(im))
@@ -121,13 +122,16 @@ def _exif(im: Image.Image) -> list[TextField]:
 
 # -- comments -------------------------------------------------------------------------
 
-def _comments(im: Image.Image) -> list[TextField]:
+def _comments(im: Image.Image, data: bytes | None) -> list[TextField]:
     """Free text that editors and converters leave in the file: names in it are published too."""
     if im.format in ("JPEG", "MPO"):
         return [TextField("JPEG comment", _text(value)) for marker, value in getattr(im, "applist", [])
                 if marker == "COM"]
-    if im.format == "GIF" and im.info.get("comment"):
-        return [TextField("GIF comment", _text(im.info["comment"]))]
+    if im.format == "GIF":
+        from .image import gif_blocks
+
+        comments = gif_blocks(data)[1] if data else [im.info["comment"]] if im.info.get("comment") else []
+        return [TextField("GIF comment", _text(value)) for value in comments]
     if im.format == "PNG":
         return [TextField(f"PNG text {key}", _png_text(key, value)) for key, value in getattr(im, "text", {}).items()
                 if key.lower() not in PNG_SKIP]

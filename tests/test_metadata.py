@@ -173,3 +173,39 @@ def test_name_in_a_jpeg_comment_blocks(face_roster, faces, tmp_path):
     assert result.verdict == "block"
     assert result.reasons == ['metadata:JPEG comment names name-restricted Priya Natarajan (#900003): '
                               '"Priya Natarajan" (full name: block)']
+
+
+def gif_with_comment_in_frame_2(text: bytes) -> bytes:
+    """A 3-frame GIF whose second frame carries a comment extension (as gifsicle -c writes)."""
+    import io
+
+    frames = [Image.new("RGB", (8, 8), colour).convert("P") for colour in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], comment=b"first")
+    data = out.getvalue()
+    second = data.index(b"\x21\xf9\x04", data.index(b"\x21\xf9\x04") + 1)  # frame 2's control block
+    return data[:second] + b"\x21\xfe" + bytes([len(text)]) + text + b"\x00" + data[second:]
+
+
+def test_gif_comments_in_every_frame_are_read():
+    from consentguard.image import decode_image, gif_blocks
+
+    data = gif_with_comment_in_frame_2(b"Priya Natarajan")
+    assert gif_blocks(data) == (len(data), [b"first", b"Priya Natarajan"])
+    image = decode_image(data, "c.gif")
+    assert [(f.field, f.text) for f in image.metadata] == [("GIF comment", "first"), ("GIF comment", "Priya Natarajan")]
+    assert image.unchecked == []
+    assert decode_image(data + b"more", "c.gif").unchecked == [
+        "c.gif: 4 bytes after the end of the GIF are unknown data, starting 6d 6f 72 65: they may hold pictures "
+        "and were not checked"]
+
+
+def test_metadata_of_an_appended_picture_is_read(blank, tmp_path):
+    from consentguard.image import decode_image
+
+    blank.save(tmp_path / "a.jpg")
+    blank.save(tmp_path / "b.jpg", comment="Priya Natarajan")
+    image = decode_image((tmp_path / "a.jpg").read_bytes() + (tmp_path / "b.jpg").read_bytes(), "ab.jpg")
+    assert image.views == []  # the same picture again: nothing more to look at
+    assert [(f.field, f.text) for f in image.metadata] == [
+        ("JPEG comment (the image appended after the end of the JPEG)", "Priya Natarajan")]
