@@ -208,3 +208,18 @@ def test_safe_copy_holds_only_the_main_picture(face_roster, clear, restricted, t
         again = decode_image(safe, f"safe.{fmt.lower()}")
         assert again.views == [] and again.unchecked == []
         assert checker.check_bytes(safe, "safe").verdict == "pass"
+
+
+def test_a_face_in_one_frame_of_a_still_scene_is_not_taken_for_a_repeat(checker, clear, restricted):
+    """Near-duplicate frames are skipped, but a face pasted into one frame of twelve is not one."""
+    face = restricted.crop((220, 200, 430, 420)).resize((110, 115))
+    frames = []
+    for i in range(12):
+        frame = clear.copy()
+        frame.putpixel((i, 0), (255, 0, 0))  # the frames differ a little, as in a real animation
+        if i == 6:
+            frame.paste(face, (20, 20))
+        frames.append(frame.convert("P"))
+    data = encode(frames, "GIF", duration=100)
+    assert [v.label for v in decode_image(data, "x").views] == ["frame 7 of 12"]
+    assert_blocks_in(checker, data, "still.gif", "frame 7 of 12")
