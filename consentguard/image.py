@@ -311,7 +311,18 @@ def _exif_thumbnail(found: _Views, im: Image.Image, orientation: int, **_) -> No
         return
     picture = _decode_part(found, thumb, "the EXIF thumbnail", orientation)
     if picture is not None:
-        found.add("EXIF thumbnail", picture, picture=False)
+        found.add("EXIF thumbnail", _trim_bars(picture), picture=False)
+
+
+def _trim_bars(rgb: np.ndarray) -> np.ndarray:
+    """Without the flat bars some cameras put around a 4:3 thumbnail of a 3:2 photo (so a
+    fresh thumbnail is seen to repeat the photo, and costs nothing)."""
+    grey = rgb.astype(np.int16).sum(axis=2)
+    busy_rows = np.flatnonzero(np.ptp(grey, axis=1) >= 3 * DUPLICATE_DIFF)
+    busy_cols = np.flatnonzero(np.ptp(grey, axis=0) >= 3 * DUPLICATE_DIFF)
+    if not len(busy_rows) or not len(busy_cols):
+        return rgb
+    return rgb[busy_rows[0]:busy_rows[-1] + 1, busy_cols[0]:busy_cols[-1] + 1]
 
 
 def jpeg_quality(quantization: dict | None) -> int | None:
@@ -521,7 +532,8 @@ def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[bytes, int]:
 
 
 def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
-    """Whatever follows the end of a JPEG or PNG: another image is checked, anything else is named."""
+    """Whatever follows the end of a JPEG, PNG or GIF: another image is checked (up to MAX_FRAMES
+    of them), a ZIP is opened, anything else is named."""
     fmt = im.format
     if fmt in ("JPEG", "MPO"):
         end, kind = jpeg_end(data), "JPEG"
@@ -552,6 +564,9 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
             found.problem(_describe_trailer(data[end:], kind))  # from the end: a video's box size starts 00
             return
         number += 1
+        if number > MAX_FRAMES:
+            found.problem(f"more than {MAX_FRAMES} images follow the end of the {kind}: the others were not checked")
+            return
         where = f"image {number} appended after the end of the {kind}" if number > 1 else \
             f"image appended after the end of the {kind}"
         picture = _decode_part(found, data[start:end] if end is not None else data[start:], f"the {where}")

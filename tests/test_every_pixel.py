@@ -98,6 +98,17 @@ def test_fresh_exif_thumbnail_costs_nothing(clear):
     assert image.views == [] and image.unchecked == []
 
 
+def test_letterboxed_fresh_exif_thumbnail_costs_nothing(faces):
+    """Cameras put a 3:2 photo's thumbnail in a 160x120 frame with black bars."""
+    photo = Image.open(faces.group).convert("RGB")  # 3:2-ish
+    small = photo.resize((160, round(160 * photo.height / photo.width)))
+    thumb = Image.new("RGB", (160, 120), "black")
+    thumb.paste(small, (0, (120 - small.height) // 2))
+    data = encode([photo], "JPEG", quality=90, exif=exif_with_thumbnail(encode([thumb], "JPEG", quality=75)))
+    image = decode_image(data, "camera.jpg")
+    assert image.views == [] and image.unchecked == []
+
+
 def test_two_jpegs_concatenated_block(checker, clear, restricted):
     data = encode([clear], "JPEG") + encode([restricted], "JPEG")
     assert_blocks_in(checker, data, "two.jpg", "image appended after the end of the JPEG")

@@ -186,3 +186,12 @@ def test_flat_colour_under_transparency_is_not_a_view():
     logo = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     logo.paste((200, 30, 30, 255), (16, 16, 48, 48))
     assert decode_image(encode(logo), "logo.png").views == []
+
+
+def test_many_appended_images_are_bounded():
+    from consentguard.image import MAX_FRAMES
+
+    tiny = encode(Image.new("RGB", (8, 8), "blue"), "JPEG")
+    image = decode_image(tiny * (MAX_FRAMES + 5), "many.jpg")
+    assert image.unchecked == [f"many.jpg: more than {MAX_FRAMES} images follow the end of the JPEG: the others "
+                               "were not checked"]
