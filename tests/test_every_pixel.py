@@ -234,3 +234,21 @@ def test_a_face_in_one_frame_of_a_still_scene_is_not_taken_for_a_repeat(checker,
     data = encode(frames, "GIF", duration=100)
     assert [v.label for v in decode_image(data, "x").views] == ["frame 7 of 12"]
     assert_blocks_in(checker, data, "still.gif", "frame 7 of 12")
+
+
+def test_a_name_written_on_page_2_is_read_and_hidden_nowhere_else(checker, clear):
+    """OCR reads the other pictures of the file too; the box belongs to that page, so the
+    safe copy of page 1 leaves page 1 alone."""
+    from PIL import ImageDraw, ImageFont
+
+    from consentguard.redact import areas_to_hide
+
+    page = Image.new("RGB", SIZE, "white")
+    ImageDraw.Draw(page).text((40, 280), "Awarded to Priya Natarajan", fill=(20, 20, 60),
+                              font=ImageFont.load_default(size=36))
+    result, doc = check(checker, encode([clear, page], "TIFF"), "award.tif")
+    assert result.verdict == "block"
+    hits = [n for n in doc["names"] if n["source"] == "ocr"]
+    assert hits and hits[0]["view"] == "page 2 of 2" and hits[0]["student_number"] == "900003"
+    assert any(r.startswith("ocr in page 2 of 2 at [") for r in result.reasons)
+    assert areas_to_hide(doc) == []

@@ -195,3 +195,10 @@ def test_many_appended_images_are_bounded():
     image = decode_image(tiny * (MAX_FRAMES + 5), "many.jpg")
     assert image.unchecked == [f"many.jpg: more than {MAX_FRAMES} images follow the end of the JPEG: the others "
                                "were not checked"]
+
+
+def test_a_damaged_zip_after_the_image_is_named():
+    data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
+    assert decode_image(data + b"PK\x03\x04" + b"x" * 40, "z.jpg").unchecked == [
+        "z.jpg: 44 bytes after the end of the JPEG are a damaged ZIP archive: they may hold pictures and were "
+        "not checked"]
