@@ -210,9 +210,12 @@ class _Views:
         self.pixels += pixels
         return True
 
-    def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True) -> None:
+    def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True,
+            compare: np.ndarray | None = None) -> None:
+        """Keep ``rgb`` as a view unless it repeats one kept (``compare``: what to compare instead)."""
         mine: dict[int, np.ndarray] = {}  # this candidate's grey copies, by cells
-        if dedupe and any(self._same(rgb, mine, k) for k in range(len(self.views) + 1)):
+        compare = rgb if compare is None else compare
+        if dedupe and any(self._same(compare, mine, k) for k in range(len(self.views) + 1)):
             return
         if len(self.views) >= MAX_VIEWS:
             self.over.append(label)
@@ -311,7 +314,7 @@ def _exif_thumbnail(found: _Views, im: Image.Image, orientation: int, **_) -> No
         return
     picture = _decode_part(found, thumb, "the EXIF thumbnail", orientation)
     if picture is not None:
-        found.add("EXIF thumbnail", _trim_bars(picture), picture=False)
+        found.add("EXIF thumbnail", picture, picture=False, compare=_trim_bars(picture))
 
 
 def _trim_bars(rgb: np.ndarray) -> np.ndarray:
