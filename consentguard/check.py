@@ -156,37 +156,55 @@ class Checker:
         """What a cached result depends on: roster run, channel, policy, and the day
         (releases expire at midnight, so yesterday's pass may not be today's)."""
         from .faces import DETECTOR_VERSION
+        from .image import DECODER_VERSION
         from .names import MATCHER_VERSION
 
         p = self.policy
-        return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
+        return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
                 f"{self.school or 'all'}:{p.block_distance}:{p.review_distance}:"
                 f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}:ocr{int(p.ocr)}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
+        """The faces in the photo as shown and in every other view of the file (frames, pages, ...)."""
+        found = []
+        for view, rgb in [(None, image.rgb)] + [(v.label, v.rgb) for v in image.views]:
+            found += self._faces_in(rgb, view)
+        return found
+
+    def _faces_in(self, rgb, view: str | None) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only
 
-        faces = find_and_encode(image.rgb, self.policy.encode_jitters, self.policy.detect_mode)
+        faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
-                             f.confirmed)
+                             f.confirmed, view)
                 for f in faces]
 
     def _text(self, image: LoadedImage) -> tuple[list[NameHit], str | None]:
-        """Restricted names in the text inside the photo, and why it could not be read (or None).
-
-        Name-restricted students are looked for in every form; photo-restricted ones by full
-        name only, as a review (a certificate or name tag suggests they may be in the photo)."""
+        """Restricted names in the text inside the photo and in the other pictures of the file
+        (frames, pages, appended images; not the thumbnail or alpha copies of the photo itself),
+        and why some could not be read (or None)."""
         if not self.policy.ocr or not (self.name_restricted or self.photo_restricted):
             return [], None
+        hits, errors = [], []
+        for view, rgb in [(None, image.rgb)] + [(v.label, v.rgb) for v in image.views if v.picture]:
+            found, error = self._text_in(rgb, image.name, view)
+            hits += found
+            errors += [error] if error else []
+        return hits, "; ".join(errors) or None
+
+    def _text_in(self, rgb, name: str, view: str | None) -> tuple[list[NameHit], str | None]:
+        """Name-restricted students are looked for in every form; photo-restricted ones by full
+        name only, as a review (a certificate or name tag suggests they may be in the photo)."""
         from .errors import ModelError
         from .ocr import box_of, joined, read_text
 
         try:
-            lines = read_text(image.rgb, self.policy.detect_mode)
+            lines = read_text(rgb, self.policy.detect_mode)
         except ModelError:
             raise
         except Exception as exc:  # the OCR engine failing on one photo: that photo is not fully checked
-            return [], f"{image.name}: text in the photo could not be read ({exc}): names in it cannot be checked"
+            where = f" (in {view})" if view else ""
+            return [], f"{name}: text in the photo{where} could not be read ({exc}): names in it cannot be checked"
         text, spans = joined(lines)
         hits = find_names(text, self.name_restricted, "ocr", self.first_names, compact=True)
         shown = [h for h in find_names(text, self.photo_restricted, "ocr", compact=True, restriction="photo")
@@ -195,6 +213,7 @@ class Checker:
             hit.strength = "review"
         for hit in hits + shown:
             hit.box = box_of(spans, hit.start, hit.end)
+            hit.view = view
         return hits + shown, None
 
     def find_names(self, caption: str | None) -> list[NameHit]:
@@ -234,6 +253,7 @@ class Checker:
         names = self.find_names(caption) + self.path_names(name) + self.metadata_names(image) + ocr_hits
         unchecked = [image.metadata_error] if image is not None and image.metadata_error else []
         unchecked += [ocr_error] if ocr_error else []
+        unchecked += image.unchecked if image is not None else []
         decision = decide(faces, names, self.context, self.policy, error, unchecked)
         result = CheckResult(
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,

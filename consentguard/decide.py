@@ -32,6 +32,7 @@ class FaceEvidence:
     nearest: list[tuple[str, float]] | None
     sharpness: float | None = None
     confirmed: bool = True  # False: a face only the CNN detector saw (turned, covered, unclear)
+    view: str | None = None  # where in the file, if not the photo as shown: "frame 3 of 12", "EXIF thumbnail"
 
     @property
     def width(self) -> int:
@@ -86,12 +87,13 @@ class FaceResult:
     #: why a face that matches no restricted student is in question, so that many such faces
     #: become one reason (see face_reasons): small | blurred | unclear | encode | unprotected | unknown
     kind: str | None = None
+    view: str | None = None  # None: the photo as shown; else the frame, page or embedded image the box is in
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "width": self.box[2] - self.box[0],
                 "student_number": self.student_number,
                 "distance": None if self.distance is None else round(self.distance, 4),
-                "verdict": self.verdict, "reason": self.reason, "kind": self.kind}
+                "verdict": self.verdict, "reason": self.reason, "kind": self.kind, "view": self.view}
 
 
 @dataclass
@@ -119,7 +121,9 @@ def _box(box) -> str:
 
 def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     """A face's verdict. A face that cannot be identified reliably (too small,
-    too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes."""
+    too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes.
+    A face in another view of the file (a later frame, a thumbnail) is judged the same way; its
+    reason says where."""
     result = _match_face(face, context, policy)
     problem = quality_problem(face, policy)
     if problem and context.at_risk:
@@ -129,6 +133,9 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
             result = FaceResult(face.box, REVIEW, None, result.distance, f"face at {_box(face.box)} {issue}", kind)
         elif result.verdict == REVIEW:
             result.reason = f"{result.reason}; it {issue}"
+    if face.view is not None:
+        result.view = face.view
+        result.reason = result.reason and f"in {face.view}: {result.reason}"
     return result
 
 
@@ -206,21 +213,23 @@ def _photo_restricted(context: RosterContext, number: str) -> bool:
 
 
 def same_student_twice(results: list[FaceResult], context: RosterContext) -> list[str]:
-    """Two or more flagged faces matching one student: at most one can be them."""
-    by_student: dict[str, list[FaceResult]] = {}
+    """Two or more flagged faces in one picture matching one student: at most one can be them.
+    (The same student in two frames of an animation is no contradiction.)"""
+    by_student: dict[tuple[str | None, str], list[FaceResult]] = {}
     for f in results:
         if f.student_number and f.verdict in (BLOCK, REVIEW):
-            by_student.setdefault(f.student_number, []).append(f)
+            by_student.setdefault((f.view, f.student_number), []).append(f)
     reasons = []
-    for number, faces in by_student.items():
+    for (view, number), faces in by_student.items():
         if len(faces) > 1:  # each already blocks or needs review: the photo cannot pass
-            reasons.append(f"{len(faces)} faces match photo-restricted {_who(context, number)}: "
+            where = f"in {view}: " if view else ""
+            reasons.append(f"{where}{len(faces)} faces match photo-restricted {_who(context, number)}: "
                            "at most one can be them; check which")
     return reasons
 
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
-    where = f" at {_box(hit.box)}" if hit.box is not None else ""
+    where = (f" in {hit.view}" if hit.view else "") + (f" at {_box(hit.box)}" if hit.box is not None else "")
     who = _who(context, hit.student_number)
     if hit.restriction == "photo" and hit.source.startswith("metadata"):
         what = f"says the photo shows photo-restricted {who}"
@@ -264,17 +273,18 @@ def face_reasons(faces: list[FaceEvidence], results: list[FaceResult], context: 
     has no portrait, unknown in an opt-in district: ``FaceResult.kind``) are counted into one
     reason per kind, placed where the first of them was; a single one keeps its own reason. Faces
     matched to a student keep theirs (who, how close). Every face keeps its own reason in ``faces``."""
-    groups: dict[str, list[tuple[FaceEvidence, FaceResult]]] = {}
-    order: list[str | FaceResult] = []
+    groups: dict[tuple[str, str | None], list[tuple[FaceEvidence, FaceResult]]] = {}
+    order: list[tuple[str, str | None] | FaceResult] = []
     for face, result in zip(faces, results):
         if not result.reason or result.verdict == PASS:
             continue
         if result.kind is None or result.student_number is not None:
             order.append(result)
             continue
-        if result.kind not in groups:
-            order.append(result.kind)
-        groups.setdefault(result.kind, []).append((face, result))
+        key = (result.kind, result.view)
+        if key not in groups:
+            order.append(key)
+        groups.setdefault(key, []).append((face, result))
     reasons = []
     for item in order:
         if isinstance(item, FaceResult):
@@ -282,7 +292,8 @@ def face_reasons(faces: list[FaceEvidence], results: list[FaceResult], context: 
         elif len(groups[item]) == 1:
             reasons.append(groups[item][0][1].reason)
         else:
-            reasons.append(_summary(item, [f for f, _ in groups[item]], context, policy))
+            summary = _summary(item[0], [f for f, _ in groups[item]], context, policy)
+            reasons.append(f"in {item[1]}: {summary}" if item[1] else summary)
     return reasons
 
 

@@ -3,6 +3,15 @@
 Fail closed: a file that cannot be decoded to the last pixel raises
 :class:`ImageError` (the check then gives *error*, never *pass*). Pillow's
 ``LOAD_TRUNCATED_IMAGES`` stays off for that reason.
+
+Every pixel a viewer can see is checked, not only the picture as normally shown:
+the other frames of an animation, the other pages of a TIFF, the other images of
+an MPO, a stale EXIF thumbnail, images appended after the end of the file,
+pixels hidden by transparency, and a smoothed copy of a 1-bit dithered image
+become extra :class:`View` s (near-duplicates skipped, their number and pixels
+bounded). What cannot be checked (a ZIP appended to a JPEG, frames past the
+limit, a JPEG compressed beyond what face detection survives) is named in
+:attr:`LoadedImage.unchecked`: each is a review.
 """
 
 from __future__ import annotations
@@ -12,11 +21,12 @@ import io
 import os
 import stat
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
@@ -33,7 +43,48 @@ try:  # HEIC/HEIF (iPhone photos)
 except ImportError:  # pragma: no cover - pillow-heif is a dependency
     pass
 
+#: Changes whenever what a decoded photo contains changes (views, unchecked parts),
+#: so cached scan results are not reused.
+DECODER_VERSION = "views1"
+
+#: At most this many extra views of one file are checked; more distinct ones are a review.
+MAX_VIEWS = 8
+#: A file with more frames or pages than this is sampled evenly (and goes to review).
+MAX_FRAMES = 48
+#: Views are compared as small grey copies, one cell per this many pixels of the smaller
+#: picture (at least 16, at most 128 cells a side) ...
+COMPARE_CELL_PX = 16
+#: ... and one that differs from a view already kept by less than this in every cell (grey
+#: levels, 0-255) is a near-duplicate: a still scene in an animation costs little. Measured on
+#: a real group photo at 640-4000 px: re-quantised GIF frames and a fresh EXIF thumbnail differ
+#: by at most 14; a 64 px face added, or any face pasted over another, by 32 or more.
+DUPLICATE_DIFF = 20
+#: Pixels at most this opaque are hidden (or nearly) in the photo as shown, but
+#: any conversion that drops the alpha channel reveals them.
+HIDDEN_ALPHA = 160
+#: Below this JPEG quality (libjpeg scale, estimated from the quantization tables)
+#: faces are lost: measured on ../shared/faces photos, dlib/CenterFace lost real
+#: faces at quality 3 and below and distances grew by up to 0.15 at 5 and below.
+MIN_JPEG_QUALITY = 10
+#: The standard JPEG luminance table (libjpeg's quality 50), for estimating quality.
+_STD_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57,
+                  69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64,
+                  81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+#: The EXIF orientation tag as Pillow transposes (ImageOps.exif_transpose's table).
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+              7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
 EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif", ".gif", ".bmp")
+
+
+@dataclass
+class View:
+    """Another picture in the same file, or another rendering of the photo, that a viewer can see."""
+
+    label: str  # where it is, for reasons: "frame 3 of 12", "EXIF thumbnail", ...
+    rgb: np.ndarray  # height x width x 3, uint8, upright
+    picture: bool = True  # a separate picture (its text is read too); False: the photo itself, rendered otherwise
 
 
 @dataclass
@@ -47,6 +98,8 @@ class LoadedImage:
     orientation: int  # the EXIF orientation tag that was applied (1 = none)
     metadata: list = field(default_factory=list)  # metadata.TextField: captions, keywords, people
     metadata_error: str | None = None  # metadata present but unreadable
+    views: list[View] = field(default_factory=list)  # more pixels in the file than the photo as shown
+    unchecked: list[str] = field(default_factory=list)  # parts of the file that could not be checked
 
     @property
     def width(self) -> int:
@@ -109,10 +162,12 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
                 raise Image.DecompressionBombError(f"{im.width}x{im.height} pixels")
             fmt = im.format or "unknown"
             im.load()
-            metadata, metadata_error = _metadata(im, name)
+            metadata, metadata_error = _metadata(im, name, data)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
-            im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(_to_rgb(im), dtype=np.uint8)
+            shown = _orient(im, orientation)
+            rgb = np.ascontiguousarray(np.asarray(_to_rgb(shown), dtype=np.uint8))
+            views, unchecked, texts = find_views(im, shown, rgb, data, name, orientation)
+            metadata += texts
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
@@ -122,14 +177,456 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
                          "(possible decompression bomb); refused") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: cannot decode image completely: {exc}") from exc
-    return LoadedImage(name=name, sha256=sha256_bytes(data), rgb=np.ascontiguousarray(rgb),
-                       format=fmt, orientation=orientation, metadata=metadata, metadata_error=metadata_error)
+    return LoadedImage(name=name, sha256=sha256_bytes(data), rgb=rgb, format=fmt, orientation=orientation,
+                       metadata=metadata, metadata_error=metadata_error, views=views, unchecked=unchecked)
 
 
-def _metadata(im, name: str):
+def _metadata(im, name: str, data: bytes | None = None):
     from .metadata import MetadataError, read_metadata
 
     try:
-        return read_metadata(im), None
+        return read_metadata(im, data), None
     except MetadataError as exc:
         return [], f"{name}: {exc}: names in it cannot be checked"
+
+
+def _orient(im: Image.Image, orientation: int) -> Image.Image:
+    """``im`` upright as the EXIF orientation tag says (a copy either way)."""
+    method = _TRANSPOSE.get(orientation)
+    return im.transpose(method) if method is not None else im.copy()
+
+
+# -- every pixel a viewer can see ----------------------------------------------------------
+
+class _Views:
+    """The extra views found so far, bounded in number and in decoded pixels."""
+
+    def __init__(self, name: str, rgb: np.ndarray):
+        self.name = name
+        self.rgb = rgb
+        self.views: list[View] = []
+        self.unchecked: list[str] = []
+        self.over: list[str] = []  # distinct views beyond MAX_VIEWS
+        self.texts: list = []  # metadata.TextField of embedded and appended pictures
+        self.pixels = rgb.shape[0] * rgb.shape[1]
+        self._signatures: dict[tuple[int, int], np.ndarray] = {}  # (kept picture, cells): grey copy
+
+    def spend(self, pixels: int) -> bool:
+        """Count ``pixels`` more decoded; False if that would pass the MAX_PIXELS total."""
+        if self.pixels + pixels > MAX_PIXELS:
+            return False
+        self.pixels += pixels
+        return True
+
+    def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True,
+            compare: np.ndarray | None = None) -> None:
+        """Keep ``rgb`` as a view unless it repeats one kept (``compare``: what to compare instead)."""
+        mine: dict[int, np.ndarray] = {}  # this candidate's grey copies, by cells
+        compare = rgb if compare is None else compare
+        if dedupe and any(self._same(compare, mine, k) for k in range(len(self.views) + 1)):
+            return
+        if len(self.views) >= MAX_VIEWS:
+            self.over.append(label)
+            return
+        self.views.append(View(label, np.ascontiguousarray(rgb), picture))
+
+    def _kept(self, k: int) -> np.ndarray:
+        return self.rgb if k == 0 else self.views[k - 1].rgb
+
+    def _same(self, rgb: np.ndarray, mine: dict[int, np.ndarray], k: int) -> bool:
+        """A near-duplicate of kept picture ``k`` (0: the photo), compared at the detail the
+        smaller of the two holds."""
+        kept = self._kept(k)
+        cells = int(min(128, max(16, min(rgb.shape[:2] + kept.shape[:2]) // COMPARE_CELL_PX)))
+        if (k, cells) not in self._signatures:
+            self._signatures[(k, cells)] = _signature(kept, cells)
+        if cells not in mine:
+            mine[cells] = _signature(rgb, cells)
+        return int(np.abs(mine[cells] - self._signatures[(k, cells)]).max()) < DUPLICATE_DIFF
+
+    def problem(self, text: str) -> None:
+        self.unchecked.append(f"{self.name}: {text}")
+
+    def finish(self) -> tuple[list[View], list[str], list]:
+        if self.over:
+            shown = ", ".join(self.over[:3]) + (", ..." if len(self.over) > 3 else "")
+            self.problem(f"{len(self.over)} more distinct pictures in the file ({shown}) were not checked "
+                         f"(limit {MAX_VIEWS} besides the photo): faces in them cannot be checked")
+        return self.views, self.unchecked, self.texts
+
+
+def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes, name: str,
+               orientation: int) -> tuple[list[View], list[str], list]:
+    """The extra views of a decoded file, the parts that could not be checked, and the
+    metadata text of embedded and appended pictures (names there are published too).
+
+    ``im`` is the opened file (first frame loaded), ``shown`` its upright first frame and
+    ``rgb`` the photo as shown. Never raises: a part that cannot be read is an unchecked part."""
+    found = _Views(name, rgb)
+    for step in (_hidden_by_alpha, _smoothed_1bit, _exif_thumbnail, _jpeg_quality, _frames, _appended):
+        try:
+            step(found, im=im, shown=shown, data=data, orientation=orientation)
+        except Exception as exc:  # a malformed part: review, never a crash and never a silent pass
+            found.problem(f"part of the file could not be examined ({type(exc).__name__}: {exc}): "
+                          "pixels in it cannot be checked")
+    return found.finish()
+
+
+def _hidden_by_alpha(found: _Views, shown: Image.Image, **_) -> None:
+    """Pixels (nearly) transparent in the photo as shown, revealed by any conversion that drops alpha."""
+    if shown.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and not (
+            shown.mode in ("P", "L", "RGB") and "transparency" in shown.info):
+        return
+    rgba = shown.convert("RGBA")
+    hidden = np.asarray(rgba.getchannel("A")) <= HIDDEN_ALPHA
+    if not hidden.any():
+        return
+    raw = np.asarray(rgba.convert("RGB"))
+    under = raw[hidden]
+    if int(under.max()) - int(under.min()) < DUPLICATE_DIFF:  # one flat colour under the transparency
+        return
+    found.add("pixels hidden by transparency", raw, picture=False)
+
+
+def _smoothed_1bit(found: _Views, shown: Image.Image, **_) -> None:
+    """A dithered black-and-white image: a person sees the face, the detector sees dots."""
+    if shown.mode not in ("1", "L", "P", "LA", "PA"):
+        return
+    colours = shown.getcolors(2)
+    if colours is None or len(colours) < 2:  # grey levels, or one flat colour: nothing to smooth
+        return
+    grey = shown.convert("L").filter(ImageFilter.GaussianBlur(_SMOOTH_RADIUS))
+    found.add("1-bit image smoothed for face detection", np.asarray(grey.convert("RGB")), picture=False,
+              dedupe=False)
+
+
+#: Blur radius that turns dithering back into grey levels. Measured on ../shared/faces photos
+#: dithered at 400-1600 px: as dots, 0 of 9 faces found; blurred by 1-1.5 px, all found, at the
+#: same distance from the portrait as the original photo (0.34-0.41); 3 px drifts (up to 0.66).
+_SMOOTH_RADIUS = 1.5
+
+
+def _exif_thumbnail(found: _Views, im: Image.Image, orientation: int, **_) -> None:
+    """The small copy cameras store in EXIF, left stale when an editor crops someone out."""
+    raw = im.info.get("exif")
+    if not raw:
+        return
+    ifd1 = im.getexif().get_ifd(ExifTags.IFD.IFD1)
+    offset, length = ifd1.get(0x0201), ifd1.get(0x0202)
+    if not offset or not length:
+        return
+    tiff = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+    thumb = tiff[offset:offset + length]
+    if len(thumb) != length:
+        found.problem("the EXIF thumbnail is cut short: it cannot be checked")
+        return
+    picture = _decode_part(found, thumb, "the EXIF thumbnail", orientation)
+    if picture is not None:
+        found.add("EXIF thumbnail", picture, picture=False, compare=_trim_bars(picture))
+
+
+def _trim_bars(rgb: np.ndarray) -> np.ndarray:
+    """Without the flat bars some cameras put around a 4:3 thumbnail of a 3:2 photo (so a
+    fresh thumbnail is seen to repeat the photo, and costs nothing)."""
+    grey = rgb.astype(np.int16).sum(axis=2)
+    busy_rows = np.flatnonzero(np.ptp(grey, axis=1) >= 3 * DUPLICATE_DIFF)
+    busy_cols = np.flatnonzero(np.ptp(grey, axis=0) >= 3 * DUPLICATE_DIFF)
+    if not len(busy_rows) or not len(busy_cols):
+        return rgb
+    return rgb[busy_rows[0]:busy_rows[-1] + 1, busy_cols[0]:busy_cols[-1] + 1]
+
+
+def jpeg_quality(quantization: dict | None) -> int | None:
+    """libjpeg-equivalent quality (1-100) of a JPEG's luminance table, or None.
+
+    Compares sorted values, so it does not depend on the table's order; values clamped at
+    255 (quality below about 10) are left out, and a table of nothing else is quality 1."""
+    if not quantization:
+        return None
+    table = sorted(quantization.get(0) or next(iter(quantization.values())))
+    if len(table) != 64:
+        return None
+    pairs = [(t, s) for t, s in zip(table, sorted(_STD_LUMINANCE)) if t < 255]
+    if not pairs:
+        return 1
+    scale = 100.0 * sum(t for t, _ in pairs) / sum(s for _, s in pairs)  # libjpeg's scaling percentage
+    quality = 5000.0 / scale if scale > 100 else (200.0 - scale) / 2
+    return max(1, min(100, round(quality)))
+
+
+def _jpeg_quality(found: _Views, im: Image.Image, **_) -> None:
+    quality = jpeg_quality(getattr(im, "quantization", None))
+    if quality is not None and quality < MIN_JPEG_QUALITY:
+        found.problem(f"the JPEG is compressed so heavily (quality about {quality}, faces are lost below "
+                      f"{MIN_JPEG_QUALITY}) that faces in it cannot be detected reliably: check it by eye")
+
+
+def _frames(found: _Views, im: Image.Image, orientation: int, **_) -> None:
+    """Every frame of an animation, page of a TIFF, image of an MPO (sampled past MAX_FRAMES)."""
+    count = getattr(im, "n_frames", 1)
+    if count <= 1:
+        return
+    fmt = im.format
+    label = {"TIFF": "page {} of {}", "MPO": "image {} of the MPO file",
+             "HEIF": "image {} of {}"}.get(fmt, "frame {} of {}")
+    indexes = list(range(1, count))
+    if count > MAX_FRAMES:
+        indexes = sorted({round(k * (count - 1) / (MAX_FRAMES - 1)) for k in range(1, MAX_FRAMES)})
+        found.problem(f"has {count} frames; {len(indexes) + 1} of them, evenly spread, were checked, "
+                      "the others were not")
+    # an animation decodes every frame up to the one asked for, all of the canvas's size;
+    # pages and MPO images are read one by one, each its own size
+    sequential = fmt not in ("TIFF", "MPO", "HEIF")
+    canvas, last = im.width * im.height, 0
+    for i in indexes:
+        where = label.format(i + 1, count)
+        try:
+            if sequential and not found.spend(canvas * (i - last)):
+                raise _OverBudget
+            im.seek(i)
+            if not sequential and not found.spend(im.width * im.height):
+                raise _OverBudget
+            im.load()
+            frame = np.asarray(_to_rgb(_orient(im, orientation)), dtype=np.uint8)
+        except _OverBudget:
+            found.problem(f"{where} and those after it were not checked: the file holds more than "
+                          f"{MAX_PIXELS // 1_000_000} MP in total")
+            return
+        except Exception as exc:
+            found.problem(f"{where} (and any after it) cannot be decoded ({exc}): faces in it cannot be checked")
+            return
+        last = i
+        found.add(where, frame)
+
+
+class _OverBudget(Exception):
+    """Decoding more would pass the MAX_PIXELS total."""
+
+
+def _signature(rgb: np.ndarray, cells: int) -> np.ndarray:
+    """A small grey copy: enough to tell a changed scene from a repeated one."""
+    grey = Image.fromarray(rgb).convert("L").resize((cells, cells), Image.Resampling.BOX)
+    return np.asarray(grey, dtype=np.int16)
+
+
+def _decode_part(found: _Views, blob: bytes, what: str, orientation: int | None = None) -> np.ndarray | None:
+    """An embedded or appended picture as upright RGB, or None (with the problem noted)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            part = Image.open(io.BytesIO(blob))
+            if not found.spend(part.width * part.height):
+                found.problem(f"{what} was not checked: the file holds more than "
+                              f"{MAX_PIXELS // 1_000_000} MP in total")
+                return None
+            part.load()
+            _part_metadata(found, part, blob, what)
+            if orientation is None:
+                orientation = int(part.getexif().get(0x0112, 1) or 1)
+            return np.asarray(_to_rgb(_orient(part, orientation)), dtype=np.uint8)
+    except Exception as exc:
+        found.problem(f"{what} cannot be decoded ({exc}): faces in it cannot be checked")
+        return None
+
+
+def _part_metadata(found: _Views, part: Image.Image, blob: bytes, what: str) -> None:
+    """Captions and comments of an embedded picture, named after where it is (region boxes
+    dropped: they are in that picture's pixels, not the photo's)."""
+    from dataclasses import replace
+
+    from .metadata import MetadataError, read_metadata
+
+    try:
+        texts = read_metadata(part, blob)
+    except MetadataError as exc:
+        found.problem(f"{what}: {exc}: names in it cannot be checked")
+        return
+    found.texts += [replace(t, field=f"{t.field} ({what})", box=None) for t in texts]
+
+
+# -- data after the end of the image -------------------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def jpeg_end(data: bytes, start: int = 0) -> int | None:
+    """Offset just past the EOI marker of the JPEG at ``start`` (segment lengths followed,
+    so a thumbnail inside EXIF does not end it early), or None if it has none."""
+    if data[start:start + 2] != b"\xff\xd8":
+        return None
+    pos, size = start + 2, len(data)
+    while pos + 2 <= size:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0xD9:
+            return pos + 2
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 2
+        else:
+            if pos + 4 > size:
+                return None
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+            if marker == 0xDA:  # entropy-coded data: runs to the next marker that is not a restart
+                pos = _next_marker(data, pos)
+    return None
+
+
+def _next_marker(data: bytes, pos: int) -> int:
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(data):
+            return len(data)
+        follower = data[pos + 1]
+        if follower == 0xFF:
+            pos += 1
+        elif follower == 0x00 or 0xD0 <= follower <= 0xD7:
+            pos += 2
+        else:
+            return pos
+
+
+def png_end(data: bytes, start: int = 0) -> int | None:
+    """Offset just past the IEND chunk of the PNG at ``start``, or None."""
+    if data[start:start + 8] != PNG_SIGNATURE:
+        return None
+    pos = start + 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos if pos <= len(data) else None
+    return None
+
+
+def gif_blocks(data: bytes) -> tuple[int | None, list[bytes]]:
+    """Offset just past a GIF's trailer (None if it has none) and the text of every comment
+    extension, in any frame (Pillow shows one frame's at a time)."""
+    if data[:3] != b"GIF" or len(data) < 13:
+        return None, []
+    pos, comments = 13 + _colour_table(data[10]), []
+    while pos < len(data):
+        block = data[pos]
+        if block == 0x3B:
+            return pos + 1, comments
+        if block == 0x21 and pos + 1 < len(data):  # extension: label, then sub-blocks
+            comment = data[pos + 1] == 0xFE
+            body, pos = _sub_blocks(data, pos + 2, keep=comment)
+            if comment:
+                comments.append(body)
+        elif block == 0x2C and pos + 10 < len(data):  # image: descriptor, colour table, code size, data
+            pos += 10 + _colour_table(data[pos + 9]) + 1
+            _, pos = _sub_blocks(data, pos, keep=False)
+        else:
+            return None, comments
+    return None, comments
+
+
+def _colour_table(flags: int) -> int:
+    return 3 * (2 << (flags & 7)) if flags & 0x80 else 0
+
+
+def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[bytes, int]:
+    """The joined data sub-blocks at ``pos`` (if ``keep``) and the offset after their terminator."""
+    parts = []
+    while pos < len(data):
+        size = data[pos]
+        if size == 0:
+            return b"".join(parts), pos + 1
+        if keep:
+            parts.append(data[pos + 1:pos + 1 + size])
+        pos += 1 + size
+    return b"".join(parts), len(data)
+
+
+def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
+    """Whatever follows the end of a JPEG, PNG or GIF: another image is checked (up to MAX_FRAMES
+    of them), a ZIP is opened, anything else is named."""
+    fmt = im.format
+    if fmt in ("JPEG", "MPO"):
+        end, kind = jpeg_end(data), "JPEG"
+    elif fmt == "PNG":
+        end, kind = png_end(data), "PNG"
+    elif fmt == "GIF":
+        end, kind = gif_blocks(data)[0], "GIF"
+    else:
+        return
+    own = getattr(im, "n_frames", 1) - 1 if fmt == "MPO" else 0  # the MPO's own images, already frames
+    number = 0
+    while end is not None and end < len(data):
+        start = len(data) - len(data[end:].lstrip(b"\x00"))
+        if start >= len(data):
+            return  # zero padding: common and harmless
+        head = data[start:start + 8]
+        if head.startswith(b"\xff\xd8\xff"):
+            end = jpeg_end(data, start)
+            if own:
+                own -= 1
+                continue
+        elif head == PNG_SIGNATURE:
+            end = png_end(data, start)
+        elif head.startswith(b"PK\x03\x04"):
+            _appended_zip(found, data[start:], kind)
+            return
+        else:
+            found.problem(_describe_trailer(data[end:], kind))  # from the end: a video's box size starts 00
+            return
+        number += 1
+        if number > MAX_FRAMES:
+            found.problem(f"more than {MAX_FRAMES} images follow the end of the {kind}: the others were not checked")
+            return
+        where = f"image {number} appended after the end of the {kind}" if number > 1 else \
+            f"image appended after the end of the {kind}"
+        picture = _decode_part(found, data[start:end] if end is not None else data[start:], f"the {where}")
+        if picture is not None:
+            found.add(where, picture)
+
+
+#: A ZIP appended to an image: at most this many of its files are looked at.
+MAX_ZIP_FILES = 16
+#: ... and files larger than this (uncompressed) are not unpacked (a ZIP bomb stays small on disk).
+MAX_ZIP_FILE_BYTES = 100_000_000
+
+
+def _appended_zip(found: _Views, tail: bytes, kind: str) -> None:
+    """A ZIP after the image (a "polyglot" file): its pictures are checked like appended
+    images; anything else in it (or a damaged archive) is named as not checked."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(tail))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except Exception:
+        found.problem(_describe_trailer(tail, kind))
+        return
+    others = [m.filename for m in members[MAX_ZIP_FILES:]]
+    for member in members[:MAX_ZIP_FILES]:
+        if not member.filename.lower().endswith(EXTENSIONS) or member.file_size > MAX_ZIP_FILE_BYTES:
+            others.append(member.filename)
+            continue
+        where = f"{member.filename} in the ZIP archive appended after the end of the {kind}"
+        try:
+            blob = archive.read(member)
+        except Exception as exc:
+            found.problem(f"{where} cannot be read ({exc}): faces in it cannot be checked")
+            continue
+        picture = _decode_part(found, blob, where)
+        if picture is not None:
+            found.add(where, picture)
+    if others:
+        listing = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        found.problem(f"{len(tail):,} bytes after the end of the {kind} are a ZIP archive whose "
+                      f"{len(others)} other file(s) ({listing}) were not checked")
+
+
+def _describe_trailer(tail: bytes, kind: str) -> str:
+    """A reason for data after the image that is not an image."""
+    size = f"{len(tail):,} bytes"
+    if tail.startswith(b"PK\x03\x04"):
+        what = "a damaged ZIP archive"
+    elif tail[4:8] == b"ftyp":
+        what = "an MP4/MOV video (e.g. a phone's motion photo)"
+    else:
+        what = f"unknown data, starting {tail[:8].hex(' ')}"
+    return f"{size} after the end of the {kind} are {what}: they may hold pictures and were not checked"

@@ -5,7 +5,10 @@ names of the people in a photo into it; a restricted student's name there is
 published with the photo. Read with Pillow (EXIF, IPTC, the XMP packet) and
 defusedxml (XMP is XML from an untrusted file):
 
-* EXIF: ImageDescription, UserComment, XPTitle, XPComment, XPKeywords, XPSubject
+* EXIF (and TIFF tags): ImageDescription, Artist, Copyright, DocumentName, PageName,
+  UserComment, XPTitle, XPComment, XPKeywords, XPSubject
+* comments: JPEG COM segments, PNG tEXt/zTXt/iTXt chunks (ImageMagick's hex "Raw
+  profile" chunks decoded), the GIF comment extension
 * IPTC: Object Name, Headline, Caption/Abstract, Keywords
 * XMP: dc:title, dc:description, dc:subject, photoshop:Headline, lr:hierarchicalSubject,
   digiKam:TagsList, MicrosoftPhoto:LastKeywordXMP, Iptc4xmpExt:PersonInImage,
@@ -37,8 +40,11 @@ NS = {
     "MPReg": "http://ns.microsoft.com/photo/1.2/t/Region#",
 }
 
-EXIF_IFD0 = {0x010E: "ImageDescription", 0x9C9B: "XPTitle", 0x9C9C: "XPComment", 0x9C9E: "XPKeywords",
+EXIF_IFD0 = {0x010E: "ImageDescription", 0x013B: "Artist", 0x8298: "Copyright", 0x010D: "DocumentName",
+             0x011D: "PageName", 0x9C9B: "XPTitle", 0x9C9C: "XPComment", 0x9C9E: "XPKeywords",
              0x9C9F: "XPSubject"}
+#: PNG text keys that hold no names (program names, times) or are read elsewhere (XMP): skipped.
+PNG_SKIP = {"software", "creation time", "date:create", "date:modify", "date:timestamp", "xml:com.adobe.xmp"}
 EXIF_USER_COMMENT = 0x9286
 IPTC = {(2, 5): "Object Name", (2, 105): "Headline", (2, 120): "Caption", (2, 25): "Keywords"}
 XMP_TEXT = ["dc:title", "dc:description", "dc:subject", "photoshop:Headline", "lr:hierarchicalSubject",
@@ -60,10 +66,11 @@ class MetadataError(Exception):
     """Metadata present but unreadable: its names cannot be checked."""
 
 
-def read_metadata(im: Image.Image) -> list[TextField]:
-    """Every text field of ``im`` (opened, not yet transposed). Raises MetadataError
-    if a metadata block is present but cannot be parsed."""
-    fields = _exif(im) + _iptc(im)
+def read_metadata(im: Image.Image, data: bytes | None = None) -> list[TextField]:
+    """Every text field of ``im`` (opened, not yet transposed; ``data``: the file's bytes, for
+    what Pillow shows only frame by frame). Raises MetadataError if a metadata block is
+    present but cannot be parsed."""
+    fields = _exif(im) + _iptc(im) + _comments(im, data)
     xmp = _xmp_bytes(im)
     if xmp:
         fields += _xmp(xmp, im.size, _orientation(im))
@@ -111,6 +118,38 @@ def _exif(im: Image.Image) -> list[TextField]:
     if EXIF_USER_COMMENT in sub:
         fields.append(TextField("EXIF UserComment", _decode_user_comment(sub[EXIF_USER_COMMENT])))
     return fields
+
+
+# -- comments -------------------------------------------------------------------------
+
+def _comments(im: Image.Image, data: bytes | None) -> list[TextField]:
+    """Free text that editors and converters leave in the file: names in it are published too."""
+    if im.format in ("JPEG", "MPO"):
+        return [TextField("JPEG comment", _text(value)) for marker, value in getattr(im, "applist", [])
+                if marker == "COM"]
+    if im.format == "GIF":
+        from .image import gif_blocks
+
+        comments = gif_blocks(data)[1] if data else [im.info["comment"]] if im.info.get("comment") else []
+        return [TextField("GIF comment", _text(value)) for value in comments]
+    if im.format == "PNG":
+        return [TextField(f"PNG text {key}", _png_text(key, value)) for key, value in getattr(im, "text", {}).items()
+                if key.lower() not in PNG_SKIP]
+    return []
+
+
+def _png_text(key: str, value) -> str:
+    """A PNG text chunk's value; ImageMagick's "Raw profile type iptc/exif" chunks are hex dumps
+    of binary blocks, decoded so a caption inside them can be read."""
+    text = str(value)
+    if not key.lower().startswith("raw profile type"):
+        return text
+    parts = text.split(None, 2)  # name, length, hex
+    try:
+        raw = bytes.fromhex("".join(parts[2].split())) if len(parts) == 3 else b""
+    except ValueError:
+        return text
+    return "".join(c if c.isprintable() else " " for c in raw.decode("utf-8", errors="replace"))
 
 
 # -- IPTC -----------------------------------------------------------------------------

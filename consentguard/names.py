@@ -246,6 +246,7 @@ class NameHit:
     box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (OCR text, face region)
     restriction: str = "name"  # name: a name-restricted student is named; photo: a photo-restricted one is shown
     matched: str | None = None  # fuzzy hits: the name as the roster writes it ("Maximiliano Villanueva")
+    view: str | None = None  # OCR text in another picture of the file ("frame 3 of 12"); its box is there
 
     def to_json(self) -> dict:
         doc = {"student_number": self.student_number, "text": self.text, "source": self.source,
@@ -255,6 +256,8 @@ class NameHit:
             doc["box"] = list(self.box)
         if self.matched is not None:
             doc["matched"] = self.matched
+        if self.view is not None:
+            doc["view"] = self.view
         return doc
 
 

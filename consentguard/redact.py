@@ -6,8 +6,9 @@ naming a photo-restricted student, and the text boxes in which OCR found a
 restricted name. Each area is enlarged (hair, ears, the rest of a name tag),
 pixelated to blocks of a tenth of its size and then blurred, which leaves nothing
 a face recogniser or a person can use (tests/test_redact.py re-checks a safe
-copy). The copy is encoded afresh from the upright pixels, so no EXIF (GPS
-included), IPTC, XMP, ICC profile or comment survives.
+copy). The copy is encoded afresh from the upright pixels of the photo as shown,
+so no EXIF (GPS and thumbnail included), IPTC, XMP, ICC profile, comment, other
+frame or page, appended data or alpha channel survives.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 
 
 def areas_to_hide(doc: dict) -> list[tuple[int, int, int, int]]:
-    """Boxes to hide, from a result document (``CheckResult.to_json()``)."""
-    boxes = [tuple(face["box"]) for face in doc["faces"] if face["verdict"] != "pass"]
-    boxes += [tuple(hit["box"]) for hit in doc["names"] if hit.get("box")]
+    """Boxes to hide in the photo as shown, from a result document (``CheckResult.to_json()``).
+    Boxes in other views (a later frame, a thumbnail) are elsewhere: the safe copy has only this picture."""
+    boxes = [tuple(face["box"]) for face in doc["faces"] if face["verdict"] != "pass" and not face.get("view")]
+    boxes += [tuple(hit["box"]) for hit in doc["names"] if hit.get("box") and not hit.get("view")]
     return boxes
 
 

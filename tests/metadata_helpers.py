@@ -94,3 +94,13 @@ def save_jpeg(im: Image.Image, path, exif_data=None, xmp_data=None, iptc=None) -
         data = data[:2] + iptc + data[2:]  # right after SOI
     with open(path, "wb") as f:
         f.write(data)
+
+
+def exif_with_thumbnail(thumbnail: bytes) -> bytes:
+    """An EXIF block (for ``save(exif=...)``) whose IFD1 holds a JPEG thumbnail, as cameras write it."""
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHLHH", 0x0112, 3, 1, 1, 0) + struct.pack("<L", 26)
+    thumb_at = 26 + 2 + 3 * 12 + 4
+    ifd1 = struct.pack("<H", 3) + struct.pack("<HHLHH", 0x0103, 3, 1, 6, 0) \
+        + struct.pack("<HHLL", 0x0201, 4, 1, thumb_at) + struct.pack("<HHLL", 0x0202, 4, 1, len(thumbnail)) \
+        + struct.pack("<L", 0)
+    return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<L", 8) + ifd0 + ifd1 + thumbnail

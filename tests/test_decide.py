@@ -230,3 +230,38 @@ def test_unrecognised_faces_summarised_while_a_student_is_unprotected():
 def test_small_unrecognised_face_says_it_is_too_small():
     d = decide([FaceEvidence(SMALL, [("3", 0.7)], 500.0, True)], [], UNPROTECTED, POLICY)
     assert d.faces[0].kind == "small" and "too small to identify" in d.reasons[0]
+
+
+def test_a_face_in_another_view_says_where():
+    """A later frame, page or thumbnail: same rules, the reason and the JSON name the view."""
+    evidence = FaceEvidence(BIG, [("1", 0.3)], 500.0, True, "frame 3 of 12")
+    decision = decide([face(d=0.9), evidence], [], CTX, POLICY)
+    assert decision.verdict == "block"
+    assert decision.reasons == ["in frame 3 of 12: face at [0, 0, 200, 200] matches photo-restricted Marcus "
+                                "Ellery (#1): distance 0.30 (block at <= 0.47)"]
+    assert [f.to_json()["view"] for f in decision.faces] == [None, "frame 3 of 12"]
+    small = FaceEvidence(SMALL, [("1", 0.9)], 500.0, True, "EXIF thumbnail")
+    assert decide([small], [], CTX, POLICY).reasons == [
+        "in EXIF thumbnail: face at [0, 0, 40, 40] is 40 px wide, too small to identify (minimum 60 px)"]
+
+
+def test_one_student_in_two_frames_is_no_contradiction():
+    frames = [FaceEvidence(BIG, [("1", 0.3)], 500.0, True, view) for view in ("frame 2 of 3", "frame 3 of 3")]
+    decision = decide([face(d=0.3)] + frames, [], CTX, POLICY)
+    assert decision.verdict == "block" and not any("at most one" in r for r in decision.reasons)
+    twice = [FaceEvidence(BIG, [("1", 0.3)], 500.0, True, "frame 2 of 3")] * 2
+    assert "in frame 2 of 3: 2 faces match photo-restricted Marcus Ellery (#1): at most one can be them; " \
+           "check which" in decide(twice, [], CTX, POLICY).reasons
+
+
+def test_unchecked_parts_are_reviews():
+    decision = decide([face(d=0.9)], [], CTX, POLICY, unchecked=["x.gif: has 300 frames; 48 ... were checked"])
+    assert decision.verdict == "review" and decision.reasons == ["x.gif: has 300 frames; 48 ... were checked"]
+
+
+def test_ocr_name_in_another_view_says_where():
+    hit = NameHit("2", "Priya Natarajan", "ocr", "full", "block", 0, 15, (1, 2, 3, 4), view="page 2 of 3")
+    assert decide([], [hit], CTX, POLICY).reasons == [
+        'ocr in page 2 of 3 at [1, 2, 3, 4] names name-restricted Priya Natarajan (#2): "Priya Natarajan" '
+        "(full name: block)"]
+    assert hit.to_json()["view"] == "page 2 of 3"

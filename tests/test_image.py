@@ -75,3 +75,130 @@ def test_decompression_bomb_refused():
     assert len(data) < 5_000_000
     with pytest.raises(ImageError, match="MP limit"):
         decode_image(data, "bomb.png")
+
+
+# -- every pixel a viewer can see (issue #10): views, bounds, trailers ------------------------
+
+def noise_frames(count: int, size=(64, 48)) -> list[Image.Image]:
+    rng = np.random.default_rng(7)
+    return [Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)) for _ in range(count)]
+
+
+def animation(frames, fmt="GIF") -> bytes:
+    return encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=50)
+
+
+def test_distinct_frames_are_views_up_to_the_limit():
+    from consentguard.image import MAX_VIEWS
+
+    image = decode_image(animation(noise_frames(5)), "five.gif")
+    assert [v.label for v in image.views] == [f"frame {i} of 5" for i in range(2, 6)]
+    assert all(v.picture for v in image.views) and image.unchecked == []
+
+    image = decode_image(animation(noise_frames(12)), "twelve.gif")
+    assert len(image.views) == MAX_VIEWS
+    assert image.unchecked == ["twelve.gif: 3 more distinct pictures in the file (frame 10 of 12, frame 11 of 12, "
+                               "frame 12 of 12) were not checked (limit 8 besides the photo): faces in them "
+                               "cannot be checked"]
+
+
+def test_hundreds_of_frames_are_sampled_and_said_so():
+    from consentguard.image import MAX_FRAMES
+
+    nearly_still = [Image.new("RGB", (32, 32), (128 + i % 2,) * 3) for i in range(300)]
+    image = decode_image(animation(nearly_still), "long.gif")
+    assert image.views == []
+    assert image.unchecked == [f"long.gif: has 300 frames; {MAX_FRAMES} of them, evenly spread, were checked, "
+                               "the others were not"]
+
+
+def test_frames_past_the_pixel_limit_are_named(monkeypatch):
+    import consentguard.image as image_module
+
+    monkeypatch.setattr(image_module, "MAX_PIXELS", 64 * 48 * 3)
+    image = decode_image(animation(noise_frames(5)), "big.gif")
+    assert [v.label for v in image.views] == ["frame 2 of 5", "frame 3 of 5"]
+    assert image.unchecked == ["big.gif: frame 4 of 5 and those after it were not checked: the file holds "
+                               "more than 0 MP in total"]
+
+
+def test_an_undecodable_later_frame_is_unchecked_not_a_crash():
+    data = animation(noise_frames(3))
+    cut = data[: len(data) - 400]  # the last frame loses its end
+    image = decode_image(cut, "cut.gif")
+    assert image.unchecked and image.unchecked[0].startswith("cut.gif: frame 3 of 3 (and any after it) cannot be "
+                                                             "decoded")
+
+
+def test_later_frames_are_turned_upright_like_the_first():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    frames = noise_frames(2, size=(64, 32))
+    image = decode_image(encode(frames[0], "TIFF", save_all=True, append_images=frames[1:], exif=exif), "x.tif")
+    assert image.rgb.shape == (64, 32, 3) and image.views[0].rgb.shape == (64, 32, 3)
+
+
+def test_jpeg_end_follows_segments_past_an_exif_thumbnail():
+    from consentguard.image import jpeg_end
+    from metadata_helpers import exif_with_thumbnail
+
+    thumb = encode(Image.new("RGB", (16, 16), "red"), "JPEG")
+    data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG", exif=exif_with_thumbnail(thumb), progressive=True)
+    assert jpeg_end(data) == len(data)
+    assert jpeg_end(data + b"tail") == len(data)
+    assert jpeg_end(data[:-2]) is None
+    assert jpeg_end(b"not a jpeg") is None
+
+
+def test_trailer_of_unknown_bytes_and_padding():
+    data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
+    assert decode_image(data + b"\x00" * 100, "pad.jpg").unchecked == []
+    png = encode(Image.new("RGB", (64, 64), "blue"), "PNG")
+    assert decode_image(png + b"secret", "x.png").unchecked == [
+        "x.png: 6 bytes after the end of the PNG are unknown data, starting 73 65 63 72 65 74: they may hold "
+        "pictures and were not checked"]
+
+
+def test_a_broken_appended_image_is_unchecked():
+    data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
+    image = decode_image(data + data[:300], "broken.jpg")
+    assert image.views == [] and len(image.unchecked) == 1
+    assert image.unchecked[0].startswith("broken.jpg: the image appended after the end of the JPEG cannot be decoded")
+
+
+@pytest.mark.parametrize("quality", [1, 5, 10, 25, 50, 75, 90, 95])
+def test_jpeg_quality_is_estimated_from_the_tables(quality):
+    from consentguard.image import jpeg_quality
+
+    data = encode(Image.new("RGB", (16, 16), "blue"), "JPEG", quality=quality)
+    assert abs(jpeg_quality(Image.open(io.BytesIO(data)).quantization) - quality) <= max(2, quality // 20)
+
+
+def test_low_quality_is_unchecked_and_ordinary_quality_is_not():
+    im = Image.new("RGB", (64, 64), "blue")
+    assert decode_image(encode(im, "JPEG", quality=9), "low.jpg").unchecked[0].startswith(
+        "low.jpg: the JPEG is compressed so heavily (quality about 9")
+    assert decode_image(encode(im, "JPEG", quality=10), "ok.jpg").unchecked == []
+
+
+def test_flat_colour_under_transparency_is_not_a_view():
+    """Ordinary cut-outs (a logo on transparent black) hide nothing."""
+    logo = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    logo.paste((200, 30, 30, 255), (16, 16, 48, 48))
+    assert decode_image(encode(logo), "logo.png").views == []
+
+
+def test_many_appended_images_are_bounded():
+    from consentguard.image import MAX_FRAMES
+
+    tiny = encode(Image.new("RGB", (8, 8), "blue"), "JPEG")
+    image = decode_image(tiny * (MAX_FRAMES + 5), "many.jpg")
+    assert image.unchecked == [f"many.jpg: more than {MAX_FRAMES} images follow the end of the JPEG: the others "
+                               "were not checked"]
+
+
+def test_a_damaged_zip_after_the_image_is_named():
+    data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
+    assert decode_image(data + b"PK\x03\x04" + b"x" * 40, "z.jpg").unchecked == [
+        "z.jpg: 44 bytes after the end of the JPEG are a damaged ZIP archive: they may hold pictures and were "
+        "not checked"]

@@ -125,3 +125,87 @@ def test_named_face_region_and_iptc_caption_decide(face_roster, faces, tmp_path)
     broken = checker.check_path(tmp_path / "broken.jpg")
     assert broken.verdict == "review" and "XMP packet cannot be read" in broken.reasons[0]
     assert checker.check_path(tmp_path / "clean.jpg").verdict == "pass"
+
+
+def test_jpeg_comments_are_read(blank, tmp_path):
+    """JPEG COM segments (Pillow writes one; a second one added by hand, as exiftool can)."""
+    blank.save(tmp_path / "com.jpg", comment="Priya Natarajan, sports day")
+    data = (tmp_path / "com.jpg").read_bytes()
+    second = b"\xff\xfe" + (len(b"and Marcus") + 2).to_bytes(2, "big") + b"and Marcus"
+    (tmp_path / "two.jpg").write_bytes(data[:2] + second + data[2:])
+    assert fields(tmp_path / "com.jpg") == [("JPEG comment", "Priya Natarajan, sports day", False, None)]
+    assert [f[1] for f in fields(tmp_path / "two.jpg")] == ["and Marcus", "Priya Natarajan, sports day"]
+
+
+def test_png_text_chunks_are_read_and_technical_ones_skipped(blank, tmp_path):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "Priya Natarajan")  # tEXt
+    info.add_text("Description", "zipped Marcus", zip=True)  # zTXt
+    info.add_itxt("Title", "Fête de Priya", lang="fr", zip=True)  # iTXt
+    info.add_text("Software", "GIMP 2.10")
+    info.add_text("Raw profile type iptc", "\niptc\n      18\n" + b"\x1c\x02x\x00\x0fPriya Natarajan".hex())
+    blank.save(tmp_path / "text.png", pnginfo=info)
+    assert fields(tmp_path / "text.png") == [
+        ("PNG text Comment", "Priya Natarajan", False, None),
+        ("PNG text Description", "zipped Marcus", False, None),
+        ("PNG text Title", "Fête de Priya", False, None),
+        ("PNG text Raw profile type iptc", "  x  Priya Natarajan", False, None),
+    ]
+
+
+def test_gif_comment_and_tiff_text_tags_are_read(blank, tmp_path):
+    blank.save(tmp_path / "c.gif", comment="Priya Natarajan")
+    assert fields(tmp_path / "c.gif") == [("GIF comment", "Priya Natarajan", False, None)]
+    blank.save(tmp_path / "t.tif", tiffinfo={270: "Priya at the fair", 315: "Marcus Ellery", 285: "page one"})
+    assert fields(tmp_path / "t.tif") == [("EXIF ImageDescription", "Priya at the fair", False, None),
+                                          ("EXIF Artist", "Marcus Ellery", False, None),
+                                          ("EXIF PageName", "page one", False, None)]
+
+
+@pytest.mark.faces
+def test_name_in_a_jpeg_comment_blocks(face_roster, faces, tmp_path):
+    from consentguard import Checker, open_db
+
+    Image.open(faces.stranger).save(tmp_path / "com.jpg", comment="Priya Natarajan receives her award")
+    result = Checker(open_db(face_roster), record=False).check_path(tmp_path / "com.jpg")
+    assert result.verdict == "block"
+    assert result.reasons == ['metadata:JPEG comment names name-restricted Priya Natarajan (#900003): '
+                              '"Priya Natarajan" (full name: block)']
+
+
+def gif_with_comment_in_frame_2(text: bytes) -> bytes:
+    """A 3-frame GIF whose second frame carries a comment extension (as gifsicle -c writes)."""
+    import io
+
+    frames = [Image.new("RGB", (8, 8), colour).convert("P") for colour in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], comment=b"first")
+    data = out.getvalue()
+    second = data.index(b"\x21\xf9\x04", data.index(b"\x21\xf9\x04") + 1)  # frame 2's control block
+    return data[:second] + b"\x21\xfe" + bytes([len(text)]) + text + b"\x00" + data[second:]
+
+
+def test_gif_comments_in_every_frame_are_read():
+    from consentguard.image import decode_image, gif_blocks
+
+    data = gif_with_comment_in_frame_2(b"Priya Natarajan")
+    assert gif_blocks(data) == (len(data), [b"first", b"Priya Natarajan"])
+    image = decode_image(data, "c.gif")
+    assert [(f.field, f.text) for f in image.metadata] == [("GIF comment", "first"), ("GIF comment", "Priya Natarajan")]
+    assert image.unchecked == []
+    assert decode_image(data + b"more", "c.gif").unchecked == [
+        "c.gif: 4 bytes after the end of the GIF are unknown data, starting 6d 6f 72 65: they may hold pictures "
+        "and were not checked"]
+
+
+def test_metadata_of_an_appended_picture_is_read(blank, tmp_path):
+    from consentguard.image import decode_image
+
+    blank.save(tmp_path / "a.jpg")
+    blank.save(tmp_path / "b.jpg", comment="Priya Natarajan")
+    image = decode_image((tmp_path / "a.jpg").read_bytes() + (tmp_path / "b.jpg").read_bytes(), "ab.jpg")
+    assert image.views == []  # the same picture again: nothing more to look at
+    assert [(f.field, f.text) for f in image.metadata] == [
+        ("JPEG comment (the image appended after the end of the JPEG)", "Priya Natarajan")]

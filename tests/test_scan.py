@@ -169,7 +169,7 @@ def test_cache_is_per_day(face_roster):
     """A release that expires overnight must not leave yesterday's cached pass in force."""
     from consentguard import Checker
     version = Checker(open_db(face_roster), record=False).version
-    assert version.startswith(time.strftime("%Y-%m-%d") + ":centerface+hog1:names3:sync1:")
+    assert version.startswith(time.strftime("%Y-%m-%d") + ":centerface+hog1:views1:names3:sync1:")
 
 
 def test_file_and_folder_names_are_checked(tmp_path, faces, face_roster):

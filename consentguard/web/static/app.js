@@ -58,7 +58,7 @@ function renderResult(card, data) {
     list.appendChild(el("li", { text: `${f.reason || "face to review"}${f.distance !== null && f.student_number ? ` — ${closeness(f.distance)}` : ""}` }));
   });
   doc.names.forEach((n) => {
-    const where = n.source === "ocr" ? "text in the photo" : n.source.startsWith("metadata:") ? `photo details (${n.source.slice(9)})` : n.source === "filename" ? "file name" : n.source;
+    const where = n.source === "ocr" ? (n.view ? `text in ${n.view}` : "text in the photo") : n.source.startsWith("metadata:") ? `photo details (${n.source.slice(9)})` : n.source === "filename" ? "file name" : n.source;
     list.appendChild(el("li", { text: `Name found in ${where}: "${n.text}" (${n.strength === "block" ? "certain" : "possible"})` }));
   });
   doc.reasons.filter((r) => !doc.faces.some((f) => f.reason === r) && !r.includes(" names ") && !r.includes(" says the photo shows ")).forEach((r) => list.appendChild(el("li", { text: r })));

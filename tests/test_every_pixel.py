@@ -1,0 +1,256 @@
+"""Every pixel a viewer can see (issue #10): a photo-restricted face anywhere in the file
+— a later frame, page or MPO image, a stale EXIF thumbnail, an image or ZIP appended after
+the end, pixels hidden by transparency, a 1-bit dithered image, a JPEG compressed to
+mush — never passes, and the reason says where.
+
+R (photo-restricted) and C (clear) are real photos (see conftest); every file is built
+with Pillow, checked against a real synced roster.
+"""
+
+import io
+import time
+import zipfile
+
+import pytest
+from PIL import Image, ImageOps
+
+from consentguard import Checker, open_db
+from consentguard.image import decode_image
+from conftest import R
+from metadata_helpers import exif_with_thumbnail
+
+pytestmark = pytest.mark.faces
+
+SIZE = (640, 640)
+
+
+@pytest.fixture(scope="module")
+def checker(face_roster):
+    return Checker(open_db(face_roster), record=False)
+
+
+def picture(path, size=SIZE) -> Image.Image:
+    """A real photo, upright, fitted into ``size`` on grey."""
+    im = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+    im.thumbnail(size)
+    canvas = Image.new("RGB", size, (128, 128, 128))
+    canvas.paste(im, ((size[0] - im.width) // 2, (size[1] - im.height) // 2))
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def restricted(faces):
+    return picture(faces.restricted_other)
+
+
+@pytest.fixture(scope="module")
+def clear(faces):
+    return picture(faces.clear_other)
+
+
+def encode(ims, fmt, **kw) -> bytes:
+    out = io.BytesIO()
+    ims = [im.copy() for im in ims]  # Pillow keeps a save's settings on appended images: no carry-over
+    if len(ims) > 1:
+        kw.update(save_all=True, append_images=ims[1:])
+    ims[0].save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def check(checker, data: bytes, name: str):
+    result = checker.check_bytes(data, name)
+    return result, result.to_json()
+
+
+def assert_blocks_in(checker, data, name, where):
+    result, doc = check(checker, data, name)
+    assert result.verdict == "block", result.reasons
+    blocked = [f for f in doc["faces"] if f["verdict"] == "block"]
+    assert blocked and all(f["student_number"] == R and f["view"] == where for f in blocked)
+    assert any(r.startswith(f"in {where}: face at [") and "Marcus Ellery (#900001)" in r for r in result.reasons)
+    return result
+
+
+@pytest.mark.parametrize("fmt,ext,where", [
+    ("GIF", "gif", "frame 2 of 2"), ("WEBP", "webp", "frame 2 of 2"), ("PNG", "png", "frame 2 of 2"),
+    ("TIFF", "tif", "page 2 of 2"), ("MPO", "jpg", "image 2 of the MPO file"),
+])
+def test_restricted_face_in_a_later_frame_page_or_image_blocks(checker, clear, restricted, fmt, ext, where):
+    data = encode([clear, restricted], fmt)
+    assert decode_image(data, "x").format == fmt
+    result = assert_blocks_in(checker, data, f"two.{ext}", where)
+    shown = [f for f in result.decision.faces if f.view is None]
+    assert shown and all(f.verdict == "pass" for f in shown)  # the first picture alone passes
+
+
+def test_stale_exif_thumbnail_blocks(checker, clear, restricted):
+    """An editor cropped the student out; the camera's thumbnail still shows them."""
+    thumb = restricted.resize((160, 160))
+    data = encode([clear], "JPEG", quality=90, exif=exif_with_thumbnail(encode([thumb], "JPEG", quality=85)))
+    assert checker.check_bytes(encode([clear], "JPEG", quality=90), "cropped.jpg").verdict == "pass"
+    result = assert_blocks_in(checker, data, "cropped.jpg", "EXIF thumbnail")
+    left, top, right, bottom = next(f.box for f in result.decision.faces if f.verdict == "block")
+    assert 55 < (left + right) / 2 < 105 and 55 < (top + bottom) / 2 < 105  # in the thumbnail's own pixels
+
+
+def test_fresh_exif_thumbnail_costs_nothing(clear):
+    thumb = clear.resize((160, 160))
+    data = encode([clear], "JPEG", quality=90, exif=exif_with_thumbnail(encode([thumb], "JPEG", quality=75)))
+    image = decode_image(data, "fresh.jpg")
+    assert image.views == [] and image.unchecked == []
+
+
+def test_letterboxed_fresh_exif_thumbnail_costs_nothing(faces):
+    """Cameras put a 3:2 photo's thumbnail in a 160x120 frame with black bars."""
+    photo = Image.open(faces.group).convert("RGB")  # 3:2-ish
+    small = photo.resize((160, round(160 * photo.height / photo.width)))
+    thumb = Image.new("RGB", (160, 120), "black")
+    thumb.paste(small, (0, (120 - small.height) // 2))
+    data = encode([photo], "JPEG", quality=90, exif=exif_with_thumbnail(encode([thumb], "JPEG", quality=75)))
+    image = decode_image(data, "camera.jpg")
+    assert image.views == [] and image.unchecked == []
+
+
+def test_two_jpegs_concatenated_block(checker, clear, restricted):
+    data = encode([clear], "JPEG") + encode([restricted], "JPEG")
+    assert_blocks_in(checker, data, "two.jpg", "image appended after the end of the JPEG")
+
+
+def test_image_after_a_png_blocks(checker, clear, restricted):
+    data = encode([clear], "PNG") + encode([restricted], "PNG")
+    assert_blocks_in(checker, data, "two.png", "image appended after the end of the PNG")
+
+
+def test_zip_appended_to_a_jpeg(checker, clear, restricted):
+    """Pictures in the ZIP are checked; anything else in it is a review, named."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("kid.jpg", encode([restricted], "JPEG"))
+        z.writestr("notes.txt", "hello")
+    data = encode([clear], "JPEG") + archive.getvalue()
+    result = assert_blocks_in(checker, data, "zip.jpg",
+                              "kid.jpg in the ZIP archive appended after the end of the JPEG")
+    assert any("ZIP archive whose 1 other file(s) (notes.txt) were not checked" in r for r in result.reasons)
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("readme.txt", "hello")
+    result = checker.check_bytes(encode([clear], "JPEG") + archive.getvalue(), "zip.jpg")
+    assert result.verdict == "review"
+    assert result.reasons == [f"zip.jpg: {len(archive.getvalue()):,} bytes after the end of the JPEG are a ZIP "
+                              "archive whose 1 other file(s) (readme.txt) were not checked"]
+
+
+def test_unknown_data_after_the_jpeg_is_a_review(checker, clear):
+    data = encode([clear], "JPEG")
+    assert checker.check_bytes(data + b"\x00" * 64, "padded.jpg").verdict == "pass"  # padding is fine
+    result = checker.check_bytes(data + b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 500, "motion.jpg")
+    assert result.verdict == "review"
+    assert result.reasons == ["motion.jpg: 512 bytes after the end of the JPEG are an MP4/MOV video (e.g. a "
+                              "phone's motion photo): they may hold pictures and were not checked"]
+    result = checker.check_bytes(data + b"hidden", "junk.jpg")
+    assert result.verdict == "review"
+    assert result.reasons == ["junk.jpg: 6 bytes after the end of the JPEG are unknown data, starting "
+                              "68 69 64 64 65 6e: they may hold pictures and were not checked"]
+
+
+@pytest.mark.parametrize("alpha", [0, 3])
+def test_face_hidden_by_transparency_blocks(checker, restricted, alpha):
+    """Shown: a blank white picture. Drop the alpha channel (any converter does): the student."""
+    hidden = restricted.convert("RGBA")
+    hidden.putalpha(alpha)
+    data = encode([hidden], "PNG")
+    assert decode_image(data, "x").rgb.min() >= 250  # as shown: white
+    assert_blocks_in(checker, data, "blank.png", "pixels hidden by transparency")
+
+
+def test_one_bit_dithered_face_does_not_pass(checker, restricted):
+    data = encode([restricted.convert("1")], "PNG")
+    result, doc = check(checker, data, "dithered.png")
+    assert result.verdict in ("block", "review"), result.reasons
+    flagged = [f for f in doc["faces"] if f["verdict"] != "pass"]
+    assert flagged and flagged[0]["view"] == "1-bit image smoothed for face detection"
+    assert R in result.decision.student_numbers
+
+
+def test_jpeg_at_quality_1_is_a_review(checker, restricted):
+    result = checker.check_bytes(encode([restricted], "JPEG", quality=1), "mush.jpg")
+    assert result.verdict in ("block", "review")
+    assert any(r.startswith("mush.jpg: the JPEG is compressed so heavily (quality about 1") for r in result.reasons)
+
+
+def test_ordinary_jpeg_of_a_permitted_person_passes_without_extra_work(checker, faces, clear):
+    data = faces.clear_other.read_bytes()
+    image = decode_image(data, "biden.jpg")
+    assert image.views == [] and image.unchecked == []
+    result, doc = check(checker, data, "biden.jpg")
+    assert result.verdict == "pass", result.reasons
+    assert all(f["view"] is None for f in doc["faces"])
+
+
+def test_still_animation_costs_one_picture(checker, clear):
+    """30 frames of a still scene: the repeats are skipped, the verdict is the photo's."""
+    frames = [clear.convert("P")] * 30
+    data = encode(frames, "GIF", duration=100)
+    image = decode_image(data, "still.gif")
+    assert image.views == [] and image.unchecked == []
+    assert checker.check_bytes(data, "still.gif").verdict == "pass"
+
+
+def test_safe_copy_holds_only_the_main_picture(face_roster, clear, restricted, tmp_path):
+    """Redacting an animated PNG with hidden pixels, a stale thumbnail and an appended image:
+    the safe copy has one frame, no alpha, no EXIF, nothing after its end."""
+    from consentguard.image import jpeg_end, png_end
+    from consentguard.redact import safe_copy
+
+    first = clear.convert("RGBA")
+    corner = restricted.convert("RGBA").resize((200, 200))
+    corner.putalpha(0)
+    first.paste(corner, (0, 0))  # hidden pixels: the restricted face at alpha 0
+    source = encode([first, restricted.convert("RGBA")], "PNG") + encode([ImageOps.mirror(restricted)], "JPEG")
+    checker = Checker(open_db(face_roster), record=False)
+    result, image = checker.check_decoded(source, "source.png")
+    assert result.verdict == "block" and {v.label for v in image.views} >= {
+        "frame 2 of 2", "pixels hidden by transparency", "image appended after the end of the PNG"}
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        safe = safe_copy(image.rgb, result.to_json(), fmt)
+        with Image.open(io.BytesIO(safe)) as im:
+            assert getattr(im, "n_frames", 1) == 1 and im.mode == "RGB" and "exif" not in im.info
+        end = png_end(safe) if fmt == "PNG" else jpeg_end(safe) if fmt == "JPEG" else len(safe)
+        assert end == len(safe)
+        again = decode_image(safe, f"safe.{fmt.lower()}")
+        assert again.views == [] and again.unchecked == []
+        assert checker.check_bytes(safe, "safe").verdict == "pass"
+
+
+def test_a_face_in_one_frame_of_a_still_scene_is_not_taken_for_a_repeat(checker, clear, restricted):
+    """Near-duplicate frames are skipped, but a face pasted into one frame of twelve is not one."""
+    face = restricted.crop((220, 200, 430, 420)).resize((110, 115))
+    frames = []
+    for i in range(12):
+        frame = clear.copy()
+        frame.putpixel((i, 0), (255, 0, 0))  # the frames differ a little, as in a real animation
+        if i == 6:
+            frame.paste(face, (20, 20))
+        frames.append(frame.convert("P"))
+    data = encode(frames, "GIF", duration=100)
+    assert [v.label for v in decode_image(data, "x").views] == ["frame 7 of 12"]
+    assert_blocks_in(checker, data, "still.gif", "frame 7 of 12")
+
+
+def test_a_name_written_on_page_2_is_read_and_hidden_nowhere_else(checker, clear):
+    """OCR reads the other pictures of the file too; the box belongs to that page, so the
+    safe copy of page 1 leaves page 1 alone."""
+    from PIL import ImageDraw, ImageFont
+
+    from consentguard.redact import areas_to_hide
+
+    page = Image.new("RGB", SIZE, "white")
+    ImageDraw.Draw(page).text((40, 280), "Awarded to Priya Natarajan", fill=(20, 20, 60),
+                              font=ImageFont.load_default(size=36))
+    result, doc = check(checker, encode([clear, page], "TIFF"), "award.tif")
+    assert result.verdict == "block"
+    hits = [n for n in doc["names"] if n["source"] == "ocr"]
+    assert hits and hits[0]["view"] == "page 2 of 2" and hits[0]["student_number"] == "900003"
+    assert any(r.startswith("ocr in page 2 of 2 at [") for r in result.reasons)
+    assert areas_to_hide(doc) == []
