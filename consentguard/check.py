@@ -153,7 +153,7 @@ class Checker:
 
         faces = find_and_encode(image.rgb, self.policy.encode_jitters, self.policy.detect_mode)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
-                             f.confirmed)
+                             f.confirmed, f.rotation)
                 for f in faces]
 
     def _text(self, image: LoadedImage) -> tuple[list[NameHit], str | None]:

@@ -32,6 +32,7 @@ class FaceEvidence:
     nearest: list[tuple[str, float]] | None
     sharpness: float | None = None
     confirmed: bool = True  # False: a face only the CNN detector saw (turned, covered, unclear)
+    rotation: int = 0  # degrees the face is turned clockwise in the photo (180: upside down)
 
     @property
     def width(self) -> int:
@@ -75,12 +76,13 @@ class FaceResult:
     student_number: str | None = None
     distance: float | None = None
     reason: str | None = None
+    rotation: int = 0
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "width": self.box[2] - self.box[0],
                 "student_number": self.student_number,
                 "distance": None if self.distance is None else round(self.distance, 4),
-                "verdict": self.verdict, "reason": self.reason}
+                "verdict": self.verdict, "reason": self.reason, "rotation": self.rotation}
 
 
 @dataclass
@@ -117,6 +119,18 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
             result = FaceResult(face.box, REVIEW, None, result.distance, note)
         elif result.verdict == REVIEW:
             result.reason = f"{result.reason}; it {issue}"
+    return _turned(result, face.rotation)
+
+
+TURNS = {90: "turned 90° clockwise", 180: "upside down", 270: "turned 90° anticlockwise"}
+
+
+def _turned(result: FaceResult, rotation: int) -> FaceResult:
+    """Record how the face lies in the photo, and say so after its box: a person looking
+    for an upside-down face should not search the photo for an upright one."""
+    result.rotation = rotation
+    if rotation and result.reason:
+        result.reason = result.reason.replace(_box(result.box), f"{_box(result.box)} ({TURNS[rotation]})", 1)
     return result
 
 
