@@ -60,9 +60,9 @@ CONFIRM_FACE_PX = 110
 MIN_ENCODE_PX = 24
 #: Quarter turns (np.rot90's k) searched besides the upright photo.
 ROTATIONS = (1, 2, 3)
-#: The default mode's turned passes see at least this many pixels (a 500x375 copy):
+#: The default mode's turned passes see at least this many pixels (a 400x300 copy):
 #: in a 12 MP photo that finds turned faces from about 128 px, in smaller photos smaller ones.
-ROTATED_PIXELS = 187_500
+ROTATED_PIXELS = 120_000
 #: A turned face dlib cannot confirm upright is kept only from this CenterFace score:
 #: below it, turned passes fire on upright faces seen sideways and on odd shapes
 #: (scripts/bench_rotate.py).
@@ -261,7 +261,7 @@ def detect_faces(rgb: np.ndarray, mode: str = "default") -> list[Face]:
     turned = propose_rotated(rgb, rotated_scale(width, height, mode))
     gray = _gray(rgb) if len(proposals) or len(turned) else None
     faces = place_faces(proposals, [confirm_face(gray, p) for p in proposals], width, height)
-    turned = [p for p in turned if not any(f.confirmed and _same_face(p, f.box) for f in faces)]  # seen sideways
+    turned = [p for p in turned if not any(_upright_is_likelier(f, p) for f in faces)]
     return add_rotated(faces, turned, [confirm_rotated(gray, p) for p in turned], width, height)
 
 
@@ -271,6 +271,14 @@ def confirm_rotated(gray: np.ndarray, proposal):
     k = int(proposal[5])
     found = confirm_face(np.rot90(gray, k), rotate_box(proposal, k, width, height) + (proposal[4],))
     return None if found is None else (unrotate_box(found[0], k, width, height), found[1])
+
+
+def _upright_is_likelier(face: Face, proposal) -> bool:
+    """A turned proposal on an upright face dlib confirmed and CenterFace scores at least as
+    high upright: an upright face seen sideways, left upright. dlib's confirmation alone does
+    not settle it: dlib's HOG confirms some upside-down faces upright (3 of 40 LFW faces),
+    and CenterFace scores those higher turned."""
+    return face.confirmed and face.rotation == 0 and face.score >= proposal[4] and _same_face(proposal, face.box)
 
 
 def _same_face(box, other) -> bool:
@@ -284,8 +292,9 @@ def _same_face(box, other) -> bool:
 def add_rotated(faces: list[Face], proposals, confirmations, width: int, height: int) -> list[Face]:
     """Add the turned faces to the upright ones. One face is kept once: confirmed turned
     proposals first, then by score. A turned face dlib confirmed takes the place of an
-    upright face it did not confirm (an upside-down face CenterFace half-recognised
-    upright); a turned one it did not confirm is kept only from ROTATED_SCORE."""
+    upright face dlib did not confirm, or that CenterFace scored lower (an upside-down
+    face half-recognised upright); a turned one dlib did not confirm is kept only from
+    ROTATED_SCORE and only where no face was found."""
     faces = list(faces)
     order = sorted(range(len(proposals)), key=lambda i: (confirmations[i] is None, -proposals[i][4]))
     for i in order:
@@ -301,7 +310,7 @@ def add_rotated(faces: list[Face], proposals, confirmations, width: int, height:
         same = [j for j, f in enumerate(faces) if _same_face(box, f.box)]
         if not same:
             faces.append(face)
-        elif face.confirmed and not faces[same[0]].confirmed and faces[same[0]].rotation == 0:
+        elif face.confirmed and faces[same[0]].rotation == 0 and not _upright_is_likelier(faces[same[0]], proposal):
             faces[same[0]] = face
     return faces
 

@@ -82,7 +82,7 @@ def test_rotate_box_follows_np_rot90(k):
 
 
 @pytest.mark.parametrize("size,mode,scale", [
-    ((4000, 3000), "default", 0.125), ((4000, 3000), "thorough", 0.5), ((250, 250), "default", 1.0),
+    ((4000, 3000), "default", 0.1), ((4000, 3000), "thorough", 0.5), ((250, 250), "default", 1.0),
 ])
 def test_turned_passes_look_for_larger_faces_in_the_default_mode(size, mode, scale):
     from consentguard.faces import rotated_scale
@@ -92,18 +92,37 @@ def test_turned_passes_look_for_larger_faces_in_the_default_mode(size, mode, sca
 
 def test_turned_faces_join_the_upright_ones_once():
     """Turned proposals: one on a confirmed upright face is not added again; an unconfirmed one
-    needs ROTATED_SCORE; one dlib confirms upright replaces an upright face it did not confirm."""
+    needs ROTATED_SCORE; one dlib confirms turned replaces an upright face it did not confirm,
+    or confirmed but which CenterFace scores lower upright (dlib confirms some upside-down faces)."""
     from consentguard.faces import ROTATED_SCORE, Face, add_rotated
 
-    upright = [Face(box=(100, 100, 200, 200)), Face(box=(400, 100, 500, 200), confirmed=False)]
+    upright = [Face(box=(100, 100, 200, 200), score=0.95), Face(box=(400, 100, 500, 200), score=0.5, confirmed=False),
+               Face(box=(100, 600, 200, 700), score=0.6)]
     proposals = np.array([
         [105, 95, 195, 210, 0.9, 1],                   # the first upright face seen sideways
         [395, 95, 505, 210, 0.7, 2],                   # the second, upside down, and dlib confirms it so
         [700, 100, 800, 220, 0.9, 2],                  # another upside-down face dlib does not confirm
         [700, 400, 800, 520, ROTATED_SCORE - 0.1, 3],  # a weak one nothing confirms: dropped
+        [105, 595, 195, 710, 0.93, 2],                 # the third, more likely upside down than upright
     ])
-    confirmations = [None, ((402, 98, 498, 194), 1.2), None, None]
+    confirmations = [((98, 98, 198, 198), 0.3), ((402, 98, 498, 194), 1.2), None, None, ((102, 598, 198, 694), 1.0)]
     faces = add_rotated(upright, proposals, confirmations, 1000, 1000)
     assert [(f.box, f.rotation, f.confirmed) for f in faces] == [
-        ((100, 100, 200, 200), 0, True), ((402, 98, 498, 194), 180, True),
+        ((100, 100, 200, 200), 0, True), ((402, 98, 498, 194), 180, True), ((102, 598, 198, 694), 180, True),
         ((692, 100, 802, 210), 180, False)]  # derived box shifted towards the chin, which is up here
+
+
+@pytest.mark.faces
+def test_upside_down_face_dlib_also_confirms_upright_is_found_turned():
+    """dlib's HOG detector confirms this LFW face upright when it is upside down (its encoding
+    would then be noise); CenterFace scores it higher turned, so it is encoded turned."""
+    from conftest import SHARED_FACES
+
+    from consentguard.faces import detect_faces
+    from consentguard.image import load_image
+
+    path = SHARED_FACES / "lfw" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
+    if not path.is_file():
+        pytest.skip("needs ../shared/faces/lfw")
+    faces = detect_faces(np.ascontiguousarray(np.rot90(load_image(path).rgb, 2)))
+    assert [(f.rotation, f.confirmed) for f in faces] == [(180, True)]
