@@ -63,6 +63,15 @@ ROTATIONS = (1, 2, 3)
 #: The default mode's turned passes see at least this many pixels (a 400x300 copy):
 #: in a 12 MP photo that finds turned faces from about 128 px, in smaller photos smaller ones.
 ROTATED_PIXELS = 120_000
+#: dlib's HOG score from which a face it confirmed upright is not looked at turned. It
+#: confirms some upside-down faces upright, but weakly: 0.0-0.5 for 6 of 60 LFW faces
+#: turned 180°, against 0.5-2.6 for the same faces upright and 1.5-2.2 turned back
+#: (and 0.1-0.3 for upright faces in groups/ turned upside down).
+HOG_SURE = 1.0
+#: A turned face takes an upright one's place only if dlib's HOG score for it is this much
+#: higher (than 0 where dlib did not confirm the upright one): a weak turned confirmation
+#: of an upright face must not cost it its upright encoding.
+HOG_MARGIN = 0.5
 #: A turned face dlib cannot confirm upright is kept only from this CenterFace score:
 #: below it, turned passes fire on upright faces seen sideways and on odd shapes
 #: (scripts/bench_rotate.py).
@@ -78,6 +87,7 @@ class Face:
     score: float = 0.0
     sharpness: float | None = None
     confirmed: bool = True  # dlib's HOG detector found it too (frontal, identifiable)
+    hog_score: float | None = None  # dlib's HOG score where it confirmed the face
     rotation: int = 0  # degrees the face is turned clockwise in the photo: 0, 90, 180 or 270
 
     @property
@@ -261,7 +271,7 @@ def detect_faces(rgb: np.ndarray, mode: str = "default") -> list[Face]:
     turned = propose_rotated(rgb, rotated_scale(width, height, mode))
     gray = _gray(rgb) if len(proposals) or len(turned) else None
     faces = place_faces(proposals, [confirm_face(gray, p) for p in proposals], width, height)
-    turned = [p for p in turned if not any(_upright_is_likelier(f, p) for f in faces)]
+    turned = [p for p in turned if not any(_surely_upright(f, p) for f in faces)]
     return add_rotated(faces, turned, [confirm_rotated(gray, p) for p in turned], width, height)
 
 
@@ -273,12 +283,12 @@ def confirm_rotated(gray: np.ndarray, proposal):
     return None if found is None else (unrotate_box(found[0], k, width, height), found[1])
 
 
-def _upright_is_likelier(face: Face, proposal) -> bool:
-    """A turned proposal on an upright face dlib confirmed and CenterFace scores at least as
-    high upright: an upright face seen sideways, left upright. dlib's confirmation alone does
-    not settle it: dlib's HOG confirms some upside-down faces upright (3 of 40 LFW faces),
-    and CenterFace scores those higher turned."""
-    return face.confirmed and face.rotation == 0 and face.score >= proposal[4] and _same_face(proposal, face.box)
+def _surely_upright(face: Face, proposal) -> bool:
+    """A turned proposal on an upright face dlib confirmed with at least HOG_SURE: an upright
+    face seen sideways, not worth a look. (CenterFace's scores cannot settle it: an upright
+    face often scores 0.9 upside down too, and a large face scores higher on the coarser
+    copy the default mode's turned passes see.)"""
+    return face.confirmed and face.rotation == 0 and face.hog_score >= HOG_SURE and _same_face(proposal, face.box)
 
 
 def _same_face(box, other) -> bool:
@@ -292,9 +302,9 @@ def _same_face(box, other) -> bool:
 def add_rotated(faces: list[Face], proposals, confirmations, width: int, height: int) -> list[Face]:
     """Add the turned faces to the upright ones. One face is kept once: confirmed turned
     proposals first, then by score. A turned face dlib confirmed takes the place of an
-    upright face dlib did not confirm, or that CenterFace scored lower (an upside-down
-    face half-recognised upright); a turned one dlib did not confirm is kept only from
-    ROTATED_SCORE and only where no face was found."""
+    upright face dlib did not confirm or confirmed with a HOG score at least HOG_MARGIN
+    lower (an upside-down face half-recognised upright); a turned one dlib did not
+    confirm is kept only from ROTATED_SCORE and only where no face was found."""
     faces = list(faces)
     order = sorted(range(len(proposals)), key=lambda i: (confirmations[i] is None, -proposals[i][4]))
     for i in order:
@@ -306,11 +316,13 @@ def add_rotated(faces: list[Face], proposals, confirmations, width: int, height:
                     unrotate_box(derived_box(rotate_box(proposal, k, width, height)), k, width, height), width, height)
         if box[2] - box[0] < 2 or box[3] - box[1] < 2:
             continue
-        face = Face(box=box, score=float(proposal[4]), confirmed=confirmed is not None, rotation=90 * k)
+        face = Face(box=box, score=float(proposal[4]), confirmed=confirmed is not None,
+                    hog_score=confirmed[1] if confirmed else None, rotation=90 * k)
         same = [j for j, f in enumerate(faces) if _same_face(box, f.box)]
         if not same:
             faces.append(face)
-        elif face.confirmed and faces[same[0]].rotation == 0 and not _upright_is_likelier(faces[same[0]], proposal):
+        elif face.confirmed and faces[same[0]].rotation == 0 and (
+                face.hog_score >= (faces[same[0]].hog_score or 0.0) + HOG_MARGIN):
             faces[same[0]] = face
     return faces
 
@@ -337,7 +349,8 @@ def place_faces(proposals, confirmations, width: int, height: int) -> list[Face]
         box = clip(confirmed[0] if confirmed else derived_box(proposal))
         if box[2] - box[0] < 2 or box[3] - box[1] < 2 or taken(box):
             continue  # nothing left of it in the photo, or a second proposal for one face
-        faces.append(Face(box=box, score=float(proposal[4]), confirmed=confirmed is not None))
+        faces.append(Face(box=box, score=float(proposal[4]), confirmed=confirmed is not None,
+                          hog_score=confirmed[1] if confirmed else None))
     return faces
 
 

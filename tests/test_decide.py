@@ -135,3 +135,15 @@ def test_unknown_faces_by_district_policy(ctx, d, verdict):
     assert result.verdict == verdict
     if verdict == "review":
         assert "matches no student with a portrait on file" in result.reasons[0]
+
+
+@pytest.mark.parametrize("rotation,words", [(180, "(upside down)"), (90, "(turned 90° clockwise)"),
+                                            (270, "(turned 90° anticlockwise)")])
+def test_a_turned_face_says_how_it_lies(rotation, words):
+    evidence = FaceEvidence(BIG, [("1", 0.3)], 500.0, True, rotation)
+    d = decide([evidence], [], CTX, POLICY)
+    assert d.reasons == [f"face at [0, 0, 200, 200] {words} matches photo-restricted Marcus Ellery (#1): "
+                         "distance 0.30 (block at <= 0.47)"]
+    assert d.faces[0].to_json()["rotation"] == rotation
+    upright = decide([face(d=0.3)], [], CTX, POLICY)
+    assert upright.faces[0].to_json()["rotation"] == 0 and "(" not in upright.reasons[0].split(" matches")[0]

@@ -93,19 +93,22 @@ def test_turned_passes_look_for_larger_faces_in_the_default_mode(size, mode, sca
 def test_turned_faces_join_the_upright_ones_once():
     """Turned proposals: one on a confirmed upright face is not added again; an unconfirmed one
     needs ROTATED_SCORE; one dlib confirms turned replaces an upright face it did not confirm,
-    or confirmed but which CenterFace scores lower upright (dlib confirms some upside-down faces)."""
+    or confirmed with a lower HOG score (dlib weakly confirms some upside-down faces upright)."""
     from consentguard.faces import ROTATED_SCORE, Face, add_rotated
 
-    upright = [Face(box=(100, 100, 200, 200), score=0.95), Face(box=(400, 100, 500, 200), score=0.5, confirmed=False),
-               Face(box=(100, 600, 200, 700), score=0.6)]
+    upright = [Face(box=(100, 100, 200, 200), score=0.95, hog_score=1.8),
+               Face(box=(400, 100, 500, 200), score=0.5, confirmed=False),
+               Face(box=(100, 600, 200, 700), score=0.9, hog_score=0.2)]
     proposals = np.array([
         [105, 95, 195, 210, 0.9, 1],                   # the first upright face seen sideways
         [395, 95, 505, 210, 0.7, 2],                   # the second, upside down, and dlib confirms it so
         [700, 100, 800, 220, 0.9, 2],                  # another upside-down face dlib does not confirm
         [700, 400, 800, 520, ROTATED_SCORE - 0.1, 3],  # a weak one nothing confirms: dropped
-        [105, 595, 195, 710, 0.93, 2],                 # the third, more likely upside down than upright
+        [105, 595, 195, 710, 0.8, 2],                  # the third, which dlib is surer of upside down
     ])
-    confirmations = [((98, 98, 198, 198), 0.3), ((402, 98, 498, 194), 1.2), None, None, ((102, 598, 198, 694), 1.0)]
+    confirmations = [((98, 98, 198, 198), 0.3), ((402, 98, 498, 194), 1.2), None, None, ((102, 598, 198, 694), 1.6)]
+    weak = add_rotated(upright[1:2], proposals[1:2], [((402, 98, 498, 194), 0.3)], 1000, 1000)
+    assert [(f.rotation, f.confirmed) for f in weak] == [(0, False)]  # dlib barely sure turned: stays upright
     faces = add_rotated(upright, proposals, confirmations, 1000, 1000)
     assert [(f.box, f.rotation, f.confirmed) for f in faces] == [
         ((100, 100, 200, 200), 0, True), ((402, 98, 498, 194), 180, True), ((102, 598, 198, 694), 180, True),
