@@ -301,7 +301,8 @@ def _surely_upright(face: Face, proposal) -> bool:
     face seen sideways, not worth a look. (CenterFace's scores cannot settle it: an upright
     face often scores 0.9 upside down too, and a large face scores higher on the coarser
     copy the default mode's turned passes see.)"""
-    return face.confirmed and face.rotation == 0 and face.hog_score >= HOG_SURE and _same_face(proposal, face.box)
+    return (face.confirmed and face.rotation == 0 and (face.hog_score or 0.0) >= HOG_SURE
+            and _same_face(proposal, face.box))
 
 
 def _same_face(box, other) -> bool:
