@@ -176,7 +176,7 @@ class Checker:
 
         faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
-                             f.confirmed, view)
+                             f.confirmed, view, f.rotation)
                 for f in faces]
 
     def _text(self, image: LoadedImage) -> tuple[list[NameHit], str | None]:

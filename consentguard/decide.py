@@ -33,6 +33,7 @@ class FaceEvidence:
     sharpness: float | None = None
     confirmed: bool = True  # False: a face only the CNN detector saw (turned, covered, unclear)
     view: str | None = None  # where in the file, if not the photo as shown: "frame 3 of 12", "EXIF thumbnail"
+    rotation: int = 0  # degrees the face is turned clockwise in the photo (180: upside down)
 
     @property
     def width(self) -> int:
@@ -88,12 +89,14 @@ class FaceResult:
     #: become one reason (see face_reasons): small | blurred | unclear | encode | unprotected | unknown
     kind: str | None = None
     view: str | None = None  # None: the photo as shown; else the frame, page or embedded image the box is in
+    rotation: int = 0
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "width": self.box[2] - self.box[0],
                 "student_number": self.student_number,
                 "distance": None if self.distance is None else round(self.distance, 4),
-                "verdict": self.verdict, "reason": self.reason, "kind": self.kind, "view": self.view}
+                "verdict": self.verdict, "reason": self.reason, "kind": self.kind, "view": self.view,
+                "rotation": self.rotation}
 
 
 @dataclass
@@ -133,9 +136,22 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
             result = FaceResult(face.box, REVIEW, None, result.distance, f"face at {_box(face.box)} {issue}", kind)
         elif result.verdict == REVIEW:
             result.reason = f"{result.reason}; it {issue}"
+    result = _turned(result, face.rotation)
     if face.view is not None:
         result.view = face.view
         result.reason = result.reason and f"in {face.view}: {result.reason}"
+    return result
+
+
+TURNS = {90: "turned 90° clockwise", 180: "upside down", 270: "turned 90° anticlockwise"}
+
+
+def _turned(result: FaceResult, rotation: int) -> FaceResult:
+    """Record how the face lies in the photo, and say so after its box: a person looking
+    for an upside-down face should not search the photo for an upright one."""
+    result.rotation = rotation
+    if rotation and result.reason:
+        result.reason = result.reason.replace(_box(result.box), f"{_box(result.box)} ({TURNS[rotation]})", 1)
     return result
 
 

@@ -265,3 +265,15 @@ def test_ocr_name_in_another_view_says_where():
         'ocr in page 2 of 3 at [1, 2, 3, 4] names name-restricted Priya Natarajan (#2): "Priya Natarajan" '
         "(full name: block)"]
     assert hit.to_json()["view"] == "page 2 of 3"
+
+
+@pytest.mark.parametrize("rotation,words", [(180, "(upside down)"), (90, "(turned 90° clockwise)"),
+                                            (270, "(turned 90° anticlockwise)")])
+def test_a_turned_face_says_how_it_lies(rotation, words):
+    evidence = FaceEvidence(BIG, [("1", 0.3)], 500.0, True, rotation=rotation)
+    d = decide([evidence], [], CTX, POLICY)
+    assert d.reasons == [f"face at [0, 0, 200, 200] {words} matches photo-restricted Marcus Ellery (#1): "
+                         "distance 0.30 (block at <= 0.47)"]
+    assert d.faces[0].to_json()["rotation"] == rotation
+    upright = decide([face(d=0.3)], [], CTX, POLICY)
+    assert upright.faces[0].to_json()["rotation"] == 0 and "(" not in upright.reasons[0].split(" matches")[0]

@@ -66,3 +66,66 @@ def test_a_second_proposal_for_one_face_is_dropped():
     twin = (102, 101, 202, 229, 0.5)
     faces = place_faces(np.array([a, twin]), [((95, 110, 205, 220), 1.0), ((96, 110, 206, 221), 0.9)], 1000, 1000)
     assert len(faces) == 1
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_rotate_box_follows_np_rot90(k):
+    """A box moves with the pixels it covers when the image is turned, and comes back."""
+    from consentguard.faces import rotate_box, unrotate_box
+
+    image = np.zeros((30, 50), np.uint8)
+    image[4:10, 20:35] = 1  # rows 4-9, columns 20-34: the box (20, 4, 35, 10)
+    turned = np.rot90(image, k)
+    rows, cols = np.nonzero(turned)
+    assert rotate_box((20, 4, 35, 10), k, 50, 30) == (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+    assert unrotate_box(rotate_box((20, 4, 35, 10), k, 50, 30), k, 50, 30) == (20, 4, 35, 10)
+
+
+@pytest.mark.parametrize("size,mode,scale", [
+    ((4000, 3000), "default", 0.1), ((4000, 3000), "thorough", 0.5), ((250, 250), "default", 1.0),
+])
+def test_turned_passes_look_for_larger_faces_in_the_default_mode(size, mode, scale):
+    from consentguard.faces import rotated_scale
+
+    assert rotated_scale(*size, mode) == pytest.approx(scale)
+
+
+def test_turned_faces_join_the_upright_ones_once():
+    """Turned proposals: one on a confirmed upright face is not added again; an unconfirmed one
+    needs ROTATED_SCORE; one dlib confirms turned replaces an upright face it did not confirm,
+    or confirmed with a lower HOG score (dlib weakly confirms some upside-down faces upright)."""
+    from consentguard.faces import ROTATED_SCORE, Face, add_rotated
+
+    upright = [Face(box=(100, 100, 200, 200), score=0.95, hog_score=1.8),
+               Face(box=(400, 100, 500, 200), score=0.5, confirmed=False),
+               Face(box=(100, 600, 200, 700), score=0.9, hog_score=0.2)]
+    proposals = np.array([
+        [105, 95, 195, 210, 0.9, 1],                   # the first upright face seen sideways
+        [395, 95, 505, 210, 0.7, 2],                   # the second, upside down, and dlib confirms it so
+        [700, 100, 800, 220, 0.9, 2],                  # another upside-down face dlib does not confirm
+        [700, 400, 800, 520, ROTATED_SCORE - 0.1, 3],  # a weak one nothing confirms: dropped
+        [105, 595, 195, 710, 0.8, 2],                  # the third, which dlib is surer of upside down
+    ])
+    confirmations = [((98, 98, 198, 198), 0.3), ((402, 98, 498, 194), 1.2), None, None, ((102, 598, 198, 694), 1.6)]
+    weak = add_rotated(upright[1:2], proposals[1:2], [((402, 98, 498, 194), 0.3)], 1000, 1000)
+    assert [(f.rotation, f.confirmed) for f in weak] == [(0, False)]  # dlib barely sure turned: stays upright
+    faces = add_rotated(upright, proposals, confirmations, 1000, 1000)
+    assert [(f.box, f.rotation, f.confirmed) for f in faces] == [
+        ((100, 100, 200, 200), 0, True), ((402, 98, 498, 194), 180, True), ((102, 598, 198, 694), 180, True),
+        ((692, 100, 802, 210), 180, False)]  # derived box shifted towards the chin, which is up here
+
+
+@pytest.mark.faces
+def test_upside_down_face_dlib_also_confirms_upright_is_found_turned():
+    """dlib's HOG detector confirms this LFW face upright when it is upside down (its encoding
+    would then be noise); CenterFace scores it higher turned, so it is encoded turned."""
+    from conftest import SHARED_FACES
+
+    from consentguard.faces import detect_faces
+    from consentguard.image import load_image
+
+    path = SHARED_FACES / "lfw" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
+    if not path.is_file():
+        pytest.skip("needs ../shared/faces/lfw")
+    faces = detect_faces(np.ascontiguousarray(np.rot90(load_image(path).rgb, 2)))
+    assert [(f.rotation, f.confirmed) for f in faces] == [(180, True)]

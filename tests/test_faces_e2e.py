@@ -258,3 +258,66 @@ def test_school_decides_whether_an_unjudgeable_face_needs_review(faces, tmp_path
     assert verdict("--school", "1201") == (3, "review")
     assert verdict("--school", "1202") == (0, "pass")
     assert verdict("--school", "9999") == (1, "Error: school '9999': no student of the roster in force belongs to it\n")
+
+
+def _upright(path):
+    from PIL import Image, ImageOps
+    return ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+
+
+@pytest.mark.parametrize("turn,words", [(180, "upside down"), (90, "turned 90° clockwise"),
+                                        (270, "turned 90° anticlockwise")])
+def test_turned_photo_of_restricted_student_blocks(checker, faces, tmp_path, turn, words):
+    """Issue #10: a face upside down (monkey bars) or sideways passed; it is now found and blocks."""
+    _upright(faces.restricted_other).rotate(-turn, expand=True).save(tmp_path / "turned.jpg", quality=92)
+    result = checker.check_path(tmp_path / "turned.jpg")
+    assert result.verdict == "block", result.reasons
+    blocked = [f for f in result.decision.faces if f.verdict == "block"]
+    assert [(f.student_number, f.rotation) for f in blocked] == [(R, turn)]
+    assert blocked[0].distance <= 0.5
+    assert f"({words}) matches photo-restricted Marcus Ellery (#900001)" in blocked[0].reason
+    assert result.to_json()["faces"][0]["rotation"] == turn
+
+
+def test_wrong_exif_orientation_that_turns_the_face_upside_down_blocks(checker, faces, tmp_path):
+    """Orientation 4 (flip top to bottom) on an upright photo: shown upside down and mirrored."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 4
+    _upright(faces.restricted_other).save(tmp_path / "flipped.jpg", exif=exif, quality=92)
+    result = checker.check_path(tmp_path / "flipped.jpg")
+    assert result.orientation == 4
+    assert result.verdict == "block", result.reasons
+    assert [f.rotation for f in result.decision.faces if f.verdict == "block"] == [180]
+
+
+def test_upright_group_photo_gets_no_turned_duplicates(faces, monkeypatch):
+    """The turned passes add nothing to an ordinary upright group photo."""
+    from consentguard import faces as cgfaces
+    from consentguard.image import load_image
+
+    rgb = load_image(faces.group).rgb
+    with_turns = cgfaces.detect_faces(rgb)
+    monkeypatch.setattr(cgfaces, "ROTATIONS", ())
+    upright_only = cgfaces.detect_faces(rgb)
+    assert [(f.box, f.confirmed) for f in with_turns] == [(f.box, f.confirmed) for f in upright_only]
+    assert all(f.rotation == 0 for f in with_turns)
+
+
+def test_upside_down_face_in_a_12_megapixel_scene_blocks(checker, faces, tmp_path):
+    """A child hanging upside down among upright people in a 12 MP photo, default mode."""
+    from PIL import Image
+
+    scene = Image.new("RGB", (4000, 3000), (104, 142, 88))
+    x = 300
+    for path, turn in [(faces.clear_other, 0), (faces.restricted_other, 180), (faces.stranger, 0)]:
+        photo = _upright(path)
+        photo.thumbnail((900, 900))
+        scene.paste(photo.rotate(-turn, expand=True), (x, 1000))
+        x += 1200
+    scene.save(tmp_path / "playground.jpg", quality=92)
+    result = checker.check_path(tmp_path / "playground.jpg")
+    assert result.verdict == "block", result.reasons
+    assert [(f.student_number, f.rotation) for f in result.decision.faces if f.verdict == "block"] == [(R, 180)]
+    assert sorted(f.rotation for f in result.decision.faces) == [0, 0, 180]

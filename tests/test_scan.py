@@ -168,8 +168,12 @@ def test_interrupted_scan_leaves_reports_that_say_so(event, tmp_path, how):
 def test_cache_is_per_day(face_roster):
     """A release that expires overnight must not leave yesterday's cached pass in force."""
     from consentguard import Checker
+    from consentguard.faces import DETECTOR_VERSION
+    from consentguard.image import DECODER_VERSION
+    from consentguard.names import MATCHER_VERSION
     version = Checker(open_db(face_roster), record=False).version
-    assert version.startswith(time.strftime("%Y-%m-%d") + ":centerface+hog1:views1:names3:sync1:")
+    assert version.startswith(time.strftime("%Y-%m-%d") + f":{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync1:")
+    assert DETECTOR_VERSION == "centerface+hog1+rot1"  # turned faces (issue #10): older cached results are not reused
 
 
 def test_file_and_folder_names_are_checked(tmp_path, faces, face_roster):
