@@ -98,10 +98,10 @@ class Checker:
         self.school = school
         here = None
         if school is not None:
-            if not any(s.school_id == school for s in self.students.values()):
+            if not any(s.school_id and s.attends(school) for s in self.students.values()):
                 raise DatabaseError(f"school {school!r}: no student of the roster in force belongs to it")
-            here = sum(1 for n in restricted if self.students[n].school_id == school)
-        in_scope = {n for n in restricted if school is None or self.students[n].school_id == school}
+            here = sum(1 for n in restricted if self.students[n].attends(school))
+        in_scope = {n for n in restricted if self.students[n].attends(school)}
         #: photo-restricted students in scope whose face cannot be recognised (no usable portrait)
         self.unprotected = sorted(in_scope - set(self.index.owners))
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
@@ -128,6 +128,7 @@ class Checker:
     def thresholds(self) -> dict:
         p = self.policy
         return {"block_distance": p.block_distance, "review_distance": p.review_distance,
+                "recognise_distance": p.recognise_distance,
                 "min_face_px": p.min_face_px, "min_sharpness": p.min_sharpness, "detect_mode": p.detect_mode,
                 "ocr": p.ocr}
 
@@ -162,7 +163,7 @@ class Checker:
         p = self.policy
         return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
                 f"{self.school or 'all'}:{p.block_distance}:{p.review_distance}:"
-                f"{p.margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}:ocr{int(p.ocr)}")
+                f"{p.margin}:{p.recognise_distance}:{p.recognise_margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}:ocr{int(p.ocr)}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         """The faces in the photo as shown and in every other view of the file (frames, pages, ...)."""

@@ -195,13 +195,13 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
 
 def recognised_as(face: FaceEvidence, context: RosterContext, policy: Policy) -> str | None:
     """The permitted student this face clearly is, or None: nearest of all indexed students,
-    within block_distance, and nearer than the next student by at least the margin."""
+    within recognise_distance, and nearer than the next student by at least recognise_margin."""
     if not face.nearest:
         return None
     number, distance = face.nearest[0]
     runner_up = face.nearest[1][1] if len(face.nearest) > 1 else float("inf")
-    if (_photo_restricted(context, number) or distance > policy.block_distance
-            or runner_up < distance + policy.margin):
+    if (_photo_restricted(context, number) or distance > policy.recognise_distance
+            or runner_up < distance + policy.recognise_margin):
         return None
     return number
 

@@ -39,6 +39,11 @@ class Student:
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    def attends(self, school: str | None) -> bool:
+        """Whether this student is in the scope of ``school`` (None: every school). A student
+        whose school the export leaves blank could be at any school; leading zeros don't count."""
+        return school is None or not self.school_id or self.school_id.lstrip("0") == school.lstrip("0")
+
 
 @dataclass
 class FaceIndex:
@@ -125,7 +130,7 @@ def unprotected(db: sqlite_utils.Database, channel: str | None = None,
     students = load_students(db, channel)
     encoded = {r[0] for r in db.execute("SELECT DISTINCT student_number FROM portraits WHERE encoding IS NOT NULL")}
     return {n: s.full_name for n, s in sorted(students.items())
-            if s.photo_restricted and n not in encoded and (school is None or s.school_id == school)}
+            if s.photo_restricted and n not in encoded and s.attends(school)}
 
 
 def purge_unneeded(db: sqlite_utils.Database, index_policy: str = "restricted") -> int:

@@ -241,10 +241,11 @@ def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Proble
     known = {(r[0], r[1]) for r in db.execute("SELECT student_number, sha256 FROM portraits "
                                               "WHERE status != 'encoded' OR encoding IS NOT NULL")}
     results, reused = [], 0
+    everyone = set(roster.records) | {r[0] for r in db.execute("SELECT student_number FROM students")}
     for record in roster.records.values():
         if not face_index.needs_index(record.consents, index_policy):
             continue
-        found, note = source.find(record.student_number)
+        found, note = source.find(record.student_number, everyone)
         if note:
             problems.append(Problem(f"{record.full_name} (#{record.student_number}): {note}",
                                     None, record.student_number))

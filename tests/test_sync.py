@@ -69,7 +69,7 @@ def test_portraits_encoded_once_and_purged_when_cleared(tmp_path, db_path, faces
     db = open_db(db_path)
     first = sync_roster(db, write_export(tmp_path / "a.csv", rows), portraits)
     assert first.portraits_encoded == 1
-    assert any("900005.jpg shows two faces of similar size, at [" in p for p in first.problems)
+    assert any("900005.jpg shows two faces, at [" in p for p in first.problems)
     assert any("900006.png cannot be read" in p for p in first.problems)
     # Only photo-restricted students are indexed: no encoding of C is stored.
     assert db.execute("SELECT count(*) FROM portraits WHERE student_number = ?", [C]).fetchone()[0] == 0

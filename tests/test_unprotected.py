@@ -37,6 +37,11 @@ def face(left, top, size, confirmed=True):
     ([face(40, 70, 110), face(140, 60, 100)], None),
     # two children side by side at the same size: comparable, refused
     ([face(10, 80, 110), face(130, 80, 110)], None),
+    # a child's face beside a parent's much larger one, both whole and confirmed: either could be the
+    # student (the largest would be the parent), refused
+    ([face(150, 120, 80), face(10, 10, 215)], None),
+    # the same second face, but only CenterFace saw it (turned away, a blurred poster): a stray
+    ([face(60, 50, 140), face(200, 10, 50, confirmed=False)], 0),
 ])
 def test_dominant_face(faces, chosen):
     picked, rivals = dominant_face(faces, 250, 250)
@@ -113,7 +118,7 @@ def test_portrait_with_two_comparable_faces_is_refused_naming_both(tmp_path, fac
     two = portrait_of_two(faces, tmp_path / "two.jpg")
     _, report = _roster(tmp_path, faces, {R: two, X: faces.stranger})
     problem = next(p for p in report.problems if f"#{R}" in p and "portrait" in p)
-    assert "shows two faces of similar size, at [" in problem and "] and [" in problem
+    assert "shows two faces, at [" in problem and "either of which could be the student" in problem
     assert "crop it to the student's face" in problem
     assert report.unprotected == [R] and report.weaker.startswith("1 photo-restricted student has")
 
@@ -194,3 +199,24 @@ def test_scan_says_so_once_in_every_report(tmp_path, faces):
     assert {d["path"].split("/")[-1]: d["verdict"] for d in doc["results"]} == {"a.jpg": "pass", "b.jpg": "review"}
     assert (out / "r.csv").read_text().splitlines()[1].startswith('WARNING,,,,"1 photo-restricted student has')
     assert (out / "r.html").read_text().count("Protection is weaker:") == 1
+
+
+def test_loose_portrait_match_never_takes_another_students_own_file(tmp_path):
+    from consentguard.portraits import open_portraits
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "900001.jpg").write_bytes(b"theirs")
+    (folder / "0900002.jpg").write_bytes(b"vendor dropped nothing")
+    source = open_portraits(folder)
+    # 0900001 is restricted and has no portrait of their own: 900001.jpg belongs to student 900001
+    assert source.find("0900001", {"0900001", "900001"}) == ([], None)
+    found, note = source.find("900002", {"900002"})
+    assert [name.split("/")[-1] for name, _ in found] == ["0900002.jpg"] and "leading zeros" in note
+
+
+def test_a_restricted_student_without_a_school_is_in_every_schools_scope(tmp_path):
+    from consentguard.index import Student
+    s = Student("1", "Ann", "Lee", True, False, school_id="")
+    assert s.attends("1201") and s.attends(None)
+    t = Student("2", "Bo", "Kim", True, False, school_id="01201")
+    assert t.attends("1201") and not t.attends("1202")
