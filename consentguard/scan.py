@@ -100,11 +100,37 @@ def find_photos(folder: Path) -> Found:
                 continue
             try:
                 photo = (path.suffix.lower() in EXTENSIONS and not name.startswith(".")) or _is_image(path)
+                kind = None if photo else _shows_pictures(path)
             except OSError as exc:
                 skipped.append((path, f"a file that cannot be read ({exc.strerror or exc}): not checked"))
                 continue
+            if kind:
+                skipped.append((path, f"{kind} can show photos of students, and consentguard cannot check it: "
+                                      "check it by eye"))
+                continue
             (photos if photo else others).append(path)
     return Found(photos, others, sorted(skipped))
+
+
+#: Files that are not images but can show them: listed as not checked (never as harmless other files).
+PICTURE_CARRIERS = {
+    ".svg": "an SVG drawing", ".svgz": "an SVG drawing", ".pdf": "a PDF document", ".eps": "an EPS file",
+    ".ai": "an Illustrator file", ".psd": "a Photoshop file", ".html": "a web page", ".htm": "a web page",
+    ".docx": "a Word document", ".pptx": "a PowerPoint presentation", ".key": "a Keynote presentation",
+    ".pages": "a Pages document", ".odt": "a document", ".odp": "a presentation", ".zip": "a ZIP archive",
+    ".mp4": "a video", ".mov": "a video", ".m4v": "a video", ".avi": "a video", ".webm": "a video",
+    ".mkv": "a video", ".3gp": "a video", ".mts": "a video", ".wmv": "a video",
+}
+
+
+def _shows_pictures(path: Path) -> str | None:
+    """What kind of picture-carrying file this is (by extension, or an SVG by its content), or None."""
+    kind = PICTURE_CARRIERS.get(path.suffix.lower())
+    if kind:
+        return kind
+    with open(path, "rb") as f:
+        head = f.read(1024).lstrip().lower()
+    return "an SVG drawing" if head.startswith((b"<svg", b"<?xml")) and b"<svg" in head else None
 
 
 def _not_a_file(path: Path) -> str | None:

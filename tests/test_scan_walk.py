@@ -110,3 +110,20 @@ def test_unreadable_folder_is_listed(tmp_path):
     assert out.stdout.splitlines() == [
         "['a.jpg', 'c.jpg']", "[('locked', 'a folder that cannot be read (Permission denied): not entered'), "
         "('IMG_0003', 'a file that cannot be read (Permission denied): not checked')]"]
+
+
+def test_files_that_can_show_photos_are_not_checked_not_harmless(tmp_path):
+    """An SVG embedding a student's photo, a PDF, a video: listed as not checked (the scan is then
+    incomplete and cannot exit 0), never among the harmless other files."""
+    from consentguard.scan import find_photos
+
+    (tmp_path / "poster.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><image href="data:image/jpeg;base64,AA"/></svg>')
+    (tmp_path / "drawing").write_text('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>')
+    (tmp_path / "flyer.pdf").write_bytes(b"%PDF-1.7\n")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    (tmp_path / "notes.txt").write_text("plain text")
+    found = find_photos(tmp_path)
+    assert [p.name for p in found.others] == ["notes.txt"]
+    skipped = {p.name: why for p, why in found.not_checked}
+    assert set(skipped) == {"poster.svg", "drawing", "flyer.pdf", "clip.mp4"}
+    assert skipped["drawing"].startswith("an SVG drawing can show photos of students")
