@@ -59,7 +59,7 @@ class FaceSet:
 
 
 def _pypi_faces() -> Path:
-    if not (PYPI_FACES / "obama.jpg").is_file():
+    if not (PYPI_FACES / "astronaut.png").is_file():
         subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch_test_photos.py"), str(PYPI_FACES)],
                        check=True)
     return PYPI_FACES
@@ -87,7 +87,7 @@ def faces(tmp_path_factory) -> FaceSet:
     mirrored = ImageOps.mirror(right)
     mirrored.save(work / "biden_mirrored.jpg", quality=92)
     return FaceSet("pypi", p / "obama.jpg", p / "biden.jpg", p / "obama3.jpg",
-                   work / "biden_mirrored.jpg", work / "biden_mirrored.jpg", work / "group.jpg",
+                   work / "biden_mirrored.jpg", p / "astronaut.png", work / "group.jpg",
                    (0, left.width), p / "obama_partial_face.jpg")
 
 
