@@ -10,6 +10,17 @@ other scripts read as the Latin letter they imitate (Cyrillic "Маriа" = Maria
 The same matcher reads captions, text found in the photo, metadata fields and
 file names; ``source`` says which.
 
+Text is read as a person sees it (``_shown``): HTML entities decoded and tags
+read as separators ("Maria&nbsp;Gonz&aacute;lez", "<b>Maria</b><br>Gonzalez"),
+URL escapes decoded in file names ("Maria%20Gonzalez.jpg"), every apostrophe
+look-alike (‘ ’ ` ´ ′ ʻ ʼ ...) read as "'", a word hyphenated at a line break
+joined, text under a right-to-left override also in its displayed order, letters
+in circles or squares and regional indicators read as their letters, and a run of
+single letters spaced out or dotted ("M a r i a", "M.a.r.i.a") read as one word.
+Digits are words of their own ("Gonzalez2"), a name with an apostrophe is also
+found with it dropped or spaced ("O Brien"), and a full name run together inside
+one longer word is found in any text ("#GoMariaGonzalez2025").
+
 Forms, strongest first (``FORMS``):
 
 =============  =====================================  ========
@@ -217,14 +228,15 @@ def _unquote(match: re.Match) -> str:
 
 
 @lru_cache(maxsize=16)
-def _shown(text: str, file_like: bool = False, displayed: bool = False) -> tuple[str, list[int], list[int]]:
+def _shown(text: str, file_like: bool = False, displayed: bool = False,
+           tags: bool = False) -> tuple[str, list[int], list[int]]:
     """``text`` as a reader sees it, and where each character came from (start, end in ``text``):
-    HTML tags and entities as a browser shows them (a caption pasted from a web page: "Maria&nbsp;
-    Gonzalez"); URL escapes decoded in file names ("Maria%20Gonzalez.jpg"); every apostrophe
+    HTML entities as a browser shows them (a caption pasted from a web page: "Maria&nbsp;
+    Gonzalez") and, with ``tags``, HTML tags too ("<b>Maria</b><br>Gonzalez"); URL escapes decoded in file names ("Maria%20Gonzalez.jpg"); every apostrophe
     look-alike written "'"; a word hyphenated at a line break joined; and with ``displayed``,
     text after a right-to-left override (U+202E) in the order it is shown, reversed."""
     starts, ends = list(range(len(text))), list(range(1, len(text) + 1))
-    if "<" in text:
+    if tags and "<" in text:
         text, starts, ends = _rewrite(text, starts, ends, _TAG, _tag)
     if "&" in text:
         text, starts, ends = _rewrite(text, starts, ends, _ENTITY, _entity)
@@ -696,17 +708,19 @@ def find_names(text: str, students: Iterable[Student], source: str,
     around them, as OCR writes them when it misses the spaces. ``restriction`` is recorded on
     every hit: "photo" when the text says who is shown (face regions).
 
-    The text is read as shown (see _shown: HTML, URL escapes in file names, apostrophes, line
-    breaks), and text under a right-to-left override both as stored and as displayed; every hit
-    keeps its span in ``text``.
+    The text is read as shown (see _shown: HTML entities, URL escapes in file names, apostrophes,
+    line breaks); text with HTML tags both with the tags and as a browser shows it (a tag may hold
+    a name: <img alt="Maria Gonzalez">, or be no tag: "<Maria Gonzalez>"), and text under a
+    right-to-left override both as stored and as displayed. Every hit keeps its span in ``text``.
     """
     if not text:
         return []
     students = list(students)
     file_like = source in ("filename", "folder")
     hits: list[NameHit] = []
-    for displayed in (False, True) if "\u202e" in text else (False,):
-        shown, starts, ends = _shown(text, file_like, displayed)
+    tag_views = (False, True) if "<" in text and _TAG.search(text) else (False,)
+    for displayed, tags in ((d, t) for d in ((False, True) if "\u202e" in text else (False,)) for t in tag_views):
+        shown, starts, ends = _shown(text, file_like, displayed, tags)
         for hit in _find(shown, students, source, first_name_counts, compact, restriction, file_like):
             if shown is not text:
                 hit.start, hit.end = min(starts[hit.start:hit.end]), max(ends[hit.start:hit.end])

@@ -249,6 +249,18 @@ def test_scrub_replaces_the_whole_span_as_written(caption, scrubbed):
     assert scrub(caption, find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)) == scrubbed
 
 
+@pytest.mark.parametrize("caption,found", [
+    ("<Maria Gonzalez>", "Maria Gonzalez"),                      # not a tag: angle brackets around a name
+    ('<img alt="Maria Gonzalez" src="x.jpg">', "Maria Gonzalez"),  # a tag's text shown when the image is not
+    ("<b>Maria</b><br>Gonzalez", "Maria</b><br>Gonzalez"),
+    ("Gon<i>zal</i>ez, Maria", "Gon<i>zal</i>ez, Maria"),          # an inline tag inside a word
+])
+def test_html_tags_are_read_both_ways(caption, found):
+    """A tag is a separator where a browser shows the text, but what is written inside the angle
+    brackets is read too: fail closed."""
+    assert [h.text for h in find_names(caption, ALL, "caption")] == [found]
+
+
 def test_file_name_url_escapes_are_read_only_in_file_names():
     (hit,) = find_names("Maria%20Gonzalez.jpg", ALL, "filename")
     assert (hit.text, hit.form) == ("Maria%20Gonzalez", "full")
