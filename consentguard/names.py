@@ -781,10 +781,22 @@ def _find(text: str, students: list[Student], source: str, first_name_counts: Ro
             pos = squeezed.find(word)
             while pos >= 0:
                 start, end = where[pos], until[pos + len(word) - 1]
-                if compact or not any(c.isspace() for c in text[start:end]):  # within one word, unless OCR
+                if compact:
                     add(student, start, end, "joined")
+                elif not any(c.isspace() for c in text[start:end]):  # inside one word: the whole word
+                    add(student, *_whole_word(text, start, end), "joined")
                 pos = squeezed.find(word, pos + 1)
     return hits
+
+
+def _whole_word(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the hashtag, handle or word that ``text[start:end]`` stands in ("#GoMariaGonzalez2025"):
+    the reason quotes it and the scrubbed text replaces it whole."""
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "#@"):
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return start, end
 
 
 _RANK = {form: rank for rank, form in enumerate(FORMS)}

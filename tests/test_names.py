@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentguard.index import Student
-from consentguard.names import COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
+from consentguard.names import APOSTROPHES, COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
 from consentguard.nicknames import variants
 
 PRIYA = Student("2", "Priya", "Natarajan", False, True)
@@ -242,6 +242,8 @@ def test_scrub_after_normalising(caption, scrubbed):
     ("Maria Gon-\nzalez won", "a student won"),
     ("Go Maria \u24bc\u24de\u24dd\u24e9\u24d0\u24db\u24d4\u24e9!", "Go a student!"),
     ("Maria Gonzalez2 and friends", "a student2 and friends"),
+    ("So proud! #GoMariaGonzalez2025!", "So proud! a student!"),  # the whole hashtag
+    ("MariaGonzalez2024.jpg", "a student.jpg"),
 ])
 def test_scrub_replaces_the_whole_span_as_written(caption, scrubbed):
     """Names found in the text as shown (HTML, right-to-left override, apostrophe look-alikes,
@@ -259,6 +261,25 @@ def test_html_tags_are_read_both_ways(caption, found):
     """A tag is a separator where a browser shows the text, but what is written inside the angle
     brackets is read too: fail closed."""
     assert [h.text for h in find_names(caption, ALL, "caption")] == [found]
+
+
+@pytest.mark.parametrize("apostrophe", list(APOSTROPHES))
+def test_every_apostrophe_look_alike(apostrophe):
+    """Ethan O'Connell written with any apostrophe look-alike: a full name (block), scrubbed whole."""
+    for caption in (f"Ethan O{apostrophe}Connell won", f"O{apostrophe}Connell, Ethan won",
+                    f"ethan o{apostrophe}connell won", f"#EthanO{apostrophe}Connell won"):
+        hits = find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)
+        assert [(h.student_number, h.strength) for h in hits] == [("4", "block")], caption
+        assert scrub(caption, hits) == "a student won", caption
+
+
+@pytest.mark.parametrize("text,form", [
+    ("M a r i a  G o n z a l e z won", "full"), ("M.a.r.i.a G.o.n.z.a.l.e.z won", "joined"),
+    ("M A R I A G O N Z A L E Z", "joined"), ("Maria G o n z a l e z", "full"), ("Maria Gon-\nzalez", "full"),
+    ("Maria Gon\u2010 \r\n zalez", "full"),
+])
+def test_letter_spaced_dotted_or_hyphenated_at_a_line_break(text, form):
+    assert [(h.student_number, h.form) for h in find_names(text, ALL, "caption")] == [("6", form)]
 
 
 def test_file_name_url_escapes_are_read_only_in_file_names():
@@ -306,9 +327,10 @@ def test_run_together_ocr_text():
     """OCR often drops the spaces: full names are then found inside the run-together words, and
     with ``compact`` even across the spaces OCR puts in the wrong place."""
     text = "AwardedtoMariaGonzalez fortheSpellingBee"
-    for compact in (False, True):  # a full name inside one word is found in any text
-        (hit,) = find_names(text, ALL, "ocr", compact=compact)
-        assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "MariaGonzalez", "joined", "block")
+    (hit,) = find_names(text, ALL, "ocr", compact=True)
+    assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "MariaGonzalez", "joined", "block")
+    (hit,) = find_names(text, ALL, "caption")  # a full name inside one word is found in any text: the word
+    assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "AwardedtoMariaGonzalez", "joined", "block")
     misplaced = "AwardedtoMaria Gonzalezfor theSpellingBee"
     assert find_names(misplaced, ALL, "caption") == []
     (hit,) = find_names(misplaced, ALL, "ocr", compact=True)
