@@ -10,6 +10,17 @@ other scripts read as the Latin letter they imitate (Cyrillic "Маriа" = Maria
 The same matcher reads captions, text found in the photo, metadata fields and
 file names; ``source`` says which.
 
+Text is read as a person sees it (``_shown``): HTML entities decoded and tags
+read as separators ("Maria&nbsp;Gonz&aacute;lez", "<b>Maria</b><br>Gonzalez"),
+URL escapes decoded in file names ("Maria%20Gonzalez.jpg"), every apostrophe
+look-alike (‘ ’ ` ´ ′ ʻ ʼ ...) read as "'", a word hyphenated at a line break
+joined, text under a right-to-left override also in its displayed order, letters
+in circles or squares and regional indicators read as their letters, and a run of
+single letters spaced out or dotted ("M a r i a", "M.a.r.i.a") read as one word.
+Digits are words of their own ("Gonzalez2"), a name with an apostrophe is also
+found with it dropped or spaced ("O Brien"), and a full name run together inside
+one longer word is found in any text ("#GoMariaGonzalez2025").
+
 Forms, strongest first (``FORMS``):
 
 =============  =====================================  ========
@@ -42,22 +53,29 @@ handful of children, and in a class photo, at one.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable
 
 from .index import Student
 from .nicknames import variants
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+#: A word: letters, joined across apostrophes ("O'Brien"); a run of digits is a word of its own, so
+#: a number glued to a name ("Gonzalez2", "#MariaGonzalez2025") does not hide it.
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+", re.UNICODE)
+
+#: Characters written for an apostrophe: ASCII, smart quotes (‘ ’ ‛), backtick, acute accent, prime,
+#: modifier letters (ʻ okina, ʼ, ʽ, ʹ) and the fullwidth one; all read as "'".
+APOSTROPHES = "'\u2018\u2019\u201b\u0060\u00b4\u2032\u02b9\u02bb\u02bc\u02bd\uff07"
 
 BLOCK, REVIEW = "block", "review"
 
 #: Changes whenever matching or the places searched change, so cached scan results are not reused.
-MATCHER_VERSION = "names4"
+MATCHER_VERSION = "names5"
 FORMS = {"full": BLOCK, "last_first": BLOCK, "joined": BLOCK, "nickname": REVIEW, "part_surname": REVIEW, "first_initial": REVIEW,
          "initials": REVIEW, "file_initial": REVIEW, "fuzzy": REVIEW, "first_only": REVIEW}
 
@@ -141,6 +159,8 @@ def _normalise(text: str) -> tuple[str, list[int], list[int]]:
             piece = ""
         elif category[0] in "LMN":
             piece = anyascii(unicodedata.normalize("NFKC", unit))
+        elif category == "So" and _enclosed(unit[0]):  # a letter in a circle or a square: the letter
+            piece = _enclosed(unit[0])
         else:  # punctuation, symbols, spaces, emoji: not part of a word, kept as they are
             piece = unit
         if not piece and category[0] == "M" and ends and ends[-1] == k:  # accents of a plain letter ("e\u0301")
@@ -153,6 +173,110 @@ def _normalise(text: str) -> tuple[str, list[int], list[int]]:
     starts += range(i, len(text))
     ends += range(i + 1, len(text) + 1)
     return "".join(out), starts, ends
+
+
+#: HTML tags that do not break a word where they stand ("Gon<b>zalez</b>" shows "Gonzalez");
+#: every other tag (<br>, <p>, <td> ...) separates words.
+INLINE_TAGS = frozenset("a abbr b bdi bdo big cite code del dfn em font i ins kbd mark q s samp small span "
+                        "strike strong sub sup time tt u var wbr".split())
+_TAG = re.compile(r"<!--.*?-->|<\s*/?\s*([A-Za-z][A-Za-z0-9]*)\b[^<>]{0,500}>", re.DOTALL)
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_APOSTROPHE = re.compile(f"[{APOSTROPHES[1:]}]")
+#: A word hyphenated at a line break ("Gon-\nzalez"): one word.
+_LINE_BREAK_HYPHEN = re.compile(r"(?<=[^\W\d_])[-\u2010\u00ad][ \t]*\r?\n[ \t]*(?=[^\W\d_])")
+#: A right-to-left override and what it reverses on screen: up to the pop (PDF) or the line's end.
+_RIGHT_TO_LEFT = re.compile("\u202e([^\u202c\n]*)\u202c?")
+
+
+def _rewrite(text: str, starts: list[int], ends: list[int], pattern: re.Pattern, fill) -> tuple[str, list[int], list[int]]:
+    """Each match of ``pattern`` replaced by ``fill(match)`` (None: kept); the characters put in
+    come from the whole match's span of the original text (``starts``/``ends``: where each
+    character of ``text`` came from)."""
+    out, new_starts, new_ends, i = [], [], [], 0
+    for match in pattern.finditer(text):
+        a, b = match.span()
+        piece = fill(match)
+        if piece is None or a == b:
+            continue
+        out.append(text[i:a])
+        new_starts += starts[i:a]
+        new_ends += ends[i:a]
+        out.append(piece)
+        new_starts += [starts[a]] * len(piece)
+        new_ends += [ends[b - 1]] * len(piece)
+        i = b
+    if not out:
+        return text, starts, ends
+    out.append(text[i:])
+    return "".join(out), new_starts + starts[i:], new_ends + ends[i:]
+
+
+def _tag(match: re.Match) -> str:
+    return "" if (match.group(1) or "").lower() in INLINE_TAGS else " "
+
+
+def _entity(match: re.Match) -> str | None:
+    decoded = html.unescape(match.group())
+    return None if decoded == match.group() else decoded
+
+
+def _unquote(match: re.Match) -> str:
+    from urllib.parse import unquote
+
+    return unquote(match.group(), errors="replace")
+
+
+@lru_cache(maxsize=16)
+def _shown(text: str, file_like: bool = False, displayed: bool = False,
+           tags: bool = False) -> tuple[str, list[int], list[int]]:
+    """``text`` as a reader sees it, and where each character came from (start, end in ``text``):
+    HTML entities as a browser shows them (a caption pasted from a web page: "Maria&nbsp;
+    Gonzalez") and, with ``tags``, HTML tags too ("<b>Maria</b><br>Gonzalez"); URL escapes decoded in file names ("Maria%20Gonzalez.jpg"); every apostrophe
+    look-alike written "'"; a word hyphenated at a line break joined; and with ``displayed``,
+    text after a right-to-left override (U+202E) in the order it is shown, reversed."""
+    starts, ends = list(range(len(text))), list(range(1, len(text) + 1))
+    if tags and "<" in text:
+        text, starts, ends = _rewrite(text, starts, ends, _TAG, _tag)
+    if "&" in text:
+        text, starts, ends = _rewrite(text, starts, ends, _ENTITY, _entity)
+    if file_like and "%" in text:
+        text, starts, ends = _rewrite(text, starts, ends, _URL_ESCAPES, _unquote)
+    if not text.isascii() or "`" in text:
+        text, starts, ends = _rewrite(text, starts, ends, _APOSTROPHE, lambda m: "'")
+    if "\n" in text:
+        text, starts, ends = _rewrite(text, starts, ends, _LINE_BREAK_HYPHEN, lambda m: "")
+    if displayed:
+        text, starts, ends = _reverse_overrides(text, starts, ends)
+    return text, starts, ends
+
+
+def _reverse_overrides(text: str, starts: list[int], ends: list[int]) -> tuple[str, list[int], list[int]]:
+    """Each right-to-left override run in the order it is displayed. Its characters all come from
+    the whole run, override marks included: a name in it is replaced whole, and no half-reversed
+    text is left to show."""
+    out, new_starts, new_ends, i = [], [], [], 0
+    for match in _RIGHT_TO_LEFT.finditer(text):
+        a, b = match.span()
+        run = match.group(1)[::-1]
+        out.append(text[i:a] + run)
+        new_starts += starts[i:a] + [starts[a]] * len(run)
+        new_ends += ends[i:a] + [ends[b - 1]] * len(run)
+        i = b
+    out.append(text[i:])
+    return "".join(out), new_starts + starts[i:], new_ends + ends[i:]
+
+
+def _enclosed(char: str) -> str:
+    """The letter a symbol encloses: circled (Ⓜ), parenthesized (⒢), squared (🄼), negative
+    squared or circled (🅶), regional indicator (🇬); "" for any other symbol."""
+    match = _ENCLOSED_NAME.search(unicodedata.name(char, ""))
+    if not match:
+        return ""
+    return match.group(2).lower() if match.group(1) == "SMALL" else match.group(2)
+
+
+_ENCLOSED_NAME = re.compile(r"(?:LATIN (CAPITAL|SMALL) LETTER|REGIONAL INDICATOR SYMBOL LETTER) ([A-Z])$")
 
 
 def fold(text: str) -> str:
@@ -179,7 +303,7 @@ def _spellings(raw: str) -> set[str]:
 
 def _word(raw: str) -> str:
     """The folded form of one word: apostrophes and the possessive 's dropped."""
-    word = fold(raw).replace("’", "'")
+    word = fold(_APOSTROPHE.sub("'", raw))
     if word.endswith("'s"):  # possessive: "Maria's"
         word = word[:-2]
     return word.replace("'", "")
@@ -201,14 +325,55 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """Words of ``text`` folded, with their spans in the original."""
-    plain, starts, ends = _normalise(text)
+    shown, starts, ends = _shown(text)
+    return _back(_words(shown), shown is text, starts, ends)
+
+
+def _words(shown: str) -> list[Token]:
+    """Words of ``shown`` (the text as read: see _shown) folded, with their spans in it."""
+    plain, starts, ends = _normalise(shown)
     tokens = []
     for match in _WORD.finditer(plain):
         start, end = starts[match.start()], ends[match.end() - 1]
-        raw = text[start:end]
-        tokens.append(Token(_word(match.group()), start, end, raw[:1].isupper(), text[end:end + 1] == ".",
+        raw = shown[start:end]
+        tokens.append(Token(_word(match.group()), start, end, raw[:1].isupper(), shown[end:end + 1] == ".",
                             frozenset(_spellings(raw))))
-    return tokens
+    return _letter_spaced(shown, tokens)
+
+
+def _back(tokens: list[Token], same: bool, starts: list[int], ends: list[int]) -> list[Token]:
+    """``tokens`` with their spans in the original text (``starts``/``ends``: see _shown)."""
+    if same:
+        return tokens
+    return [replace(t, start=min(starts[t.start:t.end]), end=max(ends[t.start:t.end])) for t in tokens]
+
+
+#: The fewest single letters in a row, spaced out or dotted ("M a r i a", "M.a.r.i.a"), read as one word.
+SPACED_MIN = 3
+_SPACING = frozenset({" ", ".", ". "})
+
+
+def _letter_spaced(shown: str, tokens: list[Token]) -> list[Token]:
+    """Runs of at least SPACED_MIN single letters, one space or full stop apart, as one word: a
+    display style ("M a r i a  G o n z a l e z": two spaces part the words) that reads as the name."""
+    out, i = [], 0
+    while i < len(tokens):
+        j = i
+        while (j + 1 < len(tokens) and _letter(tokens[j]) and _letter(tokens[j + 1])
+               and shown[tokens[j].end:tokens[j + 1].start] in _SPACING):
+            j += 1
+        if j - i + 1 >= SPACED_MIN:
+            run = tokens[i:j + 1]
+            out.append(Token("".join(t.word for t in run), run[0].start, run[-1].end, run[0].capital, run[-1].stop))
+            i = j + 1
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _letter(token: Token) -> bool:
+    return len(token.word) == 1 and token.word.isalpha()
 
 
 @lru_cache(maxsize=65536)
@@ -224,10 +389,12 @@ def name_words(name: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def _name_spellings(name: str) -> tuple[tuple[str, ...], ...]:
     """The folded words of a roster name, then its German spelling if it has another one
-    (Müller: muller, mueller); a text is matched against both."""
+    (Müller: muller, mueller), then, for a name with an apostrophe, its words split there
+    (O'Brien: obrien, o brien); a text is matched against each."""
     plain = _name_words(name)
-    german = _name_words(unicodedata.normalize("NFC", name).translate(GERMAN))
-    return (plain,) if german == plain else (plain, german)
+    out = [plain, _name_words(unicodedata.normalize("NFC", name).translate(GERMAN))]
+    out.append(_name_words(_APOSTROPHE.sub(" ", name.replace("'", " "))))  # O'Brien also written "O Brien"
+    return tuple(dict.fromkeys(out))
 
 
 def name_spellings(name: str) -> list[list[str]]:
@@ -266,6 +433,7 @@ class _Pattern:
     words: list[str]
     form: str
     initials_need_stop: bool = False  # single letters must be followed by "." (initials)
+    whole: frozenset[str] = frozenset()  # one-letter words written in full, not initials ("o" of "O Brien")
 
 
 def _patterns(student: Student) -> list[_Pattern]:
@@ -279,10 +447,11 @@ def _patterns_for(first_name: str, legal_first_name: str, middle_name: str, last
     if not lasts or not firsts:
         return []
     middle = name_words(middle_name)
+    whole = frozenset(w for words in firsts + lasts for w in words if len(w) == 1 and _has_apostrophe(first_name + legal_first_name + last_name))
     patterns = []
     for first in firsts:
         for last in lasts:
-            patterns += [_Pattern(first + last, "full"), _Pattern(last + first, "last_first")]
+            patterns += [_Pattern(first + last, "full", whole=whole), _Pattern(last + first, "last_first", whole=whole)]
             if middle:
                 patterns += [_Pattern(first + middle + last, "full"),
                              _Pattern(first + [middle[0][0]] + last, "full")]
@@ -298,6 +467,10 @@ def _patterns_for(first_name: str, legal_first_name: str, middle_name: str, last
         patterns += [_Pattern(first + other, "full") for first in firsts]
         patterns += [_Pattern(other + first, "last_first") for first in firsts]
     return patterns
+
+
+def _has_apostrophe(name: str) -> bool:
+    return "'" in name or bool(_APOSTROPHE.search(name))
 
 
 def _firsts(first_name: str, legal_first_name: str) -> list[list[str]]:
@@ -362,7 +535,7 @@ def _matches(tokens: list[Token], i: int, pattern: _Pattern) -> bool:
         token = tokens[i + k]
         if word != token.word and word not in token.others:
             return False
-        if len(word) == 1:  # an initial: written as a capital ("G"), or with a full stop ("g.")
+        if len(word) == 1 and word not in pattern.whole:  # an initial: a capital ("G"), or a full stop ("g.")
             if pattern.initials_need_stop and not (token.stop and token.capital):
                 return False
             if not (token.capital or token.stop):
@@ -530,26 +703,49 @@ def find_names(text: str, students: Iterable[Student], source: str,
     roster have each first name, and their surnames) enables first-name-only
     hits; without it they are not looked for. A first name followed by the
     surname of another student with that first name is that student, not a hit.
-    ``compact`` also finds full names run together with the words around them,
-    as OCR writes them when it misses the spaces. ``restriction`` is recorded on
+    A full name run together inside one longer word is always found ("#GoMariaGonzalez2025",
+    "MariaGonzalez2024.jpg"); ``compact`` also finds full names run together with the words
+    around them, as OCR writes them when it misses the spaces. ``restriction`` is recorded on
     every hit: "photo" when the text says who is shown (face regions).
+
+    The text is read as shown (see _shown: HTML entities, URL escapes in file names, apostrophes,
+    line breaks); text with HTML tags both with the tags and as a browser shows it (a tag may hold
+    a name: <img alt="Maria Gonzalez">, or be no tag: "<Maria Gonzalez>"), and text under a
+    right-to-left override both as stored and as displayed. Every hit keeps its span in ``text``.
     """
     if not text:
         return []
-    tokens = tokenize(text)
     students = list(students)
     file_like = source in ("filename", "folder")
+    hits: list[NameHit] = []
+    tag_views = (False, True) if "<" in text and _TAG.search(text) else (False,)
+    for displayed, tags in ((d, t) for d in ((False, True) if "\u202e" in text else (False,)) for t in tag_views):
+        shown, starts, ends = _shown(text, file_like, displayed, tags)
+        for hit in _find(shown, students, source, first_name_counts, compact, restriction, file_like):
+            if shown is not text:
+                hit.start, hit.end = min(starts[hit.start:hit.end]), max(ends[hit.start:hit.end])
+                hit.text = text[hit.start:hit.end]
+            hits.append(hit)
+    return _dedupe(hits)
+
+
+def _find(text: str, students: list[Student], source: str, first_name_counts: RosterNames | None,
+          compact: bool, restriction: str, file_like: bool) -> list[NameHit]:
+    """find_names in ``text`` as shown; spans in it."""
+    tokens = _words(text)
     hits: list[NameHit] = []
 
     def hit(student: Student, i: int, j: int, form: str, matched: str | None = None) -> None:
         start, end = tokens[i].start, tokens[j].end
         if len(tokens[j].word) == 1 and tokens[j].stop:  # "Maria G." keeps its full stop
             end += 1
+        add(student, start, end, form, matched)
+
+    def add(student: Student, start: int, end: int, form: str, matched: str | None = None) -> None:
         if start > 0 and text[start - 1] == "#":
             start -= 1
         hits.append(NameHit(student.student_number, text[start:end], source, form, FORMS[form], start, end,
                             restriction=restriction, matched=matched))
-
     at: dict[str, list[int]] = {}  # where each word stands: a pattern is only tried where its first word is
     for i, token in enumerate(tokens):
         for form in token.forms:
@@ -577,19 +773,30 @@ def find_names(text: str, students: Iterable[Student], source: str,
                         hit(student, i, i, "first_only")
     for student, i, matched in _fuzzy(text, tokens, students, first_name_counts, file_like):
         hit(student, i, i + 1, "fuzzy", matched)
-    if compact:
-        squeezed, where, until = _compact(text)
-        for student in students:
-            for word, _ in _joined(student):
-                if len(word) < COMPACT_MIN:
-                    continue
-                pos = squeezed.find(word)
-                while pos >= 0:
-                    start, end = where[pos], until[pos + len(word) - 1]
-                    hits.append(NameHit(student.student_number, text[start:end], source, "joined", BLOCK, start, end,
-                                        restriction=restriction))
-                    pos = squeezed.find(word, pos + 1)
-    return _dedupe(hits)
+    squeezed, where, until = _compact(text)
+    for student in students:
+        for word, _ in _joined(student):
+            if len(word) < COMPACT_MIN:
+                continue
+            pos = squeezed.find(word)
+            while pos >= 0:
+                start, end = where[pos], until[pos + len(word) - 1]
+                if compact:
+                    add(student, start, end, "joined")
+                elif not any(c.isspace() for c in text[start:end]):  # inside one word: the whole word
+                    add(student, *_whole_word(text, start, end), "joined")
+                pos = squeezed.find(word, pos + 1)
+    return hits
+
+
+def _whole_word(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the hashtag, handle or word that ``text[start:end]`` stands in ("#GoMariaGonzalez2025"):
+    the reason quotes it and the scrubbed text replaces it whole."""
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "#@"):
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return start, end
 
 
 _RANK = {form: rank for rank, form in enumerate(FORMS)}
@@ -638,7 +845,7 @@ def scrub(text: str, hits: Iterable[NameHit], replacement: str = "a student") ->
     out, last = [], 0
     for start, end in merged:
         original = text[start:end]
-        possessive = original.endswith(("'s", "’s"))
+        possessive = len(original) > 2 and original[-1] == "s" and original[-2] in APOSTROPHES
         out.append(text[last:start] + replacement + ("'s" if possessive else ""))
         last = end
     return "".join(out) + text[last:]

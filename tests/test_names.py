@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentguard.index import Student
-from consentguard.names import COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
+from consentguard.names import APOSTROPHES, COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
 from consentguard.nicknames import variants
 
 PRIYA = Student("2", "Priya", "Natarajan", False, True)
@@ -232,6 +232,75 @@ def test_scrub_after_normalising(caption, scrubbed):
     assert scrub(caption, find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)) == scrubbed
 
 
+@pytest.mark.parametrize("caption,scrubbed", [
+    ("Well done <b>Maria</b> <b>Gonzalez</b>!", "Well done <b>a student</b>!"),
+    ("Well done Maria&nbsp;Gonz&aacute;lez!", "Well done a student!"),
+    ("Well done \u202ezelaznoG airaM\u202c!", "Well done a student!"),  # the override goes with it
+    ("\u202ezelaznoG airaM dna nevE\u202c", "a student"),  # the whole run: nothing left reversed
+    ("Ethan O\u2018Connell\u2019s goal", "a student's goal"),
+    ("M a r i a  G o n z a l e z won", "a student won"),
+    ("Maria Gon-\nzalez won", "a student won"),
+    ("Go Maria \u24bc\u24de\u24dd\u24e9\u24d0\u24db\u24d4\u24e9!", "Go a student!"),
+    ("Maria Gonzalez2 and friends", "a student2 and friends"),
+    ("So proud! #GoMariaGonzalez2025!", "So proud! a student!"),  # the whole hashtag
+    ("MariaGonzalez2024.jpg", "a student.jpg"),
+])
+def test_scrub_replaces_the_whole_span_as_written(caption, scrubbed):
+    """Names found in the text as shown (HTML, right-to-left override, apostrophe look-alikes,
+    letter spacing, a line-break hyphen, enclosed letters) are scrubbed where they stand in the original."""
+    assert scrub(caption, find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)) == scrubbed
+
+
+@pytest.mark.parametrize("caption,found", [
+    ("<Maria Gonzalez>", "Maria Gonzalez"),                      # not a tag: angle brackets around a name
+    ('<img alt="Maria Gonzalez" src="x.jpg">', "Maria Gonzalez"),  # a tag's text shown when the image is not
+    ("<b>Maria</b><br>Gonzalez", "Maria</b><br>Gonzalez"),
+    ("Gon<i>zal</i>ez, Maria", "Gon<i>zal</i>ez, Maria"),          # an inline tag inside a word
+])
+def test_html_tags_are_read_both_ways(caption, found):
+    """A tag is a separator where a browser shows the text, but what is written inside the angle
+    brackets is read too: fail closed."""
+    assert [h.text for h in find_names(caption, ALL, "caption")] == [found]
+
+
+@pytest.mark.parametrize("apostrophe", list(APOSTROPHES))
+def test_every_apostrophe_look_alike(apostrophe):
+    """Ethan O'Connell written with any apostrophe look-alike: a full name (block), scrubbed whole."""
+    for caption in (f"Ethan O{apostrophe}Connell won", f"O{apostrophe}Connell, Ethan won",
+                    f"ethan o{apostrophe}connell won", f"#EthanO{apostrophe}Connell won"):
+        hits = find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)
+        assert [(h.student_number, h.strength) for h in hits] == [("4", "block")], caption
+        assert scrub(caption, hits) == "a student won", caption
+
+
+@pytest.mark.parametrize("text,form", [
+    ("M a r i a  G o n z a l e z won", "full"), ("M.a.r.i.a G.o.n.z.a.l.e.z won", "joined"),
+    ("M A R I A G O N Z A L E Z", "joined"), ("Maria G o n z a l e z", "full"), ("Maria Gon-\nzalez", "full"),
+    ("Maria Gon\u2010 \r\n zalez", "full"),
+])
+def test_letter_spaced_dotted_or_hyphenated_at_a_line_break(text, form):
+    assert [(h.student_number, h.form) for h in find_names(text, ALL, "caption")] == [("6", form)]
+
+
+def test_file_name_url_escapes_are_read_only_in_file_names():
+    (hit,) = find_names("Maria%20Gonzalez.jpg", ALL, "filename")
+    assert (hit.text, hit.form) == ("Maria%20Gonzalez", "full")
+    assert find_names("Maria%20Gonzalez", ALL, "caption") == []  # a caption shows "%20" as it is
+
+
+@pytest.mark.parametrize("text", ["i j k l", "a b c", "see U.S.A. rules", "mp3 x86 utf8 sha256 py3k",
+                                  "Congratulations &amp; thanks <b>everyone</b>", "it`s O´clock",
+                                  "re-\nentry", "\u202eemag\u202c", "Ⓐ Ⓑ Ⓒ 🇺🇸 🇫🇷 😀"])
+def test_new_readings_flag_no_ordinary_text(text):
+    assert find_names(text, ALL, "caption", ROSTER_FIRST_NAMES) == []
+
+
+def test_a_name_with_an_apostrophe_also_matches_it_dropped_or_spaced():
+    for text, form in [("Ethan O Connell", "full"), ("ethan o connell", "full"), ("O Connell, Ethan", "last_first"),
+                       ("Ethan O\u02bc Connell", "full"), ("#EthanO\u2018Connell", "joined")]:
+        assert [(h.student_number, h.form) for h in find_names(text, ALL, "caption")] == [("4", form)], text
+
+
 def test_fuzzy_hit_says_what_it_matched():
     (hit,) = find_names("Maximilano Villanueva won", ALL, "caption", ROSTER_FIRST_NAMES)
     assert (hit.strength, hit.matched) == ("review", "Maximiliano Villanueva")
@@ -255,11 +324,17 @@ def test_fold():
 
 
 def test_run_together_ocr_text():
-    """OCR often drops the spaces: full names are then found inside the run-together words."""
+    """OCR often drops the spaces: full names are then found inside the run-together words, and
+    with ``compact`` even across the spaces OCR puts in the wrong place."""
     text = "AwardedtoMariaGonzalez fortheSpellingBee"
-    assert find_names(text, ALL, "ocr") == []
     (hit,) = find_names(text, ALL, "ocr", compact=True)
     assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "MariaGonzalez", "joined", "block")
+    (hit,) = find_names(text, ALL, "caption")  # a full name inside one word is found in any text: the word
+    assert (hit.student_number, hit.text, hit.form, hit.strength) == ("6", "AwardedtoMariaGonzalez", "joined", "block")
+    misplaced = "AwardedtoMaria Gonzalezfor theSpellingBee"
+    assert find_names(misplaced, ALL, "caption") == []
+    (hit,) = find_names(misplaced, ALL, "ocr", compact=True)
+    assert (hit.text, hit.form) == ("Maria Gonzalez", "joined")
     assert find_names("PriyaN", ALL, "ocr", compact=True) == []  # too short to look for inside words
 
 
@@ -282,3 +357,145 @@ def test_disguised_names_are_found_and_scrubbed(data):
     hits = find_names(caption, ALL, "caption", ROSTER_FIRST_NAMES)
     assert [(h.student_number, h.strength) for h in hits] == [("6", "block")], caption.encode("unicode_escape")
     assert scrub(caption, hits).rstrip("\u200b\u200c\u200d\u2060\u00ad\ufeff\u034f!") == "Well done a student"
+
+
+# -- red team of issue #10 (names): disguised names through the Checker: caption, file name, JPEG comment --
+
+MARIA_R, LIAM_R = "800001", "800002"
+
+
+@pytest.fixture(scope="module")
+def name_checker(tmp_path_factory):
+    """Maria Gonzalez and Liam O'Brien are name-restricted; Maria and Liam are common first names
+    (5 students each), so a first name alone is rightly not reported. No OCR: only the caption, the
+    file name and the metadata are judged. A real SQLite roster."""
+    from consentguard import Checker, open_db, sync_roster
+    from consentguard.policy import Policy
+    from conftest import student, write_export
+
+    work = tmp_path_factory.mktemp("names")
+    rows = [student(MARIA_R, "Maria", "Gonzalez", name="Y"), student(LIAM_R, "Liam", "O'Brien", name="Y")]
+    rows += [student(f"80010{i}", "Maria", f"Alvarez{'abcd'[i]}") for i in range(4)]
+    rows += [student(f"80020{i}", "Liam", f"Kowalski{'abcd'[i]}") for i in range(4)]
+    db_path = work / "cg.db"
+    sync_roster(open_db(db_path), write_export(work / "e.csv", rows))
+    return Checker(open_db(db_path), Policy(ocr=False), record=False)
+
+
+def encoded(fmt: str, **kw) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(out, fmt, **kw)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def grey_png():
+    return encoded("PNG")
+
+
+def test_control_plain_names_block(name_checker, grey_png):
+    for caption in ("Maria Gonzalez won", "Liam O'Brien won", "Liam O’Brien won"):
+        assert name_checker.check_bytes(grey_png, "p.png", caption).verdict == "block", caption
+
+
+@pytest.mark.parametrize("caption", [
+    "Ⓜⓐⓡⓘⓐ Ⓖⓞⓝⓩⓐⓛⓔⓩ won",  # circled letters
+    "Maria Ⓖⓞⓝⓩⓐⓛⓔⓩ won",                         # circled surname
+    "🄼🄰🆁🄸🄰 🄶🄾🄽🅉🄰🄻🄴🅉 won",  # squared letters
+    "Maria ⒢⒪⒩⒵⒜⒧⒠⒵ won",                         # parenthesized letters
+    "Maria 🅶🅾🅽🆉🅰🅻🅴🆉 won",  # negative squared
+    "Maria 🇬🇴🇳🇿🇦🇱🇪🇿 won",  # regional indicators
+])
+def test_enclosed_letters(name_checker, grey_png, caption):
+    """Circled, parenthesized, squared and negative-squared letters and regional indicators are
+    symbols (category So), not letters: they are read as the letter they enclose."""
+    result = name_checker.check_bytes(grey_png, "p.png", caption)
+    assert result.verdict != "pass", (caption, result.reasons)
+
+
+@pytest.mark.parametrize("caption", [
+    "Congratulations Maria&nbsp;Gonzalez!",
+    "Congratulations Maria Gonz&aacute;lez!",
+    "Congratulations Maria Gonz&#225;lez!",
+    "Congratulations Maria<br>Gonzalez!",
+    "Congratulations <b>Maria</b> <b>Gonzalez</b>!",
+])
+def test_html_entities_and_tags_in_a_caption(name_checker, grey_png, caption):
+    """Captions pasted from a CMS are HTML: entities are decoded and tags read as separators."""
+    result = name_checker.check_bytes(grey_png, "p.png", caption)
+    assert result.verdict != "pass", (caption, result.reasons)
+
+
+@pytest.mark.parametrize("caption", [
+    "O‘Brien, Liam scored twice",     # left single quotation mark (smart-quote autocorrect)
+    "O`Brien, Liam scored twice",     # backtick
+    "O´Brien, Liam scored twice",     # acute accent
+    "O′Brien, Liam scored twice",     # prime
+    "congrats liam oʻbrien",          # okina / turned comma
+    "congrats liam oʼ brien",         # modifier apostrophe followed by a space ("Oʼ Brien")
+    "congrats liam o brien",          # apostrophe dropped, space kept (forms that strip it)
+    "#LiamO‘Brien",                   # hashtag with a smart quote
+])
+def test_apostrophe_variants(name_checker, grey_png, caption):
+    """Every apostrophe look-alike joins a word as ' does, and a name with an apostrophe is also
+    found with it dropped or written as a space."""
+    result = name_checker.check_bytes(grey_png, "p.png", caption)
+    assert result.verdict != "pass", (caption, result.reasons)
+
+
+def test_scrubbed_caption_keeps_the_surname_after_a_smart_quote(name_checker, grey_png):
+    """The scrubbed caption (published after a review) must not keep "‘Brien"."""
+    result = name_checker.check_bytes(grey_png, "p.png", "Liam O\u2018Brien scored twice")
+    assert result.verdict != "pass"
+    assert "Brien" not in result.scrubbed_caption, result.scrubbed_caption
+
+
+def test_right_to_left_override_shows_the_name_reversed_in_storage(name_checker, grey_png):
+    """U+202E makes the stored 'zelaznoG airaM' display as 'Maria Gonzalez': the displayed order counts."""
+    caption = "Well done \u202ezelaznoG airaM\u202c!"
+    result = name_checker.check_bytes(grey_png, "p.png", caption)
+    assert result.verdict != "pass", result.reasons
+
+
+@pytest.mark.parametrize("caption", ["M a r i a  G o n z a l e z won", "M.a.r.i.a G.o.n.z.a.l.e.z won",
+                                     "Maria Gon-\nzalez won"])
+def test_letter_spaced_or_hyphenated_at_a_line_break(name_checker, grey_png, caption):
+    result = name_checker.check_bytes(grey_png, "p.png", caption)
+    assert result.verdict != "pass", (caption, result.reasons)
+
+
+def test_name_with_enclosed_letters_in_a_file_name(name_checker, grey_png):
+    result = name_checker.check_bytes(grey_png, "maria_\u24d6\u24de\u24dd\u24e9\u24d0\u24db\u24d4\u24e9.png")
+    assert result.verdict != "pass", result.reasons
+
+
+@pytest.mark.parametrize("caption", [
+    "So proud! #MariaGonzalez2025",
+    "#CongratsMariaGonzalez",
+    "#GoMariaGonzalez!",
+    "Maria Gonzalez2 and friends",
+    "follow @maria.gonzalez07",
+])
+def test_name_run_together_with_other_words_or_digits(name_checker, grey_png, caption):
+    """A full name inside a longer hashtag, handle or word, or with digits glued on, is found."""
+    result = name_checker.check_bytes(grey_png, "p.png", caption)
+    assert result.verdict != "pass", (caption, result.reasons)
+
+
+@pytest.mark.parametrize("name", ["Maria%20Gonzalez.jpg", "MariaGonzalez2024.jpg", "Maria Gonzalez2.jpg"])
+def test_file_name_url_encoded_or_with_a_number_glued_on(name_checker, grey_png, name):
+    result = name_checker.check_bytes(grey_png, name)
+    assert result.verdict != "pass", (name, result.reasons)
+
+
+@pytest.mark.parametrize("comment", ["Team photo #MariaGonzalez2025", "Go \u24c2\u24d0\u24e1\u24d8\u24d0 "
+                                     "\u24bc\u24de\u24dd\u24e9\u24d0\u24db\u24d4\u24e9"])
+def test_name_tricks_in_a_jpeg_comment(name_checker, comment):
+    """The same matcher reads metadata: a JPEG COM segment with the name in a longer hashtag or
+    in circled letters."""
+    result = name_checker.check_bytes(encoded("JPEG", comment=comment.encode()), "p.jpg")
+    assert result.verdict != "pass", (comment, result.reasons)
