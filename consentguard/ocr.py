@@ -43,6 +43,11 @@ def _engine(side: int):
         raise ModelError(f"rapidocr_onnxruntime cannot be imported ({exc}), so text in photos cannot be "
                          f"read; run: {INSTALL_OCR} (or turn OCR off with --no-ocr)") from exc
     import os
+
+    import onnxruntime
+    # Nothing leaves the machine: ONNX Runtime's telemetry (a no-op on Linux builds, an ETW
+    # provider on Windows) is switched off before the first session.
+    onnxruntime.disable_telemetry_events()
     threads = int(os.environ.get("CONSENTGUARD_OCR_THREADS", "0")) or -1
     return RapidOCR(max_side_len=side, intra_op_num_threads=threads, inter_op_num_threads=threads,
                     print_verbose=False)

@@ -49,3 +49,47 @@ def test_env_var_sets_default(monkeypatch, tmp_path):
     monkeypatch.delenv("CONSENTGUARD_DB")
     assert default_db_path().name == "consentguard.db"
     assert os.fspath(default_db_path()).startswith(os.path.expanduser("~"))
+
+
+def _file_with_an_encoding(path):
+    import numpy as np
+
+    from consentguard import open_db
+    from consentguard.index import encoding_to_blob
+
+    db = open_db(path)
+    db["sync_runs"].insert({"started_at": "x", "os_user": "u", "source": "s", "status": "ok"})
+    db["students"].insert({"student_number": "1", "first_name": "A", "last_name": "B", "photo_restricted": 1,
+                           "name_restricted": 0})
+    secret = encoding_to_blob(np.random.default_rng(7).random(128))
+    db["portraits"].insert({"student_number": "1", "sha256": "h", "source": "p.jpg", "status": "encoded",
+                            "encoding": secret})
+    db.conn.close()
+    assert secret[:64] in path.read_bytes()
+    return secret
+
+
+def test_purged_encodings_leave_no_trace_in_the_file(tmp_path):
+    """secure_delete: a purged encoding is overwritten, not left in the file's free pages (on SQLite
+    builds whose default is off, as the control shows)."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from consentguard import open_db
+    from consentguard.index import purge_all
+
+    control = tmp_path / "control.db"
+    secret = _file_with_an_encoding(control)
+    conn = sqlite3.connect(control, isolation_level=None)
+    conn.execute("PRAGMA secure_delete = OFF")
+    assert purge_all(sqlite_utils.Database(conn)) == 1
+    conn.close()
+    assert secret[:64] in control.read_bytes()  # without secure_delete the bytes stay in the file
+
+    path = tmp_path / "cg.db"
+    secret = _file_with_an_encoding(path)
+    db = open_db(path)
+    assert purge_all(db) == 1
+    db.conn.close()
+    assert secret[:64] not in path.read_bytes()

@@ -291,3 +291,22 @@ def test_a_dead_worker_is_replaced(db_file, faces):
         assert again.status_code == 200 and again.get_json()["result"]["verdict"] == "block"
     finally:
         app.extensions["consentguard_pool"].shutdown()
+
+
+def test_override_check_id_out_of_range_is_a_400(client):
+    headers = {"X-CSRF-Token": client.csrf}
+    for check_id in (2 ** 70, -5, 0, "1e999"):
+        r = client.post("/api/override", json={"check_id": check_id, "user": "Dana",
+                                               "reason": "The small face is a parent volunteer"}, headers=headers)
+        assert r.status_code == 400, (check_id, r.status_code)
+
+
+def test_keep_blocked_folder_made_private_even_when_it_exists(db_file, pool, faces, tmp_path):
+    keep = tmp_path / "kept"
+    keep.mkdir(mode=0o755)
+    keep.chmod(0o755)
+    app = create_app(db_file, pool=pool, keep_blocked=keep)
+    c = app.test_client()
+    c.csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', c.get("/").text).group(1)
+    assert post_photo(c, faces.group.read_bytes(), "group.jpg").get_json()["result"]["verdict"] == "block"
+    assert keep.stat().st_mode & 0o777 == 0o700

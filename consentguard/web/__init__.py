@@ -263,8 +263,10 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         body = request.get_json(silent=True) or {}
         try:
             check_id = int(body.get("check_id"))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
             abort(400, "check_id must be a number")
+        if not 1 <= check_id < 2 ** 63:  # SQLite's integer range: a larger one is a 400, not a 500
+            abort(400, f"check #{check_id} does not exist")
         user = str(body.get("user") or "").strip()[:80]
         if not user:
             abort(400, "an override needs the name of the person who decided")
@@ -307,6 +309,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 def _keep(folder: Path, sha256: str, name: str, data: bytes) -> None:
     """Keep a blocked upload as a record: private folder, named by content hash."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # also when it already existed with a wider mode: it holds photos of children
     path = folder / f"{sha256[:16]}_{Path(name).name}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
