@@ -48,11 +48,14 @@ def chain_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _append(db: sqlite_utils.Database, row: dict) -> int:
-    """Append one row to the chain, atomically."""
+def _append(db: sqlite_utils.Database, row: dict, precondition=None) -> int:
+    """Append one row to the chain, atomically. ``precondition(db)`` runs inside the same
+    transaction (raising refuses the row): what it checked cannot change before the row is written."""
     from .db import transaction
 
     with _lock, transaction(db):
+        if precondition is not None:
+            row = {**row, **precondition(db)}
         last = db.execute("SELECT hash FROM checks ORDER BY id DESC LIMIT 1").fetchone()
         seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
         row = {"event": "check", "ref_id": None, "note": None, **row,
@@ -81,24 +84,46 @@ class OverrideError(ValueError):
     pass
 
 
+#: Longest override reason and name kept (the audit trail is append-only: it must not be a dump).
+MAX_REASON, MAX_USER = 2000, 80
+
+
+def _visible(text: str) -> int:
+    """How many characters of ``text`` a reader can see (not spaces, controls or invisible formats)."""
+    import unicodedata
+    return sum(1 for c in text if unicodedata.category(c)[0] not in "CZ")
+
+
 def record_override(db: sqlite_utils.Database, check_id: int, reason: str, user: str, interface: str = "web") -> int:
     """A staff member releases a photo that needed review, with a written reason.
-    Only a *review* can be overridden: a block stays a block."""
-    reason = (reason or "").strip()
-    if len(reason) < 10:
-        raise OverrideError("an override needs a written reason (at least 10 characters)")
-    row = db.execute("SELECT verdict, file_name, sha256, student_numbers, sync_id, event FROM checks WHERE id = ?",
-                     [check_id]).fetchone()
-    if row is None or row[5] != "check":
-        raise OverrideError(f"check #{check_id} does not exist")
-    if row[0] != "review":
-        raise OverrideError(f"check #{check_id} is '{row[0]}': only a review can be overridden")
+    Only a *review* can be overridden, and only once: a block stays a block. The checks and the
+    record are one transaction, so two releases of one review cannot both be written."""
+    reason, user = (reason or "").strip(), (user or "").strip()
+    if _visible(reason) < 10:
+        raise OverrideError("an override needs a written reason (at least 10 visible characters)")
+    if len(reason) > MAX_REASON:
+        raise OverrideError(f"the reason is too long ({len(reason)} characters; at most {MAX_REASON})")
+    if not _visible(user) or len(user) > MAX_USER:
+        raise OverrideError(f"an override needs the name of the person who decided (at most {MAX_USER} characters)")
+
+    def reviewable(db) -> dict:
+        row = db.execute("SELECT verdict, file_name, sha256, student_numbers, sync_id, event FROM checks WHERE id = ?",
+                         [check_id]).fetchone()
+        if row is None or row[5] != "check":
+            raise OverrideError(f"check #{check_id} does not exist")
+        if row[0] != "review":
+            raise OverrideError(f"check #{check_id} is '{row[0]}': only a review can be overridden")
+        done = db.execute("SELECT os_user, checked_at FROM checks WHERE event = 'override' AND ref_id = ? "
+                          "ORDER BY id LIMIT 1", [check_id]).fetchone()
+        if done:
+            raise OverrideError(f"check #{check_id} was already released by {done[0]} at {done[1]}")
+        return {"file_name": row[1], "sha256": row[2], "student_numbers": row[3], "sync_id": row[4]}
+
     return _append(db, {
-        "checked_at": now(), "os_user": user, "interface": interface, "file_name": row[1], "sha256": row[2],
+        "checked_at": now(), "os_user": user, "interface": interface,
         "verdict": "pass", "reasons": json.dumps([f"override of check #{check_id}: {reason}"]),
-        "student_numbers": row[3], "sync_id": row[4], "result": "{}", "event": "override",
-        "ref_id": check_id, "note": reason,
-    })
+        "result": "{}", "event": "override", "ref_id": check_id, "note": reason,
+    }, reviewable)
 
 
 @dataclass

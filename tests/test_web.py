@@ -310,3 +310,39 @@ def test_keep_blocked_folder_made_private_even_when_it_exists(db_file, pool, fac
     c.csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', c.get("/").text).group(1)
     assert post_photo(c, faces.group.read_bytes(), "group.jpg").get_json()["result"]["verdict"] == "block"
     assert keep.stat().st_mode & 0o777 == 0o700
+
+
+def test_other_host_names_are_refused(client, db_file, pool):
+    """DNS rebinding: a page at an attacker's name resolving to 127.0.0.1 must not reach the audit trail."""
+    assert client.get("/audit", headers={"Host": "rebind.attacker.example:8765"}).status_code == 400
+    assert client.get("/", headers={"Host": "localhost:8765"}).status_code == 200
+    assert client.get("/", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+    assert client.get("/", headers={"Host": "[::1]:8765"}).status_code == 200
+    named = create_app(db_file, pool=pool, hosts=("checker.school.example",)).test_client()
+    assert named.get("/", headers={"Host": "checker.school.example"}).status_code == 200
+    assert named.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_override_inputs_are_bounded_and_released_once(client, faces, tmp_path):
+    from test_faces_e2e import distant
+    photo = distant(faces.clear_other, 40, tmp_path, "far.jpg")
+    body = post_photo(client, photo.read_bytes(), "far.jpg").get_json()
+    assert body["result"]["verdict"] == "review"
+    headers = {"X-CSRF-Token": client.csrf}
+
+    def release(reason, user="Dana Office"):
+        return client.post("/api/override", json={"check_id": body["check_id"], "reason": reason, "user": user},
+                           headers=headers)
+    assert release("x" * 20_000).status_code == 413  # a request body of 20 KB
+    assert release("y" * 3000).status_code == 400  # a reason past 2,000 characters
+    assert release("\u200b" * 12 + " " * 10).status_code == 400  # nothing visible
+    assert release("A parent volunteer, not a student", user="\u200b\u200b").status_code == 400
+    first = release("A parent volunteer, not a student")
+    assert first.status_code == 200
+    again = release("Released again by someone else", user="Sam")
+    assert again.status_code == 400 and "already released by Dana Office at" in again.get_json()["error"]
+
+
+def test_caption_is_bounded(client, faces):
+    r = post_photo(client, faces.stranger.read_bytes(), "s.jpg", caption="word " * 20_000)
+    assert r.status_code == 400 and "caption is too long" in r.get_json()["error"]

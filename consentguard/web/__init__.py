@@ -44,6 +44,9 @@ from .. import index as face_index
 from ..policy import Policy
 
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
+#: Longest caption checked: far above any social post (Facebook allows 63,206) yet bounded, so one
+#: pasted document cannot hold a worker for minutes.
+MAX_CAPTION = 70_000
 PREVIEW_PX = 960
 SESSION_COOKIE, AUTH_COOKIE, ADMIN_COOKIE = "cg_session", "cg_auth", "cg_admin"
 
@@ -123,8 +126,9 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
 
 def create_app(db_path: str | Path, policy: Policy | None = None, token: str | None = None,
                workers: int | None = None, pool=None, admin_token: str | None = None,
-               keep_blocked: str | Path | None = None):
+               keep_blocked: str | Path | None = None, hosts: tuple[str, ...] = ()):
     """The Flask app. ``pool``: an executor to use instead of starting worker processes.
+    ``hosts``: host names it answers to besides this machine's loopback names (DNS rebinding guard).
     ``admin_token``: also required for the audit page. ``keep_blocked``: a folder where blocked
     uploads are kept as a record (otherwise no photo is ever written to disk)."""
     import multiprocessing as mp
@@ -157,8 +161,15 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
                  request.headers.get("Authorization", "").removeprefix("Bearer ")}
         return all(any(hmac.compare_digest(g.encode(), t.encode()) for g in given) for t in needed)
 
+    allowed_hosts = LOOPBACK_NAMES | {h.lower() for h in hosts}
+
     @app.before_request
     def guard():
+        # A page under an attacker's host name that resolves to this machine (DNS rebinding) is
+        # same-origin for the browser: only the names this server was started for are answered.
+        if host_name(request.host) not in allowed_hosts:
+            abort(400, f"unknown host name {request.host!r}: this server answers to "
+                       f"{', '.join(sorted(allowed_hosts))} only (add names with --allow-host)")
         if request.endpoint in ("login", "static") or authorised():
             if request.method == "POST" and request.endpoint != "login":
                 session = request.cookies.get(SESSION_COOKIE, "")
@@ -192,7 +203,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     @app.errorhandler(503)
     def error(exc):
         message = getattr(exc, "description", str(exc))
-        if exc.code == 413:
+        if exc.code == 413 and request.path == "/api/check":
             message = f"photo too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB per photo"
         return jsonify({"error": message}), exc.code
 
@@ -235,6 +246,8 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         if channel is not None and channel not in CHANNELS:
             abort(400, f"unknown channel {channel!r}")
         caption = request.form.get("caption") or None
+        if caption is not None and len(caption) > MAX_CAPTION:
+            abort(400, f"the caption is too long ({len(caption):,} characters; at most {MAX_CAPTION:,})")
         school = request.form.get("school") or None
         from concurrent.futures.process import BrokenProcessPool
 
@@ -260,6 +273,8 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     @app.route("/api/override", methods=["POST"])
     def override():
+        if (request.content_length or 0) > 16 * 1024:
+            abort(413, "an override is a reason and a name, not a file")
         body = request.get_json(silent=True) or {}
         try:
             check_id = int(body.get("check_id"))
@@ -267,7 +282,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             abort(400, "check_id must be a number")
         if not 1 <= check_id < 2 ** 63:  # SQLite's integer range: a larger one is a 400, not a 500
             abort(400, f"check #{check_id} does not exist")
-        user = str(body.get("user") or "").strip()[:80]
+        user = str(body.get("user") or "").strip()
         if not user:
             abort(400, "an override needs the name of the person who decided")
         try:
@@ -325,6 +340,34 @@ def _data_url(jpeg: bytes | None) -> str | None:
     return None if jpeg is None else "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without the port: "[::1]:8765" -> "::1"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def served_names(host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Host names a server bound to ``host`` answers to, besides loopback: the address itself, or
+    for a wildcard bind this machine's names and addresses; plus ``extra`` (--allow-host)."""
+    import socket
+
+    names = set(extra)
+    if host in ("0.0.0.0", "::", ""):
+        names |= {socket.gethostname(), socket.getfqdn()}
+        try:
+            names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+        except OSError:
+            pass
+    else:
+        names.add(host)
+    return tuple(sorted(n.lower() for n in names if n))
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -349,7 +392,8 @@ def _stop(signum, frame):
 
 def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           policy: Policy | None = None, workers: int | None = None, announce=print,
-          admin_token: str | None = None, keep_blocked: str | Path | None = None) -> None:
+          admin_token: str | None = None, keep_blocked: str | Path | None = None,
+          allow_hosts: tuple[str, ...] = ()) -> None:
     """Run the page until interrupted."""
     from waitress import create_server
 
@@ -358,7 +402,8 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
     check_bind(host, token)
     if admin_token is not None and len(admin_token) < 12:
         raise ServeError("the admin token is too short: use at least 12 characters")
-    app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked)
+    app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked,
+                     hosts=served_names(host, allow_hosts))
     signal.signal(signal.SIGTERM, _stop)
     server = create_server(app, host=host, port=port, threads=8, max_request_body_size=MAX_UPLOAD_BYTES + 65536)
     announce(f"consentguard: listening on http://{host}:{server.effective_port}/ (Ctrl-C to stop)")
