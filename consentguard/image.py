@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - pillow-heif is a dependency
 
 #: Changes whenever what a decoded photo contains changes (views, unchecked parts),
 #: so cached scan results are not reused.
-DECODER_VERSION = "views1"
+DECODER_VERSION = "views2"
 
 #: At most this many extra views of one file are checked; more distinct ones are a review.
 MAX_VIEWS = 8
@@ -59,6 +59,14 @@ COMPARE_CELL_PX = 16
 #: a real group photo at 640-4000 px: re-quantised GIF frames and a fresh EXIF thumbnail differ
 #: by at most 14; a 64 px face added, or any face pasted over another, by 32 or more.
 DUPLICATE_DIFF = 20
+#: ... and no cell may hold more detail (standard deviation of its grey pixels, DETAIL_PX a side
+#: at the smaller picture's resolution) than twice the kept one's plus this: a face pixelated or
+#: blurred on the cell grid keeps every cell's mean but loses its detail, so a stale thumbnail or
+#: a later page still showing it is checked. Measured on 60 ../shared/faces photos and the groups:
+#: fresh 160/320 px thumbnails and re-quantised GIF frames reach 3.8; a thumbnail or page still
+#: showing a face pixelated in the photo, 45 or more.
+DETAIL_DIFF = 12
+DETAIL_PX = 4
 #: Pixels at most this opaque are hidden (or nearly) in the photo as shown, but
 #: any conversion that drops the alpha channel reveals them.
 HIDDEN_ALPHA = 160
@@ -209,7 +217,7 @@ class _Views:
         self.over: list[str] = []  # distinct views beyond MAX_VIEWS
         self.texts: list = []  # metadata.TextField of embedded and appended pictures
         self.pixels = rgb.shape[0] * rgb.shape[1]
-        self._signatures: dict[tuple[int, int], np.ndarray] = {}  # (kept picture, cells): grey copy
+        self._signatures: dict[tuple, tuple] = {}  # (kept picture, cells, px): _signature
 
     def spend(self, pixels: int) -> bool:
         """Count ``pixels`` more decoded; False if that would pass the MAX_PIXELS total."""
@@ -221,7 +229,7 @@ class _Views:
     def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True,
             compare: np.ndarray | None = None) -> None:
         """Keep ``rgb`` as a view unless it repeats one kept (``compare``: what to compare instead)."""
-        mine: dict[int, np.ndarray] = {}  # this candidate's grey copies, by cells
+        mine: dict[tuple, tuple] = {}  # this candidate's signatures, by (cells, px)
         compare = rgb if compare is None else compare
         if dedupe and any(self._same(compare, mine, k) for k in range(len(self.views) + 1)):
             return
@@ -233,16 +241,21 @@ class _Views:
     def _kept(self, k: int) -> np.ndarray:
         return self.rgb if k == 0 else self.views[k - 1].rgb
 
-    def _same(self, rgb: np.ndarray, mine: dict[int, np.ndarray], k: int) -> bool:
+    def _same(self, rgb: np.ndarray, mine: dict, k: int) -> bool:
         """A near-duplicate of kept picture ``k`` (0: the photo), compared at the detail the
-        smaller of the two holds."""
+        smaller of the two holds: the same grey in every cell, and no cell with more detail than
+        the kept picture's (pixelating or blurring a face keeps each cell's mean, not its detail)."""
         kept = self._kept(k)
-        cells = int(min(128, max(16, min(rgb.shape[:2] + kept.shape[:2]) // COMPARE_CELL_PX)))
-        if (k, cells) not in self._signatures:
-            self._signatures[(k, cells)] = _signature(kept, cells)
-        if cells not in mine:
-            mine[cells] = _signature(rgb, cells)
-        return int(np.abs(mine[cells] - self._signatures[(k, cells)]).max()) < DUPLICATE_DIFF
+        smaller = min(rgb.shape[:2] + kept.shape[:2])
+        cells = int(min(128, max(16, smaller // COMPARE_CELL_PX)))
+        px = int(min(DETAIL_PX, max(2, smaller // cells)))
+        if (k, cells, px) not in self._signatures:
+            self._signatures[(k, cells, px)] = _signature(kept, cells, px)
+        if (cells, px) not in mine:
+            mine[(cells, px)] = _signature(rgb, cells, px)
+        (mean, detail), (kept_mean, kept_detail) = mine[(cells, px)], self._signatures[(k, cells, px)]
+        return int(np.abs(mean - kept_mean).max()) < DUPLICATE_DIFF and \
+            float((detail - 2 * kept_detail).max()) < DETAIL_DIFF
 
     def problem(self, text: str) -> None:
         self.unchecked.append(f"{self.name}: {text}")
@@ -403,10 +416,12 @@ class _OverBudget(Exception):
     """Decoding more would pass the MAX_PIXELS total."""
 
 
-def _signature(rgb: np.ndarray, cells: int) -> np.ndarray:
-    """A small grey copy: enough to tell a changed scene from a repeated one."""
-    grey = Image.fromarray(rgb).convert("L").resize((cells, cells), Image.Resampling.BOX)
-    return np.asarray(grey, dtype=np.int16)
+def _signature(rgb: np.ndarray, cells: int, px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's mean grey and detail (standard deviation of its ``px`` x ``px`` grey pixels):
+    enough to tell a changed scene, or a face pixelated or blurred away, from a repeat."""
+    grey = Image.fromarray(rgb).convert("L").resize((cells * px, cells * px), Image.Resampling.BOX)
+    blocks = np.asarray(grey, dtype=np.float32).reshape(cells, px, cells, px)
+    return blocks.mean(axis=(1, 3)).round().astype(np.int16), blocks.std(axis=(1, 3))
 
 
 def _decode_part(found: _Views, blob: bytes, what: str, orientation: int | None = None) -> np.ndarray | None:

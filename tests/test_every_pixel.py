@@ -254,3 +254,76 @@ def test_a_name_written_on_page_2_is_read_and_hidden_nowhere_else(checker, clear
     assert hits and hits[0]["view"] == "page 2 of 2" and hits[0]["student_number"] == "900003"
     assert any(r.startswith("ocr in page 2 of 2 at [") for r in result.reasons)
     assert areas_to_hide(doc) == []
+
+
+# -- red-team reproductions (issue #10 follow-up): each passed a restricted face before ----------
+
+def upright(path) -> Image.Image:
+    return ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+
+
+def face_box(im: Image.Image):
+    import numpy as np
+
+    from consentguard.faces import detect_faces
+
+    return detect_faces(np.asarray(im))[0].box
+
+
+def pixelate(im: Image.Image, box, cell: int) -> Image.Image:
+    """``box`` (aligned to ``cell``) replaced by cell x cell blocks of its mean colour, as an editor
+    hides a face."""
+    im = im.copy()
+    left, top, right, bottom = box
+    region = im.crop(box)
+    small = region.resize(((right - left) // cell, (bottom - top) // cell), Image.Resampling.BOX)
+    im.paste(small.resize(region.size, Image.Resampling.NEAREST), (left, top))
+    return im
+
+
+def aligned(box, cell: int):
+    left, top, right, bottom = box
+    return (left // cell * cell, top // cell * cell, -(-right // cell) * cell, -(-bottom // cell) * cell)
+
+
+def _busy_edges(im: Image.Image) -> Image.Image:
+    """Striped left and right edges, so image._trim_bars finds no flat bar to cut off."""
+    import numpy as np
+
+    a = np.asarray(im).copy()
+    stripes = (np.arange(im.height) // 8 % 2)[:, None, None]
+    a[:, :4] = np.where(stripes == 0, 0, 255)
+    a[:, -4:] = np.where(stripes == 0, 255, 0)
+    return Image.fromarray(a)
+
+
+def test_stale_thumbnail_of_a_face_pixelated_in_the_photo_is_not_taken_for_a_fresh_one(checker, faces):
+    """Pixelating a face on the comparison grid keeps every cell's mean grey; the camera's
+    thumbnail still shows the face, with detail where the photo has none: it is checked."""
+    im = upright(faces.restricted_other)
+    side = min(im.size)
+    im = im.crop(((im.width - side) // 2, (im.height - side) // 2, (im.width + side) // 2,
+                  (im.height + side) // 2)).resize((640, 640))
+    im = _busy_edges(im)
+    hidden = pixelate(im, aligned(face_box(im), 40), 40)
+    thumb = encode([im.resize((160, 160))], "JPEG", quality=85)
+    assert checker.check_bytes(thumb, "thumb.jpg").verdict == "block"
+    assert checker.check_bytes(encode([hidden], "JPEG", quality=90), "hidden.jpg").verdict == "pass"
+    result = checker.check_bytes(encode([hidden], "JPEG", quality=90, exif=exif_with_thumbnail(thumb)), "x.jpg")
+    assert result.verdict != "pass", result.reasons
+
+
+def test_later_page_showing_a_face_pixelated_on_page_one_is_not_taken_for_a_repeat(checker, faces):
+    """A 4096 px scan whose first page pixelates the face in 32 px blocks (the comparison cell)
+    and whose second page is the original: page 2 has the same cell means but more detail."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    scene = Image.fromarray(rng.integers(60, 200, (512, 512, 3), dtype=np.uint8)).resize(
+        (4096, 4096), Image.Resampling.BICUBIC)
+    face = upright(faces.restricted_other)
+    k = 130 / 409
+    scene.paste(face.resize((round(face.width * k), round(face.height * k))), (1600, 1600))
+    first = pixelate(scene, aligned(face_box(scene), 32), 32)
+    result = checker.check_bytes(encode([first, scene], "TIFF"), "scan.tif")
+    assert result.verdict != "pass", result.reasons
