@@ -7,7 +7,8 @@ Fail closed: a file that cannot be decoded to the last pixel raises
 Every pixel a viewer can see is checked, not only the picture as normally shown:
 the other frames of an animation, the other pages of a TIFF, the other images of
 an MPO, a stale EXIF thumbnail, images appended after the end of the file,
-pixels hidden by transparency, and a smoothed copy of a 1-bit dithered image
+pixels hidden by transparency, the photo on a dark page when its alpha channel
+holds a picture, and a smoothed copy of a dithered image
 become extra :class:`View` s (near-duplicates skipped, their number and pixels
 bounded). What cannot be checked (a ZIP appended to a JPEG, frames past the
 limit, a JPEG compressed beyond what face detection survives) is named in
@@ -276,7 +277,7 @@ def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes
     ``im`` is the opened file (first frame loaded), ``shown`` its upright first frame and
     ``rgb`` the photo as shown. Never raises: a part that cannot be read is an unchecked part."""
     found = _Views(name, rgb)
-    for step in (_hidden_by_alpha, _smoothed_1bit, _exif_thumbnail, _jpeg_quality, _frames, _appended):
+    for step in (_hidden_by_alpha, _smoothed_dither, _exif_thumbnail, _jpeg_quality, _frames, _appended):
         try:
             step(found, im=im, shown=shown, data=data, orientation=orientation)
         except Exception as exc:  # a malformed part: review, never a crash and never a silent pass
@@ -286,30 +287,59 @@ def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes
 
 
 def _hidden_by_alpha(found: _Views, shown: Image.Image, **_) -> None:
-    """Pixels (nearly) transparent in the photo as shown, revealed by any conversion that drops alpha."""
+    """Pixels (nearly) transparent in the photo as shown, revealed by any conversion that drops
+    alpha; and a picture drawn in the alpha channel itself, which a dark page shows."""
     if shown.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and not (
             shown.mode in ("P", "L", "RGB") and "transparency" in shown.info):
         return
     rgba = shown.convert("RGBA")
-    hidden = np.asarray(rgba.getchannel("A")) <= HIDDEN_ALPHA
-    if not hidden.any():
-        return
-    raw = np.asarray(rgba.convert("RGB"))
-    under = raw[hidden]
-    if int(under.max()) - int(under.min()) < DUPLICATE_DIFF:  # one flat colour under the transparency
-        return
-    found.add("pixels hidden by transparency", raw, picture=False)
+    alpha = np.asarray(rgba.getchannel("A"))
+    hidden = alpha <= HIDDEN_ALPHA
+    if hidden.any():
+        raw = np.asarray(rgba.convert("RGB"))
+        under = raw[hidden]
+        if int(under.max()) - int(under.min()) >= DUPLICATE_DIFF:  # not one flat colour under the transparency
+            found.add("pixels hidden by transparency", raw, picture=False)
+    _on_a_dark_page(found, rgba, alpha)
 
 
-def _smoothed_1bit(found: _Views, shown: Image.Image, **_) -> None:
-    """A dithered black-and-white image: a person sees the face, the detector sees dots."""
-    if shown.mode not in ("1", "L", "P", "LA", "PA"):
+#: An alpha channel with at least this share of its pixels partly transparent, in levels spread
+#: over DUPLICATE_DIFF or more, has a picture of its own (anti-aliased edges of a cut-out or a
+#: logo stay far below; a face drawn in the alpha channel is nearly all of it).
+STRUCTURED_ALPHA_SHARE = 0.05
+
+
+def _on_a_dark_page(found: _Views, rgba: Image.Image, alpha: np.ndarray) -> None:
+    """The photo shown on black (a dark page or theme), when its alpha channel has structure:
+    a face drawn in the alpha of an all-white picture is blank on white, plain on black."""
+    partial = alpha[(alpha > 0) & (alpha < 255)]
+    if partial.size < STRUCTURED_ALPHA_SHARE * alpha.size or int(partial.max()) - int(partial.min()) < DUPLICATE_DIFF:
         return
-    colours = shown.getcolors(2)
-    if colours is None or len(colours) < 2:  # grey levels, or one flat colour: nothing to smooth
+    dark = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    found.add("the picture on a dark background", np.asarray(dark), picture=False)
+
+
+#: A picture of at most this many colours ...
+DITHER_COLOURS = 16
+#: ... whose neighbouring pixels differ by this much grey on average is dithered: measured on
+#: ../shared/faces photos, 1-bit and 3-colour dithers 72-162; the same photos in 8-16 colours
+#: without dither and black text on white, 10 or less.
+DITHER_CONTRAST = 32
+
+
+def _smoothed_dither(found: _Views, shown: Image.Image, im: Image.Image, **_) -> None:
+    """A dithered picture (whatever its mode: 1-bit, a palette, or the same dots saved as RGB):
+    a person sees the face, the detector sees dots."""
+    if im.format in ("JPEG", "MPO"):  # lossy: never a handful of colours
         return
-    grey = shown.convert("L").filter(ImageFilter.GaussianBlur(_SMOOTH_RADIUS))
-    found.add("1-bit image smoothed for face detection", np.asarray(grey.convert("RGB")), picture=False,
+    colours = shown.getcolors(DITHER_COLOURS)
+    if colours is None or len(colours) < 2:  # many colours, or one flat colour: nothing to smooth
+        return
+    grey = shown.convert("L")
+    if float(np.abs(np.diff(np.asarray(grey, dtype=np.int16), axis=1)).mean()) < DITHER_CONTRAST:
+        return
+    smooth = grey.filter(ImageFilter.GaussianBlur(_SMOOTH_RADIUS))
+    found.add("dithered image smoothed for face detection", np.asarray(smooth.convert("RGB")), picture=False,
               dedupe=False)
 
 

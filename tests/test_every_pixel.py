@@ -169,7 +169,7 @@ def test_one_bit_dithered_face_does_not_pass(checker, restricted):
     result, doc = check(checker, data, "dithered.png")
     assert result.verdict in ("block", "review"), result.reasons
     flagged = [f for f in doc["faces"] if f["verdict"] != "pass"]
-    assert any(f["view"] == "1-bit image smoothed for face detection" and f["student_number"] == R for f in flagged)
+    assert any(f["view"] == "dithered image smoothed for face detection" and f["student_number"] == R for f in flagged)
     assert R in result.decision.student_numbers
 
 
@@ -327,3 +327,39 @@ def test_later_page_showing_a_face_pixelated_on_page_one_is_not_taken_for_a_repe
     first = pixelate(scene, aligned(face_box(scene), 32), 32)
     result = checker.check_bytes(encode([first, scene], "TIFF"), "scan.tif")
     assert result.verdict != "pass", result.reasons
+
+
+def test_face_drawn_in_the_alpha_channel_over_white_shows_on_a_dark_page(checker, restricted):
+    """All-white colour, the face in the alpha channel: blank on white, the face on a dark page."""
+    import numpy as np
+
+    grey = np.asarray(restricted.convert("L"))
+    white = Image.new("L", SIZE, 255)
+    rgba = Image.merge("RGBA", [white, white, white, Image.fromarray(grey)])
+    on_black = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    assert checker.check_bytes(encode([on_black], "PNG"), "seen.png").verdict == "block"  # what a viewer sees
+    result = checker.check_bytes(encode([rgba], "PNG"), "darkmode.png")
+    assert result.verdict != "pass", result.reasons
+    assert_blocks_in(checker, encode([rgba], "PNG"), "darkmode.png", "the picture on a dark background")
+
+
+def test_dithered_black_and_white_face_saved_as_rgb(checker, restricted):
+    """The same dots as test_one_bit_dithered_face_does_not_pass, saved as an RGB PNG."""
+    dots = restricted.convert("L").convert("1")
+    assert checker.check_bytes(encode([dots], "PNG"), "dots1.png").verdict == "block"
+    result, doc = check(checker, encode([dots.convert("RGB")], "PNG"), "dots.png")
+    assert result.verdict != "pass", result.reasons
+    assert any(f["view"] == "dithered image smoothed for face detection" and f["student_number"] == R
+               for f in doc["faces"] if f["verdict"] != "pass")  # found as a face, not by luck as an unclear one
+
+
+def test_dithered_face_with_a_third_colour(checker, restricted):
+    """A navy and cream palette dither in which the quantizer also used black (3 colours)."""
+    palette = Image.new("P", (1, 1))
+    palette.putpalette([20, 30, 90, 250, 240, 210] + [0] * (254 * 3))
+    dots = restricted.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
+    assert len(dots.getcolors()) == 3
+    result, doc = check(checker, encode([dots], "PNG"), "poster.png")
+    assert result.verdict != "pass", result.reasons
+    assert any(f["view"] == "dithered image smoothed for face detection" and f["student_number"] == R
+               for f in doc["faces"] if f["verdict"] != "pass")
