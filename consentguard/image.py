@@ -298,22 +298,24 @@ def _hidden_by_alpha(found: _Views, shown: Image.Image, **_) -> None:
     if hidden.any():
         raw = np.asarray(rgba.convert("RGB"))
         under = raw[hidden]
-        if int(under.max()) - int(under.min()) >= DUPLICATE_DIFF:  # not one flat colour under the transparency
+        if int(np.ptp(under, axis=0).max()) >= DUPLICATE_DIFF:  # not one flat colour under the transparency
             found.add("pixels hidden by transparency", raw, picture=False)
     _on_a_dark_page(found, rgba, alpha)
 
 
-#: An alpha channel with at least this share of its pixels partly transparent, in levels spread
-#: over DUPLICATE_DIFF or more, has a picture of its own (anti-aliased edges of a cut-out or a
-#: logo stay far below; a face drawn in the alpha channel is nearly all of it).
+#: An alpha channel with at least this share of its pixels partly transparent inside areas (all
+#: four neighbours partly transparent too), in levels spread over DUPLICATE_DIFF or more, has a
+#: picture of its own: the anti-aliased rim of a cut-out or a logo is a line, not an area; a face
+#: drawn in the alpha channel is nearly all of it.
 STRUCTURED_ALPHA_SHARE = 0.05
 
 
 def _on_a_dark_page(found: _Views, rgba: Image.Image, alpha: np.ndarray) -> None:
     """The photo shown on black (a dark page or theme), when its alpha channel has structure:
     a face drawn in the alpha of an all-white picture is blank on white, plain on black."""
-    partial = alpha[(alpha > 0) & (alpha < 255)]
-    if partial.size < STRUCTURED_ALPHA_SHARE * alpha.size or int(partial.max()) - int(partial.min()) < DUPLICATE_DIFF:
+    partial = (alpha > 0) & (alpha < 255)
+    inside = partial[1:-1, 1:-1] & partial[:-2, 1:-1] & partial[2:, 1:-1] & partial[1:-1, :-2] & partial[1:-1, 2:]
+    if inside.sum() < STRUCTURED_ALPHA_SHARE * alpha.size or int(np.ptp(alpha[partial])) < DUPLICATE_DIFF:
         return
     dark = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
     found.add("the picture on a dark background", np.asarray(dark), picture=False)
@@ -330,8 +332,8 @@ DITHER_CONTRAST = 32
 def _smoothed_dither(found: _Views, shown: Image.Image, im: Image.Image, **_) -> None:
     """A dithered picture (whatever its mode: 1-bit, a palette, or the same dots saved as RGB):
     a person sees the face, the detector sees dots."""
-    if im.format in ("JPEG", "MPO"):  # lossy: never a handful of colours
-        return
+    if im.format in ("JPEG", "MPO") or shown.mode not in ("1", "L", "P", "LA", "PA", "RGB", "RGBA"):
+        return  # lossy (never a handful of colours), or more than 8 bits a channel (not dithered)
     colours = shown.getcolors(DITHER_COLOURS)
     if colours is None or len(colours) < 2:  # many colours, or one flat colour: nothing to smooth
         return
@@ -397,11 +399,52 @@ def jpeg_quality(quantization: dict | None) -> int | None:
     return max(1, min(100, round(quality)))
 
 
-def _jpeg_quality(found: _Views, im: Image.Image, **_) -> None:
-    quality = jpeg_quality(getattr(im, "quantization", None))
+def _jpeg_quality(found: _Views, im: Image.Image, data: bytes, **_) -> None:
+    """A JPEG, or a TIFF whose pages are JPEG-compressed, below MIN_JPEG_QUALITY."""
+    tables, what = getattr(im, "quantization", None), "JPEG"
+    if not tables and im.format == "TIFF":
+        tables, what = _tiff_jpeg_tables(im, data), "TIFF's JPEG-compressed image"
+    quality = jpeg_quality(tables)
     if quality is not None and quality < MIN_JPEG_QUALITY:
-        found.problem(f"the JPEG is compressed so heavily (quality about {quality}, faces are lost below "
+        found.problem(f"the {what} is compressed so heavily (quality about {quality}, faces are lost below "
                       f"{MIN_JPEG_QUALITY}) that faces in it cannot be detected reliably: check it by eye")
+
+
+def _tiff_jpeg_tables(im: Image.Image, data: bytes) -> dict | None:
+    """The quantization tables of a JPEG-compressed TIFF (first page): from its JPEGTables tag,
+    or else from the first strip or tile, which is then a whole JPEG."""
+    tags = im.tag_v2
+    if tags.get(259) not in (6, 7):  # old-style and new-style JPEG compression
+        return None
+    blob = tags.get(347)
+    if not blob:
+        offsets = tags.get(273) or tags.get(324) or tags.get(513)
+        counts = tags.get(279) or tags.get(325) or tags.get(514)
+        first = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+        if offsets is None or counts is None:
+            return None
+        blob = data[first(offsets):first(offsets) + first(counts)]
+    return dqt_tables(bytes(blob)) or None
+
+
+def dqt_tables(blob: bytes) -> dict[int, list[int]]:
+    """The quantization tables (by table number) in the DQT segments of JPEG bytes, before the
+    first scan."""
+    tables: dict[int, list[int]] = {}
+    stop = blob.find(b"\xff\xda")
+    stop = len(blob) if stop < 0 else stop
+    pos = blob.find(b"\xff\xdb")
+    while 0 <= pos < stop:
+        segment = blob[pos + 4:pos + 2 + int.from_bytes(blob[pos + 2:pos + 4], "big")]
+        i = 0
+        while i < len(segment):
+            wide, number = segment[i] >> 4, segment[i] & 15
+            raw = segment[i + 1:i + 1 + 64 * (1 + wide)]
+            tables[number] = [int.from_bytes(raw[j:j + 2], "big") for j in range(0, len(raw), 2)] if wide \
+                else list(raw)
+            i += 1 + 64 * (1 + wide)
+        pos = blob.find(b"\xff\xdb", pos + 2)
+    return tables
 
 
 def _frames(found: _Views, im: Image.Image, orientation: int, **_) -> None:
@@ -496,16 +539,22 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def jpeg_end(data: bytes, start: int = 0) -> int | None:
     """Offset just past the EOI marker of the JPEG at ``start`` (segment lengths followed,
-    so a thumbnail inside EXIF does not end it early), or None if it has none."""
+    so a thumbnail inside EXIF does not end it early; stray bytes between segments skipped as
+    libjpeg does), or None if it has none."""
     if data[start:start + 2] != b"\xff\xd8":
         return None
     pos, size = start + 2, len(data)
     while pos + 2 <= size:
-        if data[pos] != 0xFF:
-            return None
+        if data[pos] != 0xFF:  # stray bytes between segments: libjpeg skips to the next marker, so do we
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                return None
+            continue
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
+        elif marker == 0x00:  # not a marker: stray bytes too
+            pos += 2
         elif marker == 0xD9:
             return pos + 2
         elif 0xD0 <= marker <= 0xD7 or marker == 0x01:
@@ -587,19 +636,134 @@ def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[bytes, int]:
     return b"".join(parts), len(data)
 
 
-def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
-    """Whatever follows the end of a JPEG, PNG or GIF: another image is checked (up to MAX_FRAMES
-    of them), a ZIP is opened, anything else is named."""
+def riff_end(data: bytes) -> int | None:
+    """Offset just past a RIFF file (WebP) as its header's size says, or None."""
+    if data[:4] != b"RIFF" or len(data) < 12:
+        return None
+    size = int.from_bytes(data[4:8], "little")
+    end = 8 + size + (size & 1)
+    return end if end <= len(data) else None
+
+
+def bmp_end(data: bytes) -> int | None:
+    """Offset just past a BMP's pixel data (and colour profile), as its info header gives them;
+    not its bfSize, which nothing reading the picture checks."""
+    if data[:2] != b"BM" or len(data) < 26:
+        return None
+    u32 = lambda at: int.from_bytes(data[at:at + 4], "little")  # noqa: E731
+    pixels, header = u32(10), u32(14)
+    if header == 12:  # OS/2 core header
+        width, height, bits, compression, size = (int.from_bytes(data[18:20], "little"),
+                                                   int.from_bytes(data[20:22], "little"),
+                                                   int.from_bytes(data[24:26], "little"), 0, 0)
+    elif header >= 40 and len(data) >= 54:
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        height = int.from_bytes(data[22:26], "little", signed=True)
+        bits, compression, size = int.from_bytes(data[28:30], "little"), u32(30), u32(34)
+    else:
+        return None
+    stride = (abs(width) * bits + 31) // 32 * 4
+    end = pixels + (stride * abs(height) if compression in (0, 3, 6) else size)
+    if header >= 124 and len(data) >= 14 + 124:  # V5: an embedded colour profile, placed anywhere
+        profile_at, profile_size = u32(14 + 112), u32(14 + 116)
+        if profile_size:
+            end = max(end, 14 + profile_at + profile_size)
+    return end if end <= len(data) else None
+
+
+#: Bytes per value of each TIFF field type.
+_TIFF_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4,
+                   16: 8, 17: 8, 18: 8}
+#: Tags whose values are offsets of further IFDs (SubIFDs, EXIF, GPS, Interoperability).
+_TIFF_SUB_IFDS = (330, 34665, 34853, 40965)
+#: (offsets, byte counts) tag pairs of image data: strips, tiles, an old-style JPEG.
+_TIFF_DATA = ((273, 279), (324, 325), (513, 514))
+#: A TIFF with more IFDs than this is not walked to its end.
+MAX_TIFF_IFDS = 4096
+
+
+def tiff_end(data: bytes) -> int | None:
+    """Offset just past the furthest byte any IFD of a TIFF (pages, sub-IFDs, EXIF, GPS), any of
+    their values, strips or tiles use, or None if the structure cannot be walked."""
+    order = {b"II": "little", b"MM": "big"}.get(data[:2])
+    if order is None or len(data) < 8:
+        return None
+    num = lambda at, n: int.from_bytes(data[at:at + n], order)  # noqa: E731
+    big = num(2, 2) == 43
+    if big:  # BigTIFF: 8-byte offsets and counts, 20-byte entries
+        count_size, entry_size, field, queue, end = 8, 20, 8, [num(8, 8)], 16
+    elif num(2, 2) == 42:
+        count_size, entry_size, field, queue, end = 2, 12, 4, [num(4, 4)], 8
+    else:
+        return None
+    seen: set[int] = set()
+    while queue:
+        ifd = queue.pop()
+        if not ifd or ifd in seen:
+            continue
+        if len(seen) >= MAX_TIFF_IFDS or ifd + count_size > len(data):
+            return None
+        seen.add(ifd)
+        entries = num(ifd, count_size)
+        first = ifd + count_size
+        after = first + entries * entry_size
+        end = max(end, after + field)
+        values: dict[int, list[int]] = {}
+        for k in range(entries):
+            at = first + k * entry_size
+            tag, kind, count = num(at, 2), num(at + 2, 2), num(at + 4, field)
+            size = _TIFF_TYPE_SIZE.get(kind, 1) * count
+            where = at + 4 + field if size <= field else num(at + 4 + field, field)
+            end = max(end, where + size)
+            if kind in (3, 4, 13, 16, 18) and (tag in _TIFF_SUB_IFDS or any(tag in pair for pair in _TIFF_DATA)):
+                width = _TIFF_TYPE_SIZE[kind]
+                values[tag] = [num(where + width * i, width) for i in range(min(count, len(data)))]
+        queue.append(num(after, field))
+        queue += [o for tag in _TIFF_SUB_IFDS for o in values.get(tag, [])]
+        for offsets, counts in _TIFF_DATA:
+            for offset, length in zip(values.get(offsets, []), values.get(counts, [])):
+                end = max(end, offset + length)
+    return end if end <= len(data) else None
+
+
+def _image_end(im: Image.Image, data: bytes) -> tuple[int | None, str | None]:
+    """Where the picture ends in ``data`` (None: not found) and what to call it; (None, None)
+    for formats whose end is not looked for."""
     fmt = im.format
     if fmt in ("JPEG", "MPO"):
-        end, kind = jpeg_end(data), "JPEG"
-    elif fmt == "PNG":
-        end, kind = png_end(data), "PNG"
-    elif fmt == "GIF":
-        end, kind = gif_blocks(data)[0], "GIF"
-    else:
+        return jpeg_end(data), "JPEG"
+    if fmt == "PNG":
+        return png_end(data), "PNG"
+    if fmt == "GIF":
+        return gif_blocks(data)[0], "GIF"
+    if fmt == "WEBP":
+        return riff_end(data), "WebP"
+    if fmt == "BMP":
+        return bmp_end(data), "BMP"
+    if fmt == "TIFF":
+        return tiff_end(data), "TIFF"
+    return None, None
+
+
+def _mpo_offsets(im: Image.Image) -> set[int]:
+    """Where the MPF index of an MPO says its own images start (read as frames already)."""
+    try:
+        base = im.info["mpoffset"]
+        return {base + entry["DataOffset"] for entry in im.mpinfo[0xB002] if entry["DataOffset"]}
+    except (AttributeError, KeyError, TypeError):
+        return set()
+
+
+def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
+    """Whatever follows the end of a JPEG, PNG, GIF, WebP, BMP or TIFF: another image is checked
+    (up to MAX_FRAMES of them), a ZIP is opened, anything else is named."""
+    end, kind = _image_end(im, data)
+    if kind is None:
         return
-    own = getattr(im, "n_frames", 1) - 1 if fmt == "MPO" else 0  # the MPO's own images, already frames
+    if end is None:
+        found.problem(f"the end of the {kind} could not be found, so data after it (if any) was not checked")
+        return
+    own = _mpo_offsets(im) if im.format == "MPO" else set()  # the MPO's own images, already frames
     number = 0
     while end is not None and end < len(data):
         start = len(data) - len(data[end:].lstrip(b"\x00"))
@@ -608,8 +772,7 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
         head = data[start:start + 8]
         if head.startswith(b"\xff\xd8\xff"):
             end = jpeg_end(data, start)
-            if own:
-                own -= 1
+            if start in own:
                 continue
         elif head == PNG_SIGNATURE:
             end = png_end(data, start)

@@ -363,3 +363,50 @@ def test_dithered_face_with_a_third_colour(checker, restricted):
     assert result.verdict != "pass", result.reasons
     assert any(f["view"] == "dithered image smoothed for face detection" and f["student_number"] == R
                for f in doc["faces"] if f["verdict"] != "pass")
+def test_jpeg_hidden_between_an_mpo_and_its_second_image_is_checked(checker, clear, restricted):
+    """A JPEG inserted right after an MPO's first image, the MPF offset of image 2 moved past
+    it: only the JPEGs the MPF index points at are the MPO's own."""
+    import struct
+
+    from consentguard.image import jpeg_end
+
+    mpo = encode([clear, clear.transpose(Image.Transpose.FLIP_LEFT_RIGHT)], "MPO", quality=90)
+    hidden = encode([restricted], "JPEG", quality=90)
+    end = jpeg_end(mpo)
+    header = mpo.find(b"MPF\x00") + 4
+    order = "<" if mpo[header:header + 2] == b"II" else ">"
+    ifd = header + struct.unpack(order + "I", mpo[header + 4:header + 8])[0]
+    for k in range(struct.unpack(order + "H", mpo[ifd:ifd + 2])[0]):
+        tag, _, _, value = struct.unpack(order + "HHII", mpo[ifd + 2 + 12 * k:ifd + 14 + 12 * k])
+        if tag == 0xB002:  # MP Entry: 16 bytes per image (attribute, size, offset, dependents)
+            second = header + value + 16
+    data = bytearray(mpo[:end] + hidden + mpo[end:])
+    offset = struct.unpack_from(order + "I", data, second + 8)[0]
+    struct.pack_into(order + "I", data, second + 8, offset + len(hidden))
+    result = checker.check_bytes(bytes(data), "stereo.jpg")
+    assert result.verdict != "pass", result.reasons
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "BMP", "TIFF"])
+def test_jpeg_appended_after_a_webp_bmp_or_tiff(checker, clear, restricted, fmt):
+    data = encode([clear], fmt) + encode([restricted], "JPEG", quality=90)
+    result = checker.check_bytes(data, f"polyglot.{fmt.lower()}")
+    assert result.verdict != "pass", result.reasons
+
+
+def test_two_stray_bytes_after_a_segment_hide_an_appended_jpeg(checker, clear, restricted):
+    """libjpeg skips stray bytes between segments; so must the walk to the end of the JPEG."""
+    base = encode([clear], "JPEG", quality=90)
+    tail = encode([restricted], "JPEG", quality=90)
+    assert checker.check_bytes(base + tail, "plain.jpg").verdict == "block"
+    data = base[:2] + b"\xff\xef\x00\x04ab" + b"xy" + base[2:] + tail
+    result = checker.check_bytes(data, "junk.jpg")
+    assert result.verdict != "pass", result.reasons
+
+
+def test_tiff_with_jpeg_compression_at_quality_1(checker, restricted):
+    """The quality rule of JPEG files applies to JPEG-compressed TIFF strips too."""
+    out = io.BytesIO()
+    restricted.save(out, "TIFF", compression="jpeg", quality=1)
+    result = checker.check_bytes(out.getvalue(), "mush.tif")
+    assert result.verdict != "pass", result.reasons
