@@ -492,9 +492,10 @@ class _OverBudget(Exception):
 def _signature(rgb: np.ndarray, cells: int, px: int) -> tuple[np.ndarray, np.ndarray]:
     """Each cell's mean grey and detail (standard deviation of its ``px`` x ``px`` grey pixels):
     enough to tell a changed scene, or a face pixelated or blurred away, from a repeat."""
-    grey = Image.fromarray(rgb).convert("L").resize((cells * px, cells * px), Image.Resampling.BOX)
-    blocks = np.asarray(grey, dtype=np.float32).reshape(cells, px, cells, px)
-    return blocks.mean(axis=(1, 3)).round().astype(np.int16), blocks.std(axis=(1, 3))
+    grey = Image.fromarray(rgb).convert("L")
+    mean = np.asarray(grey.resize((cells, cells), Image.Resampling.BOX), dtype=np.int16)
+    blocks = np.asarray(grey.resize((cells * px, cells * px), Image.Resampling.BOX), dtype=np.float32)
+    return mean, blocks.reshape(cells, px, cells, px).std(axis=(1, 3))
 
 
 def _decode_part(found: _Views, blob: bytes, what: str, orientation: int | None = None) -> np.ndarray | None:
