@@ -399,15 +399,17 @@ def jpeg_quality(quantization: dict | None) -> int | None:
     return max(1, min(100, round(quality)))
 
 
-def _jpeg_quality(found: _Views, im: Image.Image, data: bytes, **_) -> None:
-    """A JPEG, or a TIFF whose pages are JPEG-compressed, below MIN_JPEG_QUALITY."""
+def _jpeg_quality(found: _Views, im: Image.Image, data: bytes, where: str | None = None, **_) -> None:
+    """A JPEG (or an image of an MPO), or a TIFF page with JPEG compression, below
+    MIN_JPEG_QUALITY (``where``: which frame, None for the photo as shown)."""
     tables, what = getattr(im, "quantization", None), "JPEG"
     if not tables and im.format == "TIFF":
         tables, what = _tiff_jpeg_tables(im, data), "TIFF's JPEG-compressed image"
     quality = jpeg_quality(tables)
     if quality is not None and quality < MIN_JPEG_QUALITY:
-        found.problem(f"the {what} is compressed so heavily (quality about {quality}, faces are lost below "
-                      f"{MIN_JPEG_QUALITY}) that faces in it cannot be detected reliably: check it by eye")
+        found.problem(f"{'the ' + what if where is None else where + ' (' + what + ')'} is compressed so heavily "
+                      f"(quality about {quality}, faces are lost below {MIN_JPEG_QUALITY}) that faces in it "
+                      "cannot be detected reliably: check it by eye")
 
 
 def _tiff_jpeg_tables(im: Image.Image, data: bytes) -> dict | None:
@@ -447,7 +449,7 @@ def dqt_tables(blob: bytes) -> dict[int, list[int]]:
     return tables
 
 
-def _frames(found: _Views, im: Image.Image, orientation: int, **_) -> None:
+def _frames(found: _Views, im: Image.Image, orientation: int, data: bytes, **_) -> None:
     """Every frame of an animation, page of a TIFF, image of an MPO (sampled past MAX_FRAMES)."""
     count = getattr(im, "n_frames", 1)
     if count <= 1:
@@ -474,6 +476,8 @@ def _frames(found: _Views, im: Image.Image, orientation: int, **_) -> None:
                 raise _OverBudget
             im.load()
             frame = np.asarray(_to_rgb(_orient(im, orientation)), dtype=np.uint8)
+            if not sequential:  # pages and MPO images have their own compression
+                _jpeg_quality(found, im, data, where)
         except _OverBudget:
             found.problem(f"{where} and those after it were not checked: the file holds more than "
                           f"{MAX_PIXELS // 1_000_000} MP in total")

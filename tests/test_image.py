@@ -297,3 +297,15 @@ def test_an_mpos_own_images_are_frames_not_appended_data():
     image = decode_image(data, "x.jpg")
     assert [v.label for v in image.views] == ["image 2 of the MPO file", "image 3 of the MPO file"]
     assert image.unchecked == []
+
+
+def test_quality_of_a_later_tiff_page_is_measured():
+    frames = noise_frames(2, size=(64, 64))
+    first = encode(frames[0], "TIFF", compression="jpeg", quality=90)
+    data = encode(frames[0], "TIFF", save_all=True, append_images=[frames[1]], compression="jpeg", quality=1)
+    assert decode_image(first, "x.tif").unchecked == []
+    page = Image.open(io.BytesIO(data))
+    page.seek(1)
+    assert page.tag_v2.get(259) == 7
+    problems = decode_image(data, "x.tif").unchecked
+    assert any(p.startswith("x.tif: page 2 of 2 (TIFF's JPEG-compressed image) is compressed so heavily") for p in problems)
