@@ -641,13 +641,27 @@ def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[bytes, int]:
     return b"".join(parts), len(data)
 
 
+#: The chunks of a WebP file (image data, animation, alpha, colour profile, metadata).
+_WEBP_CHUNKS = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP", b"EXIF", b"XMP "}
+
+
 def riff_end(data: bytes) -> int | None:
-    """Offset just past a RIFF file (WebP) as its header's size says, or None."""
-    if data[:4] != b"RIFF" or len(data) < 12:
+    """Offset just past the last WebP chunk, walked chunk by chunk (the RIFF header's size alone
+    could also cover a picture wrapped in an unknown chunk); at an unknown chunk, the offset of
+    its data, so what it holds is checked like data after the end. None if the walk fails."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         return None
     size = int.from_bytes(data[4:8], "little")
-    end = 8 + size + (size & 1)
-    return end if end <= len(data) else None
+    limit = 8 + size + (size & 1)
+    if limit > len(data):
+        return None
+    pos = 12
+    while pos + 8 <= limit:
+        if data[pos:pos + 4] not in _WEBP_CHUNKS:
+            return pos + 8
+        length = int.from_bytes(data[pos + 4:pos + 8], "little")
+        pos += 8 + length + (length & 1)
+    return pos if pos <= len(data) else None
 
 
 def bmp_end(data: bytes) -> int | None:

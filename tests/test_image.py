@@ -309,3 +309,12 @@ def test_quality_of_a_later_tiff_page_is_measured():
     assert page.tag_v2.get(259) == 7
     problems = decode_image(data, "x.tif").unchecked
     assert any(p.startswith("x.tif: page 2 of 2 (TIFF's JPEG-compressed image) is compressed so heavily") for p in problems)
+
+
+def test_a_picture_wrapped_in_an_unknown_webp_chunk_is_checked():
+    """The RIFF size may cover more than the WebP's own chunks: the chunks are walked."""
+    frames = noise_frames(2, size=(48, 40))
+    webp, hidden = encode(frames[0], "WEBP"), encode(frames[1], "JPEG", quality=95)
+    data = bytearray(webp + b"JUNK" + len(hidden).to_bytes(4, "little") + hidden + b"\x00" * (len(hidden) & 1))
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    assert [v.label for v in decode_image(bytes(data), "x.webp").views] == ["image appended after the end of the WebP"]
