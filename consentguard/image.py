@@ -704,9 +704,21 @@ MAX_TIFF_IFDS = 4096
 def tiff_end(data: bytes) -> int | None:
     """Offset just past the furthest byte any IFD of a TIFF (pages, sub-IFDs, EXIF, GPS), any of
     their values, strips or tiles use, or None if the structure cannot be walked."""
+    return _tiff_walk(data)[0]
+
+
+def tiff_pictures(data: bytes) -> list[tuple[int, int, int]]:
+    """(tag, offset, size) of every tag value of a TIFF that is itself a picture (a JPEG or a PNG
+    stored in a private tag is inside the file, but no page shows it); not the JPEGTables tag."""
+    return [(tag, at, size) for tag, at, size in _tiff_walk(data)[1]
+            if tag != 347 and data[at:at + 8].startswith((b"\xff\xd8\xff", PNG_SIGNATURE))]
+
+
+def _tiff_walk(data: bytes) -> tuple[int | None, list[tuple[int, int, int]]]:
+    """tiff_end, and (tag, offset, size) of every value stored outside its IFD entry."""
     order = {b"II": "little", b"MM": "big"}.get(data[:2])
     if order is None or len(data) < 8:
-        return None
+        return None, []
     num = lambda at, n: int.from_bytes(data[at:at + n], order)  # noqa: E731
     big = num(2, 2) == 43
     if big:  # BigTIFF: 8-byte offsets and counts, 20-byte entries
@@ -714,14 +726,15 @@ def tiff_end(data: bytes) -> int | None:
     elif num(2, 2) == 42:
         count_size, entry_size, field, queue, end = 2, 12, 4, [num(4, 4)], 8
     else:
-        return None
+        return None, []
     seen: set[int] = set()
+    outside: list[tuple[int, int, int]] = []
     while queue:
         ifd = queue.pop()
         if not ifd or ifd in seen:
             continue
         if len(seen) >= MAX_TIFF_IFDS or ifd + count_size > len(data):
-            return None
+            return None, outside
         seen.add(ifd)
         entries = num(ifd, count_size)
         first = ifd + count_size
@@ -734,6 +747,8 @@ def tiff_end(data: bytes) -> int | None:
             size = _TIFF_TYPE_SIZE.get(kind, 1) * count
             where = at + 4 + field if size <= field else num(at + 4 + field, field)
             end = max(end, where + size)
+            if size > field:
+                outside.append((tag, where, size))
             if kind in (3, 4, 13, 16, 18) and (tag in _TIFF_SUB_IFDS or any(tag in pair for pair in _TIFF_DATA)):
                 width = _TIFF_TYPE_SIZE[kind]
                 values[tag] = [num(where + width * i, width) for i in range(min(count, len(data)))]
@@ -742,7 +757,7 @@ def tiff_end(data: bytes) -> int | None:
         for offsets, counts in _TIFF_DATA:
             for offset, length in zip(values.get(offsets, []), values.get(counts, [])):
                 end = max(end, offset + length)
-    return end if end <= len(data) else None
+    return (end if end <= len(data) else None), outside
 
 
 def _image_end(im: Image.Image, data: bytes) -> tuple[int | None, str | None]:
@@ -782,6 +797,8 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
     if end is None:
         found.problem(f"the end of the {kind} could not be found, so data after it (if any) was not checked")
         return
+    if im.format == "TIFF":
+        _in_tiff_tags(found, data)
     own = _mpo_offsets(im) if im.format == "MPO" else set()  # the MPO's own images, already frames
     number = 0
     while end is not None and end < len(data):
@@ -808,6 +825,15 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
         where = f"image {number} appended after the end of the {kind}" if number > 1 else \
             f"image appended after the end of the {kind}"
         picture = _decode_part(found, data[start:end] if end is not None else data[start:], f"the {where}")
+        if picture is not None:
+            found.add(where, picture)
+
+
+def _in_tiff_tags(found: _Views, data: bytes) -> None:
+    """Pictures stored as the value of a TIFF tag: checked like appended ones."""
+    for tag, at, size in tiff_pictures(data)[:MAX_FRAMES]:
+        where = f"image in TIFF tag {tag}"
+        picture = _decode_part(found, data[at:at + size], f"the {where}")
         if picture is not None:
             found.add(where, picture)
 

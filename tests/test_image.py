@@ -318,3 +318,17 @@ def test_a_picture_wrapped_in_an_unknown_webp_chunk_is_checked():
     data = bytearray(webp + b"JUNK" + len(hidden).to_bytes(4, "little") + hidden + b"\x00" * (len(hidden) & 1))
     data[4:8] = (len(data) - 8).to_bytes(4, "little")
     assert [v.label for v in decode_image(bytes(data), "x.webp").views] == ["image appended after the end of the WebP"]
+
+
+def test_a_picture_stored_in_a_private_tiff_tag_is_checked():
+    frames = noise_frames(2, size=(48, 40))
+    hidden = encode(frames[1], "JPEG", quality=95)
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[65000] = hidden
+    info.tagtype[65000] = 7  # UNDEFINED: raw bytes
+    data = encode(frames[0], "TIFF", tiffinfo=info)
+    assert hidden in data
+    assert [v.label for v in decode_image(data, "x.tif").views] == ["image in TIFF tag 65000"]
+    assert decode_image(encode(frames[0], "TIFF", compression="jpeg"), "y.tif").views == []  # JPEGTables: no picture
