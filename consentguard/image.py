@@ -6,7 +6,8 @@ Fail closed: a file that cannot be decoded to the last pixel raises
 
 Every pixel a viewer can see is checked, not only the picture as normally shown:
 the other frames of an animation, the other pages of a TIFF, the other images of
-an MPO, a stale EXIF thumbnail, images appended after the end of the file,
+an MPO, a stale EXIF thumbnail, images appended after the end of the file (or
+stored in a TIFF tag),
 pixels hidden by transparency, the photo on a dark page when its alpha channel
 holds a picture, and a smoothed copy of a dithered image
 become extra :class:`View` s (near-duplicates skipped, their number and pixels
@@ -562,6 +563,8 @@ def jpeg_end(data: bytes, start: int = 0) -> int | None:
             pos += 2
         elif marker == 0xD9:
             return pos + 2
+        elif marker == 0xD8:  # another image starts: this one ended without its EOI
+            return pos
         elif 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2
         else:

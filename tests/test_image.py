@@ -332,3 +332,16 @@ def test_a_picture_stored_in_a_private_tiff_tag_is_checked():
     assert hidden in data
     assert [v.label for v in decode_image(data, "x.tif").views] == ["image in TIFF tag 65000"]
     assert decode_image(encode(frames[0], "TIFF", compression="jpeg"), "y.tif").views == []  # JPEGTables: no picture
+
+
+def test_a_jpeg_without_its_eoi_ends_at_the_next_image_and_a_missing_end_is_named():
+    first = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
+    second = encode(Image.new("RGB", (16, 16), "red"), "JPEG")
+    try:  # Pillow mostly refuses a JPEG without its EOI; if it reads one, the missing end is named
+        assert decode_image(first[:-2], "x.jpg").unchecked == [
+            "x.jpg: the end of the JPEG could not be found, so data after it (if any) was not checked"]
+    except ImageError:
+        pass
+    from consentguard.image import jpeg_end
+
+    assert jpeg_end(first[:-2] + second) == len(first) - 2  # the next image's SOI ends it
