@@ -262,7 +262,7 @@ def test_quality_of_a_jpeg_compressed_tiff_is_measured(quality, unchecked):
     problems = decode_image(data, "x.tif").unchecked
     assert bool(problems) == unchecked, problems
     if unchecked:
-        assert problems[0].startswith(f"x.tif: the TIFF's JPEG-compressed image is compressed so heavily (quality about")
+        assert problems[0].startswith("x.tif: the TIFF's JPEG-compressed image is compressed so heavily (quality")
 
 
 def test_few_flat_colours_are_not_taken_for_a_dither():
@@ -308,7 +308,8 @@ def test_quality_of_a_later_tiff_page_is_measured():
     page.seek(1)
     assert page.tag_v2.get(259) == 7
     problems = decode_image(data, "x.tif").unchecked
-    assert any(p.startswith("x.tif: page 2 of 2 (TIFF's JPEG-compressed image) is compressed so heavily") for p in problems)
+    assert any(p.startswith("x.tif: page 2 of 2 (TIFF's JPEG-compressed image) is compressed so heavily")
+               for p in problems)
 
 
 def test_a_picture_wrapped_in_an_unknown_webp_chunk_is_checked():
