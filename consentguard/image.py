@@ -6,8 +6,10 @@ Fail closed: a file that cannot be decoded to the last pixel raises
 
 Every pixel a viewer can see is checked, not only the picture as normally shown:
 the other frames of an animation, the other pages of a TIFF, the other images of
-an MPO, a stale EXIF thumbnail, images appended after the end of the file,
-pixels hidden by transparency, and a smoothed copy of a 1-bit dithered image
+an MPO, a stale EXIF thumbnail, images appended after the end of the file (or
+stored in a TIFF tag),
+pixels hidden by transparency, the photo on a dark page when its alpha channel
+holds a picture, and a smoothed copy of a dithered image
 become extra :class:`View` s (near-duplicates skipped, their number and pixels
 bounded). What cannot be checked (a ZIP appended to a JPEG, frames past the
 limit, a JPEG compressed beyond what face detection survives) is named in
@@ -45,7 +47,7 @@ except ImportError:  # pragma: no cover - pillow-heif is a dependency
 
 #: Changes whenever what a decoded photo contains changes (views, unchecked parts),
 #: so cached scan results are not reused.
-DECODER_VERSION = "views1"
+DECODER_VERSION = "views2"
 
 #: At most this many extra views of one file are checked; more distinct ones are a review.
 MAX_VIEWS = 8
@@ -59,6 +61,14 @@ COMPARE_CELL_PX = 16
 #: a real group photo at 640-4000 px: re-quantised GIF frames and a fresh EXIF thumbnail differ
 #: by at most 14; a 64 px face added, or any face pasted over another, by 32 or more.
 DUPLICATE_DIFF = 20
+#: ... and no cell may hold more detail (standard deviation of its grey pixels, DETAIL_PX a side
+#: at the smaller picture's resolution) than twice the kept one's plus this: a face pixelated or
+#: blurred on the cell grid keeps every cell's mean but loses its detail, so a stale thumbnail or
+#: a later page still showing it is checked. Measured on 60 ../shared/faces photos and the groups:
+#: fresh 160/320 px thumbnails and re-quantised GIF frames reach 3.8; a thumbnail or page still
+#: showing a face pixelated in the photo, 45 or more.
+DETAIL_DIFF = 12
+DETAIL_PX = 4
 #: Pixels at most this opaque are hidden (or nearly) in the photo as shown, but
 #: any conversion that drops the alpha channel reveals them.
 HIDDEN_ALPHA = 160
@@ -209,7 +219,7 @@ class _Views:
         self.over: list[str] = []  # distinct views beyond MAX_VIEWS
         self.texts: list = []  # metadata.TextField of embedded and appended pictures
         self.pixels = rgb.shape[0] * rgb.shape[1]
-        self._signatures: dict[tuple[int, int], np.ndarray] = {}  # (kept picture, cells): grey copy
+        self._signatures: dict[tuple, tuple] = {}  # (kept picture, cells, px): _signature
 
     def spend(self, pixels: int) -> bool:
         """Count ``pixels`` more decoded; False if that would pass the MAX_PIXELS total."""
@@ -221,7 +231,7 @@ class _Views:
     def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True,
             compare: np.ndarray | None = None) -> None:
         """Keep ``rgb`` as a view unless it repeats one kept (``compare``: what to compare instead)."""
-        mine: dict[int, np.ndarray] = {}  # this candidate's grey copies, by cells
+        mine: dict[tuple, tuple] = {}  # this candidate's signatures, by (cells, px)
         compare = rgb if compare is None else compare
         if dedupe and any(self._same(compare, mine, k) for k in range(len(self.views) + 1)):
             return
@@ -233,16 +243,21 @@ class _Views:
     def _kept(self, k: int) -> np.ndarray:
         return self.rgb if k == 0 else self.views[k - 1].rgb
 
-    def _same(self, rgb: np.ndarray, mine: dict[int, np.ndarray], k: int) -> bool:
+    def _same(self, rgb: np.ndarray, mine: dict, k: int) -> bool:
         """A near-duplicate of kept picture ``k`` (0: the photo), compared at the detail the
-        smaller of the two holds."""
+        smaller of the two holds: the same grey in every cell, and no cell with more detail than
+        the kept picture's (pixelating or blurring a face keeps each cell's mean, not its detail)."""
         kept = self._kept(k)
-        cells = int(min(128, max(16, min(rgb.shape[:2] + kept.shape[:2]) // COMPARE_CELL_PX)))
-        if (k, cells) not in self._signatures:
-            self._signatures[(k, cells)] = _signature(kept, cells)
-        if cells not in mine:
-            mine[cells] = _signature(rgb, cells)
-        return int(np.abs(mine[cells] - self._signatures[(k, cells)]).max()) < DUPLICATE_DIFF
+        smaller = min(rgb.shape[:2] + kept.shape[:2])
+        cells = int(min(128, max(16, smaller // COMPARE_CELL_PX)))
+        px = int(min(DETAIL_PX, max(2, smaller // cells)))
+        if (k, cells, px) not in self._signatures:
+            self._signatures[(k, cells, px)] = _signature(kept, cells, px)
+        if (cells, px) not in mine:
+            mine[(cells, px)] = _signature(rgb, cells, px)
+        (mean, detail), (kept_mean, kept_detail) = mine[(cells, px)], self._signatures[(k, cells, px)]
+        return int(np.abs(mean - kept_mean).max()) < DUPLICATE_DIFF and \
+            float((detail - 2 * kept_detail).max()) < DETAIL_DIFF
 
     def problem(self, text: str) -> None:
         self.unchecked.append(f"{self.name}: {text}")
@@ -263,7 +278,7 @@ def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes
     ``im`` is the opened file (first frame loaded), ``shown`` its upright first frame and
     ``rgb`` the photo as shown. Never raises: a part that cannot be read is an unchecked part."""
     found = _Views(name, rgb)
-    for step in (_hidden_by_alpha, _smoothed_1bit, _exif_thumbnail, _jpeg_quality, _frames, _appended):
+    for step in (_hidden_by_alpha, _smoothed_dither, _exif_thumbnail, _jpeg_quality, _frames, _appended):
         try:
             step(found, im=im, shown=shown, data=data, orientation=orientation)
         except Exception as exc:  # a malformed part: review, never a crash and never a silent pass
@@ -273,30 +288,61 @@ def find_views(im: Image.Image, shown: Image.Image, rgb: np.ndarray, data: bytes
 
 
 def _hidden_by_alpha(found: _Views, shown: Image.Image, **_) -> None:
-    """Pixels (nearly) transparent in the photo as shown, revealed by any conversion that drops alpha."""
+    """Pixels (nearly) transparent in the photo as shown, revealed by any conversion that drops
+    alpha; and a picture drawn in the alpha channel itself, which a dark page shows."""
     if shown.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and not (
             shown.mode in ("P", "L", "RGB") and "transparency" in shown.info):
         return
     rgba = shown.convert("RGBA")
-    hidden = np.asarray(rgba.getchannel("A")) <= HIDDEN_ALPHA
-    if not hidden.any():
-        return
-    raw = np.asarray(rgba.convert("RGB"))
-    under = raw[hidden]
-    if int(under.max()) - int(under.min()) < DUPLICATE_DIFF:  # one flat colour under the transparency
-        return
-    found.add("pixels hidden by transparency", raw, picture=False)
+    alpha = np.asarray(rgba.getchannel("A"))
+    hidden = alpha <= HIDDEN_ALPHA
+    if hidden.any():
+        raw = np.asarray(rgba.convert("RGB"))
+        under = raw[hidden]
+        if int(np.ptp(under, axis=0).max()) >= DUPLICATE_DIFF:  # not one flat colour under the transparency
+            found.add("pixels hidden by transparency", raw, picture=False)
+    _on_a_dark_page(found, rgba, alpha)
 
 
-def _smoothed_1bit(found: _Views, shown: Image.Image, **_) -> None:
-    """A dithered black-and-white image: a person sees the face, the detector sees dots."""
-    if shown.mode not in ("1", "L", "P", "LA", "PA"):
+#: An alpha channel with at least this share of its pixels partly transparent inside areas (all
+#: four neighbours partly transparent too), in levels spread over DUPLICATE_DIFF or more, has a
+#: picture of its own: the anti-aliased rim of a cut-out or a logo is a line, not an area; a face
+#: drawn in the alpha channel is nearly all of it.
+STRUCTURED_ALPHA_SHARE = 0.05
+
+
+def _on_a_dark_page(found: _Views, rgba: Image.Image, alpha: np.ndarray) -> None:
+    """The photo shown on black (a dark page or theme), when its alpha channel has structure:
+    a face drawn in the alpha of an all-white picture is blank on white, plain on black."""
+    partial = (alpha > 0) & (alpha < 255)
+    inside = partial[1:-1, 1:-1] & partial[:-2, 1:-1] & partial[2:, 1:-1] & partial[1:-1, :-2] & partial[1:-1, 2:]
+    if inside.sum() < STRUCTURED_ALPHA_SHARE * alpha.size or int(np.ptp(alpha[partial])) < DUPLICATE_DIFF:
         return
-    colours = shown.getcolors(2)
-    if colours is None or len(colours) < 2:  # grey levels, or one flat colour: nothing to smooth
+    dark = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    found.add("the picture on a dark background", np.asarray(dark), picture=False)
+
+
+#: A picture of at most this many colours ...
+DITHER_COLOURS = 16
+#: ... whose neighbouring pixels differ by this much grey on average is dithered: measured on
+#: ../shared/faces photos, 1-bit and 3-colour dithers 72-162; the same photos in 8-16 colours
+#: without dither and black text on white, 10 or less.
+DITHER_CONTRAST = 32
+
+
+def _smoothed_dither(found: _Views, shown: Image.Image, im: Image.Image, **_) -> None:
+    """A dithered picture (whatever its mode: 1-bit, a palette, or the same dots saved as RGB):
+    a person sees the face, the detector sees dots."""
+    if im.format in ("JPEG", "MPO") or shown.mode not in ("1", "L", "P", "LA", "PA", "RGB", "RGBA"):
+        return  # lossy (never a handful of colours), or more than 8 bits a channel (not dithered)
+    colours = shown.getcolors(DITHER_COLOURS)
+    if colours is None or len(colours) < 2:  # many colours, or one flat colour: nothing to smooth
         return
-    grey = shown.convert("L").filter(ImageFilter.GaussianBlur(_SMOOTH_RADIUS))
-    found.add("1-bit image smoothed for face detection", np.asarray(grey.convert("RGB")), picture=False,
+    grey = shown.convert("L")
+    if float(np.abs(np.diff(np.asarray(grey, dtype=np.int16), axis=1)).mean()) < DITHER_CONTRAST:
+        return
+    smooth = grey.filter(ImageFilter.GaussianBlur(_SMOOTH_RADIUS))
+    found.add("dithered image smoothed for face detection", np.asarray(smooth.convert("RGB")), picture=False,
               dedupe=False)
 
 
@@ -354,14 +400,57 @@ def jpeg_quality(quantization: dict | None) -> int | None:
     return max(1, min(100, round(quality)))
 
 
-def _jpeg_quality(found: _Views, im: Image.Image, **_) -> None:
-    quality = jpeg_quality(getattr(im, "quantization", None))
+def _jpeg_quality(found: _Views, im: Image.Image, data: bytes, where: str | None = None, **_) -> None:
+    """A JPEG (or an image of an MPO), or a TIFF page with JPEG compression, below
+    MIN_JPEG_QUALITY (``where``: which frame, None for the photo as shown)."""
+    tables, what = getattr(im, "quantization", None), "JPEG"
+    if not tables and im.format == "TIFF":
+        tables, what = _tiff_jpeg_tables(im, data), "TIFF's JPEG-compressed image"
+    quality = jpeg_quality(tables)
     if quality is not None and quality < MIN_JPEG_QUALITY:
-        found.problem(f"the JPEG is compressed so heavily (quality about {quality}, faces are lost below "
-                      f"{MIN_JPEG_QUALITY}) that faces in it cannot be detected reliably: check it by eye")
+        found.problem(f"{'the ' + what if where is None else where + ' (' + what + ')'} is compressed so heavily "
+                      f"(quality about {quality}, faces are lost below {MIN_JPEG_QUALITY}) that faces in it "
+                      "cannot be detected reliably: check it by eye")
 
 
-def _frames(found: _Views, im: Image.Image, orientation: int, **_) -> None:
+def _tiff_jpeg_tables(im: Image.Image, data: bytes) -> dict | None:
+    """The quantization tables of a JPEG-compressed TIFF (first page): from its JPEGTables tag,
+    or else from the first strip or tile, which is then a whole JPEG."""
+    tags = im.tag_v2
+    if tags.get(259) not in (6, 7):  # old-style and new-style JPEG compression
+        return None
+    blob = tags.get(347)
+    if not blob:
+        offsets = tags.get(273) or tags.get(324) or tags.get(513)
+        counts = tags.get(279) or tags.get(325) or tags.get(514)
+        first = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+        if offsets is None or counts is None:
+            return None
+        blob = data[first(offsets):first(offsets) + first(counts)]
+    return dqt_tables(bytes(blob)) or None
+
+
+def dqt_tables(blob: bytes) -> dict[int, list[int]]:
+    """The quantization tables (by table number) in the DQT segments of JPEG bytes, before the
+    first scan."""
+    tables: dict[int, list[int]] = {}
+    stop = blob.find(b"\xff\xda")
+    stop = len(blob) if stop < 0 else stop
+    pos = blob.find(b"\xff\xdb")
+    while 0 <= pos < stop:
+        segment = blob[pos + 4:pos + 2 + int.from_bytes(blob[pos + 2:pos + 4], "big")]
+        i = 0
+        while i < len(segment):
+            wide, number = segment[i] >> 4, segment[i] & 15
+            raw = segment[i + 1:i + 1 + 64 * (1 + wide)]
+            tables[number] = [int.from_bytes(raw[j:j + 2], "big") for j in range(0, len(raw), 2)] if wide \
+                else list(raw)
+            i += 1 + 64 * (1 + wide)
+        pos = blob.find(b"\xff\xdb", pos + 2)
+    return tables
+
+
+def _frames(found: _Views, im: Image.Image, orientation: int, data: bytes, **_) -> None:
     """Every frame of an animation, page of a TIFF, image of an MPO (sampled past MAX_FRAMES)."""
     count = getattr(im, "n_frames", 1)
     if count <= 1:
@@ -388,6 +477,8 @@ def _frames(found: _Views, im: Image.Image, orientation: int, **_) -> None:
                 raise _OverBudget
             im.load()
             frame = np.asarray(_to_rgb(_orient(im, orientation)), dtype=np.uint8)
+            if not sequential:  # pages and MPO images have their own compression
+                _jpeg_quality(found, im, data, where)
         except _OverBudget:
             found.problem(f"{where} and those after it were not checked: the file holds more than "
                           f"{MAX_PIXELS // 1_000_000} MP in total")
@@ -403,10 +494,13 @@ class _OverBudget(Exception):
     """Decoding more would pass the MAX_PIXELS total."""
 
 
-def _signature(rgb: np.ndarray, cells: int) -> np.ndarray:
-    """A small grey copy: enough to tell a changed scene from a repeated one."""
-    grey = Image.fromarray(rgb).convert("L").resize((cells, cells), Image.Resampling.BOX)
-    return np.asarray(grey, dtype=np.int16)
+def _signature(rgb: np.ndarray, cells: int, px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's mean grey and detail (standard deviation of its ``px`` x ``px`` grey pixels):
+    enough to tell a changed scene, or a face pixelated or blurred away, from a repeat."""
+    grey = Image.fromarray(rgb).convert("L")
+    mean = np.asarray(grey.resize((cells, cells), Image.Resampling.BOX), dtype=np.int16)
+    blocks = np.asarray(grey.resize((cells * px, cells * px), Image.Resampling.BOX), dtype=np.float32)
+    return mean, blocks.reshape(cells, px, cells, px).std(axis=(1, 3))
 
 
 def _decode_part(found: _Views, blob: bytes, what: str, orientation: int | None = None) -> np.ndarray | None:
@@ -451,18 +545,26 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def jpeg_end(data: bytes, start: int = 0) -> int | None:
     """Offset just past the EOI marker of the JPEG at ``start`` (segment lengths followed,
-    so a thumbnail inside EXIF does not end it early), or None if it has none."""
+    so a thumbnail inside EXIF does not end it early; stray bytes between segments skipped as
+    libjpeg does), or None if it has none."""
     if data[start:start + 2] != b"\xff\xd8":
         return None
     pos, size = start + 2, len(data)
     while pos + 2 <= size:
-        if data[pos] != 0xFF:
-            return None
+        if data[pos] != 0xFF:  # stray bytes between segments: libjpeg skips to the next marker, so do we
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                return None
+            continue
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
+        elif marker == 0x00:  # not a marker: stray bytes too
+            pos += 2
         elif marker == 0xD9:
             return pos + 2
+        elif marker == 0xD8:  # another image starts: this one ended without its EOI
+            return pos
         elif 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2
         else:
@@ -542,19 +644,165 @@ def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[bytes, int]:
     return b"".join(parts), len(data)
 
 
-def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
-    """Whatever follows the end of a JPEG, PNG or GIF: another image is checked (up to MAX_FRAMES
-    of them), a ZIP is opened, anything else is named."""
+#: The chunks of a WebP file (image data, animation, alpha, colour profile, metadata).
+_WEBP_CHUNKS = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP", b"EXIF", b"XMP "}
+
+
+def riff_end(data: bytes) -> int | None:
+    """Offset just past the last WebP chunk, walked chunk by chunk (the RIFF header's size alone
+    could also cover a picture wrapped in an unknown chunk); at an unknown chunk, the offset of
+    its data, so what it holds is checked like data after the end. None if the walk fails."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    size = int.from_bytes(data[4:8], "little")
+    limit = 8 + size + (size & 1)
+    if limit > len(data):
+        return None
+    pos = 12
+    while pos + 8 <= limit:
+        if data[pos:pos + 4] not in _WEBP_CHUNKS:
+            return pos + 8
+        length = int.from_bytes(data[pos + 4:pos + 8], "little")
+        pos += 8 + length + (length & 1)
+    return pos if pos <= len(data) else None
+
+
+def bmp_end(data: bytes) -> int | None:
+    """Offset just past a BMP's pixel data (and colour profile), as its info header gives them;
+    not its bfSize, which nothing reading the picture checks."""
+    if data[:2] != b"BM" or len(data) < 26:
+        return None
+    u32 = lambda at: int.from_bytes(data[at:at + 4], "little")  # noqa: E731
+    pixels, header = u32(10), u32(14)
+    if header == 12:  # OS/2 core header
+        width, height, bits, compression, size = (int.from_bytes(data[18:20], "little"),
+                                                   int.from_bytes(data[20:22], "little"),
+                                                   int.from_bytes(data[24:26], "little"), 0, 0)
+    elif header >= 40 and len(data) >= 54:
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        height = int.from_bytes(data[22:26], "little", signed=True)
+        bits, compression, size = int.from_bytes(data[28:30], "little"), u32(30), u32(34)
+    else:
+        return None
+    stride = (abs(width) * bits + 31) // 32 * 4
+    end = pixels + (stride * abs(height) if compression in (0, 3, 6) else size)
+    if header >= 124 and len(data) >= 14 + 124:  # V5: an embedded colour profile, placed anywhere
+        profile_at, profile_size = u32(14 + 112), u32(14 + 116)
+        if profile_size:
+            end = max(end, 14 + profile_at + profile_size)
+    return end if end <= len(data) else None
+
+
+#: Bytes per value of each TIFF field type.
+_TIFF_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4,
+                   16: 8, 17: 8, 18: 8}
+#: Tags whose values are offsets of further IFDs (SubIFDs, EXIF, GPS, Interoperability).
+_TIFF_SUB_IFDS = (330, 34665, 34853, 40965)
+#: (offsets, byte counts) tag pairs of image data: strips, tiles, an old-style JPEG.
+_TIFF_DATA = ((273, 279), (324, 325), (513, 514))
+#: A TIFF with more IFDs than this is not walked to its end.
+MAX_TIFF_IFDS = 4096
+
+
+def tiff_end(data: bytes) -> int | None:
+    """Offset just past the furthest byte any IFD of a TIFF (pages, sub-IFDs, EXIF, GPS), any of
+    their values, strips or tiles use, or None if the structure cannot be walked."""
+    return _tiff_walk(data)[0]
+
+
+def tiff_pictures(data: bytes) -> list[tuple[int, int, int]]:
+    """(tag, offset, size) of every tag value of a TIFF that is itself a picture (a JPEG or a PNG
+    stored in a private tag is inside the file, but no page shows it); not the JPEGTables tag."""
+    return [(tag, at, size) for tag, at, size in _tiff_walk(data)[1]
+            if tag != 347 and data[at:at + 8].startswith((b"\xff\xd8\xff", PNG_SIGNATURE))]
+
+
+def _tiff_walk(data: bytes) -> tuple[int | None, list[tuple[int, int, int]]]:
+    """tiff_end, and (tag, offset, size) of every value stored outside its IFD entry."""
+    order = {b"II": "little", b"MM": "big"}.get(data[:2])
+    if order is None or len(data) < 8:
+        return None, []
+    num = lambda at, n: int.from_bytes(data[at:at + n], order)  # noqa: E731
+    big = num(2, 2) == 43
+    if big:  # BigTIFF: 8-byte offsets and counts, 20-byte entries
+        count_size, entry_size, field, queue, end = 8, 20, 8, [num(8, 8)], 16
+    elif num(2, 2) == 42:
+        count_size, entry_size, field, queue, end = 2, 12, 4, [num(4, 4)], 8
+    else:
+        return None, []
+    seen: set[int] = set()
+    outside: list[tuple[int, int, int]] = []
+    while queue:
+        ifd = queue.pop()
+        if not ifd or ifd in seen:
+            continue
+        if len(seen) >= MAX_TIFF_IFDS or ifd + count_size > len(data):
+            return None, outside
+        seen.add(ifd)
+        entries = num(ifd, count_size)
+        first = ifd + count_size
+        after = first + entries * entry_size
+        end = max(end, after + field)
+        values: dict[int, list[int]] = {}
+        for k in range(entries):
+            at = first + k * entry_size
+            tag, kind, count = num(at, 2), num(at + 2, 2), num(at + 4, field)
+            size = _TIFF_TYPE_SIZE.get(kind, 1) * count
+            where = at + 4 + field if size <= field else num(at + 4 + field, field)
+            end = max(end, where + size)
+            if size > field:
+                outside.append((tag, where, size))
+            if kind in (3, 4, 13, 16, 18) and (tag in _TIFF_SUB_IFDS or any(tag in pair for pair in _TIFF_DATA)):
+                width = _TIFF_TYPE_SIZE[kind]
+                values[tag] = [num(where + width * i, width) for i in range(min(count, len(data)))]
+        queue.append(num(after, field))
+        queue += [o for tag in _TIFF_SUB_IFDS for o in values.get(tag, [])]
+        for offsets, counts in _TIFF_DATA:
+            for offset, length in zip(values.get(offsets, []), values.get(counts, [])):
+                end = max(end, offset + length)
+    return (end if end <= len(data) else None), outside
+
+
+def _image_end(im: Image.Image, data: bytes) -> tuple[int | None, str | None]:
+    """Where the picture ends in ``data`` (None: not found) and what to call it; (None, None)
+    for formats whose end is not looked for."""
     fmt = im.format
     if fmt in ("JPEG", "MPO"):
-        end, kind = jpeg_end(data), "JPEG"
-    elif fmt == "PNG":
-        end, kind = png_end(data), "PNG"
-    elif fmt == "GIF":
-        end, kind = gif_blocks(data)[0], "GIF"
-    else:
+        return jpeg_end(data), "JPEG"
+    if fmt == "PNG":
+        return png_end(data), "PNG"
+    if fmt == "GIF":
+        return gif_blocks(data)[0], "GIF"
+    if fmt == "WEBP":
+        return riff_end(data), "WebP"
+    if fmt == "BMP":
+        return bmp_end(data), "BMP"
+    if fmt == "TIFF":
+        return tiff_end(data), "TIFF"
+    return None, None
+
+
+def _mpo_offsets(im: Image.Image) -> set[int]:
+    """Where the MPF index of an MPO says its own images start (read as frames already)."""
+    try:
+        base = im.info["mpoffset"]
+        return {base + entry["DataOffset"] for entry in im.mpinfo[0xB002] if entry["DataOffset"]}
+    except (AttributeError, KeyError, TypeError):
+        return set()
+
+
+def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
+    """Whatever follows the end of a JPEG, PNG, GIF, WebP, BMP or TIFF: another image is checked
+    (up to MAX_FRAMES of them), a ZIP is opened, anything else is named."""
+    end, kind = _image_end(im, data)
+    if kind is None:
         return
-    own = getattr(im, "n_frames", 1) - 1 if fmt == "MPO" else 0  # the MPO's own images, already frames
+    if end is None:
+        found.problem(f"the end of the {kind} could not be found, so data after it (if any) was not checked")
+        return
+    if im.format == "TIFF":
+        _in_tiff_tags(found, data)
+    own = _mpo_offsets(im) if im.format == "MPO" else set()  # the MPO's own images, already frames
     number = 0
     while end is not None and end < len(data):
         start = len(data) - len(data[end:].lstrip(b"\x00"))
@@ -563,8 +811,7 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
         head = data[start:start + 8]
         if head.startswith(b"\xff\xd8\xff"):
             end = jpeg_end(data, start)
-            if own:
-                own -= 1
+            if start in own:
                 continue
         elif head == PNG_SIGNATURE:
             end = png_end(data, start)
@@ -581,6 +828,15 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
         where = f"image {number} appended after the end of the {kind}" if number > 1 else \
             f"image appended after the end of the {kind}"
         picture = _decode_part(found, data[start:end] if end is not None else data[start:], f"the {where}")
+        if picture is not None:
+            found.add(where, picture)
+
+
+def _in_tiff_tags(found: _Views, data: bytes) -> None:
+    """Pictures stored as the value of a TIFF tag: checked like appended ones."""
+    for tag, at, size in tiff_pictures(data)[:MAX_FRAMES]:
+        where = f"image in TIFF tag {tag}"
+        picture = _decode_part(found, data[at:at + size], f"the {where}")
         if picture is not None:
             found.add(where, picture)
 

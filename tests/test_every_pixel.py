@@ -169,7 +169,7 @@ def test_one_bit_dithered_face_does_not_pass(checker, restricted):
     result, doc = check(checker, data, "dithered.png")
     assert result.verdict in ("block", "review"), result.reasons
     flagged = [f for f in doc["faces"] if f["verdict"] != "pass"]
-    assert any(f["view"] == "1-bit image smoothed for face detection" and f["student_number"] == R for f in flagged)
+    assert any(f["view"] == "dithered image smoothed for face detection" and f["student_number"] == R for f in flagged)
     assert R in result.decision.student_numbers
 
 
@@ -254,3 +254,159 @@ def test_a_name_written_on_page_2_is_read_and_hidden_nowhere_else(checker, clear
     assert hits and hits[0]["view"] == "page 2 of 2" and hits[0]["student_number"] == "900003"
     assert any(r.startswith("ocr in page 2 of 2 at [") for r in result.reasons)
     assert areas_to_hide(doc) == []
+
+
+# -- red-team reproductions (issue #10 follow-up): each passed a restricted face before ----------
+
+def upright(path) -> Image.Image:
+    return ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+
+
+def face_box(im: Image.Image):
+    import numpy as np
+
+    from consentguard.faces import detect_faces
+
+    return detect_faces(np.asarray(im))[0].box
+
+
+def pixelate(im: Image.Image, box, cell: int) -> Image.Image:
+    """``box`` (aligned to ``cell``) replaced by cell x cell blocks of its mean colour, as an editor
+    hides a face."""
+    im = im.copy()
+    left, top, right, bottom = box
+    region = im.crop(box)
+    small = region.resize(((right - left) // cell, (bottom - top) // cell), Image.Resampling.BOX)
+    im.paste(small.resize(region.size, Image.Resampling.NEAREST), (left, top))
+    return im
+
+
+def aligned(box, cell: int):
+    left, top, right, bottom = box
+    return (left // cell * cell, top // cell * cell, -(-right // cell) * cell, -(-bottom // cell) * cell)
+
+
+def _busy_edges(im: Image.Image) -> Image.Image:
+    """Striped left and right edges, so image._trim_bars finds no flat bar to cut off."""
+    import numpy as np
+
+    a = np.asarray(im).copy()
+    stripes = (np.arange(im.height) // 8 % 2)[:, None, None]
+    a[:, :4] = np.where(stripes == 0, 0, 255)
+    a[:, -4:] = np.where(stripes == 0, 255, 0)
+    return Image.fromarray(a)
+
+
+def test_stale_thumbnail_of_a_face_pixelated_in_the_photo_is_not_taken_for_a_fresh_one(checker, faces):
+    """Pixelating a face on the comparison grid keeps every cell's mean grey; the camera's
+    thumbnail still shows the face, with detail where the photo has none: it is checked."""
+    im = upright(faces.restricted_other)
+    side = min(im.size)
+    im = im.crop(((im.width - side) // 2, (im.height - side) // 2, (im.width + side) // 2,
+                  (im.height + side) // 2)).resize((640, 640))
+    im = _busy_edges(im)
+    hidden = pixelate(im, aligned(face_box(im), 40), 40)
+    thumb = encode([im.resize((160, 160))], "JPEG", quality=85)
+    assert checker.check_bytes(thumb, "thumb.jpg").verdict == "block"
+    assert checker.check_bytes(encode([hidden], "JPEG", quality=90), "hidden.jpg").verdict == "pass"
+    result = checker.check_bytes(encode([hidden], "JPEG", quality=90, exif=exif_with_thumbnail(thumb)), "x.jpg")
+    assert result.verdict != "pass", result.reasons
+
+
+def test_later_page_showing_a_face_pixelated_on_page_one_is_not_taken_for_a_repeat(checker, faces):
+    """A 4096 px scan whose first page pixelates the face in 32 px blocks (the comparison cell)
+    and whose second page is the original: page 2 has the same cell means but more detail."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    scene = Image.fromarray(rng.integers(60, 200, (512, 512, 3), dtype=np.uint8)).resize(
+        (4096, 4096), Image.Resampling.BICUBIC)
+    face = upright(faces.restricted_other)
+    k = 130 / 409
+    scene.paste(face.resize((round(face.width * k), round(face.height * k))), (1600, 1600))
+    first = pixelate(scene, aligned(face_box(scene), 32), 32)
+    result = checker.check_bytes(encode([first, scene], "TIFF"), "scan.tif")
+    assert result.verdict != "pass", result.reasons
+
+
+def test_face_drawn_in_the_alpha_channel_over_white_shows_on_a_dark_page(checker, restricted):
+    """All-white colour, the face in the alpha channel: blank on white, the face on a dark page."""
+    import numpy as np
+
+    grey = np.asarray(restricted.convert("L"))
+    white = Image.new("L", SIZE, 255)
+    rgba = Image.merge("RGBA", [white, white, white, Image.fromarray(grey)])
+    on_black = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    assert checker.check_bytes(encode([on_black], "PNG"), "seen.png").verdict == "block"  # what a viewer sees
+    result = checker.check_bytes(encode([rgba], "PNG"), "darkmode.png")
+    assert result.verdict != "pass", result.reasons
+    assert_blocks_in(checker, encode([rgba], "PNG"), "darkmode.png", "the picture on a dark background")
+
+
+def test_dithered_black_and_white_face_saved_as_rgb(checker, restricted):
+    """The same dots as test_one_bit_dithered_face_does_not_pass, saved as an RGB PNG."""
+    dots = restricted.convert("L").convert("1")
+    assert checker.check_bytes(encode([dots], "PNG"), "dots1.png").verdict == "block"
+    result, doc = check(checker, encode([dots.convert("RGB")], "PNG"), "dots.png")
+    assert result.verdict != "pass", result.reasons
+    assert any(f["view"] == "dithered image smoothed for face detection" and f["student_number"] == R
+               for f in doc["faces"] if f["verdict"] != "pass")  # found as a face, not by luck as an unclear one
+
+
+def test_dithered_face_with_a_third_colour(checker, restricted):
+    """A navy and cream palette dither in which the quantizer also used black (3 colours)."""
+    palette = Image.new("P", (1, 1))
+    palette.putpalette([20, 30, 90, 250, 240, 210] + [0] * (254 * 3))
+    dots = restricted.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG)
+    assert len(dots.getcolors()) == 3
+    result, doc = check(checker, encode([dots], "PNG"), "poster.png")
+    assert result.verdict != "pass", result.reasons
+    assert any(f["view"] == "dithered image smoothed for face detection" and f["student_number"] == R
+               for f in doc["faces"] if f["verdict"] != "pass")
+def test_jpeg_hidden_between_an_mpo_and_its_second_image_is_checked(checker, clear, restricted):
+    """A JPEG inserted right after an MPO's first image, the MPF offset of image 2 moved past
+    it: only the JPEGs the MPF index points at are the MPO's own."""
+    import struct
+
+    from consentguard.image import jpeg_end
+
+    mpo = encode([clear, clear.transpose(Image.Transpose.FLIP_LEFT_RIGHT)], "MPO", quality=90)
+    hidden = encode([restricted], "JPEG", quality=90)
+    end = jpeg_end(mpo)
+    header = mpo.find(b"MPF\x00") + 4
+    order = "<" if mpo[header:header + 2] == b"II" else ">"
+    ifd = header + struct.unpack(order + "I", mpo[header + 4:header + 8])[0]
+    for k in range(struct.unpack(order + "H", mpo[ifd:ifd + 2])[0]):
+        tag, _, _, value = struct.unpack(order + "HHII", mpo[ifd + 2 + 12 * k:ifd + 14 + 12 * k])
+        if tag == 0xB002:  # MP Entry: 16 bytes per image (attribute, size, offset, dependents)
+            second = header + value + 16
+    data = bytearray(mpo[:end] + hidden + mpo[end:])
+    offset = struct.unpack_from(order + "I", data, second + 8)[0]
+    struct.pack_into(order + "I", data, second + 8, offset + len(hidden))
+    result = checker.check_bytes(bytes(data), "stereo.jpg")
+    assert result.verdict != "pass", result.reasons
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "BMP", "TIFF"])
+def test_jpeg_appended_after_a_webp_bmp_or_tiff(checker, clear, restricted, fmt):
+    data = encode([clear], fmt) + encode([restricted], "JPEG", quality=90)
+    result = checker.check_bytes(data, f"polyglot.{fmt.lower()}")
+    assert result.verdict != "pass", result.reasons
+
+
+def test_two_stray_bytes_after_a_segment_hide_an_appended_jpeg(checker, clear, restricted):
+    """libjpeg skips stray bytes between segments; so must the walk to the end of the JPEG."""
+    base = encode([clear], "JPEG", quality=90)
+    tail = encode([restricted], "JPEG", quality=90)
+    assert checker.check_bytes(base + tail, "plain.jpg").verdict == "block"
+    data = base[:2] + b"\xff\xef\x00\x04ab" + b"xy" + base[2:] + tail
+    result = checker.check_bytes(data, "junk.jpg")
+    assert result.verdict != "pass", result.reasons
+
+
+def test_tiff_with_jpeg_compression_at_quality_1(checker, restricted):
+    """The quality rule of JPEG files applies to JPEG-compressed TIFF strips too."""
+    out = io.BytesIO()
+    restricted.save(out, "TIFF", compression="jpeg", quality=1)
+    result = checker.check_bytes(out.getvalue(), "mush.tif")
+    assert result.verdict != "pass", result.reasons

@@ -202,3 +202,147 @@ def test_a_damaged_zip_after_the_image_is_named():
     assert decode_image(data + b"PK\x03\x04" + b"x" * 40, "z.jpg").unchecked == [
         "z.jpg: 44 bytes after the end of the JPEG are a damaged ZIP archive: they may hold pictures and were "
         "not checked"]
+
+
+def test_jpeg_end_skips_stray_bytes_between_segments_as_libjpeg_does():
+    from consentguard.image import jpeg_end
+
+    data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
+    junk = data[:2] + b"\xff\xef\x00\x04ab" + b"xy" + data[2:]
+    assert Image.open(io.BytesIO(junk)).load() is not None  # Pillow reads it
+    assert jpeg_end(junk) == len(junk)
+    assert jpeg_end(junk + data) == len(junk)
+
+
+@pytest.mark.parametrize("fmt,kw", [("WEBP", {}), ("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {}),
+                                    ("TIFF", {"compression": "tiff_lzw"}), ("TIFF", {"compression": "jpeg"})])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "1"])
+def test_the_end_of_webp_bmp_and_tiff_is_found_exactly(fmt, kw, mode):
+    """Nothing after the picture: no unchecked part; then a JPEG or unknown bytes after it are found."""
+    frames = noise_frames(4, size=(48, 40))
+    im = frames[0].convert(mode)
+    if (fmt == "WEBP" and mode in ("P", "1")) or (kw.get("compression") == "jpeg" and mode in ("P", "1", "RGBA")):
+        im = frames[0]
+    data = encode(im, fmt, **kw)
+    if fmt == "TIFF":  # pages, with EXIF: their IFDs and values follow the first page's
+        exif = Image.Exif()
+        exif[0x010E] = "a caption long enough to be stored outside its IFD"
+        data = encode(im, fmt, save_all=True, append_images=[f.convert(im.mode) for f in frames[1:3]], exif=exif, **kw)
+    assert decode_image(data, "x").unchecked == []
+    assert decode_image(data + b"\x00" * 7, "x").unchecked == []  # zero padding
+    kind = {"WEBP": "WebP"}.get(fmt, fmt)
+    image = decode_image(data + encode(frames[3], "JPEG", quality=95), "x")
+    assert [v.label for v in image.views][-1] == f"image appended after the end of the {kind}"
+    problem = decode_image(data + b"secret", "x").unchecked[-1]  # (a multi-page TIFF's padding counted too)
+    assert f"bytes after the end of the {kind} are unknown data" in problem and problem.endswith("not checked")
+
+
+def test_a_bmp_claiming_to_be_longer_still_has_its_appended_jpeg_checked():
+    """bfSize is not read by anything that shows the picture: the pixel data's end is used."""
+    frames = noise_frames(2, size=(48, 40))
+    bmp = bytearray(encode(frames[0], "BMP"))
+    appended = encode(frames[1], "JPEG", quality=95)
+    bmp[2:6] = (len(bmp) + len(appended)).to_bytes(4, "little")
+    assert [v.label for v in decode_image(bytes(bmp) + appended, "x.bmp").views] == [
+        "image appended after the end of the BMP"]
+
+
+def test_a_tiff_whose_structure_cannot_be_walked_is_named():
+    data = bytearray(encode(Image.new("RGB", (16, 16), "blue"), "TIFF"))
+    from consentguard.image import tiff_end
+
+    assert tiff_end(bytes(data)) == len(data)
+    assert tiff_end(bytes(data[:-4])) is None  # the last IFD is cut short
+    assert tiff_end(b"II*\x00" + (10**6).to_bytes(4, "little")) is None
+
+
+@pytest.mark.parametrize("quality,unchecked", [(1, True), (5, True), (10, False), (75, False)])
+def test_quality_of_a_jpeg_compressed_tiff_is_measured(quality, unchecked):
+    data = encode(noise_frames(1, size=(64, 64))[0], "TIFF", compression="jpeg", quality=quality)
+    problems = decode_image(data, "x.tif").unchecked
+    assert bool(problems) == unchecked, problems
+    if unchecked:
+        assert problems[0].startswith("x.tif: the TIFF's JPEG-compressed image is compressed so heavily (quality")
+
+
+def test_few_flat_colours_are_not_taken_for_a_dither():
+    """Text, a logo or a flat drawing in a handful of colours has no face hidden as dots."""
+    from PIL import ImageDraw
+
+    im = Image.new("RGB", (320, 160), "white")
+    ImageDraw.Draw(im).text((10, 10), "Awarded to\nfor excellence\n" * 3, fill="black")
+    ImageDraw.Draw(im).rectangle((200, 40, 300, 140), fill=(200, 30, 30))
+    for flat in (im, im.convert("P"), im.convert("1", dither=Image.Dither.NONE)):
+        assert decode_image(encode(flat), "x.png").views == []
+
+
+def test_anti_aliased_cut_out_is_not_shown_on_a_dark_page():
+    """Soft edges of a cut-out are a thin rim of partial alpha, not a picture in the alpha channel."""
+    from PIL import ImageDraw
+
+    alpha = Image.new("L", (200, 200), 0)
+    ImageDraw.Draw(alpha).ellipse((20, 20, 180, 180), fill=255)
+    alpha = alpha.resize((100, 100), Image.Resampling.LANCZOS)  # anti-aliased rim
+    logo = Image.new("RGBA", (100, 100), (30, 90, 200, 255))
+    logo.putalpha(alpha)
+    assert decode_image(encode(logo), "logo.png").views == []  # (its flat blue under the transparency hides nothing)
+    ramp = Image.linear_gradient("L").resize((100, 100))
+    logo.putalpha(ramp)  # a picture in the alpha channel
+    assert [v.label for v in decode_image(encode(logo), "x.png").views] == ["the picture on a dark background"]
+
+
+def test_an_mpos_own_images_are_frames_not_appended_data():
+    frames = noise_frames(3, size=(48, 40))
+    data = encode(frames[0], "MPO", save_all=True, append_images=frames[1:], quality=95)
+    image = decode_image(data, "x.jpg")
+    assert [v.label for v in image.views] == ["image 2 of the MPO file", "image 3 of the MPO file"]
+    assert image.unchecked == []
+
+
+def test_quality_of_a_later_tiff_page_is_measured():
+    frames = noise_frames(2, size=(64, 64))
+    first = encode(frames[0], "TIFF", compression="jpeg", quality=90)
+    data = encode(frames[0], "TIFF", save_all=True, append_images=[frames[1]], compression="jpeg", quality=1)
+    assert decode_image(first, "x.tif").unchecked == []
+    page = Image.open(io.BytesIO(data))
+    page.seek(1)
+    assert page.tag_v2.get(259) == 7
+    problems = decode_image(data, "x.tif").unchecked
+    assert any(p.startswith("x.tif: page 2 of 2 (TIFF's JPEG-compressed image) is compressed so heavily")
+               for p in problems)
+
+
+def test_a_picture_wrapped_in_an_unknown_webp_chunk_is_checked():
+    """The RIFF size may cover more than the WebP's own chunks: the chunks are walked."""
+    frames = noise_frames(2, size=(48, 40))
+    webp, hidden = encode(frames[0], "WEBP"), encode(frames[1], "JPEG", quality=95)
+    data = bytearray(webp + b"JUNK" + len(hidden).to_bytes(4, "little") + hidden + b"\x00" * (len(hidden) & 1))
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    assert [v.label for v in decode_image(bytes(data), "x.webp").views] == ["image appended after the end of the WebP"]
+
+
+def test_a_picture_stored_in_a_private_tiff_tag_is_checked():
+    frames = noise_frames(2, size=(48, 40))
+    hidden = encode(frames[1], "JPEG", quality=95)
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[65000] = hidden
+    info.tagtype[65000] = 7  # UNDEFINED: raw bytes
+    data = encode(frames[0], "TIFF", tiffinfo=info)
+    assert hidden in data
+    assert [v.label for v in decode_image(data, "x.tif").views] == ["image in TIFF tag 65000"]
+    assert decode_image(encode(frames[0], "TIFF", compression="jpeg"), "y.tif").views == []  # JPEGTables: no picture
+
+
+def test_a_jpeg_without_its_eoi_ends_at_the_next_image_and_a_missing_end_is_named():
+    first = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
+    second = encode(Image.new("RGB", (16, 16), "red"), "JPEG")
+    try:  # Pillow mostly refuses a JPEG without its EOI; if it reads one, the missing end is named
+        assert decode_image(first[:-2], "x.jpg").unchecked == [
+            "x.jpg: the end of the JPEG could not be found, so data after it (if any) was not checked"]
+    except ImageError:
+        pass
+    from consentguard.image import jpeg_end
+
+    assert jpeg_end(first[:-2] + second) == len(first) - 2  # the next image's SOI ends it
