@@ -152,7 +152,8 @@ def describe_mapping(mapping) -> str:
                      + ("" if f.required else " (optional)"))
     g = mapping.guards
     lines.append(f"  guards: refuse if > {g.max_drop_students:.0%} of students or "
-                 f"> {g.max_drop_restricted:.0%} of restricted students drop")
+                 f"> {g.max_drop_restricted:.0%} of restricted students drop "
+                 f"(drops of fewer than {g.min_drop_count} students never refuse)")
     return "\n".join(lines)
 
 
