@@ -91,7 +91,8 @@ def cli():
               help="Only validate the mapping (and the export's header and values, if given); change nothing.")
 @click.option("--list-presets", is_flag=True, help="List the built-in presets and exit.")
 @click.option("--accept-drop", is_flag=True,
-              help="Import even if many students or restricted students disappear or are cleared.")
+              help="Import even if many students or restricted students disappear or lose restrictions, "
+                   "or a consent column read by the last sync is missing.")
 @click.option("--index", "index_policy", type=click.Choice(["restricted", "all"]), default="restricted",
               show_default=True,
               help="Whose portraits are encoded: only photo-restricted students (stores the least "

@@ -145,10 +145,9 @@ column = "Media"
     ("name = 3", "d.toml: name must be text"),
 ])
 def test_schema_refuses_bad_values(extra, message):
-    text = GOOD.replace("name = \"d\"\n", "") if extra.startswith("name") else GOOD
-    top, _, rest = (extra + "\n" + text, "", "") if not extra.startswith("[") else (text + extra, "", "")
+    text = GOOD + extra if extra.startswith("[") else extra + "\n" + GOOD.replace('name = "d"\n', "")
     with pytest.raises(MappingError) as info:
-        parse_mapping(top, "d.toml")
+        parse_mapping(text, "d.toml")
     assert str(info.value).startswith(message), str(info.value)
     assert "\n" not in str(info.value)
 
@@ -165,6 +164,13 @@ def test_malformed_mappings_give_one_line_errors(text):
     with pytest.raises(MappingError) as info:
         parse_mapping(text, "d.toml")
     assert str(info.value).startswith("d.toml: ") and "\n" not in str(info.value)
+
+
+def test_presets_keep_their_guards_within_the_schema():
+    from consentguard.mapping import load_preset, presets
+    for name in presets():
+        g = load_preset(name).guards
+        assert 0 < g.max_drop_students <= 0.5 and 0 < g.max_drop_restricted <= 0.5 and 1 <= g.min_drop_count
 
 
 def test_check_config_describes_every_guard(tmp_path):
