@@ -146,19 +146,28 @@ def _read_rows(path: str | Path, mapping: Mapping, what: str) -> tuple[list[tupl
                           "nothing imported") from exc
 
 
-def _too_wide(header: list[str], rows, mapping: Mapping, problems: list[Problem], where: str = ""):
+def _too_wide(header: list[str] | None, rows, mapping: Mapping, problems: list[Problem], where: str = ""):
     """Drop rows with more cells than the header: an unquoted comma ("Ellery, Jr.") shifts every
     later column, so a consent cell would be read from its neighbour. The student keeps their
-    previous consent (absence never clears)."""
-    number_at = {_key(h): i for i, h in enumerate(header)}.get(_key(str(mapping.columns["student_number"])))
+    previous consent (absence never clears). A headerless file (AutoSend) has no header to
+    count: its most common row width stands in for one."""
+    if header is None:
+        widths = [len(row) for _, row in rows if any(v.strip() for v in row)]
+        width = max(set(widths), key=widths.count) if widths else 0
+        number_at = mapping.columns["student_number"] - 1
+        expected = f"most rows have {width}"
+    else:
+        width = len(header)
+        number_at = {_key(h): i for i, h in enumerate(header)}.get(_key(str(mapping.columns["student_number"])))
+        expected = f"the header has {width}"
     kept: list = []
     for line, row in rows:
-        if len(row) <= len(header):
+        if len(row) <= width:
             kept.append((line, row))
             continue
         number = row[0].strip() if number_at == 0 else ""  # a later cell may itself be shifted
         who = f"student {number} skipped, their" if number else "skipped, the student's"
-        message = (f"row has {len(row)} columns, the header has {len(header)} (an unquoted comma in a "
+        message = (f"row has {len(row)} columns, {expected} (an unquoted comma in a "
                    f"value?); {who} previous consent stays")
         problems.append(Problem(f"{where} line {line}: {message}", None, number or None) if where
                         else Problem(message, line, number or None))
@@ -184,6 +193,7 @@ def read_export(path: str | Path, mapping: Mapping | None = None,
             header, rows = _join(header, rows, mapping, source, consent_path, problems)
         index = _column_index(header, mapping, source)
     else:
+        rows = _too_wide(None, rows, mapping, problems)
         index = _positions(mapping)
     fields = [(f, index.get(("consent", i)), index.get(("expires", i))) for i, f in enumerate(mapping.consent)]
     fields = [(f, c, e) for f, c, e in fields if c is not None]

@@ -61,6 +61,21 @@ def test_joined_files_with_wider_rows_are_refused(tmp_path):
     assert any(f"{tmp_path / 'consent.csv'} line 4: row has 4 columns, the header has 3" in p for p in problems)
 
 
+def test_headerless_file_row_wider_than_the_others_is_refused(tmp_path, db_path):
+    """AutoSend files have no header: a row wider than most rows is shifted, so it is skipped, not read."""
+    from consentguard.mapping import load_preset
+    db = open_db(db_path)
+    autosend = load_preset("powerschool-autosend")
+    rest = "2\tBo\tKim\t6\t1201\t0\t\n3\tCy\tDay\t6\t1201\t0\t\n"
+    (tmp_path / "a").write_text("1\tMarcus\tEllery\t6\t1201\t0\tY\n" + rest)
+    (tmp_path / "b").write_text("1\tMarcus\tEllery\tJr.\t6\t1201\t0\tY\n" + rest)  # a tab typed in a name
+    sync_roster(db, tmp_path / "a", mapping=autosend)
+    report = sync_roster(db, tmp_path / "b", mapping=autosend)
+    assert state(db)["1"] == (1, 1) and report.students == 2
+    assert report.problems[0] == ("line 1: row has 8 columns, most rows have 7 (an unquoted comma in a value?); "
+                                  "student 1 skipped, their previous consent stays")
+
+
 # -- a consent column that disappears ------------------------------------------------------
 
 def test_disappearing_consent_column_refused_unless_accepted(tmp_path, db_path):
