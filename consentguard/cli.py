@@ -91,7 +91,8 @@ def cli():
               help="Only validate the mapping (and the export's header and values, if given); change nothing.")
 @click.option("--list-presets", is_flag=True, help="List the built-in presets and exit.")
 @click.option("--accept-drop", is_flag=True,
-              help="Import even if many students or restricted students disappear or are cleared.")
+              help="Import even if many students or restricted students disappear or lose restrictions, "
+                   "or a consent column read by the last sync is missing.")
 @click.option("--index", "index_policy", type=click.Choice(["restricted", "all"]), default="restricted",
               show_default=True,
               help="Whose portraits are encoded: only photo-restricted students (stores the least "
@@ -152,7 +153,8 @@ def describe_mapping(mapping) -> str:
                      + ("" if f.required else " (optional)"))
     g = mapping.guards
     lines.append(f"  guards: refuse if > {g.max_drop_students:.0%} of students or "
-                 f"> {g.max_drop_restricted:.0%} of restricted students drop")
+                 f"> {g.max_drop_restricted:.0%} of restricted students drop "
+                 f"(drops of fewer than {g.min_drop_count} students never refuse)")
     return "\n".join(lines)
 
 

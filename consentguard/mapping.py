@@ -26,8 +26,14 @@ Example (the ``powerschool`` preset)::
     meaning = "opt-out"           # opt-out: yes = refused; permission: yes = permitted
 
     [guards]
-    max_drop_students = 0.10      # refuse if more than this share of students disappear
-    max_drop_restricted = 0.10    # ... or of restricted students disappear or are cleared
+    max_drop_students = 0.10      # refuse if more than this share of students disappear (0 to 0.5)
+    max_drop_restricted = 0.10    # ... or of restricted students (or restrictions) disappear or are lifted
+    min_drop_count = 3            # drops of fewer students never refuse (0 to 50)
+
+The file's shape (known keys, types, the guards' limits) is checked by a
+pydantic schema (:class:`MappingSchema`) before anything is read from it, so a
+mapping can neither switch the guards off nor crash the importer: every
+mistake is one line naming the file and the key.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .consent import ALL, CHANNELS, FALSE_WORDS, MEANINGS, POLICIES, SCOPES, TRUE_WORDS, ConsentField, norm_value
 from .errors import RosterError
@@ -51,11 +59,117 @@ REQUIRED_FIELDS = ("student_number", "first_name", "last_name")
 DELIMITERS = {"auto": None, ",": ",", "\\t": "\t", "\t": "\t", "tab": "\t", ";": ";", "|": "|"}
 
 
+#: The guards' allowed range: beyond it a mapping would switch them off (a share of 1, a count of a million).
+GUARD_LIMITS = {"max_drop_students": (0, 0.5), "max_drop_restricted": (0, 0.5), "min_drop_count": (0, 50)}
+
+
 @dataclass(frozen=True)
 class Guards:
     max_drop_students: float = 0.10
     max_drop_restricted: float = 0.10
     min_drop_count: int = 3  # smaller drops are never "suspicious" (tiny rosters)
+
+
+# -- the schema: shape and types of a mapping file, before any meaning is read from it ------
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FileSchema(_Table):
+    header: bool = True
+    delimiter: str = "auto"
+    encoding: str = "auto"
+
+
+class ConsentSchema(_Table):
+    column: str | int
+    scopes: list[str] | None = None
+    channels: list[str] | None = None
+    meaning: str = "opt-out"
+    true_values: list[str] | None = None
+    false_values: list[str] | None = None
+    blank: str = "policy"
+    contains: str | None = None
+    expires_column: str | int | None = None
+    required: bool = True
+
+
+class GuardsSchema(_Table):
+    max_drop_students: float = Field(0.10, ge=GUARD_LIMITS["max_drop_students"][0],
+                                     le=GUARD_LIMITS["max_drop_students"][1])
+    max_drop_restricted: float = Field(0.10, ge=GUARD_LIMITS["max_drop_restricted"][0],
+                                       le=GUARD_LIMITS["max_drop_restricted"][1])
+    min_drop_count: int = Field(3, ge=GUARD_LIMITS["min_drop_count"][0], le=GUARD_LIMITS["min_drop_count"][1])
+
+
+class JoinSchema(_Table):
+    users_column: str
+    consent_column: str
+
+
+class FilterSchema(_Table):
+    column: str
+    values: list[str]
+
+
+class MappingSchema(_Table):
+    name: str | None = None
+    description: str | None = None
+    policy: str = "opt-out"
+    file: FileSchema = FileSchema()
+    columns: dict[str, str | int] = {}
+    consent: list[ConsentSchema] = []
+    guards: GuardsSchema = GuardsSchema()
+    join: JoinSchema | None = None
+    filter: FilterSchema | None = None
+
+
+_WANT = {"string_type": "must be text", "int_type": "must be a whole number", "float_type": "must be a number",
+         "bool_type": "must be true or false", "list_type": "must be a list", "dict_type": "must be a table",
+         "model_type": "must be a table", "missing": "is required", "int_from_float": "must be a whole number"}
+_TAGS = {"str", "int", "float", "bool", "list[str]", "none"}
+
+
+def _where(loc: tuple) -> tuple[str, str]:
+    """A pydantic error location in the words of the mapping file: ('[[consent]] #2:', 'scopes[1]')."""
+    parts = [p for p in loc if p not in _TAGS]
+    head, rest = (parts[0] if parts else ""), parts[1:]
+    if head == "consent":
+        if rest and isinstance(rest[0], int):
+            head, rest = f"[[consent]] #{rest[0] + 1}:", rest[1:]
+        else:
+            head = "[[consent]]"
+    elif head in ("file", "columns", "guards", "join", "filter"):
+        head = f"[{head}]"
+    else:
+        head, rest = "", parts
+    key = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(rest))
+    return head, key
+
+
+def _schema_error(exc: ValidationError, source: str) -> MappingError:
+    """The first schema error as one line: file, key, what is wrong."""
+    errors = exc.errors()
+    extra = [e for e in errors if e["type"] == "extra_forbidden"]
+    if extra:
+        head, _ = _where(extra[0]["loc"][:-1])
+        keys = sorted({str(e["loc"][-1]) for e in extra if e["loc"][:-1] == extra[0]["loc"][:-1]})
+        if not head and len(extra[0]["loc"]) == 1:
+            return MappingError(f"{source}: unknown section(s) or key(s): {', '.join(keys)}")
+        return MappingError(f"{source}: {head} unknown key(s) {', '.join(keys)}".replace(":  ", ": "))
+    error = errors[0]
+    head, key = _where(error["loc"])
+    name = key.rsplit(".", 1)[-1]
+    if error["type"] in ("less_than_equal", "greater_than_equal") and name in GUARD_LIMITS:
+        low, high = GUARD_LIMITS[name]
+        want = f"must be from {low} to {high}, not {error['input']!r}"
+    elif len([e for e in errors if e["loc"][:len(error["loc"]) - 1] == error["loc"][:-1]]) > 1 \
+            and error["loc"][-1] in _TAGS:
+        want = "must be text or a whole number"  # a column: a name, or a position
+    else:
+        want = _WANT.get(error["type"], error["msg"].lower())
+    return MappingError(f"{source}: {' '.join(p for p in (head, key) if p)} {want}")
 
 
 @dataclass(frozen=True)
@@ -127,13 +241,6 @@ def _words(values, where: str) -> frozenset[str]:
 
 
 def _consent(entry: dict, where: str, header: bool) -> ConsentField:
-    known = {"column", "scopes", "channels", "meaning", "true_values", "false_values", "blank",
-             "contains", "expires_column", "required"}
-    unknown = set(entry) - known
-    if unknown:
-        raise MappingError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    if "column" not in entry:
-        raise MappingError(f"{where}: 'column' is required")
     scopes = tuple(entry.get("scopes", SCOPES))
     channels = tuple(entry.get("channels", [ALL]))
     meaning = entry.get("meaning", "opt-out")
@@ -161,14 +268,27 @@ def _consent(entry: dict, where: str, header: bool) -> ConsentField:
 
 
 def parse_mapping(text: str, source: str) -> Mapping:
+    """Check ``text`` against :class:`MappingSchema`, then read its meaning; every error is one line."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{source}: not valid TOML: {exc}") from exc
-    unknown = set(data) - {"name", "policy", "file", "columns", "consent", "guards", "description",
-                           "join", "filter"}
-    if unknown:
-        raise MappingError(f"{source}: unknown section(s) or key(s): {', '.join(sorted(unknown))}")
+    except RecursionError as exc:
+        raise MappingError(f"{source}: not valid TOML: nested too deeply") from exc
+    try:
+        schema = MappingSchema.model_validate(data)
+    except ValidationError as exc:
+        raise _schema_error(exc, source) from exc
+    except RecursionError as exc:
+        raise MappingError(f"{source}: nested too deeply to be a mapping") from exc
+    try:
+        return _read_mapping(data, schema, source)
+    except (TypeError, AttributeError, ValueError, KeyError, RecursionError) as exc:  # a shape the schema missed
+        raise MappingError(f"{source}: invalid mapping ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_mapping(data: dict, schema: MappingSchema, source: str) -> Mapping:
+    """The meaning of a mapping whose shape the schema has checked."""
     policy = data.get("policy", "opt-out")
     if policy not in POLICIES:
         raise MappingError(f"{source}: policy must be 'opt-out' or 'opt-in', not {policy!r}")
@@ -197,14 +317,7 @@ def parse_mapping(text: str, source: str) -> Mapping:
     if not entries:
         raise MappingError(f"{source}: at least one [[consent]] field is required")
     consent = tuple(_consent(e, f"{source}: [[consent]] #{i}", header) for i, e in enumerate(entries, 1))
-    g = data.get("guards", {})
-    try:
-        guards = Guards(**g)
-    except TypeError as exc:
-        raise MappingError(f"{source}: [guards] {exc}") from exc
-    for share in (guards.max_drop_students, guards.max_drop_restricted):
-        if not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise MappingError(f"{source}: [guards] shares must be numbers from 0 to 1")
+    guards = Guards(**schema.guards.model_dump())
     join = None
     if "join" in data:
         j = data["join"]

@@ -139,7 +139,39 @@ def _read_rows(path: str | Path, mapping: Mapping, what: str) -> tuple[list[tupl
         raise SyncRefused(f"{source}: {what} is empty; nothing imported, yesterday's roster stays in force")
     delimiter = _delimiter(text.splitlines()[0], mapping.delimiter)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [(reader.line_num, row) for row in reader], encoding, data
+    try:
+        return [(reader.line_num, row) for row in reader], encoding, data
+    except csv.Error as exc:  # e.g. a field over csv's size limit: a damaged file, never half-read
+        raise RosterError(f"{source}: line {reader.line_num}: {what} cannot be read as CSV ({exc}); "
+                          "nothing imported") from exc
+
+
+def _too_wide(header: list[str] | None, rows, mapping: Mapping, problems: list[Problem], where: str = ""):
+    """Drop rows with more cells than the header: an unquoted comma ("Ellery, Jr.") shifts every
+    later column, so a consent cell would be read from its neighbour. The student keeps their
+    previous consent (absence never clears). A headerless file (AutoSend) has no header to
+    count: its most common row width stands in for one."""
+    if header is None:
+        widths = [len(row) for _, row in rows if any(v.strip() for v in row)]
+        width = max(set(widths), key=widths.count) if widths else 0
+        number_at = mapping.columns["student_number"] - 1
+        expected = f"most rows have {width}"
+    else:
+        width = len(header)
+        number_at = {_key(h): i for i, h in enumerate(header)}.get(_key(str(mapping.columns["student_number"])))
+        expected = f"the header has {width}"
+    kept: list = []
+    for line, row in rows:
+        if len(row) <= width:
+            kept.append((line, row))
+            continue
+        number = row[0].strip() if number_at == 0 else ""  # a later cell may itself be shifted
+        who = f"student {number} skipped, their" if number else "skipped, the student's"
+        message = (f"row has {len(row)} columns, {expected} (an unquoted comma in a "
+                   f"value?); {who} previous consent stays")
+        problems.append(Problem(f"{where} line {line}: {message}", None, number or None) if where
+                        else Problem(message, line, number or None))
+    return kept
 
 
 def read_export(path: str | Path, mapping: Mapping | None = None,
@@ -156,11 +188,12 @@ def read_export(path: str | Path, mapping: Mapping | None = None,
         problems.append(Problem(f"export is not UTF-8; decoded as {encoding}"))
     if mapping.header:
         header = rows.pop(0)[1]
-        rows = _filter(header, rows, mapping)
+        rows = _filter(header, _too_wide(header, rows, mapping, problems), mapping)
         if mapping.join:
             header, rows = _join(header, rows, mapping, source, consent_path, problems)
         index = _column_index(header, mapping, source)
     else:
+        rows = _too_wide(None, rows, mapping, problems)
         index = _positions(mapping)
     fields = [(f, index.get(("consent", i)), index.get(("expires", i))) for i, f in enumerate(mapping.consent)]
     fields = [(f, c, e) for f, c, e in fields if c is not None]
@@ -196,6 +229,7 @@ def _join(header, rows, mapping: Mapping, source: str, consent_path, problems):
     consent_header = consent_rows.pop(0)[1]
     if not consent_rows:
         raise SyncRefused(f"{consent_path}: consent file has a header but no rows; nothing imported")
+    consent_rows = _too_wide(consent_header, consent_rows, mapping, problems, str(consent_path))
     keys = {_key(h): i for i, h in enumerate(consent_header)}
     ckey = keys.get(_key(mapping.join.consent_column))
     ukey = {_key(h): i for i, h in enumerate(header)}.get(_key(mapping.join.users_column))

@@ -54,6 +54,11 @@ class SyncReport:
     index_policy: str = "restricted"
     #: photo-restricted students (today, any channel) whose face cannot be recognised: no usable portrait
     unprotected: list[str] = field(default_factory=list)
+    #: every student who loses any restriction (not only those left with none), and what they had
+    lost: list[str] = field(default_factory=list)
+    lost_detail: dict[str, dict[str, str]] = field(default_factory=dict)  # number -> {before, after}
+    #: the consent columns read: a column missing next time refuses the sync (check_columns)
+    consent_columns: list[str] = field(default_factory=list)
 
     @property
     def weaker(self) -> str | None:
@@ -79,6 +84,9 @@ class SyncReport:
             *[f"    + {self.names.get(n, '')} (#{n})" for n in self.newly_restricted],
             f"  newly cleared:          {len(self.newly_cleared)}",
             *[f"    - {self.names.get(n, '')} (#{n})" for n in self.newly_cleared],
+            f"  lost a restriction:     {len(self.lost)}",
+            *[f"    - {self.names.get(n, '')} (#{n}): before {self.lost_detail[n]['before']}; "
+              f"after {self.lost_detail[n]['after']}" for n in self.lost],
             f"  problems:               {len(self.problems)}",
         ]
         lines += [f"    ! {p}" for p in self.problems]
@@ -125,6 +133,21 @@ def snap_restricted(snap: dict | None, scope: str | None = None) -> bool:
     return any(v[0] for k, v in snap["consents"].items() if scope is None or k.startswith(scope + ":"))
 
 
+def describe_restrictions(snap: dict | None) -> str:
+    """A snapshot's restrictions in words: 'photo on all channels, name on social, website'."""
+    parts = []
+    for scope in SCOPES:
+        channels = [c for c in CHANNELS if (snap or {}).get("consents", {}).get(f"{scope}:{c}", [0])[0]]
+        if channels:
+            parts.append(f"{scope} on {'all channels' if channels == list(CHANNELS) else ', '.join(channels)}")
+    return ", ".join(parts) or "no restriction"
+
+
+def restrictions_held(snap: dict | None) -> list[str]:
+    """(scope:channel) restrictions in a snapshot."""
+    return [k for k, v in (snap or {}).get("consents", {}).items() if v[0]]
+
+
 def restrictions_lost(before: dict | None, after: dict | None) -> list[str]:
     """(scope:channel) restrictions present before and absent after."""
     if not before:
@@ -164,12 +187,49 @@ def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], ma
         return (f"{len(missing)} of {len(previous)} students in the last sync are missing from this export "
                 f"(more than {g.max_drop_students:.0%}); is the file truncated or from the wrong school?")
     was_restricted = {n for n in previous if snap_restricted(before.get(n))}
-    dropped = {n for n in was_restricted
-               if n not in roster.records or restrictions_lost(before[n], snapshot(roster.records[n]))}
+    # Restrictions (scope:channel) each student would lose; a missing student's all count as at risk.
+    lost = {n: restrictions_lost(before[n], snapshot(roster.records[n])) if n in roster.records
+            else restrictions_held(before[n]) for n in was_restricted}
+    dropped = {n for n, keys in lost.items() if keys}
+    held = sum(len(restrictions_held(before[n])) for n in was_restricted)
+    lifted = sum(len(keys) for keys in lost.values())
     if len(dropped) >= g.min_drop_count and len(dropped) > g.max_drop_restricted * len(was_restricted):
         return (f"{len(dropped)} of {len(was_restricted)} restricted students would be missing or lose a "
-                f"restriction (more than {g.max_drop_restricted:.0%}); has a consent column changed meaning?")
+                f"restriction ({lifted} restrictions; more than {g.max_drop_restricted:.0%}); "
+                "has a consent column changed meaning?")
+    if len(dropped) >= g.min_drop_count and lifted > g.max_drop_restricted * held:
+        return (f"{lifted} of {held} restrictions held in the last sync would be missing or lifted "
+                f"(more than {g.max_drop_restricted:.0%}), for {len(dropped)} student(s); "
+                "has a consent column changed meaning?")
     return None
+
+
+def last_consent_columns(db: sqlite_utils.Database) -> tuple[int, list[str]] | None:
+    """(sync id, consent columns read) of the latest ok sync that recorded them, or None."""
+    for sync_id, report in db.execute("SELECT id, report FROM sync_runs WHERE status = 'ok' "
+                                      "AND report IS NOT NULL ORDER BY id DESC"):
+        columns = json.loads(report).get("consent_columns")
+        if columns is not None:
+            return sync_id, columns
+    return None
+
+
+def check_columns(db: sqlite_utils.Database, roster: Roster, before: dict[str, dict]) -> str | None:
+    """Why a consent column read by the last sync and absent now must not silently clear
+    the opt-outs it held (an optional column dropped from the export, or another mapping), or None."""
+    last = last_consent_columns(db)
+    if last is None:
+        return None
+    sync_id, columns = last
+    gone = [c for c in columns if c not in roster.consent_columns]
+    if not gone:
+        return None
+    losing = sum(bool(restrictions_lost(before.get(n), snapshot(r))) for n, r in roster.records.items())
+    names = " and ".join(f"'{c}'" for c in gone)
+    many = len(gone) > 1
+    return (f"consent column{'s' if many else ''} {names} {'were' if many else 'was'} in the last sync "
+            f"(#{sync_id}) and {'are' if many else 'is'} missing now; {losing} student(s) would lose a "
+            "restriction in this sync.")
 
 
 def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Path | None = None,
@@ -196,13 +256,13 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
         last = latest_sync_id(db)
         previous = {r[0] for r in db.execute("SELECT student_number FROM students WHERE last_seen_sync_id = ?",
                                              [last])} if last else set()
-        refusal = check_guards(roster, before, previous, mapping)
-        if refusal and not accept_drop:
-            raise SyncRefused(f"{roster.source}: {refusal} Nothing imported; "
+        refusals = [r for r in (check_columns(db, roster, before), check_guards(roster, before, previous, mapping))
+                    if r]
+        if refusals and not accept_drop:
+            raise SyncRefused(f"{roster.source}: {refusals[0]} Nothing imported; "
                               "run again with --accept-drop if this is expected")
         problems = list(roster.problems)
-        if refusal:
-            problems.append(Problem(f"accepted with --accept-drop: {refusal}"))
+        problems.extend(Problem(f"accepted with --accept-drop: {r}") for r in refusals)
         portraits, reused = _portraits(db, roster, photos, policy, problems, notes, index_policy)
     except RosterError as exc:  # refused by a guard, or unreadable: kept in the history either way
         record_run(db, "refused" if isinstance(exc, SyncRefused) else "failed", str(export), str(exc),
@@ -267,6 +327,7 @@ def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Proble
 def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[PortraitResult], reused: int,
            sync_id: int, problems: list[Problem], index_policy: str) -> SyncReport:
     newly_restricted, newly_cleared, changed = [], [], 0
+    lost: dict[str, dict[str, str]] = {}
     loose = {n.lstrip("0"): n for n in before}
     for number, record in roster.records.items():
         old, new = before.get(number), snapshot(record)
@@ -283,6 +344,8 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
             newly_restricted.append(number)
         if snap_restricted(old) and not snap_restricted(new):
             newly_cleared.append(number)
+        if restrictions_lost(old, new):
+            lost[number] = {"before": describe_restrictions(old), "after": describe_restrictions(new)}
         write_snapshot(db, number, new, sync_id, first=old is None)
         db["student_changes"].insert({"sync_id": sync_id, "student_number": number,
                                       "before": json.dumps(old) if old else None, "after": json.dumps(new)})
@@ -308,9 +371,10 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         portraits_reused=reused, kept_absent=len(set(before) - set(roster.records)),
         newly_restricted=newly_restricted, newly_cleared=newly_cleared, changed=changed,
         problems=[str(p) for p in problems],
-        names={n: roster.records[n].full_name for n in newly_restricted + newly_cleared},
+        names={n: roster.records[n].full_name for n in newly_restricted + newly_cleared + list(lost)},
         mapping=roster.mapping.name, encoding=roster.encoding, index_policy=index_policy,
-        unprotected=list(unprotected))
+        unprotected=list(unprotected), lost=list(lost), lost_detail=lost,
+        consent_columns=roster.consent_columns)
 
 
 __all__ = ["SyncReport", "sync_roster", "snapshot", "current_snapshots", "restrictions_lost"]
