@@ -392,13 +392,26 @@ def roster_rollback(sync_id, accept_drop, db_path):
     """Restore every student's consent and details as of an earlier sync run.
 
     The rollback is recorded as a new run; students added since are kept.
+    Exit status 3 when a restored restriction has no face encoding (purged when it was
+    lifted): sync again with --photos.
 
     Example: consentguard roster rollback 12
     """
     from .history import rollback
-    new_id, d = rollback(open_database(db_path, create=False), sync_id, accept_drop)
+    from .index import unprotected
+
+    db = open_database(db_path, create=False)
+    new_id, d = rollback(db, sync_id, accept_drop)
     click.echo(f"sync #{new_id}: restored {len(d.changes)} student(s) to their state at sync #{sync_id}")
     click.echo(d.text())
+    missing = unprotected(db)
+    if missing:  # a restriction restored whose encodings were purged when it was lifted
+        n = len(missing)
+        click.echo(f"Warning: rollback done, but protection is weaker: {n} photo-restricted student"
+                   f"{'s have' if n > 1 else ' has'} no usable portrait (encodings are purged when a restriction "
+                   "is lifted): until the next sync with --photos, every face not recognised as a permitted "
+                   "student goes to review; 'consentguard roster list --unprotected' lists them", err=True)
+        sys.exit(3)
 
 
 @cli.group(cls=Group)

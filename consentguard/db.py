@@ -268,3 +268,58 @@ def os_user() -> str:
         return getpass.getuser()
     except Exception:  # no login name (some containers)
         return "unknown"
+
+
+class writer_lock:
+    """``with writer_lock(db, "sync"):`` holds an exclusive lock file beside the database for a
+    whole roster change (a sync or a rollback, from reading the previous state to the last write),
+    so two of them never interleave and write stale history. A second one waits up to ``wait``
+    seconds, then raises :class:`~consentguard.errors.SyncRefused` saying who holds the lock."""
+
+    def __init__(self, db: sqlite_utils.Database, what: str, wait: float | None = None):
+        self.db, self.what = db, what
+        self.wait = float(os.environ.get("CONSENTGUARD_LOCK_WAIT", "600")) if wait is None else wait
+        self.fd: int | None = None
+
+    def __enter__(self):
+        import fcntl
+        import time
+
+        from .errors import SyncRefused
+
+        path = database_file(self.db)
+        if path is None:  # an in-memory database: nothing else can write to it
+            return self
+        lock = Path(f"{path}.lock")
+        self.fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(self.fd, 200, 0).decode(errors="replace").strip() or "another process"
+                    os.close(self.fd)
+                    self.fd = None
+                    raise SyncRefused(f"{path}: another roster change is running ({holder}); this {self.what} "
+                                      f"waited {self.wait:.0f} s and changed nothing: run it again later")
+                time.sleep(0.2)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{self.what} by pid {os.getpid()} since {now()}".encode(), 0)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.close(self.fd)  # closing releases the lock
+            self.fd = None
+        return False
+
+
+def database_file(db: sqlite_utils.Database) -> str | None:
+    """The file behind ``db`` (None for an in-memory database)."""
+    for _, name, file in db.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or None
+    return None

@@ -117,6 +117,13 @@ def rollback(db: sqlite_utils.Database, to_id: int, accept_drop: bool = False) -
     Students added after ``to_id`` are kept (absence never clears an opt-out).
     Refused if any restriction would be lifted, unless ``accept_drop``.
     """
+    from .db import writer_lock
+
+    with writer_lock(db, "rollback"):
+        return _locked_rollback(db, to_id, accept_drop)
+
+
+def _locked_rollback(db: sqlite_utils.Database, to_id: int, accept_drop: bool) -> tuple[int, Diff]:
     _ok_run(db, to_id)
     latest = latest_sync_id(db)
     d = diff(db, to_id, latest) if latest != to_id else Diff(to_id, to_id)

@@ -22,7 +22,7 @@ import sqlite_utils
 
 from . import index as face_index
 from .consent import CHANNELS, SCOPES, Consents, State
-from .db import latest_sync_id, now, os_user, transaction
+from .db import latest_sync_id, now, os_user, transaction, writer_lock
 from .errors import ConsentGuardError, RosterError, SyncRefused
 from .mapping import Mapping, load_preset
 from .policy import Policy
@@ -171,12 +171,21 @@ def write_snapshot(db, number: str, snap: dict, sync_id: int, first: bool) -> No
 
 # -- the sync ------------------------------------------------------------------------------
 
-def record_run(db, status: str, source: str, message: str, mapping: str, sha: str | None = None) -> int:
-    """Keep a refused or failed run in the history (its own small transaction)."""
+def finish_run(db, sync_id: int, status: str, message: str, sha: str | None = None) -> None:
+    """Close a refused or failed run in the history (its own small transaction)."""
     with transaction(db):
-        return db["sync_runs"].insert({
-            "started_at": now(), "finished_at": now(), "os_user": os_user(), "source": source,
-            "source_sha256": sha, "status": status, "mapping": mapping, "message": message}).last_pk
+        db["sync_runs"].update(sync_id, {"finished_at": now(), "status": status, "message": message,
+                                         **({"source_sha256": sha} if sha else {})})
+
+
+def mark_interrupted(db) -> int:
+    """Runs still 'running' when the writer lock is free were killed (or the machine went down)
+    before they finished: nothing of them was applied (the apply is one transaction). Say so."""
+    with transaction(db):
+        return db.execute(
+            "UPDATE sync_runs SET status = 'interrupted', finished_at = ?, message = 'stopped before it finished "
+            "(killed, or the machine went down); nothing of it was applied' WHERE status = 'running'",
+            [now()]).rowcount
 
 
 def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], mapping: Mapping) -> str | None:
@@ -249,7 +258,20 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
         index_policy = "all"
         notes.append("opt-in district: every student's portrait is indexed, so that a face can be "
                      "recognised as a student with a current release")
-    started = now()
+    with writer_lock(db, "sync"):
+        return _locked_sync(db, export, photos, policy, mapping, accept_drop, consent, index_policy, notes)
+
+
+def _locked_sync(db, export, photos, policy: Policy, mapping: Mapping, accept_drop: bool, consent,
+                 index_policy: str, notes: list[str]) -> SyncReport:
+    """The sync, holding the writer lock: the run is in the history from its first moment (status
+    'running'), so a sync killed mid-way is found and marked 'interrupted' by the next one."""
+    mark_interrupted(db)
+    with transaction(db):
+        sync_id = db["sync_runs"].insert({
+            "started_at": now(), "os_user": os_user(), "source": str(export),
+            "photos": str(photos) if photos else None, "status": "running", "mapping": mapping.name,
+            "index_policy": index_policy, "consent_policy": mapping.policy}).last_pk
     try:
         roster = read_export(export, mapping, consent)
         before = current_snapshots(db)
@@ -265,29 +287,28 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
         problems.extend(Problem(f"accepted with --accept-drop: {r}") for r in refusals)
         portraits, reused = _portraits(db, roster, photos, policy, problems, notes, index_policy)
     except RosterError as exc:  # refused by a guard, or unreadable: kept in the history either way
-        record_run(db, "refused" if isinstance(exc, SyncRefused) else "failed", str(export), str(exc),
-                   mapping.name)
+        finish_run(db, sync_id, "refused" if isinstance(exc, SyncRefused) else "failed", str(exc))
+        raise
+    except BaseException as exc:  # a bug or Ctrl-C: nothing was applied; say so in the history
+        finish_run(db, sync_id, "failed", f"{export}: sync stopped before anything was applied: {exc!r}")
         raise
     try:
         with transaction(db):
-            sync_id = db["sync_runs"].insert({
-                "started_at": started, "os_user": os_user(), "source": roster.source,
-                "source_sha256": roster.sha256, "photos": str(photos) if photos else None,
-                "status": "running", "mapping": mapping.name, "index_policy": index_policy,
-                "consent_policy": mapping.policy}).last_pk
             report = _apply(db, roster, before, portraits, reused, sync_id, problems, index_policy)
             report.notes = notes
             db["sync_runs"].update(sync_id, {
-                "finished_at": now(), "status": "ok", "students": report.students,
-                "restricted": report.photo_restricted + report.name_restricted,
-                "portraits_encoded": report.portraits_encoded,
-                "report": json.dumps(report.to_json())})
+                "finished_at": now(), "status": "ok", "source": roster.source, "source_sha256": roster.sha256,
+                "students": report.students, "restricted": report.photo_restricted + report.name_restricted,
+                "portraits_encoded": report.portraits_encoded, "report": json.dumps(report.to_json())})
     except ConsentGuardError:
+        finish_run(db, sync_id, "failed", f"{roster.source}: sync failed and was rolled back")
         raise
-    except Exception as exc:  # the transaction rolled back: yesterday's roster stays
+    except BaseException as exc:  # the transaction rolled back: yesterday's roster stays
         message = f"{roster.source}: sync failed and was rolled back: {exc}"
-        record_run(db, "failed", roster.source, message, mapping.name, roster.sha256)
-        raise RosterError(message) from exc
+        finish_run(db, sync_id, "failed", message, roster.sha256)
+        if isinstance(exc, Exception):
+            raise RosterError(message) from exc
+        raise
     return report
 
 
