@@ -346,3 +346,28 @@ def test_override_inputs_are_bounded_and_released_once(client, faces, tmp_path):
 def test_caption_is_bounded(client, faces):
     r = post_photo(client, faces.stranger.read_bytes(), "s.jpg", caption="word " * 20_000)
     assert r.status_code == 400 and "caption is too long" in r.get_json()["error"]
+
+
+def test_sign_in_is_a_signed_expiring_cookie_and_guessing_locks_out(db_file, pool):
+    token = "correct horse battery staple"
+    c = create_app(db_file, token=token, pool=pool).test_client()
+    ok = c.post("/login", data={"token": token})
+    cookie = ok.headers["Set-Cookie"]
+    assert token not in cookie and "Max-Age=43200" in cookie and "HttpOnly" in cookie
+    assert "Secure" not in cookie  # plain http on this machine
+    secure = c.post("/login", data={"token": token}, base_url="https://checker.school.example",
+                    headers={"Host": "localhost"})
+    assert "Secure" in secure.headers["Set-Cookie"]
+    forged = create_app(db_file, token=token, pool=pool).test_client()
+    forged.set_cookie("cg_auth", token)  # the raw token as a cookie no longer signs anyone in
+    assert forged.get("/").status_code == 401
+    guesser = create_app(db_file, token=token, pool=pool).test_client()
+    codes = [guesser.post("/login", data={"token": f"guess {i}"}).status_code for i in range(12)]
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+    assert guesser.post("/login", data={"token": token}).status_code == 429  # locked out, even when right
+    assert guesser.get("/api/nothing", headers={"Authorization": f"Bearer {token}"}).status_code == 429
+
+
+def test_tokens_shorter_than_16_characters_are_refused():
+    with pytest.raises(ServeError, match="at least 16 random characters"):
+        check_bind("0.0.0.0", "fifteen chars!!")

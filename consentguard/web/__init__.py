@@ -48,6 +48,9 @@ MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 #: pasted document cannot hold a worker for minutes.
 MAX_CAPTION = 70_000
 PREVIEW_PX = 960
+#: Access tokens: shortest accepted; sign-ins last this long; this many wrong tokens from one
+#: address within LOCKOUT_SECONDS lock it out for that long.
+MIN_TOKEN, SIGN_IN_HOURS, LOCKOUT_AFTER, LOCKOUT_SECONDS = 16, 12, 10, 600
 SESSION_COOKIE, AUTH_COOKIE, ADMIN_COOKIE = "cg_session", "cg_auth", "cg_admin"
 
 
@@ -155,16 +158,48 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     def csrf_for(session: str) -> str:
         return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
 
+    from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+    # Sign-in cookies hold a signed, dated grant ("auth" or "admin"), never the token itself, and
+    # expire; wrong tokens are counted per address and lock it out for a while.
+    signer = URLSafeTimedSerializer(secret, salt="consentguard-sign-in")
+    kinds = (("auth", token, AUTH_COOKIE), ("admin", admin_token, ADMIN_COOKIE))
+    wrong: dict[str, list[float]] = {}
+
+    def locked_out() -> bool:
+        import time
+        recent = [t for t in wrong.get(request.remote_addr or "", []) if t > time.monotonic() - LOCKOUT_SECONDS]
+        wrong[request.remote_addr or ""] = recent
+        return len(recent) >= LOCKOUT_AFTER
+
+    def count_wrong() -> None:
+        import time
+        wrong.setdefault(request.remote_addr or "", []).append(time.monotonic())
+
     def authorised() -> bool:
-        needed = [t for t in (token, admin_token if request.path.startswith("/audit") else None) if t]
-        given = {request.cookies.get(AUTH_COOKIE, ""), request.cookies.get(ADMIN_COOKIE, ""),
-                 request.headers.get("Authorization", "").removeprefix("Bearer ")}
-        return all(any(hmac.compare_digest(g.encode(), t.encode()) for g in given) for t in needed)
+        needed = [kind for kind, value, _ in kinds if value and (kind == "auth" or request.path.startswith("/audit"))]
+        granted = set()
+        for kind, _, cookie in kinds:
+            try:
+                if signer.loads(request.cookies.get(cookie, ""), max_age=SIGN_IN_HOURS * 3600) == kind:
+                    granted.add(kind)
+            except BadSignature:
+                pass
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer:
+            matched = {kind for kind, value, _ in kinds if value and hmac.compare_digest(bearer.encode(), value.encode())}
+            if not matched:
+                count_wrong()
+            granted |= matched
+        return all(kind in granted for kind in needed)
 
     allowed_hosts = LOOPBACK_NAMES | {h.lower() for h in hosts}
 
     @app.before_request
     def guard():
+        if locked_out():
+            abort(429, f"too many wrong access tokens from this address: try again in "
+                       f"{LOCKOUT_SECONDS // 60} minutes")
         # A page under an attacker's host name that resolves to this machine (DNS rebinding) is
         # same-origin for the browser: only the names this server was started for are answered.
         if host_name(request.host) not in allowed_hosts:
@@ -200,6 +235,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     @app.errorhandler(403)
     @app.errorhandler(404)
     @app.errorhandler(413)
+    @app.errorhandler(429)
     @app.errorhandler(503)
     def error(exc):
         message = getattr(exc, "description", str(exc))
@@ -212,12 +248,14 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         given = request.form.get("token", "")
         target = request.form.get("next", "/")
         target = target if target in ("/", "/audit") else "/"
-        for value, cookie in ((token, AUTH_COOKIE), (admin_token, ADMIN_COOKIE)):
+        for kind, value, cookie in kinds:
             if value and hmac.compare_digest(given.encode(), value.encode()):
                 response = make_response("", 303)
                 response.headers["Location"] = target
-                response.set_cookie(cookie, value, httponly=True, samesite="Strict")
+                response.set_cookie(cookie, signer.dumps(kind), httponly=True, samesite="Strict",
+                                    secure=request.is_secure, max_age=SIGN_IN_HOURS * 3600)
                 return response
+        count_wrong()
         return make_response(render_template("login.html", error="wrong access token", next=target), 401)
 
     @app.route("/")
@@ -382,8 +420,9 @@ def check_bind(host: str, token: str | None) -> None:
     if not is_loopback(host) and not token:
         raise ServeError(f"refusing to listen on {host} without an access token: anyone on the network could "
                          "see check results; set CONSENTGUARD_TOKEN (or --token) or use 127.0.0.1")
-    if token is not None and len(token) < 12:
-        raise ServeError("the access token is too short: use at least 12 characters")
+    if token is not None and len(token) < MIN_TOKEN:
+        raise ServeError(f"the access token is too short: use at least {MIN_TOKEN} random characters "
+                         "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
 
 
 def _stop(signum, frame):
@@ -400,8 +439,8 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
     import signal
 
     check_bind(host, token)
-    if admin_token is not None and len(admin_token) < 12:
-        raise ServeError("the admin token is too short: use at least 12 characters")
+    if admin_token is not None and len(admin_token) < MIN_TOKEN:
+        raise ServeError(f"the admin token is too short: use at least {MIN_TOKEN} random characters")
     app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked,
                      hosts=served_names(host, allow_hosts))
     signal.signal(signal.SIGTERM, _stop)
