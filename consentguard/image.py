@@ -35,6 +35,9 @@ from .errors import ImageError
 #: Largest image we decode. A 24 MP camera photo is far below; a decompression
 #: bomb (a tiny file that claims gigapixels) is refused before decoding.
 MAX_PIXELS = 100_000_000
+#: Longest side over shortest that is still a photo (phone panoramas reach about 10:1): a 1 x 25,000,000
+#: strip passes the pixel limit but pinned a worker at 11.7 GB. Refused before decoding.
+MAX_ASPECT = 40
 
 # Pillow's own guard, aligned with ours (it raises past twice this).
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -170,6 +173,9 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
             im = Image.open(io.BytesIO(data))
             if im.width * im.height > MAX_PIXELS:
                 raise Image.DecompressionBombError(f"{im.width}x{im.height} pixels")
+            if max(im.size) > MAX_ASPECT * max(1, min(im.size)):
+                raise ImageError(f"{name}: image is {im.width} x {im.height} pixels, longer than {MAX_ASPECT}:1, "
+                                 "which no photo is (it would hold a worker for minutes); refused")
             fmt = im.format or "unknown"
             im.load()
             metadata, metadata_error = _metadata(im, name, data)

@@ -346,3 +346,14 @@ def test_a_jpeg_without_its_eoi_ends_at_the_next_image_and_a_missing_end_is_name
     from consentguard.image import jpeg_end
 
     assert jpeg_end(first[:-2] + second) == len(first) - 2  # the next image's SOI ends it
+
+
+def test_absurd_aspect_ratio_refused_before_decoding(tmp_path):
+    """A 1 x 2,000,000 PNG is tiny as a file and under the pixel limit, but no photo: an error, at once."""
+    buf = io.BytesIO()
+    Image.new("L", (2_000_000, 1)).save(buf, "PNG")
+    with pytest.raises(ImageError, match=r"strip.png: image is 2000000 x 1 pixels, longer than 40:1"):
+        decode_image(buf.getvalue(), "strip.png")
+    panorama = io.BytesIO()
+    Image.new("RGB", (3000, 300)).save(panorama, "JPEG")  # 10:1, a phone panorama: still read
+    assert decode_image(panorama.getvalue(), "pano.jpg").width == 3000
