@@ -19,7 +19,7 @@ import csv
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlite_utils
@@ -62,7 +62,31 @@ def _append(db: sqlite_utils.Database, row: dict, precondition=None) -> int:
                "id": (seq[0] if seq else 0) + 1, "prev_hash": last[0] if last else GENESIS}
         row["hash"] = row_hash(row)
         db["checks"].insert(row)
+        _write_anchor(db, row["id"], row["hash"])  # inside the write transaction: anchors never race
     return row["id"]
+
+
+TRIGGERS = ("checks_append_only_update", "checks_append_only_delete")
+
+
+def anchor_path(db: sqlite_utils.Database) -> Path | None:
+    """The anchor file beside the database: the last row's id and hash, kept outside the table,
+    so rows removed from the end (and the sequence rewound) or an emptied trail are detected."""
+    from .db import database_file
+    path = database_file(db)
+    return Path(f"{path}.audit-anchor") if path else None
+
+
+def _write_anchor(db: sqlite_utils.Database, rows: int, head: str) -> None:
+    import os
+    path = anchor_path(db)
+    if path is None:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"rows": rows, "head": head}, f)
+    os.replace(tmp, path)
 
 
 def record_check(db: sqlite_utils.Database, result, interface: str) -> int:
@@ -131,6 +155,7 @@ class Verification:
     rows: int
     head: str
     problems: list[str]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -154,7 +179,31 @@ def verify(db: sqlite_utils.Database) -> Verification:
     seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
     if seq and seq[0] >= expected_id:
         problems.append(f"rows #{expected_id}-#{seq[0]} are missing at the end (deleted)")
-    return Verification(count, previous, problems)
+    present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'checks'")}
+    problems += [f"the append-only trigger {t} is missing: rows could have been changed without a trace"
+                 for t in TRIGGERS if t not in present]
+    notes: list[str] = []
+    path = anchor_path(db)
+    anchor = None
+    if path is not None and path.exists():
+        try:
+            anchor = json.loads(path.read_text())
+            anchor_rows, anchor_head = int(anchor["rows"]), str(anchor["head"])
+        except (ValueError, KeyError, TypeError, OSError):
+            problems.append(f"the anchor file {path} cannot be read: truncation at the end cannot be ruled out")
+            anchor = None
+    elif count:
+        notes.append(f"no anchor file ({path}): rows removed from the end could not be detected before now; "
+                     "the next recorded check writes it")
+    if anchor is not None:
+        if anchor_rows >= expected_id:
+            problems.append(f"the trail ends at row #{expected_id - 1} but the anchor file says {anchor_rows} rows "
+                            f"were written: rows #{expected_id}-#{anchor_rows} were removed from the end")
+        else:
+            at = db.execute("SELECT hash FROM checks WHERE id = ?", [anchor_rows]).fetchone()
+            if at is None or at[0] != anchor_head:
+                problems.append(f"row #{anchor_rows} is not the row the anchor file recorded (rewritten)")
+    return Verification(count, previous, problems, notes)
 
 
 EXPORT_FIELDS = ("id", "checked_at", "event", "ref_id", "os_user", "interface", "file_name", "sha256", "verdict",

@@ -455,6 +455,8 @@ def audit_verify(db_path):
 
     db_file = db_path or default_db_path()
     result = verify(open_database(db_file, create=False))
+    for note in result.notes:
+        click.echo(f"{db_file}: note: {note}", err=True)
     if result.ok:
         click.echo(f"audit trail intact: {result.rows} rows; head {result.head}")
         return

@@ -119,3 +119,42 @@ def test_database_from_before_the_chain_is_chained_on_upgrade(tmp_path):
     record_doc(db, {**doc("y.jpg", "pass"), "roster_sync_id": None}, "cli")
     assert verify(db).rows == 2 and verify(db).ok
     assert json.loads(db.execute("SELECT reasons FROM checks WHERE id = 1").fetchone()[0]) == []
+
+
+def retrigger(path):
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TRIGGER checks_append_only_update BEFORE UPDATE ON checks "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+        "CREATE TRIGGER checks_append_only_delete BEFORE DELETE ON checks "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;")
+    conn.close()
+
+
+@pytest.mark.parametrize("sql,problem", [
+    # the last row removed and the sequence rewound: the chain itself looks whole
+    ("DELETE FROM checks WHERE id = 3; UPDATE sqlite_sequence SET seq = 2 WHERE name = 'checks'",
+     "the trail ends at row #2 but the anchor file says 3 rows were written: rows #3-#3 were removed from the end"),
+    # the whole trail emptied
+    ("DELETE FROM checks; DELETE FROM sqlite_sequence WHERE name = 'checks'",
+     "the trail ends at row #0 but the anchor file says 3 rows were written"),
+])
+def test_truncation_at_the_end_is_detected_by_the_anchor(db_path, sql, problem):
+    tamper(db_path, sql)
+    retrigger(db_path)  # even with the triggers put back
+    r = run("audit", "verify", "--db", str(db_path))
+    assert r.exit_code == 1 and problem in r.output, r.output
+
+
+def test_missing_triggers_are_a_problem(db_path):
+    tamper(db_path, "")
+    r = run("audit", "verify", "--db", str(db_path))
+    assert r.exit_code == 1
+    assert "the append-only trigger checks_append_only_update is missing" in r.output
+
+
+def test_anchor_file_is_private_and_follows_the_head(db_path):
+    anchor = db_path.with_name(db_path.name + ".audit-anchor")
+    assert anchor.stat().st_mode & 0o777 == 0o600
+    result = verify(open_db(db_path))
+    assert json.loads(anchor.read_text()) == {"rows": 3, "head": result.head}
