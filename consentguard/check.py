@@ -89,6 +89,7 @@ class Checker:
         self.interface = interface
         self.record = record
         self.sync_id = latest_sync_id(db)
+        self.built_on = date.today()
         if self.sync_id is None:
             raise DatabaseError("no roster has been synced yet: run 'consentguard sync EXPORT' first")
         self.index_policy, self.consent_policy = roster_policies(db)
@@ -111,6 +112,14 @@ class Checker:
         self.photo_restricted = [s for s in self.students.values() if s.photo_restricted]
         self.first_names = first_name_counts(self.students.values())
         self.root = Path(root) if root is not None else None
+
+    def current(self) -> "Checker":
+        """This checker, or a new one built the same way if a roster sync has landed (or the day has
+        changed: releases expire at midnight) since it was built: a long scan or server judges every
+        photo against the roster in force when it is checked."""
+        if latest_sync_id(self.db) == self.sync_id and date.today() == self.built_on:
+            return self
+        return Checker(self.db, self.policy, self.interface, self.record, self.channel, self.school, self.root)
 
     @property
     def warnings(self) -> list[str]:

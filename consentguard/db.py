@@ -196,7 +196,7 @@ def open_db(path: str | Path | None = None, create: bool = True) -> sqlite_utils
     try:
         conn = sqlite3.connect(str(path), isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA busy_timeout = 60000")  # a writer waits for another (a sync during a scan)
         # Deleted content (purged face encodings) is overwritten with zeros, not left in free pages.
         conn.execute("PRAGMA secure_delete = ON")
         db = sqlite_utils.Database(conn)

@@ -158,6 +158,9 @@ def scan_lines(scan) -> list[str]:
             lines.append(f"{r.verdict.upper():<6}  {r.doc['path']}")
             lines += [f"        - {reason}" for reason in r.doc["reasons"]]
     lines += [f"Warning: {warning}" for warning in scan.warnings]
+    if scan.roster_changed:
+        lines.append(f"Note: a roster sync (#{scan.roster_changed}) landed during the scan: the photos checked "
+                     "after it were judged against it (each result's roster_sync_id says which)")
     not_photos = [str(p) for p in scan.not_photos]
     if not_photos:
         lines.append(f"{len(not_photos)} other file(s) not checked (not images): "

@@ -187,14 +187,18 @@ def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str 
     face_models()  # load once per worker, before the first photo
 
 
-def _check_one(path: str) -> tuple[str, dict, bytes | None]:
+def _check_one(path: str) -> tuple[str, dict, bytes | None, str]:
+    """A photo's result document, thumbnail and the cache version it was judged under (a sync
+    landing during the scan: the photos after it are judged against the new roster)."""
+    global _checker
+    _checker = _checker.current()
     try:
         data = read_file(path)
     except ImageError:  # vanished or unreadable: an error result, never a pass
-        return path, _checker.check_path(path).to_json(), None
+        return path, _checker.check_path(path).to_json(), None, _checker.version
     result, image = _checker.check_decoded(data, path)
     doc = result.to_json()
-    return path, doc, thumbnail(image, doc["faces"]) if image is not None else None
+    return path, doc, thumbnail(image, doc["faces"]) if image is not None else None, _checker.version
 
 
 # -- the scan ----------------------------------------------------------------------------
@@ -221,6 +225,7 @@ class Scan:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # entries not entered or read, and why
     stopped_by: int | None = None  # the signal that interrupted the scan
     warnings: list[str] = field(default_factory=list)  # what weakened every check (Checker.warnings)
+    roster_changed: int | None = None  # a sync that landed during the scan (later photos judged against it)
 
     @property
     def cached(self) -> int:
@@ -323,8 +328,10 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
                 else:
                     todo.append(str(path))
             workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-            for path, doc, thumb in _results(todo, workers, db_path, policy, (channel, school, str(folder))):
-                arrived(ScanResult(doc, thumb, False), doc["sha256"], _cache_version(base_version, folder, path))
+            for path, doc, thumb, version in _results(todo, workers, db_path, policy, (channel, school, str(folder))):
+                if doc["roster_sync_id"] != checker.sync_id:
+                    scan.roster_changed = doc["roster_sync_id"]
+                arrived(ScanResult(doc, thumb, False), doc["sha256"], _cache_version(version, folder, path))
         except KeyboardInterrupt:
             scan.interrupted = True
     return scan
@@ -356,7 +363,7 @@ def copy_passed_photos(scan: Scan, to: Path) -> list[tuple[Path, str]]:
 
 
 def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
-             scope: tuple[str | None, str | None, str]) -> Iterator[tuple[str, dict, bytes | None]]:
+             scope: tuple[str | None, str | None, str]) -> Iterator[tuple[str, dict, bytes | None, str]]:
     if not todo:
         return
     if workers == 1:

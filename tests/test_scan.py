@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from consentguard import open_db
+from consentguard import Policy, open_db
 from consentguard.cli import cli
 from consentguard.scan import find_photos, run_scan
 
@@ -293,3 +293,36 @@ def test_crowd_photo_reasons_summarised_in_every_report(tmp_path, faces, face_ro
                                            for x in doc["reasons"]), doc["reasons"]
     row = list(csv.DictReader(open(tmp_path / "r.csv")))[0]
     assert len(row["reasons"]) < 1000 and "faces are too small to identify" in row["reasons"]
+
+
+def test_a_sync_during_the_scan_is_survived_and_later_photos_follow_it(tmp_path, faces, face_roster):
+    """A nightly sync landing mid-scan newly restricts Jordan (C): the scan carries on, the photo
+    checked after the sync is judged against the new roster, and the summary says so."""
+    from consentguard import sync_roster
+    from consentguard.report import scan_lines
+    from conftest import C, N, R, student, write_export
+    root = tmp_path / "event"
+    root.mkdir()
+    shutil.copy(faces.stranger, root / "1-first.jpg")
+    shutil.copy(faces.clear_other, root / "2-jordan.jpg")
+    db_path = tmp_path / "cg.db"
+    shutil.copy(face_roster, db_path)
+    export = write_export(tmp_path / "new.csv", [
+        student(R, "Marcus", "Ellery", photo="Y"), student(C, "Jordan", "Whitfield", photo="Y"),
+        student(N, "Priya", "Natarajan", name="Yes"), student("900004", "Amelia", "Hartley")])
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    shutil.copy(faces.clear_portrait, portraits / f"{C}.jpg")
+    synced = []
+
+    def progress(_):
+        if not synced:  # after the first photo: the nightly job runs
+            synced.append(sync_roster(open_db(db_path), export, portraits).sync_id)
+
+    scan = run_scan(open_db(db_path), str(db_path), root, Policy(ocr=False), workers=1, progress=progress)
+    by_name = {Path(r.doc["path"]).name: r.doc for r in scan.results}
+    assert by_name["1-first.jpg"]["roster_sync_id"] == 1
+    assert by_name["2-jordan.jpg"]["roster_sync_id"] == synced[0] and by_name["2-jordan.jpg"]["verdict"] == "block"
+    assert scan.roster_changed == synced[0]
+    assert any(line.startswith(f"Note: a roster sync (#{synced[0]}) landed during the scan") for line in scan_lines(scan))

@@ -93,18 +93,14 @@ def _init_worker(db_path: str, policy: Policy, parent: int | None = None) -> Non
 
 def _current_checker(channel: str | None, school: str | None):
     """The worker's Checker for this channel and school, rebuilt whenever a new roster sync
-    has landed or the day has changed (releases expire at midnight): a server that runs for
-    weeks always judges against the roster in force."""
+    has landed or the day has changed (``Checker.current``): a server that runs for weeks
+    always judges against the roster in force."""
     global _checker
-    from datetime import date
-
     from ..check import Checker
-    from ..db import latest_sync_id
 
-    key = (channel, school, latest_sync_id(_checker.db), date.today())
-    if key != getattr(_checker, "web_key", None):
+    if (channel, school) != (_checker.channel, _checker.school):
         _checker = Checker(_checker.db, _checker.policy, record=False, channel=channel, school=school)
-        _checker.web_key = key
+    _checker = _checker.current()
     return _checker
 
 
