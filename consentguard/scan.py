@@ -174,7 +174,7 @@ _checker = None
 def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str | None = None,
                  root: str | None = None) -> None:
     global _checker
-    from .check import Checker
+    from .check import Checker, limit_worker_memory
     from .db import open_db
     from .models import face_models
 
@@ -182,6 +182,8 @@ def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str 
 
     cv2.setNumThreads(1)  # one worker per core already; more threads only contend
     os.environ["CONSENTGUARD_OCR_THREADS"] = "1"
+    if mp.current_process().name != "MainProcess":  # a pool worker (workers=1 runs in the scan itself)
+        limit_worker_memory()
     _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel, school=school,
                        root=root)
     face_models()  # load once per worker, before the first photo

@@ -371,3 +371,27 @@ def test_sign_in_is_a_signed_expiring_cookie_and_guessing_locks_out(db_file, poo
 def test_tokens_shorter_than_16_characters_are_refused():
     with pytest.raises(ServeError, match="at least 16 random characters"):
         check_bind("0.0.0.0", "fifteen chars!!")
+
+
+def test_a_worker_over_its_memory_limit_gives_an_error_not_a_crash(faces, face_roster, tmp_path):
+    """One huge upload must not starve the other workers: the worker's address space is capped
+    (CONSENTGUARD_WORKER_MEMORY_GB) and a photo past it is an error verdict."""
+    import json as _json
+    import subprocess
+    import sys
+
+    from PIL import Image
+    big = tmp_path / "big.png"
+    Image.new("RGB", (9000, 9000), (120, 120, 120)).save(big)  # 81 MP: under the pixel limit
+    code = ("import json, sys\n"
+            "from consentguard import Checker, open_db\n"
+            "from consentguard.check import limit_worker_memory\n"
+            "from consentguard.models import face_models\n"
+            "face_models()\n"
+            "limit_worker_memory(1.2)\n"
+            f"r = Checker(open_db({str(face_roster)!r}), record=False).check_path({str(big)!r})\n"
+            "print(json.dumps([r.verdict, r.reasons]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    verdict, reasons = _json.loads(done.stdout.strip().splitlines()[-1])
+    assert verdict == "error", (reasons, done.stderr[-500:])
+    assert "memory limit" in reasons[0]

@@ -82,11 +82,12 @@ def _init_worker(db_path: str, policy: Policy, parent: int | None = None) -> Non
 
     if parent is not None:
         _exit_with_parent(parent)
-    from ..check import Checker
+    from ..check import Checker, limit_worker_memory
     from ..models import face_models
 
     cv2.setNumThreads(1)
     os.environ["CONSENTGUARD_OCR_THREADS"] = "1"
+    limit_worker_memory()
     _checker = Checker(open_db(db_path, create=False), policy, record=False)
     face_models()
 
