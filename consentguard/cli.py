@@ -392,8 +392,8 @@ def roster_rollback(sync_id, accept_drop, db_path):
     """Restore every student's consent and details as of an earlier sync run.
 
     The rollback is recorded as a new run; students added since are kept.
-    Exit status 3 when a restored restriction has no face encoding (purged when it was
-    lifted): sync again with --photos.
+    A restored photo restriction gets its face encodings back from the portraits on record;
+    exit status 3 when that is not possible (sync again with --photos).
 
     Example: consentguard roster rollback 12
     """

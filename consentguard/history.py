@@ -119,8 +119,13 @@ def rollback(db: sqlite_utils.Database, to_id: int, accept_drop: bool = False) -
     """
     from .db import writer_lock
 
+    from .index import unprotected
+    from .sync import restore_encodings
+
     with writer_lock(db, "rollback"):
-        return _locked_rollback(db, to_id, accept_drop)
+        done = _locked_rollback(db, to_id, accept_drop)
+        restore_encodings(db, unprotected(db))  # restrictions restored: their faces protected again
+        return done
 
 
 def _locked_rollback(db: sqlite_utils.Database, to_id: int, accept_drop: bool) -> tuple[int, Diff]:

@@ -312,6 +312,33 @@ def _locked_sync(db, export, photos, policy: Policy, mapping: Mapping, accept_dr
     return report
 
 
+def restore_encodings(db: sqlite_utils.Database, numbers, policy: Policy | None = None) -> list[str]:
+    """Re-encode the portraits on record of ``numbers`` whose encodings were purged (when a
+    restriction was lifted), from the files they came from if those are unchanged (same SHA-256):
+    a restriction re-imposed by a rollback protects the face again. The students restored."""
+    from .image import sha256_bytes
+
+    policy = policy or Policy()
+    restored = []
+    for number in numbers:
+        rows = db.execute("SELECT sha256, source FROM portraits WHERE student_number = ? AND status = 'encoded' "
+                          "AND encoding IS NULL", [number]).fetchall()
+        for sha, source in rows:
+            try:
+                data = Path(source).read_bytes()
+            except OSError:  # moved, or a member of a zip: the next sync with --photos restores it
+                continue
+            if sha256_bytes(data) != sha:
+                continue
+            result = prepare_portrait(data, source, number, policy).encode()
+            if result.status == "encoded":
+                with transaction(db):
+                    db.execute("UPDATE portraits SET encoding = ? WHERE student_number = ? AND sha256 = ?",
+                               [face_index.encoding_to_blob(result.encoding), number, sha])
+                restored.append(number)
+    return sorted(set(restored))
+
+
 def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Problem], notes: list[str],
                index_policy: str) -> tuple[list[PortraitResult], int]:
     """Encode the portraits the index needs that are new or changed (by content hash)."""

@@ -78,3 +78,28 @@ def test_rollback_that_restores_a_restriction_without_encodings_exits_3(tmp_path
     assert r.exit_code == 3, r.output
     assert "Warning: rollback done, but protection is weaker: 1 photo-restricted student has no usable portrait" \
         in r.output
+
+
+@pytest.mark.faces
+def test_rollback_restores_the_face_encodings_of_a_restored_restriction(tmp_path, faces):
+    """Lifting a restriction purges the encoding; rolling back re-imposes it and re-encodes the
+    portrait on record, so the student's photo is blocked again at once (not after the next sync)."""
+    import shutil
+
+    from consentguard import Checker
+    from conftest import R
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    db_path = tmp_path / "cg.db"
+    runner = CliRunner()
+    restricted = write_export(tmp_path / "a.csv", [student(R, "Marcus", "Ellery", photo="Y"),
+                                                   student("2", "Bo", "Kim", name="Y")])
+    cleared = write_export(tmp_path / "b.csv", [student(R, "Marcus", "Ellery"), student("2", "Bo", "Kim", name="Y")])
+    assert runner.invoke(cli, ["sync", str(restricted), "--photos", str(portraits), "--db", str(db_path)]).exit_code == 0
+    assert runner.invoke(cli, ["sync", str(cleared), "--db", str(db_path), "--accept-drop"]).exit_code == 0
+    db = open_db(db_path)
+    assert db.execute("SELECT count(*) FROM portraits WHERE encoding IS NOT NULL").fetchone()[0] == 0  # purged
+    r = runner.invoke(cli, ["roster", "rollback", "1", "--db", str(db_path)])
+    assert r.exit_code == 0, r.output
+    assert Checker(open_db(db_path), record=False).check_path(faces.restricted_other).verdict == "block"
