@@ -236,10 +236,10 @@ class _Views:
 
     def add(self, label: str, rgb: np.ndarray, picture: bool = True, dedupe: bool = True,
             compare: np.ndarray | None = None) -> None:
-        """Keep ``rgb`` as a view unless it repeats one kept (``compare``: what to compare instead)."""
-        mine: dict[tuple, tuple] = {}  # this candidate's signatures, by (cells, px)
-        compare = rgb if compare is None else compare
-        if dedupe and any(self._same(compare, mine, k) for k in range(len(self.views) + 1)):
+        """Keep ``rgb`` as a view unless it repeats one kept (``compare``: also compared, e.g. the
+        picture without flat bars a camera added; the photo may have such bars itself)."""
+        candidates = [rgb] if compare is None or compare.shape == rgb.shape else [rgb, compare]
+        if dedupe and any(self._same(c, {}, k) for c in candidates for k in range(len(self.views) + 1)):
             return
         if len(self.views) >= MAX_VIEWS:
             self.over.append(label)

@@ -86,7 +86,7 @@ def faces(tmp_path_factory) -> FaceSet:
     group.save(work / "group.jpg", quality=92)
     mirrored = ImageOps.mirror(right)
     mirrored.save(work / "biden_mirrored.jpg", quality=92)
-    return FaceSet("pypi", p / "obama.jpg", p / "biden.jpg", p / "obama3.jpg",
+    return FaceSet("pypi", p / "obama.jpg", p / "biden.jpg", p / "obama2.jpg",
                    work / "biden_mirrored.jpg", p / "astronaut.png", work / "group.jpg",
                    (0, left.width), p / "obama_partial_face.jpg")
 
