@@ -62,7 +62,9 @@ def _append(db: sqlite_utils.Database, row: dict, precondition=None) -> int:
                "id": (seq[0] if seq else 0) + 1, "prev_hash": last[0] if last else GENESIS}
         row["hash"] = row_hash(row)
         db["checks"].insert(row)
-        _write_anchor(db, row["id"], row["hash"])  # inside the write transaction: anchors never race
+        path = anchor_path(db)
+        if path is not None and (row["id"] == 1 or path.exists()):  # never recreated silently over a cut trail
+            _write_anchor(db, row["id"], row["hash"])  # inside the write transaction: anchors never race
     return row["id"]
 
 
@@ -75,6 +77,17 @@ def anchor_path(db: sqlite_utils.Database) -> Path | None:
     from .db import database_file
     path = database_file(db)
     return Path(f"{path}.audit-anchor") if path else None
+
+
+def new_anchor(db: sqlite_utils.Database) -> Verification:
+    """Write the anchor file from the current head (after a verify with no other problem): an
+    administrator's decision for a database from before anchors or a restored backup."""
+    result = verify(db)
+    others = [p for p in result.problems if "anchor file" not in p]
+    if not others:
+        _write_anchor(db, result.rows and db.execute("SELECT max(id) FROM checks").fetchone()[0], result.head)
+        result = verify(db)
+    return result
 
 
 def _write_anchor(db: sqlite_utils.Database, rows: int, head: str) -> None:
@@ -129,6 +142,11 @@ def record_override(db: sqlite_utils.Database, check_id: int, reason: str, user:
         raise OverrideError(f"the reason is too long ({len(reason)} characters; at most {MAX_REASON})")
     if not _visible(user) or len(user) > MAX_USER:
         raise OverrideError(f"an override needs the name of the person who decided (at most {MAX_USER} characters)")
+    import unicodedata
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in user + reason.replace("\n", "")):
+        # line breaks and direction marks would let a name (or reason) display as something else
+        raise OverrideError("an override's name and reason may not contain control or direction characters "
+                            "(only the reason may have line breaks)")
 
     def reviewable(db) -> dict:
         row = db.execute("SELECT verdict, file_name, sha256, student_numbers, sync_id, event FROM checks WHERE id = ?",
@@ -179,9 +197,9 @@ def verify(db: sqlite_utils.Database) -> Verification:
     seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
     if seq and seq[0] >= expected_id:
         problems.append(f"rows #{expected_id}-#{seq[0]} are missing at the end (deleted)")
-    present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'checks'")}
-    problems += [f"the append-only trigger {t} is missing: rows could have been changed without a trace"
-                 for t in TRIGGERS if t not in present]
+    present = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'checks'"))
+    problems += [f"the append-only trigger {t} is missing or altered: rows could have been changed without a trace"
+                 for t in TRIGGERS if "RAISE(ABORT" not in (present.get(t) or "").upper()]
     notes: list[str] = []
     path = anchor_path(db)
     anchor = None
@@ -193,8 +211,9 @@ def verify(db: sqlite_utils.Database) -> Verification:
             problems.append(f"the anchor file {path} cannot be read: truncation at the end cannot be ruled out")
             anchor = None
     elif count:
-        notes.append(f"no anchor file ({path}): rows removed from the end could not be detected before now; "
-                     "the next recorded check writes it")
+        problems.append(f"the anchor file {path} is missing: rows removed from the end cannot be ruled out "
+                        "(for a database from before anchors, or after restoring a backup: "
+                        "'consentguard audit verify --new-anchor' writes one from the current head)")
     if anchor is not None:
         if anchor_rows >= expected_id:
             problems.append(f"the trail ends at row #{expected_id - 1} but the anchor file says {anchor_rows} rows "

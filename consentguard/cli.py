@@ -445,16 +445,20 @@ def audit():
 
 
 @audit.command("verify")
+@click.option("--new-anchor", is_flag=True,
+              help="Write the anchor file from the current head (a database from before anchors, or a restored "
+                   "backup), after checking the chain.")
 @db_option
-def audit_verify(db_path):
+def audit_verify(new_anchor, db_path):
     """Check that no audit row was edited or deleted (exit 1 if one was).
 
     Example: consentguard audit verify
     """
-    from .audit import verify
+    from .audit import new_anchor as write_new_anchor, verify
 
     db_file = db_path or default_db_path()
-    result = verify(open_database(db_file, create=False))
+    db = open_database(db_file, create=False)
+    result = write_new_anchor(db) if new_anchor else verify(db)
     for note in result.notes:
         click.echo(f"{db_file}: note: {note}", err=True)
     if result.ok:

@@ -98,12 +98,21 @@ class Reading:
     problem: str | None = None
 
 
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
 def read_field(f: ConsentField, value: str, expires: str | None = None) -> Reading:
     """What one cell (and its expiry cell) says; a blank is left to the policy."""
     word = norm_value(value)
     if f.contains is not None:
-        items = {norm_value(v) for v in re.split(r"[;,|]", value or "")}
+        items = {norm_value(v) for v in re.split(r"[;,|\n\r]", value or "")}
         yes: bool | None = norm_value(f.contains) in items
+        if not yes and _compact(f.contains) in _compact(value or ""):
+            # "Gifted/No Media", "No-Media", "NoMedia", "No Media Release": the flag is there in
+            # another spelling; read as listed (restricted), and say so
+            return Reading(State(True) if f.meaning == "opt-out" else None,
+                           f"{f.label} value {value.strip()!r} is read as listing {f.contains!r}")
     elif word == "":
         if f.blank == "restricted":
             return Reading(State(True))

@@ -171,6 +171,10 @@ def _audit_chain(db: sqlite_utils.Database) -> None:
                "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
     db.execute("CREATE TRIGGER checks_append_only_delete BEFORE DELETE ON checks "
                "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
+    from .audit import _write_anchor  # the chained rows get their anchor at once
+    last = db.execute("SELECT id, hash FROM checks ORDER BY id DESC LIMIT 1").fetchone()
+    if last:
+        _write_anchor(db, last[0], last[1])
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -271,15 +275,18 @@ def os_user() -> str:
 
 
 class writer_lock:
-    """``with writer_lock(db, "sync"):`` holds an exclusive lock file beside the database for a
-    whole roster change (a sync or a rollback, from reading the previous state to the last write),
-    so two of them never interleave and write stale history. A second one waits up to ``wait``
-    seconds, then raises :class:`~consentguard.errors.SyncRefused` saying who holds the lock."""
+    """``with writer_lock(db, "sync"):`` holds an exclusive lock for a whole roster change (a sync
+    or a rollback, from reading the previous state to the last write), so two of them never
+    interleave and write stale history. The lock is an flock on the database file itself (SQLite's
+    own locks are separate), so it cannot be lifted by deleting a lock file; ``<db>.lock`` only says
+    who holds it. A second writer waits up to ``wait`` seconds, then raises
+    :class:`~consentguard.errors.SyncRefused` naming the holder."""
 
     def __init__(self, db: sqlite_utils.Database, what: str, wait: float | None = None):
         self.db, self.what = db, what
         self.wait = float(os.environ.get("CONSENTGUARD_LOCK_WAIT", "600")) if wait is None else wait
         self.fd: int | None = None
+        self.info: Path | None = None
 
     def __enter__(self):
         import fcntl
@@ -290,8 +297,7 @@ class writer_lock:
         path = database_file(self.db)
         if path is None:  # an in-memory database: nothing else can write to it
             return self
-        lock = Path(f"{path}.lock")
-        self.fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        self.fd, self.info = os.open(path, os.O_RDONLY), Path(f"{path}.lock")
         deadline = time.monotonic() + self.wait
         while True:
             try:
@@ -299,19 +305,25 @@ class writer_lock:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = os.pread(self.fd, 200, 0).decode(errors="replace").strip() or "another process"
                     os.close(self.fd)
                     self.fd = None
+                    try:
+                        holder = self.info.read_text().strip() or "another process"
+                    except OSError:
+                        holder = "another process"
                     raise SyncRefused(f"{path}: another roster change is running ({holder}); this {self.what} "
                                       f"waited {self.wait:.0f} s and changed nothing: run it again later")
                 time.sleep(0.2)
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"{self.what} by pid {os.getpid()} since {now()}".encode(), 0)
+        try:
+            fd = os.open(self.info, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{self.what} by pid {os.getpid()} since {now()}")
+        except OSError:
+            pass
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if self.fd is not None:
-            os.ftruncate(self.fd, 0)
             os.close(self.fd)  # closing releases the lock
             self.fd = None
         return False

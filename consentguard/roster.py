@@ -271,9 +271,17 @@ def _filter(header, rows, mapping: Mapping):
 def _column_index(header: list[str], mapping: Mapping, source: str) -> dict:
     """Header names → 0-based positions; refuses a file missing a required column."""
     columns: dict[str, int] = {}
+    seen: dict[str, list[int]] = {}
     for i, h in enumerate(header):
         if h.strip():
             columns.setdefault(_key(h), i)  # first occurrence wins (joined files may repeat a key)
+            seen.setdefault(_key(h), []).append(i)
+    for f in mapping.consent:  # a consent column twice: which one holds the opt-outs cannot be known
+        for column in (f.column, f.expires_column):
+            if column is not None and len(seen.get(_key(column), [])) > 1:
+                raise SyncRefused(f"{source}: consent column '{column}' appears {len(seen[_key(column)])} times in the "
+                                  f"header (columns {', '.join(str(i + 1) for i in seen[_key(column)])}): which one "
+                                  "holds the opt-outs cannot be known; nothing imported")
     index: dict = {}
     for name, column in mapping.columns.items():
         index[name] = columns.get(_key(column))

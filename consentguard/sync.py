@@ -195,10 +195,13 @@ def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], ma
     if len(missing) >= g.min_drop_count and len(missing) > g.max_drop_students * len(previous):
         return (f"{len(missing)} of {len(previous)} students in the last sync are missing from this export "
                 f"(more than {g.max_drop_students:.0%}); is the file truncated or from the wrong school?")
-    was_restricted = {n for n in previous if snap_restricted(before.get(n))}
-    # Restrictions (scope:channel) each student would lose; a missing student's all count as at risk.
+    # Every restricted student on record counts, not only those in the last export: a student left
+    # out of a few exports (keeping their opt-out) who comes back cleared is a lost restriction too.
+    was_restricted = {n for n in before if snap_restricted(before[n])}
+    # Restrictions (scope:channel) each student would lose; a student missing now who was in the last
+    # export has them all at risk (one absent already keeps them: absence never clears an opt-out).
     lost = {n: restrictions_lost(before[n], snapshot(roster.records[n])) if n in roster.records
-            else restrictions_held(before[n]) for n in was_restricted}
+            else restrictions_held(before[n]) if n in previous else [] for n in was_restricted}
     dropped = {n for n, keys in lost.items() if keys}
     held = sum(len(restrictions_held(before[n])) for n in was_restricted)
     lifted = sum(len(keys) for keys in lost.values())

@@ -163,15 +163,30 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     kinds = (("auth", token, AUTH_COOKIE), ("admin", admin_token, ADMIN_COOKIE))
     wrong: dict[str, list[float]] = {}
 
+    def source() -> str:
+        """Who is guessing: the address, or its /64 for IPv6 (one machine has a whole /64)."""
+        address = request.remote_addr or ""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
+
     def locked_out() -> bool:
         import time
-        recent = [t for t in wrong.get(request.remote_addr or "", []) if t > time.monotonic() - LOCKOUT_SECONDS]
-        wrong[request.remote_addr or ""] = recent
+        recent = [t for t in wrong.get(source(), []) if t > time.monotonic() - LOCKOUT_SECONDS]
+        if recent:
+            wrong[source()] = recent
+        else:
+            wrong.pop(source(), None)
         return len(recent) >= LOCKOUT_AFTER
 
     def count_wrong() -> None:
         import time
-        wrong.setdefault(request.remote_addr or "", []).append(time.monotonic())
+        if len(wrong) > 10_000:  # bounded memory: forget the oldest sources
+            for key in sorted(wrong, key=lambda k: wrong[k][-1])[:5_000]:
+                del wrong[key]
+        wrong.setdefault(source(), []).append(time.monotonic())
 
     def authorised() -> bool:
         needed = [kind for kind, value, _ in kinds if value and (kind == "auth" or request.path.startswith("/audit"))]
@@ -194,15 +209,16 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     @app.before_request
     def guard():
-        if locked_out():
-            abort(429, f"too many wrong access tokens from this address: try again in "
-                       f"{LOCKOUT_SECONDS // 60} minutes")
         # A page under an attacker's host name that resolves to this machine (DNS rebinding) is
         # same-origin for the browser: only the names this server was started for are answered.
         if host_name(request.host) not in allowed_hosts:
             abort(400, f"unknown host name {request.host!r}: this server answers to "
                        f"{', '.join(sorted(allowed_hosts))} only (add names with --allow-host)")
-        if request.endpoint in ("login", "static") or authorised():
+        signed_in = authorised()
+        if not signed_in and locked_out():  # staff already signed in are never locked out by a guesser
+            abort(429, f"too many wrong access tokens from this address: try again in "
+                       f"{LOCKOUT_SECONDS // 60} minutes")
+        if request.endpoint in ("login", "static") or signed_in:
             if request.method == "POST" and request.endpoint != "login":
                 session = request.cookies.get(SESSION_COOKIE, "")
                 sent = request.headers.get("X-CSRF-Token", "")
@@ -264,7 +280,8 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         response = make_response(render_template("index.html", csrf=csrf_for(session), channels=CHANNELS,
                                                  schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
                                                  unprotected=unprotected))
-        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict")
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict", secure=request.is_secure,
+                            max_age=SIGN_IN_HOURS * 3600)
         return response
 
     @app.route("/api/check", methods=["POST"])
