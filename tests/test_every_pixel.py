@@ -11,6 +11,7 @@ import io
 import time
 import zipfile
 
+import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
@@ -102,7 +103,7 @@ def test_fresh_exif_thumbnail_costs_nothing(clear):
 
 def test_letterboxed_fresh_exif_thumbnail_costs_nothing(faces):
     """Cameras put a 3:2 photo's thumbnail in a 160x120 frame with black bars."""
-    photo = Image.open(faces.group).convert("RGB")  # 3:2-ish
+    photo = ImageOps.fit(Image.open(faces.group).convert("RGB"), (1500, 1000))  # a 3:2 camera photo
     small = photo.resize((160, round(160 * photo.height / photo.width)))
     thumb = Image.new("RGB", (160, 120), "black")
     thumb.paste(small, (0, (120 - small.height) // 2))
@@ -225,7 +226,10 @@ def test_safe_copy_holds_only_the_main_picture(face_roster, clear, restricted, t
 
 def test_a_face_in_one_frame_of_a_still_scene_is_not_taken_for_a_repeat(checker, clear, restricted):
     """Near-duplicate frames are skipped, but a face pasted into one frame of twelve is not one."""
-    face = restricted.crop((220, 200, 430, 420)).resize((110, 115))
+    from consentguard.faces import detect_faces
+    left, top, right, bottom = detect_faces(np.asarray(restricted))[0].box  # the face, wherever the photo has it
+    pad = (right - left) // 4
+    face = restricted.crop((left - pad, top - pad, right + pad, bottom + pad)).resize((110, 115))
     frames = []
     for i in range(12):
         frame = clear.copy()
