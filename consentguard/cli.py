@@ -297,6 +297,9 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but this machine needs --token.")
 @click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--behind-proxy", is_flag=True,
+              help="An HTTPS reverse proxy on this machine forwards to the page: trust its X-Forwarded-For, "
+                   "-Proto and -Host headers (cookies marked Secure, lockout per real client). Only with such a proxy.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="A host name the page is reached by (e.g. checker.school.example), besides this machine's "
                    "names; any other Host header is refused (DNS rebinding guard). Repeatable.")
@@ -310,7 +313,7 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 @thorough_option
 @ocr_option
 @db_option
-def serve(host, port, allow_hosts, token, admin_token, keep_blocked, workers, thorough, no_ocr, db_path):
+def serve(host, port, behind_proxy, allow_hosts, token, admin_token, keep_blocked, workers, thorough, no_ocr, db_path):
     """Open the drag-and-drop checker: a web page on this machine.
 
     Example: consentguard serve   (then open http://127.0.0.1:8765/)
@@ -320,7 +323,7 @@ def serve(host, port, allow_hosts, token, admin_token, keep_blocked, workers, th
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
     run(db_path or default_db_path(), host, port, token, policy, workers,
         announce=lambda line: click.echo(line, err=True), admin_token=admin_token, keep_blocked=keep_blocked,
-        allow_hosts=allow_hosts)
+        allow_hosts=allow_hosts, behind_proxy=behind_proxy)
 
 
 @cli.group(cls=Group)

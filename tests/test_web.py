@@ -395,3 +395,16 @@ def test_a_worker_over_its_memory_limit_gives_an_error_not_a_crash(faces, face_r
     verdict, reasons = _json.loads(done.stdout.strip().splitlines()[-1])
     assert verdict == "error", (reasons, done.stderr[-500:])
     assert "memory limit" in reasons[0]
+
+
+def test_behind_an_https_proxy_cookies_are_secure(db_file, pool):
+    token = "correct horse battery staple"
+    proxied = create_app(db_file, token=token, pool=pool, behind_proxy=True,
+                         hosts=("checker.school.example",)).test_client()
+    r = proxied.post("/login", data={"token": token},
+                     headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "checker.school.example",
+                              "X-Forwarded-For": "10.1.2.3"})
+    assert r.status_code == 303 and "Secure" in r.headers["Set-Cookie"]
+    direct = create_app(db_file, token=token, pool=pool).test_client()  # no proxy: the headers are not trusted
+    assert "Secure" not in direct.post("/login", data={"token": token},
+                                       headers={"X-Forwarded-Proto": "https"}).headers["Set-Cookie"]

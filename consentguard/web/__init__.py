@@ -126,9 +126,11 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
 
 def create_app(db_path: str | Path, policy: Policy | None = None, token: str | None = None,
                workers: int | None = None, pool=None, admin_token: str | None = None,
-               keep_blocked: str | Path | None = None, hosts: tuple[str, ...] = ()):
+               keep_blocked: str | Path | None = None, hosts: tuple[str, ...] = (), behind_proxy: bool = False):
     """The Flask app. ``pool``: an executor to use instead of starting worker processes.
     ``hosts``: host names it answers to besides this machine's loopback names (DNS rebinding guard).
+    ``behind_proxy``: one HTTPS reverse proxy in front: its X-Forwarded-For/-Proto/-Host are trusted
+    (cookies then get ``Secure``; the lockout counts the real client's address).
     ``admin_token``: also required for the audit page. ``keep_blocked``: a folder where blocked
     uploads are kept as a record (otherwise no photo is ever written to disk)."""
     import multiprocessing as mp
@@ -139,6 +141,9 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     policy = policy or Policy()
     open_db(db_path, create=False)  # fail now, with a clear message, if there is no roster database
     app = Flask(__name__)
+    if behind_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.add_template_filter(json.loads, "fromjson")
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 64 * 1024
     secret = secrets.token_bytes(32)
@@ -188,7 +193,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
                 del wrong[key]
         wrong.setdefault(source(), []).append(time.monotonic())
 
-    def authorised() -> bool:
+    def authorised(bearer_too: bool = True) -> bool:
         needed = [kind for kind, value, _ in kinds if value and (kind == "auth" or request.path.startswith("/audit"))]
         granted = set()
         for kind, _, cookie in kinds:
@@ -197,7 +202,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
                     granted.add(kind)
             except BadSignature:
                 pass
-        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ") if bearer_too else ""
         if bearer:
             matched = {kind for kind, value, _ in kinds if value and hmac.compare_digest(bearer.encode(), value.encode())}
             if not matched:
@@ -214,10 +219,12 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         if host_name(request.host) not in allowed_hosts:
             abort(400, f"unknown host name {request.host!r}: this server answers to "
                        f"{', '.join(sorted(allowed_hosts))} only (add names with --allow-host)")
-        signed_in = authorised()
-        if not signed_in and locked_out():  # staff already signed in are never locked out by a guesser
-            abort(429, f"too many wrong access tokens from this address: try again in "
-                       f"{LOCKOUT_SECONDS // 60} minutes")
+        signed_in = authorised(bearer_too=False)  # staff already signed in are never locked out by a guesser
+        if not signed_in:
+            if locked_out():  # and a locked-out guesser's tokens are not even tried
+                abort(429, f"too many wrong access tokens from this address: try again in "
+                           f"{LOCKOUT_SECONDS // 60} minutes")
+            signed_in = authorised()
         if request.endpoint in ("login", "static") or signed_in:
             if request.method == "POST" and request.endpoint != "login":
                 session = request.cookies.get(SESSION_COOKIE, "")
@@ -446,7 +453,7 @@ def _stop(signum, frame):
 def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           policy: Policy | None = None, workers: int | None = None, announce=print,
           admin_token: str | None = None, keep_blocked: str | Path | None = None,
-          allow_hosts: tuple[str, ...] = ()) -> None:
+          allow_hosts: tuple[str, ...] = (), behind_proxy: bool = False) -> None:
     """Run the page until interrupted."""
     from waitress import create_server
 
@@ -456,7 +463,7 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
     if admin_token is not None and len(admin_token) < MIN_TOKEN:
         raise ServeError(f"the admin token is too short: use at least {MIN_TOKEN} random characters")
     app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked,
-                     hosts=served_names(host, allow_hosts))
+                     hosts=served_names(host, allow_hosts), behind_proxy=behind_proxy)
     signal.signal(signal.SIGTERM, _stop)
     server = create_server(app, host=host, port=port, threads=8, max_request_body_size=MAX_UPLOAD_BYTES + 65536)
     announce(f"consentguard: listening on http://{host}:{server.effective_port}/ (Ctrl-C to stop)")
