@@ -24,7 +24,7 @@ from .db import latest_sync_id, roster_policies
 from .decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext, decide
 from .errors import DatabaseError, ImageError
 from .image import LoadedImage, decode_image, read_file, sha256_bytes
-from .index import FaceIndex, load_index, load_students
+from .index import FaceIndex, load_index, load_students, unprotected, unprotected_warning
 from .names import NameHit, find_names, first_name_counts, scrub
 from .policy import Policy
 
@@ -98,14 +98,12 @@ class Checker:
         self.index: FaceIndex = load_index(db, self.students, self.index_policy)
         restricted = {n for n, s in self.students.items() if s.photo_restricted}
         self.school = school
-        here = None
         if school is not None:
             if not any(s.school_id and s.attends(school) for s in self.students.values()):
                 raise DatabaseError(f"school {school!r}: no student of the roster in force belongs to it")
-            here = sum(1 for n in restricted if self.students[n].attends(school))
-        in_scope = {n for n in restricted if self.students[n].attends(school)}
+        here = sum(self.students[n].attends(school) for n in restricted) if school is not None else None
         #: photo-restricted students in scope whose face cannot be recognised (no usable portrait)
-        self.unprotected = sorted(in_scope - set(self.index.owners))
+        self.unprotected = sorted(unprotected(db, channel, school))
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
                                      self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS,
                                      school, here, len(self.unprotected))
@@ -125,14 +123,7 @@ class Checker:
     @property
     def warnings(self) -> list[str]:
         """What weakens every check by this checker, said once per check or scan."""
-        if not self.unprotected:
-            return []
-        n, scope = len(self.unprotected), f" of school {self.school}" if self.school else ""
-        return [f"{n} photo-restricted student{'s' if n > 1 else ''}{scope} "
-                f"{'have' if n > 1 else 'has'} no usable portrait, so {'their faces' if n > 1 else 'their face'} "
-                "cannot be recognised: every face not recognised as a permitted student goes to review. "
-                "Fix: add their portraits to the next sync (--photos); "
-                "'consentguard roster list --unprotected' lists them"]
+        return [unprotected_warning(len(self.unprotected), self.school)] if self.unprotected else []
 
     @property
     def thresholds(self) -> dict:
@@ -162,7 +153,6 @@ class Checker:
         except ImageError as exc:
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc)), None
         except MemoryError:  # past the worker's memory limit (limit_worker_memory): never a pass
-            image = None
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption,
                                 f"{name}: too large to analyse within this worker's memory limit "
                                 f"({WORKER_MEMORY_GB} GB, CONSENTGUARD_WORKER_MEMORY_GB); refused"), None
@@ -184,7 +174,7 @@ class Checker:
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         """The faces in the photo as shown and in every other view of the file (frames, pages, ...)."""
         found = []
-        for view, rgb in [(None, image.rgb)] + [(v.label, v.rgb) for v in image.views]:
+        for view, rgb in image.pictures():
             found += self._faces_in(rgb, view)
         return found
 
@@ -203,7 +193,7 @@ class Checker:
         if not self.policy.ocr or not (self.name_restricted or self.photo_restricted):
             return [], None
         hits, errors = [], []
-        for view, rgb in [(None, image.rgb)] + [(v.label, v.rgb) for v in image.views if v.picture]:
+        for view, rgb in image.pictures(separate_only=True):
             found, error = self._text_in(rgb, image.name, view)
             hits += found
             errors += [error] if error else []

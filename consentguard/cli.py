@@ -401,19 +401,15 @@ def roster_rollback(sync_id, accept_drop, db_path):
     Example: consentguard roster rollback 12
     """
     from .history import rollback
-    from .index import unprotected
+    from .index import unprotected, unprotected_warning
 
     db = open_database(db_path, create=False)
     new_id, d = rollback(db, sync_id, accept_drop)
     click.echo(f"sync #{new_id}: restored {len(d.changes)} student(s) to their state at sync #{sync_id}")
     click.echo(d.text())
     missing = unprotected(db)
-    if missing:  # a restriction restored whose encodings were purged when it was lifted
-        n = len(missing)
-        click.echo(f"Warning: rollback done, but protection is weaker: {n} photo-restricted student"
-                   f"{'s have' if n > 1 else ' has'} no usable portrait (encodings are purged when a restriction "
-                   "is lifted): until the next sync with --photos, every face not recognised as a permitted "
-                   "student goes to review; 'consentguard roster list --unprotected' lists them", err=True)
+    if missing:  # a restored restriction whose portrait on record could not be encoded again
+        click.echo(f"Warning: rollback done, but protection is weaker: {unprotected_warning(len(missing))}", err=True)
         sys.exit(3)
 
 

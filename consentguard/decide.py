@@ -133,10 +133,10 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
         kind, issue = problem
         if result.verdict == PASS or (result.verdict == REVIEW and result.student_number is None):
             # not matched to anyone: that it cannot be judged at all is the reason that counts
-            result = FaceResult(face.box, REVIEW, None, result.distance, f"face at {_box(face.box)} {issue}", kind)
+            result = FaceResult(face.box, REVIEW, None, result.distance, f"{_at(face)} {issue}", kind)
         elif result.verdict == REVIEW:
             result.reason = f"{result.reason}; it {issue}"
-    result = _turned(result, face.rotation)
+    result.rotation = face.rotation
     if face.view is not None:
         result.view = face.view
         result.reason = result.reason and f"in {face.view}: {result.reason}"
@@ -146,19 +146,17 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
 TURNS = {90: "turned 90° clockwise", 180: "upside down", 270: "turned 90° anticlockwise"}
 
 
-def _turned(result: FaceResult, rotation: int) -> FaceResult:
-    """Record how the face lies in the photo, and say so after its box: a person looking
-    for an upside-down face should not search the photo for an upright one."""
-    result.rotation = rotation
-    if rotation and result.reason:
-        result.reason = result.reason.replace(_box(result.box), f"{_box(result.box)} ({TURNS[rotation]})", 1)
-    return result
+def _at(face: FaceEvidence) -> str:
+    """How a reason names a face: its box, and how it lies when it is not upright (a person
+    looking for an upside-down face should not search the photo for an upright one)."""
+    turned = f" ({TURNS[face.rotation]})" if face.rotation else ""
+    return f"face at {_box(face.box)}{turned}"
 
 
 def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     if face.nearest is None:
         if context.at_risk:
-            return FaceResult(face.box, REVIEW, reason=f"face at {_box(face.box)} could not be encoded",
+            return FaceResult(face.box, REVIEW, reason=f"{_at(face)} could not be encoded",
                               kind="encode")
         return FaceResult(face.box, PASS)
     restricted = [(n, d) for n, d in face.nearest if _photo_restricted(context, n)]
@@ -166,7 +164,7 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
     known = face.nearest and face.nearest[0][1] <= policy.review_distance
     if not known and context.unknown_face == REVIEW:
         return FaceResult(face.box, REVIEW, None, face.nearest[0][1] if face.nearest else None, (
-            f"face at {_box(face.box)} matches no student with a portrait on file; in an opt-in "
+            f"{_at(face)} matches no student with a portrait on file; in an opt-in "
             "district only students with a current release may be shown"), "unknown")
     if not restricted:
         return _unprotected_check(face, context, policy) or FaceResult(
@@ -177,18 +175,18 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
     nearly_other = other_distance < distance + policy.margin
     if distance <= policy.block_distance and not nearly_other:
         return FaceResult(face.box, BLOCK, number, distance, (
-            f"face at {_box(face.box)} matches photo-restricted {_who(context, number)}: "
+            f"{_at(face)} matches photo-restricted {_who(context, number)}: "
             f"distance {distance:.2f} (block at <= {policy.block_distance:.2f})"))
     if distance <= policy.block_distance:
         return FaceResult(face.box, REVIEW, number, distance, (
-            f"face at {_box(face.box)} matches photo-restricted {_who(context, number)} "
+            f"{_at(face)} matches photo-restricted {_who(context, number)} "
             f"(distance {distance:.2f}) but nearly as well permitted {_who(context, other)} "
             f"({other_distance:.2f}): ambiguous"))
     if distance <= policy.review_distance and not clearly_other:
         return FaceResult(face.box, REVIEW, number, distance, (
-            f"face at {_box(face.box)} resembles photo-restricted {_who(context, number)}: "
+            f"{_at(face)} resembles photo-restricted {_who(context, number)}: "
             f"distance {distance:.2f} (review at <= {policy.review_distance:.2f})"))
-    note = (f"face at {_box(face.box)} recognised as permitted {_who(context, other)}: distance "
+    note = (f"{_at(face)} recognised as permitted {_who(context, other)}: distance "
             f"{other_distance:.2f}" if other is not None and other_distance <= policy.review_distance else None)
     return _unprotected_check(face, context, policy) or FaceResult(face.box, PASS, None, distance, note)
 
@@ -220,7 +218,7 @@ def _unprotected_check(face: FaceEvidence, context: RosterContext, policy: Polic
         why = (f"is not recognised as a permitted student, and {n} photo-restricted student"
                f"{'s have' if n > 1 else ' has'} no usable portrait (it could be "
                f"{'one of them' if n > 1 else 'them'})")
-    return FaceResult(face.box, REVIEW, None, nearest, f"face at {_box(face.box)} {why}", "unprotected")
+    return FaceResult(face.box, REVIEW, None, nearest, f"{_at(face)} {why}", "unprotected")
 
 
 def _photo_restricted(context: RosterContext, number: str) -> bool:

@@ -114,6 +114,11 @@ class LoadedImage:
     views: list[View] = field(default_factory=list)  # more pixels in the file than the photo as shown
     unchecked: list[str] = field(default_factory=list)  # parts of the file that could not be checked
 
+    def pictures(self, separate_only: bool = False) -> list[tuple[str | None, np.ndarray]]:
+        """(label, pixels) of the photo as shown (label None) and of every view; ``separate_only``:
+        only views that are pictures of their own (frames, pages), not copies of the photo."""
+        return [(None, self.rgb)] + [(v.label, v.rgb) for v in self.views if v.picture or not separate_only]
+
     @property
     def width(self) -> int:
         return int(self.rgb.shape[1])

@@ -133,6 +133,17 @@ def unprotected(db: sqlite_utils.Database, channel: str | None = None,
             if s.photo_restricted and n not in encoded and s.attends(school)}
 
 
+def unprotected_warning(count: int, school: str | None = None) -> str:
+    """What every sync, rollback, check and scan says while ``count`` photo-restricted students
+    (of ``school``) have no usable portrait."""
+    many = count > 1
+    scope = f" of school {school}" if school else ""
+    return (f"{count} photo-restricted student{'s' if many else ''}{scope} {'have' if many else 'has'} no usable "
+            f"portrait, so {'their faces' if many else 'their face'} cannot be recognised: until fixed, every face "
+            "not recognised as a permitted student goes to review. Fix: add their portraits to the next sync "
+            "(--photos); 'consentguard roster list --unprotected' lists them")
+
+
 def purge_unneeded(db: sqlite_utils.Database, index_policy: str = "restricted") -> int:
     """Delete encodings of students the index no longer needs."""
     if index_policy == "all":

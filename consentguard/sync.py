@@ -63,13 +63,7 @@ class SyncReport:
     @property
     def weaker(self) -> str | None:
         """Why protection is weaker after this sync (the CLI exits 3), or None."""
-        if not self.unprotected:
-            return None
-        n = len(self.unprotected)
-        return (f"{n} photo-restricted student{'s have' if n > 1 else ' has'} no usable portrait, so "
-                f"{'their faces' if n > 1 else 'their face'} cannot be recognised: until fixed, every face "
-                "not recognised as a permitted student goes to review. Add their portraits to the next "
-                "sync (--photos); 'consentguard roster list --unprotected' lists them")
+        return face_index.unprotected_warning(len(self.unprotected)) if self.unprotected else None
 
     def summary(self) -> str:
         lines = [
