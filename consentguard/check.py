@@ -24,7 +24,7 @@ from .db import latest_sync_id, roster_policies
 from .decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext, decide
 from .errors import DatabaseError, ImageError
 from .image import LoadedImage, decode_image, read_file, sha256_bytes
-from .index import FaceIndex, load_index, load_students, unprotected, unprotected_warning
+from .index import FaceIndex, load_index, load_students, unprotected_warning
 from .names import NameHit, find_names, first_name_counts, scrub
 from .policy import Policy
 
@@ -101,9 +101,11 @@ class Checker:
         if school is not None:
             if not any(s.school_id and s.attends(school) for s in self.students.values()):
                 raise DatabaseError(f"school {school!r}: no student of the roster in force belongs to it")
-        here = sum(self.students[n].attends(school) for n in restricted) if school is not None else None
-        #: photo-restricted students in scope whose face cannot be recognised (no usable portrait)
-        self.unprotected = sorted(unprotected(db, channel, school))
+        in_scope = {n for n in restricted if self.students[n].attends(school)}
+        here = len(in_scope) if school is not None else None
+        #: photo-restricted students in scope whose face cannot be recognised (no usable portrait), from
+        #: the roster and index this checker judges with (not a second read that a sync could change)
+        self.unprotected = sorted(in_scope - set(self.index.owners))
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
                                      self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS,
                                      school, here, len(self.unprotected))
@@ -174,26 +176,27 @@ class Checker:
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         """The faces in the photo as shown and in every other view of the file (frames, pages, ...)."""
         found = []
-        for view, rgb in image.pictures():
-            found += self._faces_in(rgb, view)
+        found = self._faces_in(image.rgb, None, True)
+        for view in image.views:
+            found += self._faces_in(view.rgb, view.label, view.same_pixels)
         return found
 
-    def _faces_in(self, rgb, view: str | None) -> list[FaceEvidence]:
+    def _faces_in(self, rgb, view: str | None, on_photo: bool) -> list[FaceEvidence]:
         from .faces import find_and_encode  # loads dlib on first photo only
 
         faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
-                             f.confirmed, view, f.rotation)
+                             f.confirmed, view, f.rotation, on_photo)
                 for f in faces]
 
     def _text(self, image: LoadedImage) -> tuple[list[NameHit], str | None]:
-        """Restricted names in the text inside the photo and in the other pictures of the file
-        (frames, pages, appended images; not the thumbnail or alpha copies of the photo itself),
-        and why some could not be read (or None)."""
+        """Restricted names in the text inside the photo and in every other view of the file that
+        shows something the photo does not (frames, pages, appended images, a stale thumbnail, hidden
+        pixels; not the smoothed copy of a dither), and why some could not be read (or None)."""
         if not self.policy.ocr or not (self.name_restricted or self.photo_restricted):
             return [], None
         hits, errors = [], []
-        for view, rgb in image.pictures(separate_only=True):
+        for view, rgb in image.pictures(for_text=True):
             found, error = self._text_in(rgb, image.name, view)
             hits += found
             errors += [error] if error else []

@@ -34,6 +34,7 @@ class FaceEvidence:
     confirmed: bool = True  # False: a face only the CNN detector saw (turned, covered, unclear)
     view: str | None = None  # where in the file, if not the photo as shown: "frame 3 of 12", "EXIF thumbnail"
     rotation: int = 0  # degrees the face is turned clockwise in the photo (180: upside down)
+    on_photo: bool = True  # its box is in the photo's own pixels (also for a hidden-pixel or smoothed view)
 
     @property
     def width(self) -> int:
@@ -90,13 +91,14 @@ class FaceResult:
     kind: str | None = None
     view: str | None = None  # None: the photo as shown; else the frame, page or embedded image the box is in
     rotation: int = 0
+    on_photo: bool = True  # the box is on the photo as shown (a safe copy hides it there)
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "width": self.box[2] - self.box[0],
                 "student_number": self.student_number,
                 "distance": None if self.distance is None else round(self.distance, 4),
                 "verdict": self.verdict, "reason": self.reason, "kind": self.kind, "view": self.view,
-                "rotation": self.rotation}
+                "rotation": self.rotation, "on_photo": self.on_photo}
 
 
 @dataclass
@@ -136,7 +138,7 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
             result = FaceResult(face.box, REVIEW, None, result.distance, f"{_at(face)} {issue}", kind)
         elif result.verdict == REVIEW:
             result.reason = f"{result.reason}; it {issue}"
-    result.rotation = face.rotation
+    result.rotation, result.on_photo = face.rotation, face.on_photo
     if face.view is not None:
         result.view = face.view
         result.reason = result.reason and f"in {face.view}: {result.reason}"

@@ -75,7 +75,7 @@ APOSTROPHES = "'\u2018\u2019\u201b\u0060\u00b4\u2032\u02b9\u02bb\u02bc\u02bd\uff
 BLOCK, REVIEW = "block", "review"
 
 #: Changes whenever matching or the places searched change, so cached scan results are not reused.
-MATCHER_VERSION = "names5"
+MATCHER_VERSION = "names6"
 FORMS = {"full": BLOCK, "last_first": BLOCK, "joined": BLOCK, "nickname": REVIEW, "part_surname": REVIEW, "first_initial": REVIEW,
          "initials": REVIEW, "file_initial": REVIEW, "fuzzy": REVIEW, "first_only": REVIEW}
 
@@ -457,6 +457,9 @@ def _patterns_for(first_name: str, legal_first_name: str, middle_name: str, last
                              _Pattern(first + [middle[0][0]] + last, "full")]
             if "-" in last_name:  # "Maria Smith" for Maria Smith-Jones
                 patterns += [_Pattern(first + [part], "part_surname") for part in last if len(part) > 1]
+            if len(last) > 1 or len(first) > 1:  # "Anna SmithJones", "Smith-\nJones" joined at a line break
+                joined_first, joined_last = ["".join(first)], ["".join(last)]
+                patterns += [_Pattern(joined_first + joined_last, "full"), _Pattern(joined_last + joined_first, "last_first")]
         patterns.append(_Pattern(first + [lasts[0][0][0]], "first_initial"))
         patterns.append(_Pattern([first[0][0], lasts[0][0][0]], "initials", initials_need_stop=True))
     for first in firsts:

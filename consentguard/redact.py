@@ -27,10 +27,17 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 
 def areas_to_hide(doc: dict) -> list[tuple[int, int, int, int]]:
     """Boxes to hide in the photo as shown, from a result document (``CheckResult.to_json()``).
-    Boxes in other views (a later frame, a thumbnail) are elsewhere: the safe copy has only this picture."""
-    boxes = [tuple(face["box"]) for face in doc["faces"] if face["verdict"] != "pass" and not face.get("view")]
+    Boxes in other pictures (a later frame, a thumbnail) are elsewhere: the safe copy has only this one;
+    faces found in a rendering of the photo itself (a smoothed dither) are on it (``on_photo``)."""
+    boxes = [tuple(face["box"]) for face in doc["faces"] if face["verdict"] != "pass" and on_photo(face)]
     boxes += [tuple(hit["box"]) for hit in doc["names"] if hit.get("box") and not hit.get("view")]
     return boxes
+
+
+def on_photo(face: dict) -> bool:
+    """Whether a face record's box is on the photo as shown (results cached before ``on_photo``
+    existed: the faces without a view)."""
+    return face.get("on_photo", not face.get("view"))
 
 
 def _grow(box, width: int, height: int, grow: float) -> tuple[int, int, int, int]:

@@ -158,7 +158,8 @@ def thumbnail(image, faces, size: int = THUMBNAIL_PX) -> bytes:
     scale = min(1.0, size / max(im.size))
     im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
     draw = ImageDraw.Draw(im)
-    for face in (f for f in faces if not f.get("view")):  # boxes in other frames or pages are not on this one
+    from .redact import on_photo
+    for face in (f for f in faces if on_photo(f)):  # boxes in other frames or pages are not on this one
         box = [round(v * scale) for v in face["box"]]
         draw.rectangle(box, outline=BOX_COLOURS.get(face["verdict"], (0, 0, 0)), width=3)
     out = io.BytesIO()

@@ -414,3 +414,27 @@ def test_tiff_with_jpeg_compression_at_quality_1(checker, restricted):
     restricted.save(out, "TIFF", compression="jpeg", quality=1)
     result = checker.check_bytes(out.getvalue(), "mush.tif")
     assert result.verdict != "pass", result.reasons
+
+
+def test_safe_copy_hides_a_face_found_only_in_the_smoothed_dither(checker, restricted):
+    """The dots of a dithered face are the photo itself: the face found in the smoothed copy is on
+    the photo's pixels, so the safe copy must hide it there."""
+    from consentguard.redact import areas_to_hide, safe_copy
+    result, image = checker.check_decoded(encode([restricted.convert("1")], "PNG"), "dithered.png")
+    doc = result.to_json()
+    found = [f for f in doc["faces"] if f["student_number"] == R and f["view"]]
+    assert found and all(f["on_photo"] for f in found)
+    assert any(tuple(f["box"]) in areas_to_hide(doc) for f in found)
+    again = checker.check_bytes(safe_copy(image.rgb, doc), "dithered.safe.jpg")
+    assert R not in again.decision.student_numbers, again.reasons
+
+
+def test_text_hidden_under_transparency_is_read(checker):
+    """A name written in pixels made invisible by alpha 0: any conversion that drops alpha shows it."""
+    from PIL import ImageDraw, ImageFont
+    im = Image.new("RGBA", (1200, 300), (255, 255, 255, 255))
+    ImageDraw.Draw(im).text((40, 100), "Priya Natarajan", fill=(0, 0, 0, 0),
+                            font=ImageFont.load_default(size=80))
+    result = checker.check_bytes(encode([im], "PNG"), "blank.png")
+    assert result.verdict == "block", result.reasons
+    assert any("in pixels hidden by transparency" in r and "Priya Natarajan" in r for r in result.reasons)

@@ -357,3 +357,11 @@ def test_absurd_aspect_ratio_refused_before_decoding(tmp_path):
     panorama = io.BytesIO()
     Image.new("RGB", (3000, 300)).save(panorama, "JPEG")  # 10:1, a phone panorama: still read
     assert decode_image(panorama.getvalue(), "pano.jpg").width == 3000
+
+
+def test_absurd_aspect_ratio_in_an_appended_picture_is_named_not_decoded():
+    photo, strip = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(photo, "PNG")
+    Image.new("L", (1, 5000)).save(strip, "PNG")
+    image = decode_image(photo.getvalue() + strip.getvalue(), "x.png")
+    assert image.views == [] and any("1 x 5000 pixels, longer than 40:1" in u for u in image.unchecked)

@@ -499,3 +499,14 @@ def test_name_tricks_in_a_jpeg_comment(name_checker, comment):
     in circled letters."""
     result = name_checker.check_bytes(encoded("JPEG", comment=comment.encode()), "p.jpg")
     assert result.verdict != "pass", (comment, result.reasons)
+
+
+@pytest.mark.parametrize("text", ["Well done Anna Smith-\nJones!", "Anna SmithJones", "SmithJones, Anna",
+                                  "Aaliyah AlSayed", "MaryKate Olsen"])
+def test_multi_word_names_written_as_one_word(text):
+    """A hyphenated surname broken at a line end (joined by the line-break rule) or written as one
+    word, and a two-word first name run together, are still the full name."""
+    roster = [Student("1", "Anna", "Smith-Jones", False, True), Student("2", "Aaliyah", "Al-Sayed", False, True),
+              Student("3", "Mary Kate", "Olsen", False, True)]
+    hits = find_names(text, roster, "caption")
+    assert hits and hits[0].strength == "block", hits
