@@ -346,6 +346,11 @@ def add_rotated(faces: list[Face], proposals, confirmations, width: int, height:
         same = [j for j, f in enumerate(faces) if _same_face(box, f.box)]
         if not same:
             faces.append(face)
+        elif len(same) > 1:
+            # it overlaps two faces: replacing either could lose another person's face; keep all
+            # (a duplicate costs at most a review)
+            if face.confirmed:
+                faces.append(face)
         elif face.confirmed and faces[same[0]].rotation == 0 and (
                 face.hog_score >= (faces[same[0]].hog_score or 0.0) + HOG_MARGIN):
             faces[same[0]] = face

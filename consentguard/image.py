@@ -866,7 +866,11 @@ def _appended(found: _Views, im: Image.Image, data: bytes, **_) -> None:
 
 def _in_tiff_tags(found: _Views, data: bytes) -> None:
     """Pictures stored as the value of a TIFF tag: checked like appended ones."""
-    for tag, at, size in tiff_pictures(data)[:MAX_FRAMES]:
+    pictures = tiff_pictures(data)
+    if len(pictures) > MAX_FRAMES:
+        found.problem(f"{len(pictures) - MAX_FRAMES} more pictures stored in TIFF tags were not checked "
+                      f"(limit {MAX_FRAMES}): faces in them cannot be checked")
+    for tag, at, size in pictures[:MAX_FRAMES]:
         where = f"image in TIFF tag {tag}"
         picture = _decode_part(found, data[at:at + size], f"the {where}")
         if picture is not None:

@@ -129,3 +129,13 @@ def test_upside_down_face_dlib_also_confirms_upright_is_found_turned():
         pytest.skip("needs ../shared/faces/lfw")
     faces = detect_faces(np.ascontiguousarray(np.rot90(load_image(path).rgb, 2)))
     assert [(f.rotation, f.confirmed) for f in faces] == [(180, True)]
+
+
+def test_a_turned_face_over_two_upright_ones_replaces_neither():
+    """A confirmed turned box whose centre lies in one face and that holds another's centre would,
+    replacing the first, lose a person: both upright faces are kept, and the turned one too."""
+    from consentguard.faces import Face, add_rotated
+    left, right = Face(box=(100, 100, 200, 200), confirmed=False), Face(box=(190, 100, 290, 200), confirmed=False)
+    turned_box = (150, 120, 260, 230)  # centre (205, 175): inside `right`; holds `left`'s centre (150, 150)
+    faces = add_rotated([left, right], [list(turned_box) + [0.95, 2]], [(turned_box, 2.0)], 1000, 1000)
+    assert left in faces and right in faces and len(faces) == 3
