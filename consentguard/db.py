@@ -133,6 +133,36 @@ MIGRATIONS: list = [  # SQL scripts, or functions for what SQL alone cannot do
     """,
     # 5: the audit trail becomes an append-only hash chain (checks and overrides)
     lambda db: _audit_chain(db),
+    # 6: the review queue (issue #12): items staff decide, and their decisions per face
+    """
+    CREATE TABLE review_items (
+        id TEXT PRIMARY KEY,           -- stable: the same faces (or photo and problem) give the same id
+        kind TEXT NOT NULL,            -- person | photo
+        status TEXT NOT NULL,          -- open | decided
+        summary TEXT NOT NULL,         -- one line a person reads
+        item TEXT NOT NULL,            -- JSON (people.ReviewItem.to_json)
+        encodings BLOB,                -- the item's face encodings (biometric: purged with portraits)
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE TABLE face_decisions (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,          -- the photo's content hash
+        box TEXT,                      -- JSON [left, top, right, bottom], NULL for a photo-level decision
+        view TEXT,                     -- the frame, page or embedded picture the box is in (NULL: the photo)
+        decision TEXT NOT NULL,        -- is | not | cleared
+        student_number TEXT,           -- is / not: the student decided about
+        item_id TEXT,
+        note TEXT,
+        decided_by TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        audit_id INTEGER,              -- the audit row that records it
+        undone_by TEXT,
+        undone_at TEXT,
+        undo_audit_id INTEGER
+    );
+    CREATE INDEX face_decisions_photo ON face_decisions (sha256)
+    """,
 ]
 
 
