@@ -142,6 +142,7 @@ MIGRATIONS: list = [  # SQL scripts, or functions for what SQL alone cannot do
         summary TEXT NOT NULL,         -- one line a person reads
         item TEXT NOT NULL,            -- JSON (people.ReviewItem.to_json)
         encodings BLOB,                -- the item's face encodings (biometric: purged with portraits)
+        closeups TEXT,                 -- JSON list of base64 JPEG close-ups of its faces (purged with them)
         first_seen TEXT NOT NULL,
         last_seen TEXT NOT NULL
     );

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .index import Student
 from .names import DESCRIBE, NameHit
 from .policy import Policy
@@ -35,6 +37,12 @@ class FaceEvidence:
     view: str | None = None  # where in the file, if not the photo as shown: "frame 3 of 12", "EXIF thumbnail"
     rotation: int = 0  # degrees the face is turned clockwise in the photo (180: upside down)
     on_photo: bool = True  # its box is in the photo's own pixels (also for a hidden-pixel or smoothed view)
+    #: the face's dlib encoding (None: not encoded); used to group faces of one person across a batch,
+    #: never written to a report
+    encoding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    closeup: bytes | None = field(default=None, repr=False, compare=False)  # small JPEG of the face, for review
+    #: staff decisions in force about this face (review.FaceDecision), applied by the decision
+    decided: list = field(default_factory=list)
 
     @property
     def width(self) -> int:

@@ -57,6 +57,7 @@ class ReviewItem:
     faces: list[dict] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     encodings: list[np.ndarray | None] = field(default_factory=list, repr=False)
+    closeups: list[bytes | None] = field(default_factory=list, repr=False)  # small JPEG per face, same order
 
     def to_json(self) -> dict:
         return {"id": self.id, "kind": self.kind, "summary": self.summary, "students": self.students,
