@@ -33,3 +33,15 @@ def test_readme_starts_with_two_commands():
     head = "\n".join(README.splitlines()[:15])
     assert "scripts/demo" in head and "scripts/test" in head
     assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1].endswith("scripts/test")
+
+
+def test_links_between_docs_resolve():
+    """Every relative link in the README and docs/ points at a file that exists."""
+    import re
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.name} -> {target}")
+    assert not broken
