@@ -279,6 +279,21 @@ def decide_commands(item) -> list[str]:
             for s in item.students for flag in ("--not", "--is")]
 
 
+def _as_item(item):
+    """A review item as :class:`consentguard.review.ReviewItem`, also from its JSON (a dict whose
+    ``closeups``, if any, are data: URLs): the report accepts either from the scan."""
+    import base64
+
+    from .review import ReviewItem
+
+    if not isinstance(item, dict):
+        return item
+    pictures = [base64.b64decode(c.split(",", 1)[1]) if c else None for c in item.get("closeups") or []]
+    return ReviewItem(id=item["id"], kind=item.get("kind", "person"), summary=item.get("summary", ""),
+                      students=item.get("students") or [], photos=item.get("photos") or [],
+                      faces=item.get("faces") or [], reasons=item.get("reasons") or [], closeups=pictures)
+
+
 def _photo_link(path: str) -> str:
     from html import escape
     from pathlib import Path
@@ -298,7 +313,7 @@ def review_section(items) -> str:
     if not items:
         return ""
     blocks = []
-    for item in items:
+    for item in map(_as_item, items):
         figures = []
         for n, face in enumerate(item.faces, 1):
             picture = item.closeups[n - 1] if n - 1 < len(item.closeups) else None
@@ -319,7 +334,8 @@ def review_section(items) -> str:
         commands = "".join(f"<li><code>{escape(c)}</code></li>" for c in decide_commands(item))
         blocks.append(
             f'<section class="item" id="item-{escape(item.id)}"><h3>{escape(item.summary)}</h3>'
-            + (f'<ul class="closeups">{"".join(figures)}</ul>' if figures else "")
+            + (f'<ul class="closeups">{"".join(figures)}</ul>' if figures else
+               "<p>No close-ups kept (purged): look at the photos.</p>" if item.kind != "photo" else "")
             + (f"<p>Students in question:</p><ul>{students}</ul>" if students else "")
             + (f"<ul>{reasons}</ul>" if reasons else "")
             + f"<p>Photos ({len(item.photos)}):</p><ul>{photos}</ul>"

@@ -298,6 +298,20 @@ def test_html_report_puts_the_decisions_first(db_file, real_faces, faces):
     assert "Decisions to make" not in html_report([], "scan")  # nothing to decide: no section
 
 
+def test_html_report_takes_items_as_json_too(db_file, real_faces):
+    """The scan may carry items as their JSON (the page's form, close-ups as data: URLs); once the
+    close-ups are purged the block says so instead of showing none silently."""
+    from consentguard.report import html_report
+    from consentguard.review import item_json
+
+    db = open_db(db_file)
+    doc = item_json(db, person_item(real_faces), closeups=True)
+    page = html_report([], "scan", review_items=[doc])
+    assert len(re.findall(r'<img alt="close-up of face', page)) == 2
+    doc["closeups"] = [None, None]
+    assert "No close-ups kept (purged): look at the photos." in html_report([], "scan", review_items=[doc])
+
+
 def test_scan_reports_read_review_items_when_the_scan_has_them(tmp_path, real_faces):
     from consentguard.report import ScanReports
 
