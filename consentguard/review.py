@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -219,6 +220,9 @@ def item_json(db: sqlite_utils.Database, item: ReviewItem, closeups: bool = Fals
 # -- deciding -----------------------------------------------------------------------------
 
 MAX_BY, MAX_NOTE = 80, 2000  # the audit trail is append-only: names and notes are bounded
+#: One decision or undo at a time in this process: two people deciding the same item on the page
+#: at once get one decision and one "already decided", not two contradictory ones.
+_deciding = threading.Lock()
 
 
 def _clean_by(by: str | None) -> str:
@@ -270,6 +274,11 @@ def decide_item(db: sqlite_utils.Database, item_id: str, decision: str, student_
     photo for a photo item). A face confirmed as a student the index keeps (photo-restricted)
     becomes one of their references (:func:`add_reference`). The item is ``decided`` once every
     face of it has a decision in force. The ids of the decisions recorded."""
+    with _deciding:
+        return _decide_item(db, item_id, decision, student_number, by, note, faces, interface)
+
+
+def _decide_item(db, item_id, decision, student_number, by, note, faces, interface) -> list[int]:
     by, note = _clean_by(by), _clean_note(note)
     item = load_item(db, item_id)
     if item is None:
@@ -363,6 +372,11 @@ def undo_decision(db: sqlite_utils.Database, decision_id: int, by: str, note: st
                   interface: str = "cli") -> int:
     """Undo a decision (an admin's act): mark it undone, record a ``review-undo`` audit event,
     remove the reference it added and reopen its item. The audit row's id."""
+    with _deciding:
+        return _undo_decision(db, decision_id, by, note, interface)
+
+
+def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: str) -> int:
     from . import audit
 
     by, note = _clean_by(by), _clean_note(note)

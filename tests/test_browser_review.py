@@ -45,6 +45,10 @@ def test_decide_an_item_from_the_review_tab_then_undo_it(site):
     assert len(pictures) == 2
     assert all(browser.execute_script("return arguments[0].naturalWidth", p) >= 96 for p in pictures)
     assert all(p.size["width"] >= 96 for p in pictures)  # shown as a face, not a dot
+    unlabelled = browser.execute_script("""
+        return Array.from(document.querySelectorAll('input, select, textarea'))
+          .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id);""")
+    assert unlabelled == []
 
     card.find_element(By.XPATH, ".//label[contains(., 'This is not Marcus Ellery')]").click()
     card.find_element(By.CSS_SELECTOR, 'input[type="text"]').send_keys("Dana Office")

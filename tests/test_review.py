@@ -386,3 +386,32 @@ def test_undo_on_the_page_needs_the_admin_token(db_file, real_faces, web):
     undo = c.post(f"/api/review/decisions/{decision_id}/undo", json={"by": "A. Admin"},
                   headers={"X-CSRF-Token": c.csrf})
     assert undo.status_code == 200, undo.text
+
+
+def test_two_people_deciding_one_item_at_once_make_one_decision(db_file):
+    """The page serves several requests at once: of two decisions of one item started together,
+    one is recorded and the other refused (without the lock, both were in 4 of 20 runs)."""
+    import threading
+
+    from consentguard.review import ReviewError, ReviewItem, decide_item
+
+    faces = [{"path": p, "sha256": p * 64, "box": [0, 0, 90, 90]} for p in "ab"]
+    items = [ReviewItem(id=f"race-{n}", kind="person", summary="s", photos=["a", "b"], faces=faces)
+             for n in range(20)]
+    saved(db_file, *items)
+    for item in items:
+        barrier, outcomes = threading.Barrier(2), []
+
+        def decide(decision):
+            db = open_db(db_file)
+            barrier.wait()
+            try:
+                outcomes.append(decide_item(db, item.id, decision, R, "Dana Office", interface="web"))
+            except ReviewError as exc:
+                outcomes.append(str(exc))
+
+        threads = [threading.Thread(target=decide, args=(d,)) for d in ("is", "not")]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert sorted(type(o).__name__ for o in outcomes) == ["list", "str"], outcomes
+        assert "already decided" in next(o for o in outcomes if isinstance(o, str))
