@@ -56,8 +56,10 @@ class FaceDecision:
 class ReviewItem:
     """One decision staff must make. ``faces``: one dict per face it covers, with the photo's
     path and sha256, the face's box, view and width, and its distance to the student in
-    question; ``encodings`` (same order, not in the JSON) become a student's references when a
-    person confirms the face is theirs."""
+    question (keys ``path``, ``sha256``, ``box``, ``view``, ``width``, ``distance``; a photo
+    item lists each photo it covers with ``box`` None); ``encodings`` (same order, not in the
+    JSON) become a student's references when a person confirms the face is theirs; ``closeups``
+    (same order, :func:`closeup`) are what the queue shows. See docs/review.md."""
 
     id: str
     kind: str                                   # person | photo
