@@ -488,6 +488,142 @@ def audit_export(out, verdict, since, until, db_path):
     write_csv(query(open_database(db_path, create=False), verdict, since, until), out)
 
 
+@cli.group(cls=Group)
+def review():
+    """The review queue: decisions staff must make about people and photos of a scan.
+
+    Example: consentguard review list
+    """
+
+
+def _students_line(item) -> str:
+    return ", ".join(f"{s.get('name') or '?'} #{s.get('student_number')}"
+                     + (f" ({s['distance']:.2f})" if s.get("distance") is not None else "") for s in item.students)
+
+
+@review.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Decided items too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the items as JSON (see docs/review.md).")
+@db_option
+def review_list(show_all, as_json, db_path):
+    """List the open review items (id, kind, summary, photos, students), oldest first.
+
+    Example: consentguard review list
+    """
+    from .review import item_json, list_items
+
+    db = open_database(db_path, create=False)
+    items = list_items(db, include_decided=show_all)
+    if as_json:
+        click.echo(json.dumps({"review_items": [item_json(db, i) for i in items]}, indent=2, ensure_ascii=False))
+        return
+    for item in items:
+        click.echo(f"{item.id}\t{item.kind}\t{item.status}\t{item.summary}")
+        click.echo(f"    photos: {len(item.photos)}: " + ", ".join(item.photos[:3])
+                   + (" ..." if len(item.photos) > 3 else ""))
+        if item.students:
+            click.echo(f"    students: {_students_line(item)}")
+    click.echo(f"{len(items)} {'item' if len(items) == 1 else 'items'}"
+               + ("" if show_all else " to decide (consentguard review show ID)"), err=True)
+
+
+@review.command("show")
+@click.argument("item_id")
+@click.option("--closeups", type=click.Path(file_okay=False, path_type=Path),
+              help="Write each face's close-up JPEG to this folder (private: 0700/0600).")
+@db_option
+def review_show(item_id, closeups, db_path):
+    """Show one item: every face with its photo, box and distance, and its decisions.
+
+    Example: consentguard review show p-3f2a9c --closeups /tmp/item
+    """
+    import os
+
+    from .review import ReviewError, item_decisions, load_item
+
+    db = open_database(db_path, create=False)
+    item = load_item(db, item_id)
+    if item is None:
+        raise ReviewError(f"no review item {item_id!r} (consentguard review list shows the open ones)")
+    click.echo(f"{item.id} ({item.kind}, {item.status}): {item.summary}")
+    if item.students:
+        click.echo(f"students in question: {_students_line(item)}")
+    for reason in item.reasons:
+        click.echo(f"  - {reason}")
+    if closeups:
+        closeups.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for n, face in enumerate(item.faces, 1):
+        distance = face.get("distance")
+        line = (f"face {n}: {face.get('path')}" + (f" [{face['view']}]" if face.get("view") else "")
+                + (f" box {face['box']}" if face.get("box") else " (the whole photo)")
+                + (f" width {face['width']} px" if face.get("width") else "")
+                + (f" distance {distance:.2f}" if distance is not None else ""))
+        picture = item.closeups[n - 1] if n - 1 < len(item.closeups) else None
+        if closeups and picture:
+            target = closeups / f"{item.id}-face{n}.jpg"
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(picture)
+            line += f" -> {target}"
+        elif closeups:
+            line += " (no close-up kept)"
+        click.echo(line)
+    for d in item_decisions(db, item.id):
+        state = f"undone by {d['undone_by']} at {d['undone_at']}" if d["undone_at"] else "in force"
+        click.echo(f"decision #{d['id']}: {d['decision']} {d['student_number'] or ''} by {d['decided_by']} "
+                   f"at {d['decided_at']} ({state})")
+
+
+@review.command("decide")
+@click.argument("item_id")
+@click.option("--is", "is_", metavar="NUMBER", help="The face(s) are this student.")
+@click.option("--not", "not_", metavar="NUMBER", help="The face(s) are not this student.")
+@click.option("--cleared", is_flag=True, help="A photo item: the problem was checked by eye and is cleared.")
+@click.option("--by", required=True, help="Your name (recorded in the audit trail).")
+@click.option("--note", help="Why (recorded with the decision).")
+@click.option("--face", "faces", type=int, multiple=True, metavar="N",
+              help="Only this face (numbered as 'review show' lists them). Repeatable; default: every face.")
+@db_option
+def review_decide(item_id, is_, not_, cleared, by, note, faces, db_path):
+    """Decide an item: every face of it is (or is not) a student, or a photo item is cleared.
+
+    The decision is recorded per face in the audit trail and applied to those faces in this and
+    later scans. A face confirmed as a photo-restricted student becomes one of their references.
+
+    Example: consentguard review decide p-3f2a9c --not 100104 --by "Dana Office"
+    """
+    from .review import decide_item
+
+    chosen = [(d, n) for d, n in (("is", is_), ("not", not_), ("cleared", cleared or None)) if n is not None]
+    if len(chosen) != 1:
+        raise click.UsageError("say exactly one of --is NUMBER, --not NUMBER or --cleared")
+    decision, number = chosen[0]
+    db = open_database(db_path, create=False)
+    ids = decide_item(db, item_id, decision, None if decision == "cleared" else number, by, note, faces or None)
+    refs = db.execute("SELECT count(*) FROM portraits WHERE source = ?", [f"review:{item_id}"]).fetchone()[0]
+    status = db.execute("SELECT status FROM review_items WHERE id = ?", [item_id]).fetchone()[0]
+    click.echo(f"item {item_id}: {len(ids)} decision{'s' if len(ids) != 1 else ''} recorded "
+               f"(#{', #'.join(map(str, ids))}); item {status}"
+               + (f"; {refs} face{'s' if refs != 1 else ''} added to the student's references" if refs else ""))
+
+
+@review.command("undo")
+@click.argument("decision_id", type=int)
+@click.option("--by", required=True, help="Your name (recorded in the audit trail).")
+@click.option("--note", help="Why the decision is undone.")
+@db_option
+def review_undo(decision_id, by, note, db_path):
+    """Undo a review decision (admin: whoever can write the database): its item is open again and
+    a reference it added is removed.
+
+    Example: consentguard review undo 17 --by "A. Admin"
+    """
+    from .review import undo_decision
+
+    audit_id = undo_decision(open_database(db_path, create=False), decision_id, by, note)
+    click.echo(f"decision #{decision_id} undone (audit #{audit_id}); its item is open again")
+
+
 @cli.command()
 def settings():
     """List the policy settings with their defaults.

@@ -156,7 +156,11 @@ def purge_unneeded(db: sqlite_utils.Database, index_policy: str = "restricted") 
 
 
 def purge_all(db: sqlite_utils.Database) -> int:
-    """Delete every stored face encoding (portrait hashes are kept for the record)."""
+    """Delete every stored face encoding (portrait hashes are kept for the record), and the
+    encodings and close-ups kept with review items (their decisions stay)."""
+    from .review import purge_biometrics
+
+    purge_biometrics(db)
     return db.execute("UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL").rowcount
 
 

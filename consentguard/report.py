@@ -199,7 +199,8 @@ class ScanReports:
         if self.csv:
             write_csv([r.doc for r in ordered], self.csv, status, not_checked, scan.warnings)
         if self.html:
-            write_atomic(self.html, html_report(ordered, self.title, status, not_checked, scan.warnings))
+            write_atomic(self.html, html_report(ordered, self.title, status, not_checked, scan.warnings,
+                                                getattr(scan, "review_items", None) or []))
         if self.json:
             write_atomic(self.json, scan_document(scan, running))
         took = time.monotonic() - started
@@ -223,14 +224,20 @@ img{max-width:360px;height:auto;display:block}ul{margin:0;padding-left:1.1rem}
 .path{font-family:ui-monospace,monospace;word-break:break-all}
 .incomplete{border:3px solid #b3261e;padding:.75rem;font-weight:600}
 .warning{border-left:.3rem solid #8a5300;background:#fff4e0;padding:.5rem .75rem}
+.item{border:2px solid #8a5300;border-radius:.4rem;padding:.5rem 1rem;margin:1rem 0}
+.closeups{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0}
+.closeups img{width:128px;min-width:96px;max-width:none}.closeups figure{margin:0}
+figcaption{font-size:.8rem;max-width:128px;word-break:break-all}
+code{background:#f2f2f2;padding:.1rem .3rem;display:inline-block;word-break:break-all}
 """
 
 
 def html_report(scan_results, title: str, status: str | None = None, not_checked: list[tuple] = (),
-                warnings: list[str] = ()) -> str:
+                warnings: list[str] = (), review_items=()) -> str:
     """A self-contained page (no external files): thumbnails with face boxes, worst first; when not
     everything was checked, it says so first and lists what was not checked last; what weakened
-    every check (``warnings``) is said first."""
+    every check (``warnings``) is said first; then the decisions staff must make
+    (``review_items``, :func:`review_section`), before the photos."""
     import base64
     from html import escape
 
@@ -255,9 +262,86 @@ def html_report(scan_results, title: str, status: str | None = None, not_checked
                f'</th><th scope="col">Why</th></tr></thead><tbody>{missing}</tbody></table>' if not_checked else "")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{HTML_STYLE}</style></head>'
-            f'<body><h1>{escape(title)}</h1>{banner}<p>{len(scan_results)} photos: {escape(summary)}. Worst first.</p>'
+            f'<body><h1>{escape(title)}</h1>{banner}{review_section(review_items)}'
+            f'<h2 id="photos">Photos</h2><p>{len(scan_results)} photos: {escape(summary)}. Worst first.</p>'
             f'<table><thead><tr><th scope="col">Verdict</th><th scope="col">Photo</th>'
             f'<th scope="col">Reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{missing}</body></html>')
+
+
+def decide_commands(item) -> list[str]:
+    """The exact ``consentguard review decide`` commands for an item (one per possible answer)."""
+    import shlex
+
+    head = f"consentguard review decide {shlex.quote(item.id)}"
+    if item.kind == "photo":
+        return [f'{head} --cleared --by "YOUR NAME"']
+    return [f'{head} {flag} {shlex.quote(str(s.get("student_number")))} --by "YOUR NAME"'
+            for s in item.students for flag in ("--not", "--is")]
+
+
+def _as_item(item):
+    """A review item as :class:`consentguard.review.ReviewItem`, also from its JSON (a dict whose
+    ``closeups``, if any, are data: URLs): the report accepts either from the scan."""
+    import base64
+
+    from .review import ReviewItem
+
+    if not isinstance(item, dict):
+        return item
+    pictures = [base64.b64decode(c.split(",", 1)[1]) if c else None for c in item.get("closeups") or []]
+    return ReviewItem(id=item["id"], kind=item.get("kind", "person"), summary=item.get("summary", ""),
+                      students=item.get("students") or [], photos=item.get("photos") or [],
+                      faces=item.get("faces") or [], reasons=item.get("reasons") or [], closeups=pictures)
+
+
+def _photo_link(path: str) -> str:
+    from html import escape
+    from pathlib import Path
+    from urllib.parse import quote
+
+    href = Path(path).as_uri() if Path(path).is_absolute() else quote(path)
+    return f'<a class="path" href="{escape(href)}">{escape(path)}</a>'
+
+
+def review_section(items) -> str:
+    """"Decisions to make": one block per review item, first in the report: its summary, close-ups
+    of its faces (data: URIs, 128 px: a person can judge them, unlike a box on a thumbnail), the
+    students in question with distances, the photos it covers and the command that decides it."""
+    import base64
+    from html import escape
+
+    if not items:
+        return ""
+    blocks = []
+    for item in map(_as_item, items):
+        figures = []
+        for n, face in enumerate(item.faces, 1):
+            picture = item.closeups[n - 1] if n - 1 < len(item.closeups) else None
+            if item.kind == "photo" or not picture:
+                continue
+            where = face.get("path") or "photo"
+            distance = face.get("distance")
+            caption = f"face {n}: {_name(where)}" + (f", distance {distance:.2f}" if distance is not None else "")
+            figures.append(f'<li><figure><img alt="close-up of face {n} in {escape(_name(where))}" '
+                           f'src="data:image/jpeg;base64,{base64.b64encode(picture).decode()}">'
+                           f'<figcaption>{escape(caption)}</figcaption></figure></li>')
+        students = "".join(
+            f'<li>{escape(str(s.get("name") or "?"))} #{escape(str(s.get("student_number")))}'
+            + (f', distance {s["distance"]:.2f}' if s.get("distance") is not None else "") + "</li>"
+            for s in item.students)
+        reasons = "".join(f"<li>{escape(r)}</li>" for r in item.reasons)
+        photos = "".join(f"<li>{_photo_link(p)}</li>" for p in item.photos)
+        commands = "".join(f"<li><code>{escape(c)}</code></li>" for c in decide_commands(item))
+        blocks.append(
+            f'<section class="item" id="item-{escape(item.id)}"><h3>{escape(item.summary)}</h3>'
+            + (f'<ul class="closeups">{"".join(figures)}</ul>' if figures else
+               "<p>No close-ups kept (purged): look at the photos.</p>" if item.kind != "photo" else "")
+            + (f"<p>Students in question:</p><ul>{students}</ul>" if students else "")
+            + (f"<ul>{reasons}</ul>" if reasons else "")
+            + f"<p>Photos ({len(item.photos)}):</p><ul>{photos}</ul>"
+            + f"<p>Decide (or use the page's Review tab):</p><ul>{commands}</ul></section>")
+    return (f'<h2 id="decisions">Decisions to make ({len(items)})</h2><p>Each decision is made once and applies to '
+            'every photo listed with it, in this scan and later ones.</p>' + "".join(blocks))
 
 
 def _name(path: str) -> str:

@@ -16,15 +16,25 @@ photo they concern, in this scan and in later ones.
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 import sqlite_utils
 
 from .db import now, os_user
+from .errors import ConsentGuardError
 
 DECISIONS = ("is", "not", "cleared")
+#: Shortest side of a stored close-up: big enough for a person to tell two faces apart
+#: (a 20 px face in a wide shot is enlarged to it, not shown as a dot).
+CLOSEUP_PX = 128
+
+
+class ReviewError(ConsentGuardError):
+    """A review decision or undo that cannot be made as asked (nothing was changed)."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,10 @@ class FaceDecision:
 class ReviewItem:
     """One decision staff must make. ``faces``: one dict per face it covers, with the photo's
     path and sha256, the face's box, view and width, and its distance to the student in
-    question; ``encodings`` (same order, not in the JSON) become a student's references when a
-    person confirms the face is theirs."""
+    question (keys ``path``, ``sha256``, ``box``, ``view``, ``width``, ``distance``; a photo
+    item lists each photo it covers with ``box`` None); ``encodings`` (same order, not in the
+    JSON) become a student's references when a person confirms the face is theirs; ``closeups``
+    (same order, :func:`closeup`) are what the queue shows. See docs/review.md."""
 
     id: str
     kind: str                                   # person | photo
@@ -58,6 +70,7 @@ class ReviewItem:
     reasons: list[str] = field(default_factory=list)
     encodings: list[np.ndarray | None] = field(default_factory=list, repr=False)
     closeups: list[bytes | None] = field(default_factory=list, repr=False)  # small JPEG per face, same order
+    status: str = "open"                                  # open | decided (as stored; not in to_json)
 
     def to_json(self) -> dict:
         return {"id": self.id, "kind": self.kind, "summary": self.summary, "students": self.students,
@@ -94,11 +107,15 @@ def save_items(db: sqlite_utils.Database, items: list[ReviewItem]) -> None:
             if any(e is not None for e in item.encodings):
                 blob = np.array([np.zeros(128) if e is None else e for e in item.encodings],
                                 dtype=np.float64).tobytes()
+            closeups = None
+            if any(c for c in item.closeups):
+                closeups = json.dumps([base64.b64encode(c).decode() if c else None for c in item.closeups])
             db.execute(
-                "INSERT INTO review_items (id, kind, status, summary, item, encodings, first_seen, last_seen) "
-                "VALUES (?, ?, 'open', ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET summary = excluded.summary, "
-                "item = excluded.item, encodings = excluded.encodings, last_seen = excluded.last_seen",
-                [item.id, item.kind, item.summary, json.dumps(item.to_json()), blob, stamp, stamp])
+                "INSERT INTO review_items (id, kind, status, summary, item, encodings, closeups, first_seen, "
+                "last_seen) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "summary = excluded.summary, item = excluded.item, encodings = excluded.encodings, "
+                "closeups = excluded.closeups, last_seen = excluded.last_seen",
+                [item.id, item.kind, item.summary, json.dumps(item.to_json()), blob, closeups, stamp, stamp])
 
 
 def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | None, decision: str,
@@ -121,3 +138,278 @@ def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | Non
     return db["face_decisions"].insert({
         **what, "box": json.dumps(list(box)) if box else None, "note": note, "decided_by": by,
         "decided_at": now(), "audit_id": audit_id}).last_pk
+
+
+# -- close-ups ----------------------------------------------------------------------------
+
+def closeup(rgb: np.ndarray, box, size: int = CLOSEUP_PX) -> bytes:
+    """A JPEG of one face with a quarter face of margin, its shorter side at least ``size`` px:
+    what a person looks at to decide (a box on a thumbnail is too small to judge)."""
+    import io
+
+    from PIL import Image
+
+    height, width = rgb.shape[:2]
+    left, top, right, bottom = (int(v) for v in box)
+    margin = max(right - left, bottom - top) // 4
+    crop = Image.fromarray(np.ascontiguousarray(rgb[max(0, top - margin):min(height, bottom + margin),
+                                                    max(0, left - margin):min(width, right + margin)]))
+    scale = max(size / max(1, min(crop.size)), 1.0)
+    if scale > 1.0 or max(crop.size) > 2 * size:  # enlarge a small face; shrink a huge one
+        scale = size / max(1, min(crop.size))
+        crop = crop.resize((max(size, round(crop.width * scale)), max(size, round(crop.height * scale))),
+                           Image.LANCZOS)
+    out = io.BytesIO()
+    crop.convert("RGB").save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+# -- reading the queue ----------------------------------------------------------------------
+
+def _item_from_row(row) -> ReviewItem:
+    item_id, kind, status, summary, doc, blob, closeups = row
+    doc = json.loads(doc)
+    faces = doc.get("faces") or []
+    encodings: list[np.ndarray | None] = []
+    if blob:
+        stored = np.frombuffer(blob, dtype=np.float64).reshape(-1, 128)
+        encodings = [None if not e.any() else e.copy() for e in stored]  # zeros: that face had none
+    pictures = [base64.b64decode(c) if c else None for c in json.loads(closeups)] if closeups else []
+    return ReviewItem(id=item_id, kind=kind, summary=summary, students=doc.get("students") or [],
+                      photos=doc.get("photos") or [], faces=faces, reasons=doc.get("reasons") or [],
+                      encodings=encodings + [None] * (len(faces) - len(encodings)),
+                      closeups=pictures + [None] * (len(faces) - len(pictures)), status=status)
+
+
+_ITEM_COLUMNS = "id, kind, status, summary, item, encodings, closeups"
+
+
+def load_item(db: sqlite_utils.Database, item_id: str) -> ReviewItem | None:
+    """One stored item (with its encodings and close-ups, if not purged), or None."""
+    row = db.execute(f"SELECT {_ITEM_COLUMNS} FROM review_items WHERE id = ?", [item_id]).fetchone()
+    return _item_from_row(row) if row else None
+
+
+def list_items(db: sqlite_utils.Database, include_decided: bool = False) -> list[ReviewItem]:
+    """The items staff must decide (``include_decided``: every item), oldest first."""
+    where = "" if include_decided else "WHERE status = 'open'"
+    return [_item_from_row(r) for r in db.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM review_items {where} ORDER BY first_seen, id")]
+
+
+def item_decisions(db: sqlite_utils.Database, item_id: str) -> list[dict]:
+    """Every decision made on an item, undone ones too, oldest first (the JSON of a decision)."""
+    cursor = db.execute(
+        "SELECT id, sha256, box, view, decision, student_number, item_id, note, decided_by, decided_at, "
+        "undone_by, undone_at FROM face_decisions WHERE item_id = ? ORDER BY id", [item_id])
+    names = [c[0] for c in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    for row in rows:
+        row["box"] = list(_box(row["box"])) if row["box"] else None
+    return rows
+
+
+def item_json(db: sqlite_utils.Database, item: ReviewItem, closeups: bool = False) -> dict:
+    """An item as ``review list --json`` and the page give it: ``to_json`` plus its status, its
+    decisions and, if asked, its close-ups as data: URLs (one per face, null where none)."""
+    doc = {**item.to_json(), "status": item.status, "decisions": item_decisions(db, item.id)}
+    if closeups:
+        doc["closeups"] = [None if c is None else "data:image/jpeg;base64," + base64.b64encode(c).decode()
+                           for c in item.closeups]
+    return doc
+
+
+# -- deciding -----------------------------------------------------------------------------
+
+MAX_BY, MAX_NOTE = 80, 2000  # the audit trail is append-only: names and notes are bounded
+#: One decision or undo at a time in this process: two people deciding the same item on the page
+#: at once get one decision and one "already decided", not two contradictory ones.
+_deciding = threading.Lock()
+
+
+def _clean_by(by: str | None) -> str:
+    """Who decided: a name a person can read (no control or direction characters)."""
+    import unicodedata
+
+    by = (by or "").strip()
+    if not by or len(by) > MAX_BY or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in by):
+        raise ReviewError(f"a review decision needs the name of the person who decided (at most {MAX_BY} "
+                          "characters, no control characters)")
+    return by
+
+
+def _clean_note(note: str | None) -> str | None:
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise ReviewError(f"the note is too long ({len(note)} characters; at most {MAX_NOTE})")
+    return note
+
+
+def _targets(item: ReviewItem, decision: str, chosen) -> list[tuple[int, dict]]:
+    """(index, face) the decision is about: the chosen faces (numbered from 1 as ``review show``
+    lists them) or all of them; for a photo item, one entry per photo (box None)."""
+    if item.kind == "photo":
+        entries = [f for f in item.faces if f.get("sha256")]
+        if not entries:  # an item that lists its photos only: decide about their content as it is now
+            from .image import sha256_bytes
+            entries = []
+            for path in item.photos:
+                try:
+                    entries.append({"path": path, "sha256": sha256_bytes(open(path, "rb").read()), "box": None})
+                except OSError as exc:
+                    raise ReviewError(f"{path}: cannot read the photo to record the decision about it: "
+                                      f"{exc.strerror or exc}") from exc
+        return [(i, {**f, "box": None}) for i, f in enumerate(entries)]
+    numbers = list(chosen or range(1, len(item.faces) + 1))
+    bad = [n for n in numbers if not 1 <= n <= len(item.faces)]
+    if bad:
+        raise ReviewError(f"item {item.id} has faces 1 to {len(item.faces)}; no face {bad[0]}")
+    missing = [n for n in numbers if not item.faces[n - 1].get("sha256")]
+    if missing:
+        raise ReviewError(f"item {item.id}: face {missing[0]} has no photo hash, so no decision can be kept for it")
+    return [(n - 1, item.faces[n - 1]) for n in sorted(set(numbers))]
+
+
+def decide_item(db: sqlite_utils.Database, item_id: str, decision: str, student_number: str | None,
+                by: str, note: str | None = None, faces=None, interface: str = "cli") -> list[int]:
+    """Decide an item: one :func:`record_decision` per face it covers (or per chosen face; per
+    photo for a photo item). A face confirmed as a student the index keeps (photo-restricted)
+    becomes one of their references (:func:`add_reference`). The item is ``decided`` once every
+    face of it has a decision in force. The ids of the decisions recorded."""
+    with _deciding:
+        return _decide_item(db, item_id, decision, student_number, by, note, faces, interface)
+
+
+def _decide_item(db, item_id, decision, student_number, by, note, faces, interface) -> list[int]:
+    by, note = _clean_by(by), _clean_note(note)
+    item = load_item(db, item_id)
+    if item is None:
+        raise ReviewError(f"no review item {item_id!r} (consentguard review list shows the open ones)")
+    if item.status != "open":
+        raise ReviewError(f"item {item_id} is already decided; an admin can undo its decision "
+                          "(consentguard review undo DECISION_ID)")
+    if decision not in DECISIONS:
+        raise ReviewError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
+    if item.kind == "photo" and decision != "cleared":
+        raise ReviewError(f"item {item_id} is about a photo, not a face: decide it with --cleared "
+                          "after checking the photo by eye")
+    if item.kind != "photo" and decision == "cleared":
+        raise ReviewError(f"item {item_id} is about a person: say who it is (--is NUMBER) or is not (--not NUMBER)")
+    if decision == "cleared":
+        student_number = None
+    else:
+        student_number = (student_number or "").strip()
+        known = db.execute("SELECT first_name, last_name FROM students WHERE student_number = ?",
+                           [student_number]).fetchone()
+        if known is None:
+            raise ReviewError(f"student number {student_number!r} is not on the roster")
+    targets = _targets(item, decision, faces)
+    if not faces:  # the faces still undecided (after an undo reopened the item, only those)
+        done = _decided(db, item.id)
+        targets = [(i, f) for i, f in targets if _key(f) not in done] or targets
+    ids = []
+    for index, face in targets:
+        box = tuple(face["box"]) if face.get("box") else None
+        ids.append(record_decision(db, face["sha256"], box, face.get("view"), decision, student_number, by,
+                                   item.id, note, interface))
+        if decision == "is" and box is not None:
+            add_reference(db, item, index, student_number)
+    _refresh_status(db, item)
+    return ids
+
+
+def _refresh_status(db: sqlite_utils.Database, item: ReviewItem) -> str:
+    """``decided`` when every face (photo) of the item has a decision in force from it, else ``open``."""
+    done = _decided(db, item.id)
+    if item.kind == "photo":
+        complete = bool(done)
+    else:
+        complete = bool(item.faces) and all(_key(f) in done for f in item.faces)
+    status = "decided" if complete else "open"
+    db.execute("UPDATE review_items SET status = ? WHERE id = ?", [status, item.id])
+    return status
+
+
+def _key(face: dict) -> tuple:
+    return face.get("sha256"), tuple(face["box"]) if face.get("box") else None
+
+
+def _decided(db: sqlite_utils.Database, item_id: str) -> set[tuple]:
+    """(sha256, box) of the faces of an item with a decision in force from it."""
+    return {(sha, tuple(json.loads(box)) if box else None) for sha, box in db.execute(
+        "SELECT sha256, box FROM face_decisions WHERE item_id = ? AND undone_at IS NULL", [item_id])}
+
+
+def reference_source(item_id: str) -> str:
+    """The ``portraits.source`` of a reference a review decision added."""
+    return f"review:{item_id}"
+
+
+def add_reference(db: sqlite_utils.Database, item: ReviewItem, index: int, student_number: str) -> bool:
+    """Store the face ``index`` of ``item``, confirmed as ``student_number``, as one of their
+    references (a row in ``portraits``, like a portrait from the SIS): the index matches their face
+    from it from the next check on, a roster sync keeps it, ``index purge`` deletes its encoding
+    like a portrait's. Only for students the index keeps (photo-restricted, or a release that can
+    expire): a permitted student's face is never stored. False if not stored (not needed, no
+    encoding kept, or this photo is already one of theirs)."""
+    from .db import latest_sync_id
+    from .index import NEEDS_INDEX_SQL, encoding_to_blob, portrait_box
+
+    encoding = item.encodings[index] if index < len(item.encodings) else None
+    if encoding is None:
+        return False
+    needed = db.execute(f"SELECT 1 FROM ({NEEDS_INDEX_SQL}) WHERE student_number = ?", [student_number]).fetchone()
+    if not needed:
+        return False
+    face = item.faces[index]
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO portraits (student_number, sha256, source, box, encoding, status, sync_id) "
+        "VALUES (?, ?, ?, ?, ?, 'encoded', ?)",
+        [student_number, face["sha256"], reference_source(item.id), portrait_box(tuple(face["box"])),
+         encoding_to_blob(encoding), latest_sync_id(db)])
+    return cursor.rowcount == 1
+
+
+def undo_decision(db: sqlite_utils.Database, decision_id: int, by: str, note: str | None = None,
+                  interface: str = "cli") -> int:
+    """Undo a decision (an admin's act): mark it undone, record a ``review-undo`` audit event,
+    remove the reference it added and reopen its item. The audit row's id."""
+    with _deciding:
+        return _undo_decision(db, decision_id, by, note, interface)
+
+
+def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: str) -> int:
+    from . import audit
+
+    by, note = _clean_by(by), _clean_note(note)
+    row = db.execute("SELECT sha256, box, decision, student_number, item_id, audit_id, undone_at FROM face_decisions "
+                     "WHERE id = ?", [decision_id]).fetchone()
+    if row is None:
+        raise ReviewError(f"no review decision #{decision_id}")
+    sha, box, decision, number, item_id, audit_id, undone_at = row
+    if undone_at:
+        raise ReviewError(f"review decision #{decision_id} was already undone at {undone_at}")
+    undo_id = audit._append(db, {
+        "checked_at": now(), "os_user": by, "interface": interface, "file_name": item_id or sha[:12],
+        "sha256": sha, "verdict": "review",
+        "reasons": json.dumps([f"review decision #{decision_id} undone: {decision} {number or ''}".strip()]),
+        "student_numbers": json.dumps([number] if number else []),
+        "result": json.dumps({"decision_id": decision_id, "item_id": item_id}), "event": "review-undo",
+        "ref_id": audit_id, "note": note})
+    from .db import transaction
+    with transaction(db):
+        db.execute("UPDATE face_decisions SET undone_by = ?, undone_at = ?, undo_audit_id = ? WHERE id = ?",
+                   [by, now(), undo_id, decision_id])
+        if decision == "is" and item_id:
+            db.execute("DELETE FROM portraits WHERE student_number = ? AND sha256 = ? AND source = ?",
+                       [number, sha, reference_source(item_id)])
+        if item_id:
+            db.execute("UPDATE review_items SET status = 'open' WHERE id = ?", [item_id])
+    return undo_id
+
+
+def purge_biometrics(db: sqlite_utils.Database) -> int:
+    """Delete the face encodings and close-ups kept with review items (``index purge --all``);
+    the items and their decisions stay. How many items had any."""
+    return db.execute("UPDATE review_items SET encodings = NULL, closeups = NULL "
+                      "WHERE encodings IS NOT NULL OR closeups IS NOT NULL").rowcount

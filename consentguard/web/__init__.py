@@ -8,8 +8,8 @@ Security rules (tests/test_web.py checks each):
   ``serve`` refuses to start;
 * with a token, every page and API call needs it (a login form sets an
   HttpOnly, SameSite=Strict cookie); an admin token, if set, is needed for
-  the audit page as well;
-* state-changing requests (check, override) need the CSRF token of the page
+  the audit page and for undoing a review decision as well;
+* state-changing requests (check, override, review decisions) need the CSRF token of the page
   (HMAC of the session cookie) in a header, and a same-origin ``Origin``;
 * one photo per request, at most ``MAX_UPLOAD_BYTES``; photos are sniffed by
   content and decoded with the 100 MP limit; they stay in memory (or an
@@ -194,7 +194,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         wrong.setdefault(source(), []).append(time.monotonic())
 
     def authorised(bearer_too: bool = True) -> bool:
-        needed = [kind for kind, value, _ in kinds if value and (kind == "auth" or request.path.startswith("/audit"))]
+        needed = [kind for kind, value, _ in kinds if value and (kind == "auth" or admin_path(request.path))]
         granted = set()
         for kind, _, cookie in kinds:
             try:
@@ -236,9 +236,9 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
                     abort(403, "request from another site refused")
             return None
         if request.path.startswith("/api/") or request.path.endswith(".csv"):
-            abort(401, "access token required")
-        return make_response(render_template("login.html", error=None,
-                                              next="/audit" if request.path.startswith("/audit") else "/"), 401)
+            abort(401, "undoing a review decision needs the admin token: sign in on the audit page first"
+                  if admin_token and admin_path(request.path) else "access token required")
+        return make_response(render_template("login.html", error=None, next=login_target(request.path)), 401)
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -267,7 +267,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     def login():
         given = request.form.get("token", "")
         target = request.form.get("next", "/")
-        target = target if target in ("/", "/audit") else "/"
+        target = target if target in ("/", "/audit", "/review") else "/"
         for kind, value, cookie in kinds:
             if value and hmac.compare_digest(given.encode(), value.encode()):
                 response = make_response("", 303)
@@ -377,7 +377,73 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         response.headers["Content-Disposition"] = 'attachment; filename="consentguard-audit.csv"'
         return response
 
+    # -- the review queue (issue #12): decisions staff make once per person or photo ------------
+
+    @app.route("/review")
+    def review_page():
+        session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+        response = make_response(render_template("review.html", csrf=csrf_for(session),
+                                                 admin_needed=bool(admin_token)))
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict", secure=request.is_secure,
+                            max_age=SIGN_IN_HOURS * 3600)
+        return response
+
+    @app.route("/api/review")
+    def review_items():
+        from ..review import item_json, list_items
+
+        db = open_db(db_path, create=False)
+        items = list_items(db, include_decided=request.args.get("all") == "1")
+        return jsonify({"review_items": [item_json(db, item, closeups=True) for item in items]})
+
+    def review_body() -> dict:
+        if (request.content_length or 0) > 16 * 1024:
+            abort(413, "a review decision is a choice, a name and a note, not a file")
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            abort(400, "send the decision as a JSON object")
+        return body
+
+    @app.route("/api/review/<item_id>/decide", methods=["POST"])
+    def review_decide(item_id):
+        from ..review import ReviewError, decide_item
+
+        body = review_body()
+        faces = body.get("faces") or None
+        if faces is not None and not (isinstance(faces, list) and all(isinstance(n, int) for n in faces)):
+            abort(400, "faces must be a list of face numbers")
+        try:
+            ids = decide_item(open_db(db_path, create=False), item_id, str(body.get("decision") or ""),
+                              str(body.get("student_number") or "") or None, str(body.get("by") or ""),
+                              str(body.get("note") or "") or None, faces, interface="web")
+        except ReviewError as exc:
+            abort(400, str(exc))
+        return jsonify({"decision_ids": ids})
+
+    @app.route("/api/review/decisions/<int:decision_id>/undo", methods=["POST"])
+    def review_undo(decision_id):
+        from ..review import ReviewError, undo_decision
+
+        body = review_body()
+        try:
+            audit_id = undo_decision(open_db(db_path, create=False), decision_id, str(body.get("by") or ""),
+                                     str(body.get("note") or "") or None, interface="web")
+        except ReviewError as exc:
+            abort(400, str(exc))
+        return jsonify({"audit_id": audit_id})
+
     return app
+
+
+def admin_path(path: str) -> bool:
+    """Paths that need the admin token (when one is set): the audit trail, and undoing a review
+    decision (it can lift a block a colleague decided)."""
+    return path.startswith("/audit") or (path.startswith("/api/review/decisions/") and path.endswith("/undo"))
+
+
+def login_target(path: str) -> str:
+    """Where the sign-in form returns to."""
+    return "/audit" if path.startswith("/audit") else "/review" if path.startswith("/review") else "/"
 
 
 def _keep(folder: Path, sha256: str, name: str, data: bytes) -> None:
