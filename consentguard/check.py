@@ -91,8 +91,13 @@ def decision_json(d: Decision) -> dict:
            "names": [n.to_json() for n in d.names], "student_numbers": d.student_numbers}
     items = getattr(d, "review_items", None)  # the batch stage lists the items a photo is in
     if items is not None:
-        doc["review_items"] = list(items)
+        doc["review_items"] = [getattr(i, "id", i) for i in items]  # ids (or the items themselves)
     return doc
+
+
+def concerns(item: ReviewItem, result: "CheckResult") -> bool:
+    """Whether a review item is about this photo (an item naming no photo: about the whole batch)."""
+    return not item.photos or bool({result.path, result.sha256} & set(item.photos))
 
 
 def iou(a, b) -> float:
@@ -250,7 +255,7 @@ class Checker:
         decisions, items = self.decide([r.evidence for r in batch])
         for result, decision in zip(batch, decisions):
             result.decision = decision
-            result.review_items = items
+            result.review_items = [i for i in items if concerns(i, result)]
         if self.record if record is None else record:
             for result in results:
                 audit.record_check(self.db, result, self.interface)

@@ -418,8 +418,9 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
                 version = _cache_version(base_version, folder, path)
                 row = db.execute("SELECT result, thumbnail, evidence FROM scan_cache WHERE sha256 = ? AND version = ? "
                                  "AND evidence IS NOT NULL", [sha, version]).fetchone() if sha else None
-                if row:
-                    arrived(_from_cache(checker, row, str(path), sha), None, version)
+                cached = _from_cache(checker, row, str(path), sha) if row else None
+                if cached:
+                    arrived(cached, None, version)
                 else:
                     todo.append(str(path))
             workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
@@ -435,14 +436,18 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
     return scan
 
 
-def _from_cache(checker: "Checker", row, path: str, sha: str) -> ScanResult:
+def _from_cache(checker: "Checker", row, path: str, sha: str) -> ScanResult | None:
     """A cached result, decided again from its evidence (matched against the index again, with the
-    staff decisions in force now): a cached verdict is never reused as such."""
+    staff decisions in force now): a cached verdict is never reused as such. None: the entry cannot
+    be read back (the photo is checked again)."""
     from .check import decision_json
 
-    doc = json.loads(row[0])
+    try:
+        doc = json.loads(row[0])
+        evidence = evidence_from_json(json.loads(row[2]), path, sha)
+    except (ValueError, KeyError, TypeError):  # damaged cache entry: the photo is checked again
+        return None
     doc["path"] = path
-    evidence = evidence_from_json(json.loads(row[2]), path, sha)
     (decision,), _ = checker.decide([evidence], rematch=True)
     doc.update(decision_json(decision))
     return ScanResult(doc, boxed_thumbnail(row[1], doc), True, evidence, row[1])

@@ -56,6 +56,16 @@ def blocked_face(doc: dict) -> dict:
 
 # -- the Checker ----------------------------------------------------------------------------
 
+def test_a_photo_document_lists_its_review_items_when_the_decision_has_them():
+    from consentguard.check import decision_json
+    from consentguard.decide import Decision
+
+    assert "review_items" not in decision_json(Decision("pass"))  # the placeholder's decisions
+    grouped = Decision("review")
+    grouped.review_items = [ReviewItem("p-1f2e", "person", "resembles Marcus Ellery")]
+    assert decision_json(grouped)["review_items"] == ["p-1f2e"]
+
+
 def test_checker_keeps_the_evidence_out_of_the_json(face_roster, faces):
     """Each face carries its encoding and an upright close-up cropped from the photo; the JSON
     document (reports, audit) carries neither."""
@@ -149,6 +159,16 @@ def test_cached_photo_is_rematched_against_the_index(batch):
         for face, was in zip(r.evidence.faces, fresh.evidence.faces, strict=True):
             assert face.nearest == checker.index.nearest(face.encoding) == was.nearest
         assert r.doc == fresh.doc
+
+
+def test_a_damaged_cache_entry_is_checked_again(batch):
+    root, db_path = batch
+    db = open_db(db_path)
+    first = run_scan(db, str(db_path), root, workers=1)
+    db.execute("UPDATE scan_cache SET evidence = '{\"faces\": 1}'")
+    again = run_scan(db, str(db_path), root, workers=1)
+    assert again.cached == 0
+    assert {n: r.verdict for n, r in by_name(again).items()} == {n: r.verdict for n, r in by_name(first).items()}
 
 
 # -- the scan decides its batch ---------------------------------------------------------------
