@@ -137,6 +137,22 @@ def test_evidence_survives_the_worker_pickle_and_the_cache(face_roster, faces):
     assert stored.path == "moved.jpg"
 
 
+def test_evidence_comes_back_from_worker_processes(batch, face_roster):
+    """Two worker processes: each photo's evidence arrives whole in the scan (encodings as the
+    same check in this process finds them) and is cached."""
+    root, db_path = batch
+    (root / "stranger.jpg").unlink()
+    (root / "jordan.jpg").unlink()
+    scan = run_scan(open_db(db_path), str(db_path), root, workers=2)
+    here = Checker(open_db(face_roster), record=False)
+    for r in scan.results:
+        local = here.check_path(r.doc["path"]).evidence
+        assert [f.box for f in r.evidence.faces] == [f.box for f in local.faces]
+        assert all(np.allclose(a.encoding, b.encoding) for a, b in zip(r.evidence.faces, local.faces))
+        assert all(f.closeup for f in r.evidence.faces)
+    assert open_db(db_path).execute("SELECT count(*) FROM scan_cache WHERE evidence IS NOT NULL").fetchone()[0] == 2
+
+
 def test_the_cache_keeps_the_10_nearest_students():
     """The cache keeps 10 nearest students per face (the scan matches the encoding against the
     index again before deciding: test_cached_photo_is_rematched_against_the_index)."""
