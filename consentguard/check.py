@@ -21,12 +21,19 @@ import sqlite_utils
 from . import audit
 from .consent import CHANNELS
 from .db import latest_sync_id, roster_policies
-from .decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext, decide
+from .decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext
 from .errors import DatabaseError, ImageError
 from .image import LoadedImage, decode_image, read_file, sha256_bytes
 from .index import FaceIndex, load_index, load_students, unprotected_warning
 from .names import NameHit, find_names, first_name_counts, scrub
+from .people import PhotoEvidence, decide_batch
 from .policy import Policy
+from .review import FaceDecision, ReviewItem, decisions_for
+
+#: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
+CLOSEUP_PX = 112
+#: A decision about a face applies to a face found again with this much overlap (intersection over union).
+SAME_FACE_IOU = 0.5
 
 
 @dataclass
@@ -44,6 +51,11 @@ class CheckResult:
     channel: str | None = None
     school: str | None = None
     caption: str | None = None
+    #: what the decision was made from (faces with encodings and close-ups): kept so the photo can be
+    #: decided again with others (:meth:`Checker.decide_together`); biometric, never in :meth:`to_json`
+    evidence: PhotoEvidence | None = field(default=None, repr=False, compare=False)
+    #: the review items this photo's decision listed (its batch's, after :meth:`Checker.decide_together`)
+    review_items: list[ReviewItem] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def scrubbed_caption(self) -> str | None:
@@ -61,12 +73,8 @@ class CheckResult:
         return self.decision.reasons
 
     def to_json(self) -> dict:
-        d = self.decision
         return {
-            "path": self.path, "sha256": self.sha256, "verdict": d.verdict, "reasons": d.reasons,
-            "faces": [f.to_json() for f in d.faces],
-            "names": [n.to_json() for n in d.names],
-            "student_numbers": d.student_numbers,
+            "path": self.path, "sha256": self.sha256, **decision_json(self.decision),
             "image": {"width": self.width, "height": self.height, "exif_orientation": self.orientation},
             "roster_sync_id": self.sync_id,
             "channel": self.channel,
@@ -74,6 +82,65 @@ class CheckResult:
             "scrubbed_caption": self.scrubbed_caption,
             "thresholds": self.thresholds,
         }
+
+
+def decision_json(d: Decision) -> dict:
+    """The fields of a result document that come from its decision: a photo decided again with its
+    batch (the scan's cached and fresh results) gets them replaced, and nothing else."""
+    doc = {"verdict": d.verdict, "reasons": d.reasons, "faces": [f.to_json() for f in d.faces],
+           "names": [n.to_json() for n in d.names], "student_numbers": d.student_numbers}
+    items = getattr(d, "review_items", None)  # the batch stage lists the items a photo is in
+    if items is not None:
+        doc["review_items"] = [getattr(i, "id", i) for i in items]  # ids (or the items themselves)
+    return doc
+
+
+def concerns(item: ReviewItem, result: "CheckResult") -> bool:
+    """Whether a review item is about this photo (an item naming no photo: about the whole batch)."""
+    return not item.photos or bool({result.path, result.sha256} & set(item.photos))
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two boxes (left, top, right, bottom)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def apply_decisions(photos: list[PhotoEvidence], decisions: dict[str, list[FaceDecision]]) -> None:
+    """Put the staff decisions in force about each face on it (``FaceEvidence.decided``): same photo
+    (content hash), same view, boxes overlapping by IoU >= SAME_FACE_IOU (the detector finds a face
+    again a few pixels off). Photo-level decisions (no box) stay with the photo (``decide_batch``)."""
+    for photo in photos:
+        mine = [d for d in decisions.get(photo.sha256 or "", []) if d.box is not None]
+        for face in photo.faces:
+            face.decided = [d for d in mine if d.view == face.view and iou(d.box, face.box) >= SAME_FACE_IOU]
+
+
+def closeup(rgb, box, rotation: int = 0, size: int = CLOSEUP_PX) -> bytes | None:
+    """A small JPEG of one face (with a margin, turned upright), cropped from the picture it is in,
+    so a person reviewing it sees the face itself, not a box on a thumbnail."""
+    import io
+
+    from PIL import Image
+
+    left, top, right, bottom = box
+    pad = round(0.25 * max(right - left, bottom - top))
+    height, width = rgb.shape[:2]
+    crop = rgb[max(0, top - pad):min(height, bottom + pad), max(0, left - pad):min(width, right + pad)]
+    if crop.size == 0:
+        return None
+    im = Image.fromarray(crop)
+    if rotation:
+        im = im.rotate(rotation, expand=True)  # rotate() turns anticlockwise: undo a clockwise turn
+    im.thumbnail((size, size), Image.BILINEAR)
+    out = io.BytesIO()
+    im.convert("RGB").save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 class Checker:
@@ -135,30 +202,64 @@ class Checker:
                 "min_face_px": p.min_face_px, "min_sharpness": p.min_sharpness, "detect_mode": p.detect_mode,
                 "ocr": p.ocr}
 
-    def check_path(self, path: str | Path, caption: str | None = None) -> CheckResult:
+    def check_path(self, path: str | Path, caption: str | None = None, record: bool | None = None) -> CheckResult:
+        """``record`` (default: the checker's): False when the photo is decided again with others
+        (:meth:`decide_together` then records the final verdict, once)."""
         try:
             data = read_file(path)
         except ImageError as exc:
-            return self._finish(str(path), None, None, [], caption, str(exc))
-        return self.check_bytes(data, str(path), caption)
+            return self._finish(str(path), None, None, [], caption, str(exc), record=record)
+        return self.check_bytes(data, str(path), caption, record)
 
-    def check_bytes(self, data: bytes, name: str, caption: str | None = None) -> CheckResult:
-        return self.check_decoded(data, name, caption)[0]
+    def check_bytes(self, data: bytes, name: str, caption: str | None = None,
+                    record: bool | None = None) -> CheckResult:
+        return self.check_decoded(data, name, caption, record)[0]
 
-    def check_decoded(self, data: bytes, name: str,
-                      caption: str | None = None) -> tuple[CheckResult, LoadedImage | None]:
+    def check_decoded(self, data: bytes, name: str, caption: str | None = None,
+                      record: bool | None = None) -> tuple[CheckResult, LoadedImage | None]:
         """Check image bytes; also return the decoded image (None if it could not be decoded)."""
         try:
             image = decode_image(data, name)
             faces = self._faces(image)
             text = self._text(image)
         except ImageError as exc:
-            return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc)), None
+            return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc),
+                                record=record), None
         except MemoryError:  # past the worker's memory limit (limit_worker_memory): never a pass
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption,
                                 f"{name}: too large to analyse within this worker's memory limit "
-                                f"({WORKER_MEMORY_GB} GB, CONSENTGUARD_WORKER_MEMORY_GB); refused"), None
-        return self._finish(name, image.sha256, image, faces, caption, None, text), image
+                                f"({WORKER_MEMORY_GB} GB, CONSENTGUARD_WORKER_MEMORY_GB); refused",
+                                record=record), None
+        return self._finish(name, image.sha256, image, faces, caption, None, text, record), image
+
+    def decide(self, photos: list[PhotoEvidence], rematch: bool = False) -> tuple[list[Decision], list[ReviewItem]]:
+        """Decide photos as one batch (:func:`consentguard.people.decide_batch`) with the staff
+        decisions in force about any of them (read now: a decision made since a photo was checked
+        applies). ``rematch``: first match each encoded face against this checker's index again
+        (evidence from the scan cache keeps only the nearest few students)."""
+        if rematch:
+            for photo in photos:
+                for face in photo.faces:
+                    if face.encoding is not None:
+                        face.nearest = self.index.nearest(face.encoding)
+        decisions = decisions_for(self.db, [p.sha256 for p in photos])
+        apply_decisions(photos, decisions)
+        return decide_batch(photos, self.context, self.policy, decisions)
+
+    def decide_together(self, results: list[CheckResult], record: bool | None = None) -> list[ReviewItem]:
+        """Decide several checked photos again as one batch: faces of one person across them are
+        judged together, the decisions in force apply. Each result's decision is replaced, the final
+        verdicts are recorded in the audit trail (once per photo; ``record`` as for check_path) and the
+        batch's review items are returned. A result without evidence keeps its own decision."""
+        batch = [r for r in results if r.evidence is not None]
+        decisions, items = self.decide([r.evidence for r in batch])
+        for result, decision in zip(batch, decisions):
+            result.decision = decision
+            result.review_items = [i for i in items if concerns(i, result)]
+        if self.record if record is None else record:
+            for result in results:
+                audit.record_check(self.db, result, self.interface)
+        return items
 
     @property
     def version(self) -> str:
@@ -175,7 +276,6 @@ class Checker:
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         """The faces in the photo as shown and in every other view of the file (frames, pages, ...)."""
-        found = []
         found = self._faces_in(image.rgb, None, True)
         for view in image.views:
             found += self._faces_in(view.rgb, view.label, view.same_pixels)
@@ -186,7 +286,8 @@ class Checker:
 
         faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
-                             f.confirmed, view, f.rotation, on_photo)
+                             f.confirmed, view, f.rotation, on_photo, encoding=f.encoding,
+                             closeup=closeup(rgb, f.box, f.rotation))
                 for f in faces]
 
     def _text(self, image: LoadedImage) -> tuple[list[NameHit], str | None]:
@@ -258,19 +359,20 @@ class Checker:
             hits += found
         return hits
 
-    def _finish(self, name, sha, image, faces, caption, error, text=([], None)) -> CheckResult:
+    def _finish(self, name, sha, image, faces, caption, error, text=([], None), record=None) -> CheckResult:
         ocr_hits, ocr_error = text
         names = self.find_names(caption) + self.path_names(name) + self.metadata_names(image) + ocr_hits
         unchecked = [image.metadata_error] if image is not None and image.metadata_error else []
         unchecked += [ocr_error] if ocr_error else []
         unchecked += image.unchecked if image is not None else []
-        decision = decide(faces, names, self.context, self.policy, error, unchecked)
+        evidence = PhotoEvidence(name, sha, faces, names, unchecked, error)
+        (decision,), items = self.decide([evidence])
         result = CheckResult(
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
             width=image.width if image else None, height=image.height if image else None,
             orientation=image.orientation if image else None, thresholds=self.thresholds,
-            channel=self.channel, school=self.school, caption=caption)
-        if self.record:
+            channel=self.channel, school=self.school, caption=caption, evidence=evidence, review_items=items)
+        if self.record if record is None else record:
             audit.record_check(self.db, result, self.interface)
         return result
 

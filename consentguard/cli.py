@@ -175,6 +175,10 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
           review_distance, db_path):
     """Check photos (and a caption): pass, review, block or error for each.
 
+    Several photos are decided together, as a scan decides its folder: faces
+    of one person across them are judged once, and the decisions staff must
+    make are listed after the photos (review_items in --json).
+
     Exit status: 4 if any photo is blocked, 3 if any needs review or could
     not be read, 0 if all pass.
 
@@ -191,11 +195,27 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     checker = Checker(open_database(db_path, create=False), policy, channel=channel, school=school)
-    results = [checker.check_path(image, caption) for image in images]
-    click.echo(json_document(results, warnings=checker.warnings) if as_json else human(results))
+    results = [checker.check_path(image, caption, record=False) for image in images]
+    items = checker.decide_together(results)  # one person judged once across the photos; audited once each
+    if checker.record:
+        from .review import save_items
+        save_items(checker.db, items)
+    if as_json:
+        click.echo(json_document(results, warnings=checker.warnings, review_items=[i.to_json() for i in items]))
+    else:
+        click.echo(human(results))
+        click.echo("\n".join(review_lines(items)), nl=bool(items))
     for warning in checker.warnings:
         click.echo(f"Warning: {warning}", err=True)
     sys.exit(exit_status(r.verdict for r in results))
+
+
+def review_lines(items) -> list[str]:
+    """The review items of a check or scan, one line each with its id (for 'consentguard review')."""
+    if not items:
+        return []
+    return [f"{len(items)} decision{'s' if len(items) != 1 else ''} for staff:"] + [
+        f"  [{item.id}] {item.summary}" for item in items]
 
 
 @cli.command()
@@ -220,7 +240,10 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
     """Check every photo in a folder tree (JPEG, PNG, WebP, TIFF, HEIC) on all cores.
 
     Results are cached by file content, roster run and settings: an
-    interrupted scan (Ctrl-C) run again resumes. Report files are written at
+    interrupted scan (Ctrl-C) run again resumes. Once every photo is checked,
+    the folder is decided together (a person is judged once across the
+    photos, staff decisions in force apply, also to cached photos) and the
+    decisions staff must make are listed (review_items in the JSON). Report files are written at
     the start and kept up to date; until the scan finishes they say at the top
     that they are incomplete. Anything not checked (hidden or linked folders,
     unreadable folders, FIFOs, devices) is listed. Exit status as for check
@@ -245,7 +268,7 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
         result.skipped += copy_passed_photos(result, copy_passed)  # changed since checked: listed, never copied
     if reports:
         reports.write(result)
-    click.echo(scan_document(result) if as_json else "\n".join(scan_lines(result)))
+    click.echo(scan_document(result) if as_json else "\n".join(scan_lines(result) + review_lines(result.review_items)))
     if result.interrupted:
         click.echo(f"interrupted: {len(result.results)} of {result.total} photos checked; run the same command "
                    "again to resume", err=True)
@@ -420,7 +443,9 @@ def index():
 
 @index.command("purge")
 @click.option("--all", "purge_all", is_flag=True,
-              help="Delete every stored encoding (photos then go to review until the next sync).")
+              help="Delete every stored encoding (photos then go to review until the next sync), and "
+                   "the faces kept from checked photos: the encodings and close-ups in cached scan "
+                   "results (those photos are checked again) and in review items.")
 @db_option
 def index_purge(purge_all, db_path):
     """Delete face encodings the policy no longer needs (or all of them).
@@ -431,8 +456,12 @@ def index_purge(purge_all, db_path):
     from .db import roster_policies, transaction
     db = open_database(db_path, create=False)
     with transaction(db):
+        photo_faces = face_index.purge_photo_faces(db) if purge_all else None
         count = face_index.purge_all(db) if purge_all else face_index.purge_unneeded(db, roster_policies(db)[0])
     click.echo(f"deleted {count} face encoding{'s' if count != 1 else ''}")
+    if photo_faces and any(photo_faces):
+        click.echo(f"emptied the faces kept from checked photos: {photo_faces[0]} cached scan result(s), "
+                   f"{photo_faces[1]} review item(s)")
 
 
 @cli.group(cls=Group)

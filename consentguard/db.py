@@ -164,6 +164,14 @@ MIGRATIONS: list = [  # SQL scripts, or functions for what SQL alone cannot do
     );
     CREATE INDEX face_decisions_photo ON face_decisions (sha256)
     """,
+    # 7: each cached scan result keeps the evidence it was decided from (issue #12): a cached photo is
+    # decided again with its batch and the staff decisions in force. Results cached before have none,
+    # so they could never be reused: dropped. evidence: JSON (scan.evidence_to_json), biometric: emptied
+    # by purge_all with the portraits' encodings.
+    """
+    ALTER TABLE scan_cache ADD COLUMN evidence TEXT;
+    DELETE FROM scan_cache
+    """,
 ]
 
 

@@ -156,12 +156,21 @@ def purge_unneeded(db: sqlite_utils.Database, index_policy: str = "restricted") 
 
 
 def purge_all(db: sqlite_utils.Database) -> int:
-    """Delete every stored face encoding (portrait hashes are kept for the record), and the
-    encodings and close-ups kept with review items (their decisions stay)."""
+    """Delete every stored face encoding (portrait hashes are kept for the record), and the faces
+    of checked photos kept for later decisions (:func:`purge_photo_faces`). Returns how many
+    portrait encodings were deleted."""
+    purge_photo_faces(db)
+    return db.execute("UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL").rowcount
+
+
+def purge_photo_faces(db: sqlite_utils.Database) -> tuple[int, int]:
+    """Delete the face encodings and close-ups kept from checked photos: the evidence of cached
+    scan results (those photos are then checked again, never passed from the cache) and the
+    encodings and close-ups of review items. Returns (cached results, review items) emptied."""
+    cached = db.execute("UPDATE scan_cache SET evidence = NULL WHERE evidence IS NOT NULL").rowcount
     from .review import purge_biometrics
 
-    purge_biometrics(db)
-    return db.execute("UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL").rowcount
+    return cached, purge_biometrics(db)
 
 
 def portrait_box(box: tuple[int, int, int, int] | None) -> str | None:

@@ -145,7 +145,8 @@ def scan_document(scan, running: bool = False) -> str:
     status = scan_status(scan, running)
     return json_document_docs([r.doc for r in scan.worst_first()], not_photos=[str(p) for p in scan.not_photos],
                               complete=status is None, status=status, warnings=scan.warnings,
-                              not_checked=[{"path": str(p), "reason": why} for p, why in scan.not_checked(running)])
+                              not_checked=[{"path": str(p), "reason": why} for p, why in scan.not_checked(running)],
+                              review_items=[i.to_json() for i in getattr(scan, "review_items", [])])
 
 
 def scan_lines(scan) -> list[str]:

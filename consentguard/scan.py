@@ -6,11 +6,17 @@ moment it is known. An interrupted scan run again picks up where it stopped;
 a scan after a new roster sync checks everything again.
 
 Worker processes each load the face models once and check photos with
-``record=False``; this process records every result in the audit table.
+``record=False``, and return each photo's evidence with its result. Results are
+reported as they arrive (each photo decided alone); then the whole batch,
+cached results included, is decided together (:meth:`Checker.decide`: one
+person judged once across the photos, staff decisions in force applied), and
+this process records the final verdicts in the audit table, once per photo.
+A cached result is never reused as a verdict: its evidence is decided again.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import multiprocessing as mp
@@ -24,16 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
+import numpy as np
 import sqlite_utils
 
 from . import audit
 from .decide import SEVERITY
 from .errors import ImageError
 from .image import EXTENSIONS, read_file, sha256_bytes
+from .names import NameHit
+from .people import PhotoEvidence
 from .policy import Policy
 
 if TYPE_CHECKING:
+    from .check import Checker
     from .report import ScanReports
+    from .review import ReviewItem
 
 THUMBNAIL_PX = 360
 BOX_COLOURS = {"block": (220, 30, 30), "review": (240, 150, 0), "pass": (30, 160, 60)}
@@ -152,19 +163,84 @@ def _not_a_file(path: Path) -> str | None:
 
 def thumbnail(image, faces, size: int = THUMBNAIL_PX) -> bytes:
     """A small JPEG of the photo with each face's box in its verdict's colour."""
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     im = Image.fromarray(image.rgb)
     scale = min(1.0, size / max(im.size))
     im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
-    draw = ImageDraw.Draw(im)
-    from .redact import on_photo
-    for face in (f for f in faces if on_photo(f)):  # boxes in other frames or pages are not on this one
-        box = [round(v * scale) for v in face["box"]]
-        draw.rectangle(box, outline=BOX_COLOURS.get(face["verdict"], (0, 0, 0)), width=3)
+    _draw_boxes(im, faces, scale)
     out = io.BytesIO()
     im.save(out, "JPEG", quality=80)
     return out.getvalue()
+
+
+def plain_thumbnail(image, size: int = THUMBNAIL_PX) -> bytes:
+    """The thumbnail without boxes: the scan draws them once the batch has decided (a verdict can
+    change when the photo is decided with the others)."""
+    return thumbnail(image, [], size)
+
+
+def boxed_thumbnail(plain: bytes | None, doc: dict) -> bytes | None:
+    """``plain`` (see :func:`plain_thumbnail`) with the boxes of ``doc``'s faces in their verdicts' colours."""
+    if plain is None or not doc.get("faces") or not doc.get("image", {}).get("width"):
+        return plain
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(plain)).convert("RGB")
+    _draw_boxes(im, doc["faces"], im.width / doc["image"]["width"])
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _draw_boxes(im, faces, scale: float) -> None:
+    from PIL import ImageDraw
+
+    from .redact import on_photo
+    draw = ImageDraw.Draw(im)
+    for face in (f for f in faces if on_photo(f)):  # boxes in other frames or pages are not on this one
+        box = [round(v * scale) for v in face["box"]]
+        draw.rectangle(box, outline=BOX_COLOURS.get(face["verdict"], (0, 0, 0)), width=3)
+
+
+# -- evidence in the cache ---------------------------------------------------------------
+
+#: Nearest students kept per face in the cache (the decision matches the encoding again anyway).
+CACHED_NEAREST = 10
+
+
+def evidence_to_json(evidence: PhotoEvidence) -> dict:
+    """A photo's evidence for the scan cache: per face its box, view, width, sharpness, detector
+    confirmation, rotation, place, 10 nearest students, encoding (base64 float64) and close-up
+    (base64 JPEG); the names found, the parts not checked, the error. Biometric: emptied by
+    ``consentguard index purge --all``."""
+    def b64(data: bytes | None) -> str | None:
+        return None if data is None else base64.b64encode(data).decode("ascii")
+
+    return {
+        "faces": [{"box": list(f.box), "view": f.view, "width": f.width, "sharpness": f.sharpness,
+                   "confirmed": f.confirmed, "rotation": f.rotation, "on_photo": f.on_photo,
+                   "nearest": None if f.nearest is None else [[n, d] for n, d in f.nearest[:CACHED_NEAREST]],
+                   "encoding": None if f.encoding is None else b64(np.asarray(f.encoding, np.float64).tobytes()),
+                   "closeup": b64(f.closeup)} for f in evidence.faces],
+        "names": [{**vars(h), "box": None if h.box is None else list(h.box)} for h in evidence.names],
+        "unchecked": list(evidence.unchecked), "error": evidence.error}
+
+
+def evidence_from_json(doc: dict, path: str, sha256: str | None) -> PhotoEvidence:
+    """The evidence :func:`evidence_to_json` stored (``path``: where the photo is now)."""
+    from .decide import FaceEvidence
+
+    def raw(text: str | None) -> bytes | None:
+        return None if text is None else base64.b64decode(text)
+
+    faces = [FaceEvidence(tuple(f["box"]), None if f["nearest"] is None else [(n, d) for n, d in f["nearest"]],
+                          f["sharpness"], f["confirmed"], f["view"], f["rotation"], f["on_photo"],
+                          encoding=None if f["encoding"] is None else np.frombuffer(raw(f["encoding"]), np.float64),
+                          closeup=raw(f["closeup"]))
+             for f in doc["faces"]]
+    names = [NameHit(**{**h, "box": None if h["box"] is None else tuple(h["box"])}) for h in doc["names"]]
+    return PhotoEvidence(path, sha256, faces, names, list(doc["unchecked"]), doc["error"])
 
 
 # -- worker processes --------------------------------------------------------------------
@@ -190,18 +266,30 @@ def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str 
     face_models()  # load once per worker, before the first photo
 
 
-def _check_one(path: str) -> tuple[str, dict, bytes | None, str]:
-    """A photo's result document, thumbnail and the cache version it was judged under (a sync
-    landing during the scan: the photos after it are judged against the new roster)."""
+class Checked(NamedTuple):
+    """What a worker returns for one photo (pickled between processes)."""
+
+    path: str
+    doc: dict                       # the result document, the photo decided alone
+    plain: bytes | None             # thumbnail without boxes (see plain_thumbnail)
+    version: str                    # the cache version it was judged under
+    evidence: PhotoEvidence | None  # what it was decided from
+
+
+def _check_one(path: str) -> Checked:
+    """A photo's result document, thumbnail, the cache version it was judged under (a sync
+    landing during the scan: the photos after it are judged against the new roster), and its
+    evidence, so the batch can be decided together."""
     global _checker
     _checker = _checker.current()
     try:
         data = read_file(path)
     except ImageError:  # vanished or unreadable: an error result, never a pass
-        return path, _checker.check_path(path).to_json(), None, _checker.version
+        result = _checker.check_path(path)
+        return Checked(path, result.to_json(), None, _checker.version, result.evidence)
     result, image = _checker.check_decoded(data, path)
-    doc = result.to_json()
-    return path, doc, thumbnail(image, doc["faces"]) if image is not None else None, _checker.version
+    return Checked(path, result.to_json(), plain_thumbnail(image) if image is not None else None,
+                   _checker.version, result.evidence)
 
 
 # -- the scan ----------------------------------------------------------------------------
@@ -211,6 +299,9 @@ class ScanResult:
     doc: dict
     thumbnail: bytes | None
     cached: bool
+    #: what the photo was decided from (None: not known, the photo keeps its own verdict)
+    evidence: PhotoEvidence | None = field(default=None, repr=False)
+    plain: bytes | None = field(default=None, repr=False)  # the thumbnail without boxes
 
     @property
     def verdict(self) -> str:
@@ -229,6 +320,8 @@ class Scan:
     stopped_by: int | None = None  # the signal that interrupted the scan
     warnings: list[str] = field(default_factory=list)  # what weakened every check (Checker.warnings)
     roster_changed: int | None = None  # a sync that landed during the scan (later photos judged against it)
+    #: what staff must decide about the batch (people.decide_batch), once the scan has decided it together
+    review_items: list["ReviewItem"] = field(default_factory=list)
 
     @property
     def cached(self) -> int:
@@ -286,14 +379,15 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
              progress: Callable[[int], None] | None = None,
              found: Found | None = None, school: str | None = None,
              reports: "ScanReports | None" = None) -> Scan:
-    """Check every photo below ``folder``; results cached and audited as they arrive.
+    """Check every photo below ``folder``; results cached as they arrive, then the whole batch
+    decided together and its final verdicts audited.
 
     ``KeyboardInterrupt``, SIGINT, SIGTERM and SIGHUP stop the scan cleanly: what finished
-    is kept (and cached), ``Scan.interrupted`` is set. ``found`` is
+    is kept (and cached), decided together and audited, ``Scan.interrupted`` is set. ``found`` is
     :func:`find_photos`'s answer if the caller already has it. ``reports`` are
     written before the first photo (every photo "not checked yet") and rewritten
-    as results arrive, so a scan killed outright still leaves reports that say
-    they are incomplete; the caller writes the final version.
+    as results arrive (each photo decided alone until the batch is), so a scan killed outright
+    still leaves reports that say they are incomplete; the caller writes the final version.
     """
     from .check import Checker
 
@@ -322,22 +416,75 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
                 except Exception:
                     sha = None
                 version = _cache_version(base_version, folder, path)
-                row = db.execute("SELECT result, thumbnail FROM scan_cache WHERE sha256 = ? AND version = ?",
-                                 [sha, version]).fetchone() if sha else None
-                if row:
-                    doc = json.loads(row[0])
-                    doc["path"] = str(path)
-                    arrived(ScanResult(doc, row[1], True), None, version)
+                row = db.execute("SELECT result, thumbnail, evidence FROM scan_cache WHERE sha256 = ? AND version = ? "
+                                 "AND evidence IS NOT NULL", [sha, version]).fetchone() if sha else None
+                cached = _from_cache(checker, row, str(path), sha) if row else None
+                if cached:
+                    arrived(cached, None, version)
                 else:
                     todo.append(str(path))
             workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-            for path, doc, thumb, version in _results(todo, workers, db_path, policy, (channel, school, str(folder))):
+            for done in _results(todo, workers, db_path, policy, (channel, school, str(folder))):
+                doc = done.doc
                 if doc["roster_sync_id"] != checker.sync_id:
                     scan.roster_changed = doc["roster_sync_id"]
-                arrived(ScanResult(doc, thumb, False), doc["sha256"], _cache_version(version, folder, path))
+                arrived(ScanResult(doc, boxed_thumbnail(done.plain, doc), False, done.evidence, done.plain),
+                        doc["sha256"], _cache_version(done.version, folder, done.path))
         except KeyboardInterrupt:
             scan.interrupted = True
+        _finish_batch(db, scan, checker)
     return scan
+
+
+def _from_cache(checker: "Checker", row, path: str, sha: str) -> ScanResult | None:
+    """A cached result, decided again from its evidence (matched against the index again, with the
+    staff decisions in force now): a cached verdict is never reused as such. None: the entry cannot
+    be read back (the photo is checked again)."""
+    from .check import decision_json
+
+    try:
+        doc = json.loads(row[0])
+        evidence = evidence_from_json(json.loads(row[2]), path, sha)
+    except (ValueError, KeyError, TypeError):  # damaged cache entry: the photo is checked again
+        return None
+    doc["path"] = path
+    (decision,), _ = checker.decide([evidence], rematch=True)
+    doc.update(decision_json(decision))
+    return ScanResult(doc, boxed_thumbnail(row[1], doc), True, evidence, row[1])
+
+
+def _finish_batch(db: sqlite_utils.Database, scan: Scan, checker: "Checker") -> None:
+    """Decide every photo checked (cached ones included) together, store the review items, and
+    record each photo's final verdict in the audit trail (once). Photos judged against different
+    roster runs (a sync landed during the scan) are decided in one batch per run; a run that is
+    neither the first nor the last is judged against the last (faces matched again)."""
+    from . import review
+    from .check import decision_json
+
+    try:
+        final = checker.current()
+        judges = {checker.sync_id: checker, final.sync_id: final}
+        groups: dict[int | None, list[ScanResult]] = {}
+        for r in scan.results:
+            if r.evidence is not None:
+                groups.setdefault(r.doc["roster_sync_id"], []).append(r)
+        updates, items = [], []
+        for sync_id, results in groups.items():
+            judge = judges.get(sync_id, final)
+            decisions, found = judge.decide([r.evidence for r in results], rematch=sync_id not in judges)
+            updates += [(r, judge.sync_id, d) for r, d in zip(results, decisions)]
+            items += found
+    except KeyboardInterrupt:  # stopped again while deciding: each photo keeps its own verdict
+        scan.interrupted = True
+        updates, items = [], []
+    for r, sync_id, decision in updates:
+        r.doc.update(decision_json(decision), roster_sync_id=sync_id)
+        r.thumbnail = boxed_thumbnail(r.plain, r.doc) if r.plain is not None else r.thumbnail
+    scan.review_items = items
+    if items:
+        review.save_items(db, items)
+    for r in scan.results:
+        audit.record_doc(db, r.doc, "scan")
 
 
 def copy_passed_photos(scan: Scan, to: Path) -> list[tuple[Path, str]]:
@@ -366,7 +513,7 @@ def copy_passed_photos(scan: Scan, to: Path) -> list[tuple[Path, str]]:
 
 
 def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
-             scope: tuple[str | None, str | None, str]) -> Iterator[tuple[str, dict, bytes | None, str]]:
+             scope: tuple[str | None, str | None, str]) -> Iterator[Checked]:
     if not todo:
         return
     if workers == 1:
@@ -390,8 +537,9 @@ def _cache_version(version: str, folder: Path, path) -> str:
 
 
 def _keep(db, scan: Scan, result: ScanResult, sha: str | None, version: str) -> None:
+    """Keep a result and cache it with its evidence (its verdict is audited once the batch is decided)."""
     scan.results.append(result)
-    if sha and not result.cached and result.verdict != "error":
+    if sha and not result.cached and result.verdict != "error" and result.evidence is not None:
         db["scan_cache"].upsert({"sha256": sha, "version": version, "result": json.dumps(result.doc),
-                                 "thumbnail": result.thumbnail}, pk=("sha256", "version"))
-    audit.record_doc(db, result.doc, "scan")
+                                 "thumbnail": result.plain, "evidence": json.dumps(evidence_to_json(result.evidence))},
+                                pk=("sha256", "version"))
