@@ -40,8 +40,15 @@ from ..audit import OverrideError, query, record_doc, record_override, write_csv
 from ..consent import CHANNELS
 from ..db import open_db
 from ..errors import ConsentGuardError
+from ..image import sha256_bytes
 from .. import index as face_index
 from ..policy import Policy
+from ..scan import boxed_thumbnail
+from .batches import (BATCH_ID, IDLE_SECONDS, Batch, BatchFull, BatchStore, items_json, new_reasons,
+                      safe_copy_stale)
+from .batches import Photo as batch_photo
+from .batches import decide as decide_batch_together
+from .batches import save_items as save_batch_items
 
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 #: Longest caption checked: far above any social post (Facebook allows 63,206) yet bounded, so one
@@ -106,20 +113,35 @@ def _current_checker(channel: str | None, school: str | None):
 
 
 def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str | None,
-                     school: str | None) -> tuple[dict, bytes | None, bytes | None]:
-    """Check one photo: its result document, a preview with boxes, and a safe copy (if not a pass)."""
+                     school: str | None, keep: bool = False) -> tuple:
+    """Check one photo: its result document, a preview with boxes, and a safe copy (if not a pass).
+    ``keep`` (a photo of a drop decided together): also its evidence (encodings, close-ups) and a
+    preview without boxes, so the server can decide it again with the other photos of its drop."""
     from ..check import Checker
     from ..redact import safe_copy
-    from ..scan import thumbnail
+    from ..scan import plain_thumbnail, thumbnail
 
     checker = _current_checker(channel, school)
     result, image = checker.check_decoded(data, name, caption)
     doc = result.to_json()
+    evidence = result.evidence if keep else None
     if image is None:
-        return doc, None, None
+        return doc, None, None, evidence, None
     preview = thumbnail(image, doc["faces"], PREVIEW_PX)
     safe = safe_copy(image.rgb, doc) if doc["verdict"] != "pass" else None
-    return doc, preview, safe
+    return doc, preview, safe, evidence, plain_thumbnail(image, PREVIEW_PX) if keep else None
+
+
+def _safe_copy_in_worker(data: bytes, name: str, doc: dict) -> bytes:
+    """The safe copy of a photo from a result document made elsewhere (its drop's latest decision):
+    only for the very bytes that document is about."""
+    from ..image import decode_image
+    from ..redact import safe_copy
+
+    image = decode_image(data, name)
+    if image.sha256 != doc["sha256"]:
+        raise ConsentGuardError(f"{name}: not the photo that was checked (its content differs): no safe copy")
+    return safe_copy(image.rgb, doc)
 
 
 # -- the application ---------------------------------------------------------------------
@@ -156,6 +178,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         return executor
 
     app.extensions["consentguard_pool"] = pool if pool is not None else start_pool()
+    batches = app.extensions["consentguard_batches"] = BatchStore()  # memory only: encodings are biometric
 
     def csrf_for(session: str) -> str:
         return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
@@ -291,8 +314,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
                             max_age=SIGN_IN_HOURS * 3600)
         return response
 
-    @app.route("/api/check", methods=["POST"])
-    def check():
+    def one_photo() -> tuple[bytes, str]:
         files = request.files.getlist("photo")
         if len(files) != 1:
             abort(400, "send exactly one photo per request (field 'photo')")
@@ -300,19 +322,13 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         data = upload.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             abort(413)
-        name = Path(upload.filename or "photo").name[:200]
-        channel = request.form.get("channel") or None
-        if channel is not None and channel not in CHANNELS:
-            abort(400, f"unknown channel {channel!r}")
-        caption = request.form.get("caption") or None
-        if caption is not None and len(caption) > MAX_CAPTION:
-            abort(400, f"the caption is too long ({len(caption):,} characters; at most {MAX_CAPTION:,})")
-        school = request.form.get("school") or None
+        return data, Path(upload.filename or "photo").name[:200]
+
+    def in_worker(name: str, function, *args):
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            job = app.extensions["consentguard_pool"].submit(_check_in_worker, data, name, caption, channel, school)
-            doc, preview, safe = job.result()
+            return app.extensions["consentguard_pool"].submit(function, *args).result()
         except ConsentGuardError as exc:
             abort(400, str(exc))
         except BrokenProcessPool:  # a worker died (out of memory, killed): start fresh ones
@@ -320,15 +336,113 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
                 app.extensions["consentguard_pool"] = start_pool()
             abort(503, f"{name}: the checker's worker stopped while checking this photo; it has been "
                        "restarted: check the photo again")
+
+    def batch_id() -> str | None:
+        value = request.form.get("batch") or None
+        if value is not None and not BATCH_ID.fullmatch(value):
+            abort(400, "a batch id is 1 to 64 letters, digits, '-' or '_'")
+        return value
+
+    @app.route("/api/check", methods=["POST"])
+    def check():
+        data, name = one_photo()
+        channel = request.form.get("channel") or None
+        if channel is not None and channel not in CHANNELS:
+            abort(400, f"unknown channel {channel!r}")
+        caption = request.form.get("caption") or None
+        if caption is not None and len(caption) > MAX_CAPTION:
+            abort(400, f"the caption is too long ({len(caption):,} characters; at most {MAX_CAPTION:,})")
+        school = request.form.get("school") or None
+        drop = batch_id()
+        if drop is None:  # decided alone
+            doc, preview, safe, _, _ = in_worker(name, _check_in_worker, data, name, caption, channel, school)
+            keep(doc, name, data)
+            del data
+            check_id = record_doc(open_db(db_path, create=False), doc, "web")
+            return jsonify({
+                "check_id": check_id, "result": doc,
+                "preview": _data_url(preview), "safe_copy": _data_url(safe),
+                "safe_copy_name": f"{Path(name).stem}.safe.jpg",
+            })
+        try:
+            batch = batches.reserve(request.cookies.get(SESSION_COOKIE, ""), drop, (channel, school))
+        except (BatchFull, ValueError) as exc:
+            abort(400, f"{name}: {exc}")
+        try:
+            doc, _, safe, evidence, plain = in_worker(name, _check_in_worker, data, name, caption, channel, school,
+                                                      True)
+            with batch.lock:
+                return jsonify(decide_with_batch(batch, name, data, doc, safe, evidence, plain))
+        finally:
+            batches.release(batch)
+
+    def keep(doc: dict, name: str, data: bytes) -> None:
         if keep_blocked is not None and doc["verdict"] == "block":
             _keep(Path(keep_blocked), doc["sha256"], name, data)
-        del data
-        check_id = record_doc(open_db(db_path, create=False), doc, "web")
-        return jsonify({
-            "check_id": check_id, "result": doc,
-            "preview": _data_url(preview), "safe_copy": _data_url(safe),
-            "safe_copy_name": f"{Path(name).stem}.safe.jpg",
-        })
+
+    def decide_with_batch(batch: Batch, name: str, data: bytes, doc: dict, safe, evidence, plain) -> dict:
+        """Add a checked photo to its drop, decide the drop together, record and answer: the photo's
+        grouped result, the earlier photos whose result changed, and the drop's review items."""
+        db = open_db(db_path, create=False)
+        alone = doc
+        photo = batch_photo(0, name, evidence, doc, plain)
+        batch.photos.append(photo)
+        try:
+            changes = decide_batch_together(batch, db, policy)
+        except BaseException:
+            batch.photos.remove(photo)  # never decided: the next photo is decided without it
+            raise
+        keep(photo.doc, name, data)
+        photo.check_id = record_doc(db, photo.doc, "web")
+        photo.rows = [photo.check_id]
+        updates = []
+        for change in changes:
+            earlier = change.photo
+            if earlier is photo:
+                continue
+            if earlier.doc["verdict"] != change.before["verdict"]:
+                earlier.rows.append(record_doc(db, earlier.doc, "web"))
+            updates.append({
+                "check_id": earlier.check_id, "audit_id": earlier.audit_id, "result": earlier.doc,
+                "preview": _data_url(boxed_thumbnail(earlier.plain, earlier.doc)),
+                "changed": new_reasons(change.before, earlier.doc),
+                "safe_copy_stale": safe_copy_stale(change.before, earlier.doc),
+            })
+        save_batch_items(batch, db)
+        stale = safe_copy_stale(alone if safe is not None else None, photo.doc)
+        return {
+            "check_id": photo.check_id, "audit_id": photo.audit_id, "batch": batch.id, "result": photo.doc,
+            "preview": _data_url(boxed_thumbnail(plain, photo.doc)),
+            "safe_copy": None if stale or photo.doc["verdict"] == "pass" else _data_url(safe),
+            "safe_copy_stale": stale, "safe_copy_name": f"{Path(name).stem}.safe.jpg",
+            "changed": new_reasons(alone, photo.doc) if photo.doc != alone else [],
+            "revision": batch.revision, "updates": updates, "review_items": items_json(batch, db),
+        }
+
+    @app.route("/api/safe-copy", methods=["POST"])
+    def batch_safe_copy():
+        """A safe copy made from the latest result of a photo of a drop (decided with the others):
+        the page sends the photo again, since the server keeps no photo."""
+        data, name = one_photo()
+        drop = batch_id()
+        try:
+            check_id = int(request.form.get("check_id", ""))
+        except ValueError:
+            abort(400, "check_id must be a number")
+        batch = batches.find(request.cookies.get(SESSION_COOKIE, ""), drop or "")
+        if batch is None:
+            abort(404, f"{name}: its drop is no longer kept (drops are forgotten after "
+                       f"{IDLE_SECONDS // 3600} hours unused): drop the photos again")
+        with batch.lock:
+            photo = batch.photo(check_id)
+            doc = None if photo is None else dict(photo.doc)
+        if doc is None:
+            abort(404, f"{name}: check #{check_id} is not a photo of this drop")
+        if sha256_bytes(data) != doc["sha256"]:
+            abort(400, f"{name}: not the photo checked as #{check_id} (its content differs): no safe copy")
+        safe = in_worker(name, _safe_copy_in_worker, data, name, doc)
+        return jsonify({"check_id": check_id, "audit_id": photo.audit_id, "verdict": doc["verdict"],
+                        "safe_copy": _data_url(safe), "safe_copy_name": f"{Path(name).stem}.safe.jpg"})
 
     @app.route("/api/override", methods=["POST"])
     def override():
@@ -344,6 +458,10 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         user = str(body.get("user") or "").strip()
         if not user:
             abort(400, "an override needs the name of the person who decided")
+        later = batches.superseded(request.cookies.get(SESSION_COOKIE, ""), check_id)
+        if later is not None:
+            abort(400, f"check #{check_id} was decided again with the other photos of its drop: its verdict "
+                       f"now is {later.doc['verdict']!r} (check #{later.audit_id})")
         try:
             row = record_override(open_db(db_path, create=False), check_id, str(body.get("reason") or ""), user)
         except OverrideError as exc:

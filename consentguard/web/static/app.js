@@ -11,8 +11,17 @@ const SEVERITY = { pass: 0, review: 1, error: 2, block: 3 };
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const results = document.getElementById("results");
 const summary = document.getElementById("summary");
-let verdicts = [];
+const decisions = document.getElementById("decisions");
+let verdicts = new Map();  // card -> its verdict in force (a card can change when later photos arrive)
 let pending = 0;
+// The photos of one drop are decided together: check id -> {card, file, revision}.
+let batch = { id: null, cards: new Map(), pending: new Map(), revision: 0 };
+
+function newBatchId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -32,13 +41,14 @@ function closeness(distance) {
 }
 
 function updateSummary() {
-  if (!verdicts.length) return;
+  if (!verdicts.size) return;
   const counts = {};
-  verdicts.forEach((v) => { counts[v] = (counts[v] || 0) + 1; });
-  const worst = verdicts.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
+  const all = Array.from(verdicts.values());
+  all.forEach((v) => { counts[v] = (counts[v] || 0) + 1; });
+  const worst = all.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
   const parts = ["block", "review", "error", "pass"].filter((v) => counts[v]).map((v) => `${counts[v]} ${WORDS[v][0].toLowerCase()}`);
   const advice = worst === "pass" ? "The post may go out." : worst === "review" ? "Some photos need a look before the post goes out." : "Do not post as it is.";
-  summary.textContent = `${verdicts.length} photo${verdicts.length === 1 ? "" : "s"} checked${pending ? `, ${pending} still checking` : ""}: ${parts.join(", ")}. ${advice}`;
+  summary.textContent = `${all.length} photo${all.length === 1 ? "" : "s"} checked${pending ? `, ${pending} still checking` : ""}: ${parts.join(", ")}. ${advice}`;
   summary.className = `summary ${worst}`;
 }
 
@@ -49,6 +59,15 @@ function renderResult(card, data) {
   card.replaceChildren();
   card.appendChild(el("h3", { class: "verdict", text: `${word} — ${doc.path}` }));
   card.appendChild(el("p", { text: explain }));
+  if (data.changed && data.changed.length) {
+    const note = el("div", { class: "changed" }, el("p", { text: data.update
+      ? "Changed after the other photos of this drop were checked:"
+      : "Decided with the other photos of this drop:" }));
+    const why = el("ul");
+    data.changed.forEach((r) => why.appendChild(el("li", { text: r })));
+    note.appendChild(why);
+    card.appendChild(note);
+  }
   if (data.preview) {
     card.appendChild(el("img", { src: data.preview, alt: `${doc.path} with ${doc.faces.length} face${doc.faces.length === 1 ? "" : "s"} outlined; red: blocked, orange: to review, green: OK`, class: "preview" }));
   }
@@ -63,10 +82,80 @@ function renderResult(card, data) {
   });
   doc.reasons.filter((r) => !doc.faces.some((f) => f.reason === r) && !r.includes(" names ") && !r.includes(" says the photo shows ")).forEach((r) => list.appendChild(el("li", { text: r })));
   if (list.children.length) card.appendChild(list);
-  if (data.safe_copy) {
-    card.appendChild(el("p", {}, el("a", { href: data.safe_copy, download: data.safe_copy_name, class: "button", text: "Download safe copy (faces blurred, photo details removed)" })));
+  const safe = el("p", { class: "safe-copy" });
+  card.appendChild(safe);
+  if (data.safe_copy) showSafeCopy(safe, data.safe_copy, data.safe_copy_name);
+  if (doc.verdict === "review") card.appendChild(overrideForm(data.audit_id || data.check_id));
+}
+
+function showSafeCopy(where, url, name) {
+  where.replaceChildren(el("a", { href: url, download: name, class: "button", text: "Download safe copy (faces blurred, photo details removed)" }));
+}
+
+// A photo's result changed with the rest of its drop: its safe copy must hide other faces. The
+// server keeps no photo, so the page sends it again (refused unless it is the photo checked).
+async function freshSafeCopy(card, file, checkId) {
+  const where = card.querySelector(".safe-copy");
+  where.textContent = "Making a new safe copy…";
+  const form = new FormData();
+  form.append("photo", file, file.name);
+  form.append("check_id", String(checkId));
+  form.append("batch", batch.id);
+  try {
+    const response = await fetch("/api/safe-copy", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || response.statusText);
+    if (card.dataset.check === String(checkId)) showSafeCopy(where, body.safe_copy, body.safe_copy_name);
+  } catch (err) {
+    where.textContent = `No safe copy: ${err.message || err}`;
   }
-  if (doc.verdict === "review") card.appendChild(overrideForm(data.check_id));
+}
+
+// Earlier photos of the drop whose result changed now that this one was checked with them. Answers
+// can arrive out of order (two photos are checked at once): each card keeps the newest revision.
+function applyUpdates(body) {
+  if (body.revision === undefined) return;
+  (body.updates || []).forEach((update) => {
+    const known = batch.cards.get(update.check_id);
+    if (!known) {  // its own answer has not arrived yet: shown when it does
+      const waiting = batch.pending.get(update.check_id);
+      if (!waiting || waiting.revision < body.revision) batch.pending.set(update.check_id, { update, revision: body.revision });
+    } else if (body.revision > known.revision) {
+      showUpdate(known, update, body.revision);
+    }
+  });
+  if (body.revision >= batch.revision) {
+    batch.revision = body.revision;
+    showDecisions(body.review_items || []);
+  }
+  updateSummary();
+}
+
+function showUpdate(known, update, revision) {
+  known.revision = revision;
+  renderResult(known.card, { ...update, update: true, safe_copy_name: `${known.file.name.replace(/\.[^.]*$/, "")}.safe.jpg` });
+  verdicts.set(known.card, update.result.verdict);
+  if (update.safe_copy_stale) freshSafeCopy(known.card, known.file, update.check_id);
+}
+
+// "Decisions to make": the drop's review items, above the photo cards.
+function showDecisions(items) {
+  const list = decisions.querySelector("ol");
+  list.replaceChildren();
+  items.forEach((item) => {
+    const entry = el("li", { class: `item ${item.status || "open"}`, "data-item": item.id });
+    entry.appendChild(el("p", { text: `${item.status === "decided" ? "Decided: " : ""}${item.summary}` }));
+    const pictures = el("ul", { class: "closeups" });
+    (item.closeups || []).forEach((url, i) => {
+      if (!url) return;
+      const face = item.faces[i] || {};
+      pictures.appendChild(el("li", {}, el("figure", {}, el("img", { src: url, alt: `face ${i + 1} in ${face.photo || face.path || "a photo"}` }),
+        el("figcaption", { text: face.photo || face.path || "" }))));
+    });
+    if (pictures.children.length) entry.appendChild(pictures);
+    list.appendChild(entry);
+  });
+  decisions.hidden = !items.length;
 }
 
 function overrideForm(checkId) {
@@ -98,6 +187,7 @@ const IN_FLIGHT = 2;  // photos checked at once (the server has a worker per cor
 async function checkOne(card, file, caption, channel, school) {
   const form = new FormData();
   form.append("photo", file, file.name);
+  form.append("batch", batch.id);
   form.append("caption", caption);
   form.append("channel", channel);
   form.append("school", school);
@@ -105,13 +195,21 @@ async function checkOne(card, file, caption, channel, school) {
     const response = await fetch("/api/check", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
+    card.dataset.check = String(body.check_id);
+    const known = { card, file, revision: body.revision || 0 };
+    batch.cards.set(body.check_id, known);
     renderResult(card, body);
-    verdicts.push(body.result.verdict);
+    verdicts.set(card, body.result.verdict);
+    const waiting = batch.pending.get(body.check_id);
+    if (waiting && waiting.revision > known.revision) showUpdate(known, waiting.update, waiting.revision);
+    else if (body.safe_copy_stale) freshSafeCopy(card, file, body.check_id);
+    batch.pending.delete(body.check_id);
+    applyUpdates(body);
     return body;
   } catch (err) {
     card.className = "result error";
     card.replaceChildren(el("h3", { class: "verdict", text: `${WORDS.error[0]} — ${file.name}` }), el("p", { text: String(err.message || err) }));
-    verdicts.push("error");
+    verdicts.set(card, "error");
     return null;
   } finally {
     pending -= 1;
@@ -122,7 +220,9 @@ async function checkOne(card, file, caption, channel, school) {
 async function checkAll(files) {
   if (!files.length) return;
   results.replaceChildren();
-  verdicts = [];
+  verdicts = new Map();
+  batch = { id: newBatchId(), cards: new Map(), pending: new Map(), revision: 0 };
+  showDecisions([]);
   if (files.length > MAX_PHOTOS) {
     summary.className = "summary error";
     summary.textContent = `${files.length} photos is too many at once: check at most ${MAX_PHOTOS} (use "consentguard scan" for a whole event folder).`;
