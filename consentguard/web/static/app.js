@@ -94,8 +94,11 @@ function showSafeCopy(where, url, name) {
 
 // A photo's result changed with the rest of its drop: its safe copy must hide other faces. The
 // server keeps no photo, so the page sends it again (refused unless it is the photo checked).
-async function freshSafeCopy(card, file, checkId) {
+async function freshSafeCopy(known, checkId) {
+  const { card, file } = known;
   const where = card.querySelector(".safe-copy");
+  const asked = (known.safeAsked = (known.safeAsked || 0) + 1);  // the latest request wins
+  known.safeCopy = null;
   where.textContent = "Making a new safe copy…";
   const form = new FormData();
   form.append("photo", file, file.name);
@@ -105,9 +108,12 @@ async function freshSafeCopy(card, file, checkId) {
     const response = await fetch("/api/safe-copy", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
-    if (card.dataset.check === String(checkId)) showSafeCopy(where, body.safe_copy, body.safe_copy_name);
+    if (asked !== known.safeAsked) return;
+    known.safeCopy = body.safe_copy;
+    const shown = card.querySelector(".safe-copy");  // the card may have been drawn again meanwhile
+    if (shown && body.verdict !== "pass") showSafeCopy(shown, body.safe_copy, body.safe_copy_name);
   } catch (err) {
-    where.textContent = `No safe copy: ${err.message || err}`;
+    if (asked === known.safeAsked) (card.querySelector(".safe-copy") || where).textContent = `No safe copy: ${err.message || err}`;
   }
 }
 
@@ -133,9 +139,16 @@ function applyUpdates(body) {
 
 function showUpdate(known, update, revision) {
   known.revision = revision;
-  renderResult(known.card, { ...update, update: true, safe_copy_name: `${known.file.name.replace(/\.[^.]*$/, "")}.safe.jpg` });
+  // the safe copy already made still hides what this result names, unless the server says otherwise
+  if (update.result.verdict === "pass") known.safeCopy = null;
+  const safe = update.safe_copy_stale ? null : known.safeCopy;
+  renderResult(known.card, { ...update, update: true, safe_copy: safe, safe_copy_name: safeName(known.file) });
   verdicts.set(known.card, update.result.verdict);
-  if (update.safe_copy_stale) freshSafeCopy(known.card, known.file, update.check_id);
+  if (update.safe_copy_stale) freshSafeCopy(known, update.check_id);
+}
+
+function safeName(file) {
+  return `${file.name.replace(/\.[^.]*$/, "")}.safe.jpg`;
 }
 
 // "Decisions to make": the drop's review items, above the photo cards.
@@ -196,13 +209,13 @@ async function checkOne(card, file, caption, channel, school) {
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
     card.dataset.check = String(body.check_id);
-    const known = { card, file, revision: body.revision || 0 };
+    const known = { card, file, revision: body.revision || 0, safeCopy: body.safe_copy };
     batch.cards.set(body.check_id, known);
     renderResult(card, body);
     verdicts.set(card, body.result.verdict);
     const waiting = batch.pending.get(body.check_id);
     if (waiting && waiting.revision > known.revision) showUpdate(known, waiting.update, waiting.revision);
-    else if (body.safe_copy_stale) freshSafeCopy(card, file, body.check_id);
+    else if (body.safe_copy_stale) freshSafeCopy(known, body.check_id);
     batch.pending.delete(body.check_id);
     applyUpdates(body);
     return body;
