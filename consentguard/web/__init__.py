@@ -9,12 +9,14 @@ Security rules (tests/test_web.py checks each):
 * with a token, every page and API call needs it (a login form sets an
   HttpOnly, SameSite=Strict cookie); an admin token, if set, is needed for
   the audit page and for undoing a review decision as well;
-* state-changing requests (check, override, review decisions) need the CSRF token of the page
+* state-changing requests (check, safe copy, override, review decisions) need the CSRF token of the page
   (HMAC of the session cookie) in a header, and a same-origin ``Origin``;
 * one photo per request, at most ``MAX_UPLOAD_BYTES``; photos are sniffed by
   content and decoded with the 100 MP limit; they stay in memory (or an
   unlinked temporary file) and are gone after the response, unless
   ``keep_blocked`` names a folder for blocked photos;
+* the photos of one drop (a ``batch`` id) are decided together: their evidence (encodings:
+  biometric) is kept in memory only, bounded and forgotten when idle (:mod:`.batches`);
 * every string from users or photos is written with ``textContent`` (page) or
   autoescaped (audit page); a Content-Security-Policy allows no inline script
   and nothing from elsewhere.
