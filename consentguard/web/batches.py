@@ -161,10 +161,9 @@ def decide(batch: Batch, db, policy) -> list[Change]:
     the roster in force (no models: the faces were matched in the workers; photos matched against an
     older roster run are matched again). Each photo's document gets the batch's decision; the photos
     whose verdict, reasons or faces changed are returned. ``batch.items``: the batch's review items."""
-    from ..check import Checker, decision_json
+    from ..check import decision_json
 
-    channel, school = batch.scope
-    checker = Checker(db, policy, interface="web", record=False, channel=channel, school=school)
+    checker = _judge(db, policy, batch.scope)
     rematch = any(p.doc.get("roster_sync_id") != checker.sync_id for p in batch.photos)
     decisions, batch.items = checker.decide([p.evidence for p in batch.photos], rematch=rematch)
     batch.revision += 1
@@ -175,6 +174,26 @@ def decide(batch: Batch, db, policy) -> list[Change]:
         if any(photo.doc.get(k) != before.get(k) for k in SHOWN):
             changes.append(Change(photo, before))
     return changes
+
+
+#: per server thread (a SQLite connection stays in its thread): the Checker of each scope
+_judges = threading.local()
+
+
+def _judge(db, policy, scope: tuple[str | None, str | None]):
+    """A Checker (roster and index; no models) for this scope, kept per thread and rebuilt when a
+    roster sync has landed or the day has changed (``Checker.current``): loading the index for
+    every photo of a drop would cost more than deciding it."""
+    from ..check import Checker
+
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    cache = _judges.__dict__.setdefault("checkers", {})
+    key = (path, id(policy), scope)
+    checker = cache.get(key)
+    checker = Checker(db, policy, interface="web", record=False, channel=scope[0], school=scope[1]) \
+        if checker is None else checker.current()
+    cache[key] = checker
+    return checker
 
 
 def new_reasons(before: dict, after: dict) -> list[str]:
