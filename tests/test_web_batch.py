@@ -7,6 +7,7 @@ copy is made again only from the very bytes checked; the batch memory is bounded
 import base64
 import io
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -183,3 +184,46 @@ def test_batches_are_bounded_per_session_and_forgotten_when_idle():
         store.reserve("s3", "b", (None, None))
     with pytest.raises(BatchFull):
         store.reserve("s3", "b", (None, None))
+
+
+def test_a_safe_copy_is_stale_only_when_the_result_hides_other_areas():
+    from consentguard.web.batches import safe_copy_stale
+
+    def doc(verdict, *boxes):
+        return {"verdict": verdict, "image": {"width": 900}, "names": [],
+                "faces": [{"box": list(b), "verdict": "block" if verdict != "pass" else "pass"} for b in boxes]}
+
+    face, other = (10, 10, 40, 40), (100, 10, 130, 40)
+    assert safe_copy_stale(doc("pass", face), doc("block", face))       # it had no safe copy
+    assert safe_copy_stale(None, doc("review", face))                   # none was made
+    assert not safe_copy_stale(doc("review", face), doc("block", face))  # the same face hidden
+    assert safe_copy_stale(doc("block", face), doc("block", face, other))
+    assert not safe_copy_stale(doc("block", face), doc("pass", face))   # no safe copy needed
+    assert not safe_copy_stale(None, {**doc("error"), "image": {"width": None}})  # nothing to copy
+
+
+def test_items_a_drop_outgrew_leave_the_queue_but_not_others(tmp_path, face_roster):
+    """A person's item grows (a new id) as photos of the drop arrive: the smaller one the drop
+    created is deleted while open and undecided; an item a scan made, or one someone decided, stays."""
+    from consentguard import review
+    from consentguard.web.batches import Batch, save_items
+
+    db_path = tmp_path / "cg.db"
+    shutil.copy(face_roster, db_path)
+    db = open_db(db_path)
+
+    def item(item_id):
+        return review.ReviewItem(item_id, "person", f"item {item_id}", photos=["a.jpg"],
+                                 faces=[{"path": "a.jpg", "sha256": "ab" * 32, "box": [1, 2, 3, 4], "view": None}])
+
+    review.save_items(db, [item("from-scan")])
+    batch = Batch("s", "b", (None, None))
+    batch.items = [item("from-scan"), item("grew-1")]
+    save_items(batch, db)
+    batch.items = [item("grew-2")]
+    save_items(batch, db)
+    assert {i.id for i in review.list_items(db)} == {"from-scan", "grew-2"}
+    review.record_decision(db, "ab" * 32, (1, 2, 3, 4), None, "not", None, "Dana", "grew-2")
+    batch.items = []
+    save_items(batch, db)
+    assert {i.id for i in review.list_items(db, include_decided=True)} == {"from-scan", "grew-2"}
