@@ -46,11 +46,7 @@ from ..image import sha256_bytes
 from .. import index as face_index
 from ..policy import Policy
 from ..scan import boxed_thumbnail
-from .batches import (BATCH_ID, IDLE_SECONDS, Batch, BatchFull, BatchStore, items_json, new_reasons,
-                      safe_copy_stale)
-from .batches import Photo as batch_photo
-from .batches import decide as decide_batch_together
-from .batches import save_items as save_batch_items
+from . import batches as drops
 
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 #: Longest caption checked: far above any social post (Facebook allows 63,206) yet bounded, so one
@@ -180,7 +176,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         return executor
 
     app.extensions["consentguard_pool"] = pool if pool is not None else start_pool()
-    batches = app.extensions["consentguard_batches"] = BatchStore()  # memory only: encodings are biometric
+    batches = app.extensions["consentguard_batches"] = drops.BatchStore()  # memory only: encodings are biometric
 
     def csrf_for(session: str) -> str:
         return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
@@ -284,7 +280,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     @app.errorhandler(503)
     def error(exc):
         message = getattr(exc, "description", str(exc))
-        if exc.code == 413 and request.path == "/api/check":
+        if exc.code == 413 and request.path in ("/api/check", "/api/safe-copy"):
             message = f"photo too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB per photo"
         return jsonify({"error": message}), exc.code
 
@@ -341,7 +337,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     def batch_id() -> str | None:
         value = request.form.get("batch") or None
-        if value is not None and not BATCH_ID.fullmatch(value):
+        if value is not None and not drops.BATCH_ID.fullmatch(value):
             abort(400, "a batch id is 1 to 64 letters, digits, '-' or '_'")
         return value
 
@@ -368,7 +364,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             })
         try:
             batch = batches.reserve(request.cookies.get(SESSION_COOKIE, ""), drop, (channel, school))
-        except (BatchFull, ValueError) as exc:
+        except (drops.BatchFull, ValueError) as exc:
             abort(400, f"{name}: {exc}")
         try:
             doc, _, safe, evidence, plain = in_worker(name, _check_in_worker, data, name, caption, channel, school,
@@ -382,21 +378,24 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         if keep_blocked is not None and doc["verdict"] == "block":
             _keep(Path(keep_blocked), doc["sha256"], name, data)
 
-    def decide_with_batch(batch: Batch, name: str, data: bytes, doc: dict, safe, evidence, plain) -> dict:
+    def decide_with_batch(batch: drops.Batch, name: str, data: bytes, doc: dict, safe, evidence, plain) -> dict:
         """Add a checked photo to its drop, decide the drop together, record and answer: the photo's
         grouped result, the earlier photos whose result changed, and the drop's review items."""
         db = open_db(db_path, create=False)
         alone = doc
-        photo = batch_photo(0, name, evidence, doc, plain)
+        photo = drops.Photo(0, name, evidence, doc, plain)
+        earlier = [(p, p.doc) for p in batch.photos]
         batch.photos.append(photo)
         try:
-            changes = decide_batch_together(batch, db, policy)
-        except BaseException:
-            batch.photos.remove(photo)  # never decided: the next photo is decided without it
+            changes = drops.decide(batch, db, policy)
+            photo.check_id = record_doc(db, photo.doc, "web")
+        except BaseException:  # not decided or not recorded: the drop is as it was before this photo
+            batch.photos.remove(photo)
+            for p, before in earlier:
+                p.doc = before
             raise
-        keep(photo.doc, name, data)
-        photo.check_id = record_doc(db, photo.doc, "web")
         photo.rows = [photo.check_id]
+        keep(photo.doc, name, data)
         updates = []
         for change in changes:
             earlier = change.photo
@@ -407,18 +406,18 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             updates.append({
                 "check_id": earlier.check_id, "audit_id": earlier.audit_id, "result": earlier.doc,
                 "preview": _data_url(boxed_thumbnail(earlier.plain, earlier.doc)),
-                "changed": new_reasons(change.before, earlier.doc),
-                "safe_copy_stale": safe_copy_stale(change.before, earlier.doc),
+                "changed": drops.new_reasons(change.before, earlier.doc),
+                "safe_copy_stale": drops.safe_copy_stale(change.before, earlier.doc),
             })
-        save_batch_items(batch, db)
-        stale = safe_copy_stale(alone if safe is not None else None, photo.doc)
+        drops.save_items(batch, db)
+        stale = drops.safe_copy_stale(alone if safe is not None else None, photo.doc)
         return {
             "check_id": photo.check_id, "audit_id": photo.audit_id, "batch": batch.id, "result": photo.doc,
             "preview": _data_url(boxed_thumbnail(plain, photo.doc)),
             "safe_copy": None if stale or photo.doc["verdict"] == "pass" else _data_url(safe),
             "safe_copy_stale": stale, "safe_copy_name": f"{Path(name).stem}.safe.jpg",
-            "changed": new_reasons(alone, photo.doc) if photo.doc != alone else [],
-            "revision": batch.revision, "updates": updates, "review_items": items_json(batch, db),
+            "changed": drops.new_reasons(alone, photo.doc),
+            "revision": batch.revision, "updates": updates, "review_items": drops.items_json(batch, db),
         }
 
     @app.route("/api/safe-copy", methods=["POST"])
@@ -434,7 +433,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
         batch = batches.find(request.cookies.get(SESSION_COOKIE, ""), drop or "")
         if batch is None:
             abort(404, f"{name}: its drop is no longer kept (drops are forgotten after "
-                       f"{IDLE_SECONDS // 3600} hours unused): drop the photos again")
+                       f"{drops.IDLE_SECONDS // 3600} hours unused): drop the photos again")
         with batch.lock:
             photo = batch.photo(check_id)
             doc = None if photo is None else dict(photo.doc)
