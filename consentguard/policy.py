@@ -48,6 +48,13 @@ SETTINGS: tuple[Setting, ...] = (
             "names. Costs about 1.0 s per 12 MP photo per core (default mode; 3.2 s thorough)."),
     Setting("encode_jitters", 1,
             "Random re-crops averaged per face encoding (dlib num_jitters). 1 = fastest."),
+    Setting("group_distance", 0.50,
+            "Clear faces in different pictures of a batch (scan, multi-photo drop) are one person when every "
+            "pair of them is this close (complete linkage: look-alikes and chains are not merged). "
+            "Calibrated by scripts/calibrate_groups.py on the tuning half of LFW: different people linked <= 0.2%."),
+    Setting("group_margin", 0.10,
+            "A face that cannot be identified on its own (small, blurred, unclear) joins a person only when "
+            "it is within group_distance of one of their clear faces and nearer them than anyone else by this much."),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -71,6 +78,8 @@ class Policy:
     detect_mode: str = DEFAULTS["detect_mode"]
     ocr: bool = DEFAULTS["ocr"]
     encode_jitters: int = DEFAULTS["encode_jitters"]
+    group_distance: float = DEFAULTS["group_distance"]
+    group_margin: float = DEFAULTS["group_margin"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:
