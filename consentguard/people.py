@@ -19,6 +19,7 @@ per person, :func:`~consentguard.decide.combine` per photo).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
@@ -80,76 +81,70 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _complete_linkage(faces: list[int], pictures: list, encodings, limit: float) -> list[list[int]]:
-    """Groups of ``faces``, in order of their first face. The faces are first split into the
-    connected parts of the "within limit" graph (computed in chunks, so a large batch needs no
-    full distance matrix); complete linkage then runs inside each part."""
+    """Groups of ``faces`` (complete linkage stopped at ``limit``), in order of their first face.
+
+    Two groups are within ``limit`` only when every pair of their faces is, so only the pairs within
+    it matter: they are found in chunks (no full distance matrix for a large batch), and groups are
+    merged closest first from a heap, each merge adding up how many of the cross pairs are close
+    and the farthest of them. Two faces of one picture are never a close pair, so their groups never
+    merge. Cost grows with the close pairs, not with the square of the faces."""
     if not faces:
         return []
     enc = np.array([encodings[i] for i in faces], dtype=np.float64)
-    parent = list(range(len(faces)))
-
-    def root(k):
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
+    codes: dict = {}
+    picture = np.array([codes.setdefault(pictures[i], len(codes)) for i in faces])
+    close: dict[int, dict[int, list]] = {k: {} for k in range(len(faces))}  # group -> group -> [pairs, farthest]
+    heap = []
     for start in range(0, len(faces), CHUNK):
         d = _distances(enc[start:start + CHUNK], enc)
         for a, b in zip(*np.nonzero(d <= limit)):
-            a += start
-            if a < b:
-                parent[root(a)] = root(b)
-    parts: dict[int, list[int]] = {}
-    for k in range(len(faces)):
-        parts.setdefault(root(k), []).append(k)
-    groups = []
-    for part in parts.values():
-        groups += [[faces[k] for k in g] for g in _link_part(part, enc, [pictures[faces[k]] for k in part], limit)]
-    return sorted(groups, key=min)
-
-
-def _link_part(part: list[int], enc: np.ndarray, pictures: list, limit: float) -> list[list[int]]:
-    """Complete linkage of one connected part (Lance-Williams update: the distance of a merged
-    group to another is the larger of its two halves'); two faces of one picture are infinitely far."""
-    if len(part) == 1:
-        return [part]
-    d = _distances(enc[part], enc[part])
-    same = np.array([[a == b for b in pictures] for a in pictures])
-    d[same] = np.inf
-    members = {k: [part[k]] for k in range(len(part))}
-    while True:
-        k = int(np.argmin(d))
-        a, b = divmod(k, len(part))
-        if d[a, b] > limit:
-            break
-        d[a, :] = d[:, a] = np.maximum(d[a, :], d[b, :])
-        d[a, a] = np.inf
-        d[b, :] = d[:, b] = np.inf
+            a = int(a) + start
+            b = int(b)
+            if a < b and picture[a] != picture[b]:
+                close[a][b] = close[b][a] = [1, float(d[a - start, b])]
+                heap.append((float(d[a - start, b]), a, b))
+    heapq.heapify(heap)
+    members = {k: [k] for k in range(len(faces))}
+    while heap:
+        distance, a, b = heapq.heappop(heap)
+        if a not in members or b not in members or close[a].get(b) != [len(members[a]) * len(members[b]), distance]:
+            continue  # a stale entry: a group merged since, or its pairs changed
         members[a] += members.pop(b)
-    return [sorted(m) for m in members.values()]
+        for other, (pairs, farthest) in close.pop(b).items():
+            if other == a:
+                continue
+            del close[other][b]
+            mine = close[a].setdefault(other, [0, 0.0])
+            mine[0], mine[1] = mine[0] + pairs, max(mine[1], farthest)
+            close[other][a] = mine
+        del close[a][b]
+        for other, (pairs, farthest) in close[a].items():
+            if pairs == len(members[a]) * len(members[other]):
+                heapq.heappush(heap, (farthest, min(a, other), max(a, other)))
+    return sorted(([faces[k] for k in sorted(m)] for m in members.values()), key=min)
 
 
 def _attach(unsure: list[int], groups: list[list[int]], pictures: list, encodings, policy: Policy) -> list[int | None]:
-    """For each unsure face, the group it unambiguously belongs to, or None."""
+    """For each unsure face, the group it unambiguously belongs to, or None: its nearest clear face
+    within group_distance, every other group farther by group_margin, no face of the group in its picture."""
     if not unsure or not groups:
         return [None] * len(unsure)
-    owners = [(g, i) for g, members in enumerate(groups) for i in members]
+    codes: dict = {}
+    picture = np.array([codes.setdefault(p, len(codes)) for p in pictures])
     d = _distances(np.array([encodings[i] for i in unsure], dtype=np.float64),
-                   np.array([encodings[i] for _, i in owners], dtype=np.float64))
+                   np.array([encodings[i] for g in groups for i in g], dtype=np.float64))
+    nearest = np.empty((len(unsure), len(groups)))
+    start = 0
+    for g, members in enumerate(groups):
+        nearest[:, g] = d[:, start:start + len(members)].min(axis=1)
+        nearest[np.isin(picture[unsure], picture[members]), g] = np.inf  # someone else in that picture
+        start += len(members)
     chosen = []
-    for row, face in zip(d, unsure):
-        nearest = np.full(len(groups), np.inf)
-        for (g, i), dist in zip(owners, row):
-            nearest[g] = min(nearest[g], dist)
-        for g, members in enumerate(groups):  # a person already in this picture is someone else
-            if any(pictures[i] == pictures[face] for i in members):
-                nearest[g] = np.inf
-        order = np.argsort(nearest)
-        best = nearest[order[0]]
-        runner_up = nearest[order[1]] if len(groups) > 1 else np.inf
-        ok = best <= policy.group_distance and runner_up >= best + policy.group_margin
-        chosen.append(int(order[0]) if ok else None)
+    for row in nearest:
+        best = int(np.argmin(row))
+        runner_up = np.partition(row, 1)[1] if len(row) > 1 else np.inf
+        ok = row[best] <= policy.group_distance and runner_up >= row[best] + policy.group_margin
+        chosen.append(best if ok else None)
     return chosen
 
 

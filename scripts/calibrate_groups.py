@@ -115,7 +115,7 @@ def link_rates(data: dict, people: set[str]) -> None:
               f"  {mixed:27.2%} {together[same & upper].mean():20.1%}   | {(own <= t).mean():8.1%} {(other <= t).mean():8.1%}")
 
 
-def event(data: dict, people: list[str], policy, per_event: int = 16, share: float = 0.25) -> None:
+def event(data: dict, people: list[str], policy, per_event: int = 16, share: float = 0.25, wide: int = 2) -> None:
     """Simulated events on the measuring half: per photo (decide) against per person (decide_batch)."""
     import random
 
@@ -141,7 +141,7 @@ def event(data: dict, people: list[str], policy, per_event: int = 16, share: flo
         batch, owner = [], []
         for person in order[start:start + per_event]:
             for n, k in enumerate(np.flatnonzero(names == person)[1:]):
-                small = n % 2 == 1  # every other photo of a person is a wide shot: a 40 px face
+                small = wide > 0 and n % wide == wide - 1  # every wide-th photo of a person: a 40 px face
                 enc = data["small"][k] if small else data["plain"][k]
                 width = SMALL_PX if small else int(data["widths"][k])
                 sharp = float(data["small_sharp"][k] if small else data["sharp"][k])
@@ -180,8 +180,8 @@ def event(data: dict, people: list[str], policy, per_event: int = 16, share: flo
         totals["missed_events_before"] += missed_before
     t = totals
     print(f"{len(present)} people ({len(restricted)} photo-restricted, index all), "
-          f"{t['events']} events of {per_event} people, {t['photos']} single-face photos, every other one a "
-          f"{SMALL_PX} px wide-shot face; group_distance {policy.group_distance}, group_margin {policy.group_margin}")
+          f"{t['events']} events of {per_event} people, {t['photos']} single-face photos, "
+          f"{f'1 in {wide} a {SMALL_PX} px wide-shot face' if wide else 'no wide shots'}; group_distance {policy.group_distance}, group_margin {policy.group_margin}")
     print("figure                                   per photo   per person")
     print(f"photos in review                          {t['review_before']:9d}   {t['review_after']:10d}")
     print(f"decisions staff must make                 {t['review_before']:9d}   {t['items']:10d} (review items)")
@@ -204,6 +204,7 @@ def main() -> None:
     ap.add_argument("--on-tuning-half", action="store_true",
                     help="run the simulated events on the tuning half (to choose settings; report the measuring half)")
     ap.add_argument("--per-event", type=int, default=16, help="people per simulated event (--event)")
+    ap.add_argument("--wide", type=int, default=2, help="every WIDE-th photo of a person is a 40 px face (0: none)")
     args = ap.parse_args()
     if args.encode:
         encode_all(args.lfw)
@@ -214,7 +215,7 @@ def main() -> None:
         from consentguard.policy import Policy
 
         policy = Policy().with_(group_distance=args.group_distance, group_margin=args.group_margin)
-        event(data, sorted(tune if args.on_tuning_half else measure), policy, args.per_event)
+        event(data, sorted(tune if args.on_tuning_half else measure), policy, args.per_event, wide=args.wide)
     else:
         link_rates(data, tune)
 

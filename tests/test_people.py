@@ -126,6 +126,36 @@ def test_unclear_face_never_links_two_persons():
     assert len(set(person)) == 3
 
 
+def _textbook(pictures, encodings, limit):
+    """Complete linkage as the textbook states it: merge the two groups whose farthest pair is closest."""
+    groups = [[i] for i in range(len(encodings))]
+
+    def far(a, b):
+        if any(pictures[i] == pictures[j] for i in a for j in b):
+            return np.inf
+        return max(float(np.linalg.norm(encodings[i] - encodings[j])) for i in a for j in b)
+
+    while len(groups) > 1:
+        d, a, b = min((far(groups[a], groups[b]), a, b) for a in range(len(groups)) for b in range(a + 1, len(groups)))
+        if d > limit:
+            break
+        groups[a] += groups.pop(b)
+    return {frozenset(g) for g in groups}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=20))
+def test_complete_linkage_is_the_textbook_one(points):
+    """The sparse, heap-driven linkage (cost grows with close pairs) groups as the textbook algorithm does."""
+    pictures = [p for p, _, _ in points]
+    encodings = [np.array([x, y]) for _, x, y in points]
+    person = group_faces(pictures, encodings, [True] * len(points), Policy(group_distance=0.3))
+    found: dict = {}
+    for i, number in enumerate(person):
+        found.setdefault(number, set()).add(i)
+    assert {frozenset(g) for g in found.values()} == _textbook(pictures, encodings, 0.3)
+
+
 # --- per-person rules -----------------------------------------------------------------------------
 
 def test_restricted_seen_clearly_once_blocks_their_small_face_in_a_wide_shot():
