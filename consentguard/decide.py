@@ -325,16 +325,14 @@ def judge_decided(face: FaceEvidence, context: RosterContext, policy: Policy) ->
     """:func:`judge_face` with the staff decisions in force about this face applied. ``is X``
     makes the face X (blocks if X is photo-restricted, whichever decision came later: fail closed);
     ``not X`` judges it as if X were not in its nearest list. Every reason says who decided and when."""
-    decided = [d for d in face.decided if d.box is not None]
-    confirmed = [d for d in decided if d.decision == "is" and d.student_number]
-    if confirmed:
-        restricted = [d for d in confirmed if _photo_restricted(context, d.student_number)]
-        return _confirmed_as(face, (restricted or confirmed)[-1], context)
-    ruled_out = [d for d in decided if d.decision == "not" and d.student_number]
-    if not ruled_out:
+    confirmation = _confirmation(face, context)
+    if confirmation:
+        return _confirmed_as(face, confirmation, context)
+    ruled = [d for d in face.decided if d.box is not None and d.decision == "not" and d.student_number]
+    if not ruled:
         return judge_face(face, context, policy)
-    result = judge_face(without(face, {d.student_number for d in ruled_out}), context, policy)
-    note = "; ".join(f"{_who(context, d.student_number)} ruled out by {_on(d)}" for d in ruled_out)
+    result = judge_face(without(face, ruled_out(face)), context, policy)
+    note = "; ".join(f"{_who(context, d.student_number)} ruled out by {_on(d)}" for d in ruled)
     result.reason = f"{result.reason}; {note}" if result.reason else f"{_where(face)}{_at(face)}: {note}"
     return result
 
@@ -350,10 +348,18 @@ def ruled_out(face: FaceEvidence) -> set[str]:
     return {d.student_number for d in face.decided if d.box is not None and d.decision == "not" and d.student_number}
 
 
-def confirmed_as(face: FaceEvidence) -> str | None:
-    """The student staff confirmed this face is (the latest ``is`` decision), or None."""
-    numbers = [d.student_number for d in face.decided if d.box is not None and d.decision == "is" and d.student_number]
-    return numbers[-1] if numbers else None
+def _confirmation(face: FaceEvidence, context: RosterContext):
+    """The ``is`` decision in force about this face (the latest; a photo-restricted student's
+    before any other, should staff have contradicted themselves: fail closed), or None."""
+    confirmed = [d for d in face.decided if d.box is not None and d.decision == "is" and d.student_number]
+    restricted = [d for d in confirmed if _photo_restricted(context, d.student_number)]
+    return (restricted or confirmed or [None])[-1]
+
+
+def confirmed_as(face: FaceEvidence, context: RosterContext) -> str | None:
+    """The student staff confirmed this face is, or None."""
+    confirmation = _confirmation(face, context)
+    return confirmation.student_number if confirmation else None
 
 
 def _confirmed_as(face: FaceEvidence, decision, context: RosterContext) -> FaceResult:
@@ -393,7 +399,7 @@ def judge_person(faces: list[FaceEvidence], results: list[FaceResult], photos: l
     blocked = [i for i, r in enumerate(results)
                if r.verdict == BLOCK and r.student_number and _photo_restricted(context, r.student_number)]
     if blocked:
-        source = min(blocked, key=lambda i: -1.0 if results[i].distance is None else results[i].distance)
+        source = min(blocked, key=lambda i: (confirmed_as(faces[i], context) is None, results[i].distance or 0.0))
         return [_as_restricted(i, source, faces, results, photos, context) for i in range(len(faces))]
     source, number = _permitted_identity(faces, results, context, policy)
     if source is None:
@@ -414,10 +420,11 @@ def _gap(a: FaceEvidence, b: FaceEvidence) -> str:
 
 def _as_restricted(i, source, faces, results, photos, context) -> FaceResult:
     own, face, number = results[i], faces[i], results[source].student_number
-    if i == source or own.verdict == BLOCK or confirmed_as(face) or number in ruled_out(face):
+    if i == source or own.verdict == BLOCK or confirmed_as(face, context) or number in ruled_out(face):
         return own
-    how = (f"which staff confirmed as photo-restricted {_who(context, number)}"
-           if results[source].distance is None or confirmed_as(faces[source]) == number else
+    confirmation = _confirmation(faces[source], context)
+    how = (f"which {confirmation.decided_by} confirmed as photo-restricted {_who(context, number)} on "
+           f"{confirmation.decided_at}" if confirmation else
            f"which matches photo-restricted {_who(context, number)}: distance {results[source].distance:.2f}")
     reason = (f"{_where(face)}{_at(face)} is the same person{_gap(face, faces[source])} as "
               f"{_named(faces[source], photos[source])}, {how}")
@@ -431,8 +438,8 @@ def _permitted_identity(faces, results, context, policy) -> tuple[int | None, st
     block_distance of a photo-restricted student."""
     named: dict[str, list[int]] = {}
     for i, face in enumerate(faces):
-        if confirmed_as(face):
-            named.setdefault(confirmed_as(face), []).insert(0, i)  # a staff decision names them first
+        if confirmed_as(face, context):
+            named.setdefault(confirmed_as(face, context), []).insert(0, i)  # a staff decision names them first
             continue
         if quality_problem(face, policy):
             continue
@@ -446,7 +453,7 @@ def _permitted_identity(faces, results, context, policy) -> tuple[int | None, st
     (number, members), = named.items()
     if _photo_restricted(context, number):
         return None, None
-    if not confirmed_as(faces[members[0]]):
+    if not confirmed_as(faces[members[0]], context):
         members.sort(key=lambda i: dict(faces[i].nearest)[number])
     return members[0], number
 
@@ -457,14 +464,16 @@ def _restricted_distance(face: FaceEvidence, context: RosterContext) -> float:
 
 def _as_permitted(i, source, number, faces, results, photos, context, policy) -> FaceResult:
     own, face = results[i], faces[i]
-    if i == source or own.verdict != REVIEW or confirmed_as(face) or number in ruled_out(face):
+    if i == source or own.verdict != REVIEW or confirmed_as(face, context) or number in ruled_out(face):
         return own
     settled = own.kind in SETTLED_BY_IDENTITY or (
         own.student_number is not None and own.distance is not None and own.distance > policy.block_distance)
     if not settled or _restricted_distance(without(face, ruled_out(face)), context) <= policy.block_distance:
         return own
     src = faces[source]
-    how = (f"confirmed as permitted {_who(context, number)} by staff" if confirmed_as(src) == number else
+    confirmation = _confirmation(src, context)
+    how = (f"which {confirmation.decided_by} confirmed as permitted {_who(context, number)} on "
+           f"{confirmation.decided_at}" if confirmation else
            f"recognised as permitted {_who(context, number)} (distance {dict(src.nearest)[number]:.2f})")
     reason = (f"{_where(face)}{_at(face)} is the same person{_gap(face, src)} as {_named(src, photos[source])}, "
               f"{how}; on its own: {own.reason}")

@@ -197,8 +197,8 @@ def test_permitted_person_recognised_clearly_clears_their_resembling_small_face(
     decisions, items = decide_batch([photo("IMG_5.jpg", seen[0]), photo("IMG_6.jpg", seen[1])],
                                     only_r, POLICY, {"sha-IMG_5.jpg": [confirmed]})
     assert [d.verdict for d in decisions] == [PASS, PASS] and items == []
-    assert "confirmed as permitted Gerry Adams (#800002) by staff; on its own: face at [0, 50, 40, 90] resembles" \
-        in decisions[1].faces[0].reason
+    assert ("in IMG_5.jpg, which ms.lee confirmed as permitted Gerry Adams (#800002) on 2026-11-21; on its own: "
+            "face at [0, 50, 40, 90] resembles") in decisions[1].faces[0].reason
 
 
 def test_own_block_is_never_downgraded_by_a_permitted_person():
@@ -310,7 +310,8 @@ def test_is_decision_makes_the_face_that_student_and_carries_to_the_person():
     assert decisions[1].faces[0].reason == ("face at [0, 50, 40, 90] confirmed as photo-restricted Kurt Warner "
                                             "(#800001) by ms.lee on 2026-11-21T09:30:00")
     assert decisions[0].verdict == BLOCK
-    assert "which staff confirmed as photo-restricted Kurt Warner (#800001)" in decisions[0].faces[0].reason
+    assert ("in IMG_6.jpg, which ms.lee confirmed as photo-restricted Kurt Warner (#800001) on 2026-11-21T09:30:00"
+            in decisions[0].faces[0].reason)
     # "is" a permitted student: the face passes as them, and so does the resembling small face of their person
     permitted = {"sha-IMG_6.jpg": [_decision("is", Y, small.box)]}
     decisions, items = decide_batch([photo("IMG_6.jpg", small)], CTX, POLICY, permitted)
@@ -337,3 +338,13 @@ def test_a_batch_of_one_photo_is_decided_as_decide_does():
         [batched], _ = decide_batch([one], CTX, POLICY)
         assert (batched.verdict, batched.reasons) == (alone.verdict, alone.reasons)
         assert [(f.verdict, f.reason) for f in batched.faces] == [(f.verdict, f.reason) for f in alone.faces]
+
+
+def test_contradicting_is_decisions_fail_closed():
+    """Staff said "is Gerry Adams" and later "is Kurt Warner" (or the other way round): the face blocks."""
+    small = face("Gerry_Adams_0003", small=True)
+    for order in ((Y, R), (R, Y)):
+        decided = [FaceDecision(n, "sha-IMG_6.jpg", small.box, None, "is", number, "ms.lee", f"2026-11-2{n}")
+                   for n, number in enumerate(order, 1)]
+        [decision], _ = decide_batch([photo("IMG_6.jpg", small)], CTX, POLICY, {"sha-IMG_6.jpg": decided})
+        assert decision.verdict == BLOCK and "confirmed as photo-restricted Kurt Warner" in decision.reasons[0]
