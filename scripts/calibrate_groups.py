@@ -16,7 +16,8 @@ Stage 3 (--event): on the measuring half, a simulated event: people's photos in 
 every person's first photo indexed as their portrait. Prints photos in review per photo
 (``decide``) against review items (``decide_batch``), and restricted faces flagged before/after.
 
-Usage: python scripts/calibrate_groups.py [--encode] [--event] [--lfw DIR]
+Usage: python scripts/calibrate_groups.py [--encode [--people N]] [--event [--wide N] [--on-tuning-half]]
+                                          [--group-distance D] [--group-margin M] [--lfw DIR] [--cache FILE]
 """
 
 import argparse
@@ -33,12 +34,12 @@ SMALL_PX = 40  # the width of a face in a wide shot, below min_face_px
 THRESHOLDS = (0.40, 0.42, 0.44, 0.45, 0.46, 0.48, 0.50, 0.52, 0.55, 0.58, 0.60)
 
 
-def encode_all(lfw: Path) -> None:
+def encode_all(lfw: Path, cache: Path = CACHE, limit: int | None = None) -> None:
     from consentguard.faces import Face, detect_faces, encode_face, sharpness
     from consentguard.image import load_image
     from PIL import Image
 
-    people = sorted(p for p in lfw.iterdir() if p.is_dir())
+    people = sorted(p for p in lfw.iterdir() if p.is_dir())[:limit]
     rows = {k: [] for k in ("names", "files", "widths", "plain", "small", "sharp", "small_sharp")}
     start = time.time()
     for k, person in enumerate(people):
@@ -61,9 +62,9 @@ def encode_all(lfw: Path) -> None:
             rows["small_sharp"].append(sharpness(small, box))
         if k % 50 == 0:
             print(f"{k}/{len(people)} people, {len(rows['names'])} faces, {time.time() - start:.0f} s", file=sys.stderr)
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(CACHE, **{k: np.array(v) for k, v in rows.items()})
-    print(f"wrote {CACHE}: {len(rows['names'])} faces of {len(people)} people", file=sys.stderr)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **{k: np.array(v) for k, v in rows.items()})
+    print(f"wrote {cache}: {len(rows['names'])} faces of {len(people)} people", file=sys.stderr)
 
 
 def halves(lfw: Path) -> tuple[set[str], set[str]]:
@@ -76,10 +77,10 @@ def halves(lfw: Path) -> tuple[set[str], set[str]]:
     return everyone - measure, measure
 
 
-def load() -> dict:
-    if not CACHE.is_file():
-        sys.exit(f"{CACHE} missing: run with --encode first")
-    return dict(np.load(CACHE))
+def load(cache: Path = CACHE) -> dict:
+    if not cache.is_file():
+        sys.exit(f"{cache} missing: run with --encode first")
+    return dict(np.load(cache))
 
 
 def link_rates(data: dict, people: set[str]) -> None:
@@ -199,6 +200,8 @@ def main() -> None:
     ap.add_argument("--encode", action="store_true")
     ap.add_argument("--event", action="store_true")
     ap.add_argument("--lfw", type=Path, default=LFW)
+    ap.add_argument("--cache", type=Path, default=CACHE, help=f"the encodings (default: {CACHE.relative_to(ROOT)})")
+    ap.add_argument("--people", type=int, help="--encode only the first N people (a quick check)")
     ap.add_argument("--group-distance", type=float, help="instead of the default (--event)")
     ap.add_argument("--group-margin", type=float, help="instead of the default (--event)")
     ap.add_argument("--on-tuning-half", action="store_true",
@@ -207,10 +210,10 @@ def main() -> None:
     ap.add_argument("--wide", type=int, default=2, help="every WIDE-th photo of a person is a 40 px face (0: none)")
     args = ap.parse_args()
     if args.encode:
-        encode_all(args.lfw)
+        encode_all(args.lfw, args.cache, args.people)
         return
     tune, measure = halves(args.lfw)
-    data = load()
+    data = load(args.cache)
     if args.event:
         from consentguard.policy import Policy
 
