@@ -84,6 +84,8 @@ class Policy:
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:
             raise ValueError("block_distance must be > 0 and <= review_distance")
+        if not (self.group_distance > 0 and self.group_margin >= 0):
+            raise ValueError("group_distance must be > 0 and group_margin >= 0")
         if self.detect_mode not in ("default", "thorough"):
             raise ValueError("detect_mode must be 'default' or 'thorough'")
 

@@ -118,6 +118,12 @@ def test_two_faces_of_one_picture_are_never_one_person():
     assert len(set(group_faces([("x.gif", "frame 1"), ("x.gif", "frame 2")], [a, b], [True, True], POLICY))) == 1
 
 
+@pytest.mark.parametrize("bad", [{"group_distance": 0}, {"group_margin": -0.1}])
+def test_group_settings_checked(bad):
+    with pytest.raises(ValueError):
+        Policy(**bad)
+
+
 def test_unclear_face_never_links_two_persons():
     """A small face near two persons joins neither (ambiguous), and does not bring them together."""
     a, c = _encode("Kim_Jong-Il_0003", False)[0], _encode("Wu_Yi_0001", False)[0]
