@@ -26,7 +26,7 @@ from pathlib import PurePath
 
 import numpy as np
 
-from .decide import (BLOCK, REVIEW, Decision, FaceEvidence, FaceResult, RosterContext, combine, judge_decided,
+from .decide import (REVIEW, Decision, FaceEvidence, FaceResult, RosterContext, combine, judge_decided,
                      judge_person, photo_problems, quality_problem)
 from .names import NameHit
 from .policy import Policy

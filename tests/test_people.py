@@ -113,7 +113,11 @@ def test_chain_does_not_merge_strangers():
 
 def test_two_faces_of_one_picture_are_never_one_person():
     a, b = _encode("Gerry_Adams_0002", False)[0], _encode("Gerry_Adams_0003", False)[0]
-    assert group_faces(["p", "p"], [a, b], [True, True], POLICY)[0] != group_faces(["p", "p"], [a, b], [True, True], POLICY)[1]
+    first, second = group_faces(["p", "p"], [a, b], [True, True], POLICY)
+    assert first != second
+    small = _encode("Gerry_Adams_0004", True)[0]  # nor does an unclear face join a person already in its picture
+    assert len(set(group_faces(["p", "q", "r"], [a, b, small], [True, True, False], POLICY))) == 1
+    assert len(set(group_faces(["p", "q", "p"], [a, b, small], [True, True, False], POLICY))) == 2
     # frames of one file are different pictures
     assert len(set(group_faces([("x.gif", "frame 1"), ("x.gif", "frame 2")], [a, b], [True, True], POLICY))) == 1
 
