@@ -11,10 +11,11 @@ measure on), for each threshold, the share of same-person pairs of clear faces l
 <= threshold) and of different-person pairs linked. Pick the largest threshold with
 different-person links <= 0.2%.
 
-Stage 3 (--event): on the measuring half, a simulated event: people's photos in batches of
-16 people (each person's probes, half of them as 40 px wide-shot faces), 25% photo-restricted,
-every person's first photo indexed as their portrait. Prints photos in review per photo
-(``decide``) against review items (``decide_batch``), and restricted faces flagged before/after.
+Stage 3 (--event): on the measuring half, simulated events of 16 people each (each person's
+other photos as probes, 1 in 2 of them as a 40 px wide-shot face; packed --per-photo faces of
+different people to a photo), 25% photo-restricted, every person's first photo indexed as their
+portrait (index all). Prints photos in review per photo (``decide``) against review items
+(``decide_batch``), and restricted faces flagged, before and after grouping.
 
 Usage: python scripts/calibrate_groups.py [--encode [--people N]] [--event [--wide N] [--on-tuning-half]]
                                           [--group-distance D] [--group-margin M] [--lfw DIR] [--cache FILE]
@@ -116,83 +117,104 @@ def link_rates(data: dict, people: set[str]) -> None:
               f"  {mixed:27.2%} {together[same & upper].mean():20.1%}   | {(own <= t).mean():8.1%} {(other <= t).mean():8.1%}")
 
 
-def event(data: dict, people: list[str], policy, per_event: int = 16, share: float = 0.25, wide: int = 2) -> None:
-    """Simulated events on the measuring half: per photo (decide) against per person (decide_batch)."""
+def event(data: dict, people: list[str], policy, per_event: int = 16, share: float = 0.25, wide: int = 2,
+          per_photo: int = 1) -> None:
+    """Simulated events: each person's probe faces (every ``wide``-th one a 40 px wide-shot face)
+    packed into photos of up to ``per_photo`` faces of different people; every face of the event
+    decided per photo (``decide``) and per person (``decide_batch``)."""
     import random
 
-    from consentguard.decide import BLOCK, REVIEW, FaceEvidence, RosterContext, decide
+    from consentguard.decide import BLOCK, PASS, REVIEW, FaceEvidence, RosterContext, decide
     from consentguard.index import FaceIndex, Student
     from consentguard.people import PhotoEvidence, decide_batch
+
     names = data["names"]
     present = [p for p in people if (names == p).sum() >= 2]
     restricted = set(random.Random(7).sample(present, round(len(present) * share)))
     number = {p: str(700000 + i) for i, p in enumerate(present)}
-    students = {number[p]: Student(number[p], p.partition("_")[0], p.partition("_")[2], p in restricted, False) for p in present}
+    students = {number[p]: Student(number[p], p.partition("_")[0], p.partition("_")[2], p in restricted, False)
+                for p in present}
     first = {p: int(np.flatnonzero(names == p)[0]) for p in present}
     index = FaceIndex(np.array([data["plain"][first[p]] for p in present]), [number[p] for p in present], students)
     context = RosterContext(students, photo_restricted=len(restricted), indexed=len(restricted), sync_id=1)
     rng = random.Random(12)
     order = present[:]
     rng.shuffle(order)
-    totals = {k: 0 for k in ("photos", "restricted", "flag_before", "flag_after", "permitted", "block_before",
-                             "block_after", "review_before", "review_after", "items", "events", "missed_events",
-                             "rblock_before", "rblock_after", "preview_before", "preview_after",
-                             "items_restricted", "items_single", "missed_events_before")}
+    t = {k: 0 for k in ("events", "photos", "photos_r", "faces_r", "faces_p", "review_before", "review_after",
+                        "items", "items_r", "items_single", "flag_before", "flag_after", "rblock_before",
+                        "rblock_after", "pblock_before", "pblock_after", "missed_before", "missed_after",
+                        "clear_review_before", "clear_review_after", "clear_photos")}
     for start in range(0, len(order), per_event):
-        batch, owner = [], []
+        faces = []  # (person, FaceEvidence)
         for person in order[start:start + per_event]:
             for n, k in enumerate(np.flatnonzero(names == person)[1:]):
-                small = wide > 0 and n % wide == wide - 1  # every wide-th photo of a person: a 40 px face
+                small = wide > 0 and n % wide == wide - 1
                 enc = data["small"][k] if small else data["plain"][k]
                 width = SMALL_PX if small else int(data["widths"][k])
                 sharp = float(data["small_sharp"][k] if small else data["sharp"][k])
-                face = FaceEvidence((100, 100, 100 + width, 100 + width), index.nearest(enc), sharp, encoding=enc)
-                batch.append(PhotoEvidence(f"event{start}/{person}_{n}.jpg", f"{person}{n}", [face]))
-                owner.append(person)
-        rng.shuffle(order_pairs := list(zip(batch, owner)))
-        batch, owner = [b for b, _ in order_pairs], [o for _, o in order_pairs]
+                faces.append((person, enc, width, sharp))
+        rng.shuffle(faces)
+        batch, owners = [], []
+        while faces:
+            here, rest = [], []
+            for f in faces:
+                (here if len(here) < per_photo and f[0] not in {h[0] for h in here} else rest).append(f)
+            faces = rest
+            n = len(batch)
+            evidence = [FaceEvidence((300 * j, 100, 300 * j + w, 100 + w), index.nearest(e), sharp, encoding=e)
+                        for j, (_, e, w, sharp) in enumerate(here)]
+            batch.append(PhotoEvidence(f"event{start}/IMG_{n:04d}.jpg", f"e{start}-{n}", evidence))
+            owners.append([h[0] for h in here])
         before = [decide(p.faces, p.names, context, policy) for p in batch]
         after, items = decide_batch(batch, context, policy)
-        totals["events"] += 1
-        missed = missed_before = False
-        for person, b, a in zip(owner, before, after):
-            totals["photos"] += 1
-            if person in restricted:
-                totals["restricted"] += 1
-                totals["flag_before"] += b.verdict in (BLOCK, REVIEW)
-                totals["flag_after"] += a.verdict in (BLOCK, REVIEW)
-                totals["rblock_before"] += b.verdict == BLOCK
-                totals["rblock_after"] += a.verdict == BLOCK
-                missed |= a.verdict not in (BLOCK, REVIEW)
-                missed_before |= b.verdict not in (BLOCK, REVIEW)
-            else:
-                totals["permitted"] += 1
-                totals["block_before"] += b.verdict == BLOCK
-                totals["block_after"] += a.verdict == BLOCK
-                totals["preview_before"] += b.verdict == REVIEW
-                totals["preview_after"] += a.verdict == REVIEW
-            totals["review_before"] += b.verdict == REVIEW
-            totals["review_after"] += a.verdict == REVIEW
-        totals["items"] += len(items)
-        whose = {p.sha256: o for p, o in zip(batch, owner)}
-        totals["items_restricted"] += sum(any(whose[f["sha256"]] in restricted for f in i.faces) for i in items)
-        totals["items_single"] += sum(len(i.faces) == 1 for i in items)
-        totals["missed_events"] += missed
-        totals["missed_events_before"] += missed_before
-    t = totals
-    print(f"{len(present)} people ({len(restricted)} photo-restricted, index all), "
-          f"{t['events']} events of {per_event} people, {t['photos']} single-face photos, "
-          f"{f'1 in {wide} a {SMALL_PX} px wide-shot face' if wide else 'no wide shots'}; group_distance {policy.group_distance}, group_margin {policy.group_margin}")
-    print("figure                                   per photo   per person")
-    print(f"photos in review                          {t['review_before']:9d}   {t['review_after']:10d}")
-    print(f"decisions staff must make                 {t['review_before']:9d}   {t['items']:10d} (review items)")
-    print(f"  of them showing a restricted person     {'':9s}   {t['items_restricted']:10d}")
-    print(f"  of them covering a single face          {'':9s}   {t['items_single']:10d}")
-    print(f"restricted faces flagged (of {t['restricted']})         {t['flag_before']:9d}   {t['flag_after']:10d}")
-    print(f"restricted faces blocked (of {t['restricted']})         {t['rblock_before']:9d}   {t['rblock_after']:10d}")
-    print(f"permitted photos in review (of {t['permitted']})      {t['preview_before']:9d}   {t['preview_after']:10d}")
-    print(f"permitted photos blocked (of {t['permitted']})        {t['block_before']:9d}   {t['block_after']:10d}")
-    print(f"events with a restricted photo missed     {t['missed_events_before']:9d}   {t['missed_events']:10d}")
+        t["events"] += 1
+        t["items"] += len(items)
+        t["items_single"] += sum(len(i.faces) == 1 for i in items)
+        whose = {(b.sha256, f.box): o for b, os_ in zip(batch, owners) for f, o in zip(b.faces, os_)}
+        t["items_r"] += sum(any(whose[(f["sha256"], tuple(f["box"]))] in restricted for f in i.faces) for i in items)
+        missed = {"before": False, "after": False}
+        for os_, b, a in zip(owners, before, after):
+            t["photos"] += 1
+            t["review_before"] += b.verdict == REVIEW
+            t["review_after"] += a.verdict == REVIEW
+            if not any(o in restricted for o in os_):
+                t["clear_photos"] += 1
+                t["clear_review_before"] += b.verdict == REVIEW
+                t["clear_review_after"] += a.verdict == REVIEW
+            for o, fb, fa in zip(os_, b.faces, a.faces):
+                if o in restricted:
+                    t["faces_r"] += 1
+                    t["flag_before"] += fb.verdict != PASS
+                    t["flag_after"] += fa.verdict != PASS
+                    t["rblock_before"] += fb.verdict == BLOCK
+                    t["rblock_after"] += fa.verdict == BLOCK
+                    missed["before"] |= b.verdict == PASS
+                    missed["after"] |= a.verdict == PASS
+                else:
+                    t["faces_p"] += 1
+                    t["pblock_before"] += fb.verdict == BLOCK
+                    t["pblock_after"] += fa.verdict == BLOCK
+        t["missed_before"] += missed["before"]
+        t["missed_after"] += missed["after"]
+    shots = f"1 in {wide} faces a {SMALL_PX} px wide-shot face" if wide else "no wide shots"
+    print(f"{len(present)} people ({len(restricted)} photo-restricted, index all), {t['events']} events of {per_event} "
+          f"people, {t['photos']} photos of up to {per_photo} faces, {shots}; group_distance "
+          f"{policy.group_distance}, group_margin {policy.group_margin}")
+    rows = [
+        ("photos in review", t["review_before"], t["review_after"]),
+        (f"photos without a restricted face in review (of {t['clear_photos']})", t["clear_review_before"],
+         t["clear_review_after"]),
+        ("decisions staff must make (after: review items)", t["review_before"], t["items"]),
+        ("  items showing a restricted person", "", t["items_r"]),
+        ("  items covering a single face", "", t["items_single"]),
+        (f"restricted faces flagged (of {t['faces_r']})", t["flag_before"], t["flag_after"]),
+        (f"restricted faces blocked (of {t['faces_r']})", t["rblock_before"], t["rblock_after"]),
+        (f"permitted faces blocked (of {t['faces_p']})", t["pblock_before"], t["pblock_after"]),
+        ("events with a restricted face in a passed photo", t["missed_before"], t["missed_after"]),
+    ]
+    print(f"{'figure':58s} {'per photo':>9s} {'per person':>10s}")
+    for label, b, a in rows:
+        print(f"{label:58s} {b!s:>9s} {a!s:>10s}")
 
 
 def main() -> None:
@@ -207,7 +229,8 @@ def main() -> None:
     ap.add_argument("--on-tuning-half", action="store_true",
                     help="run the simulated events on the tuning half (to choose settings; report the measuring half)")
     ap.add_argument("--per-event", type=int, default=16, help="people per simulated event (--event)")
-    ap.add_argument("--wide", type=int, default=2, help="every WIDE-th photo of a person is a 40 px face (0: none)")
+    ap.add_argument("--wide", type=int, default=2, help="every WIDE-th face of a person is a 40 px face (0: none)")
+    ap.add_argument("--per-photo", type=int, default=1, help="faces of different people per photo (--event)")
     args = ap.parse_args()
     if args.encode:
         encode_all(args.lfw, args.cache, args.people)
@@ -218,7 +241,7 @@ def main() -> None:
         from consentguard.policy import Policy
 
         policy = Policy().with_(group_distance=args.group_distance, group_margin=args.group_margin)
-        event(data, sorted(tune if args.on_tuning_half else measure), policy, args.per_event, wide=args.wide)
+        event(data, sorted(tune if args.on_tuning_half else measure), policy, args.per_event, wide=args.wide, per_photo=args.per_photo)
     else:
         link_rates(data, tune)
 
