@@ -8,8 +8,10 @@ in a wide shot: too small to identify on its own).
 
 Stage 2 (default): on the *tuning* half of LFW (the people scripts/make_eval_roster.py does not
 measure on), for each threshold, the share of same-person pairs of clear faces linked (distance
-<= threshold) and of different-person pairs linked. Pick the largest threshold with
-different-person links <= 0.2%.
+<= threshold) and of different-person pairs linked, what grouping the whole half as one batch
+gives, and whether the two people of the half's closest different-person pair (look-alikes)
+stay apart when all their photos are grouped. Pick a threshold with different-person links
+<= 0.2% that keeps the look-alikes apart, with room to spare.
 
 Stage 3 (--event): on the measuring half, simulated events of 16 people each (each person's
 other photos as probes, 1 in 2 of them as a 40 px wide-shot face; packed --per-photo faces of
@@ -105,6 +107,9 @@ def link_rates(data: dict, people: set[str]) -> None:
     other = np.where(same, np.inf, ds).min(axis=1)
     print(f"tuning half: {len(set(names))} people, {len(names)} clear faces, {len(genuine)} same-person pairs, "
           f"{len(impostor)} different-person pairs; closest different-person pair {impostor.min():.3f}")
+    alike = _look_alikes(data, people)
+    print(f"look-alikes: {' and '.join(alike)}, the closest different-person pair of the half (all their photos "
+          "in one batch)")
     print("threshold  same linked  different linked  faces with a stranger within  "
           "one batch: faces grouped with a stranger, same-person pairs together | 40 px face: own nearest within, "
           "stranger within")
@@ -114,7 +119,28 @@ def link_rates(data: dict, people: set[str]) -> None:
         together = person[:, None] == person[None, :]
         mixed = (together & ~same).any(axis=1).mean()
         print(f"  {t:.2f}    {(genuine <= t).mean():10.1%}  {(impostor <= t).mean():15.3%}  {(stranger <= t).mean():27.1%}"
-              f"  {mixed:27.2%} {together[same & upper].mean():20.1%}   | {(own <= t).mean():8.1%} {(other <= t).mean():8.1%}")
+              f"  {mixed:27.2%} {together[same & upper].mean():20.1%}   | {(own <= t).mean():8.1%} {(other <= t).mean():8.1%}"
+              f"  | look-alikes {'apart' if _apart(data, alike, t) else 'MERGED'}")
+
+
+def _look_alikes(data: dict, people: set[str]) -> tuple[str, str]:
+    """The two people of the closest different-person pair of clear faces among ``people``."""
+    keep = np.isin(data["names"], sorted(people))
+    names, enc = data["names"][keep], data["plain"][keep]
+    d = np.linalg.norm(enc[:, None, :] - enc[None, :, :], axis=2)
+    d[names[:, None] == names[None, :]] = np.inf
+    a, b = np.unravel_index(np.argmin(d), d.shape)
+    return str(names[a]), str(names[b])
+
+
+def _apart(data: dict, people: tuple[str, str], limit: float) -> bool:
+    from consentguard.people import group_faces
+    from consentguard.policy import Policy
+
+    keep = np.flatnonzero(np.isin(data["names"], people))
+    person = group_faces(list(keep), list(data["plain"][keep]), [True] * len(keep), Policy(group_distance=limit))
+    return not any(person[i] == person[j] for i in range(len(keep)) for j in range(len(keep))
+                   if data["names"][keep[i]] != data["names"][keep[j]])
 
 
 def event(data: dict, people: list[str], policy, per_event: int = 16, share: float = 0.25, wide: int = 2,
