@@ -183,8 +183,8 @@ def decide_batch(photos: list[PhotoEvidence], context: RosterContext, policy: Po
         cleared = [d for d in decisions.get(photo.sha256 or "", []) if d.decision == "cleared" and d.box is None]
         out.append(combine([faces[k] for k in by_photo[p]], [results[k] for k in by_photo[p]], photo.names,
                            context, policy, photo.error, photo.unchecked, cleared))
-    items = _person_items(members, labels, flat, faces, results, photos, context)
-    items += _photo_items(photos, out, context, decisions)
+    items = _person_items(members, flat, faces, results, photos, context)
+    items += _photo_items(photos, context, decisions)
     for item, ks in items:
         for p in sorted({flat[k][0] for k in ks}) if item.kind == "person" else ks:
             out[p].review_items.append(item.id)
@@ -193,7 +193,7 @@ def decide_batch(photos: list[PhotoEvidence], context: RosterContext, policy: Po
 
 def _with_decisions(face: FaceEvidence, decisions: list[FaceDecision]) -> FaceEvidence:
     """The face with every decision in force about it (its box and view), once each."""
-    known = {getattr(d, "id", None) for d in face.decided}
+    known = {d.id for d in face.decided}
     extra = [d for d in decisions if d.box is not None and tuple(d.box) == tuple(face.box)
              and d.view == face.view and d.id not in known]
     return replace(face, decided=[*face.decided, *extra]) if extra else face
@@ -207,7 +207,7 @@ def _item_id(kind: str, keys) -> str:
     return hashlib.sha256(json.dumps([kind, *sorted(keys)]).encode()).hexdigest()[:16]
 
 
-def _person_items(members, labels, flat, faces, results, photos, context) -> list[tuple[ReviewItem, list[int]]]:
+def _person_items(members, flat, faces, results, photos, context) -> list[tuple[ReviewItem, list[int]]]:
     """One item per person with faces in review (faces not encoded: one item each)."""
     people = [ks for _, ks in sorted(members.items(), key=lambda m: m[1][0])]
     grouped = {k for ks in people for k in ks}
@@ -270,7 +270,7 @@ def _summary(n_photos: int, students: list[dict], results: list[FaceResult], clo
     return "; ".join(parts)
 
 
-def _photo_items(photos, decided: list[Decision], context, decisions) -> list[tuple[ReviewItem, list[int]]]:
+def _photo_items(photos, context, decisions) -> list[tuple[ReviewItem, list[int]]]:
     """One item per photo with problems of its own that a person can clear by eye."""
     items = []
     for p, photo in enumerate(photos):
