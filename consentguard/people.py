@@ -180,7 +180,7 @@ def decide_batch(photos: list[PhotoEvidence], context: RosterContext, policy: Po
         by_photo[p].append(k)
     out = []
     for p, photo in enumerate(photos):
-        cleared = [d for d in decisions.get(photo.sha256 or "", []) if d.decision == "cleared" and d.box is None]
+        cleared = _cleared(photo, context, decisions)
         out.append(combine([faces[k] for k in by_photo[p]], [results[k] for k in by_photo[p]], photo.names,
                            context, policy, photo.error, photo.unchecked, cleared))
     items = _person_items(members, flat, faces, results, photos, context)
@@ -270,17 +270,28 @@ def _summary(n_photos: int, students: list[dict], results: list[FaceResult], clo
     return "; ".join(parts)
 
 
+def _photo_item_id(photo: PhotoEvidence, problems: list[str]) -> str:
+    return _item_id("photo", [photo.sha256 or photo.path, *problems])
+
+
+def _cleared(photo: PhotoEvidence, context: RosterContext, decisions) -> list[FaceDecision]:
+    """The ``cleared`` decisions about this photo that settle its problems as they are now: one made
+    on its photo item clears only that item's problems (a problem new since, such as a name hit after
+    a roster change, changes the item's id and is reviewed again); one made without an item, all."""
+    current = _photo_item_id(photo, photo_problems(photo.names, context, photo.unchecked))
+    return [d for d in decisions.get(photo.sha256 or "", [])
+            if d.decision == "cleared" and d.box is None and d.item_id in (None, current)]
+
+
 def _photo_items(photos, context, decisions) -> list[tuple[ReviewItem, list[int]]]:
     """One item per photo with problems of its own that a person can clear by eye."""
     items = []
     for p, photo in enumerate(photos):
-        if any(d.decision == "cleared" and d.box is None for d in decisions.get(photo.sha256 or "", [])):
-            continue
         problems = photo_problems(photo.names, context, photo.unchecked)
-        if not problems:
+        if not problems or _cleared(photo, context, decisions):
             continue
         summary = f"{_name(photo.path)}: " + "; ".join(problems)
-        item = ReviewItem(_item_id("photo", [photo.sha256 or photo.path, *problems]), "photo", summary,
+        item = ReviewItem(_photo_item_id(photo, problems), "photo", summary,
                           [{"student_number": h.student_number, "name": _full_name(context, h.student_number),
                             "distance": None} for h in photo.names if h.strength == REVIEW],
                           [photo.path], [], problems)

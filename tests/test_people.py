@@ -276,6 +276,13 @@ def test_photo_level_problems_are_one_item_per_photo_and_cleared_by_a_decision()
     decisions, items = decide_batch(batch, CTX, POLICY, {"sha-a.jpg": [cleared]})
     assert decisions[0].verdict == PASS and items == []
     assert any("checked by eye by ms.lee on 2026-11-20T10:00:00" in r and unread in r for r in decisions[0].reasons)
+    # a decision made on the item clears that item; a problem new since (another name) is reviewed again
+    on_item = FaceDecision(2, "sha-a.jpg", None, None, "cleared", None, "ms.lee", "2026-11-20", item_id=item.id)
+    assert decide_batch(batch, CTX, POLICY, {"sha-a.jpg": [on_item]})[0][0].verdict == PASS
+    other = NameHit(Y, "Gery Adams", "ocr", "fuzzy", "review", 0, 10, matched="Gerry Adams")
+    changed = [photo("a.jpg", names=[hit, other], unchecked=[unread])]
+    decisions, items = decide_batch(changed, CTX, POLICY, {"sha-a.jpg": [on_item]})
+    assert decisions[0].verdict == REVIEW and [i.kind for i in items] == ["photo"] and items[0].id != item.id
 
 
 def test_cleared_never_clears_a_face_or_a_block():
