@@ -324,16 +324,23 @@ def _on(decision) -> str:
 def judge_decided(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     """:func:`judge_face` with the staff decisions in force about this face applied. ``is X``
     makes the face X (blocks if X is photo-restricted, whichever decision came later: fail closed);
-    ``not X`` judges it as if X were not in its nearest list. Every reason says who decided and when."""
+    ``not X`` judges it as if X were not in its nearest list; ``cleared`` (a person checked the face by
+    eye: no photo-restricted student) passes a face in review, never a block. Every reason says who
+    decided and when."""
     confirmation = _confirmation(face, context)
     if confirmation:
         return _confirmed_as(face, confirmation, context)
     ruled = [d for d in face.decided if d.box is not None and d.decision == "not" and d.student_number]
-    if not ruled:
-        return judge_face(face, context, policy)
     result = judge_face(without(face, ruled_out(face)), context, policy)
-    note = "; ".join(f"{_who(context, d.student_number)} ruled out by {_on(d)}" for d in ruled)
-    result.reason = f"{result.reason}; {note}" if result.reason else f"{_where(face)}{_at(face)}: {note}"
+    if ruled:
+        note = "; ".join(f"{_who(context, d.student_number)} ruled out by {_on(d)}" for d in ruled)
+        result.reason = f"{result.reason}; {note}" if result.reason else f"{_where(face)}{_at(face)}: {note}"
+    checked = [d for d in face.decided if d.box is not None and d.decision == "cleared"]
+    if checked and result.verdict == REVIEW:  # a person looked: no photo-restricted student (never lifts a block)
+        result = FaceResult(face.box, PASS, None, result.distance,
+                            f"{_where(face)}{_at(face)} checked by eye by {_on(checked[-1])}: not a photo-restricted "
+                            f"student (on its own: {result.reason})", view=face.view, rotation=face.rotation,
+                            on_photo=face.on_photo)
     return result
 
 

@@ -186,7 +186,7 @@ def decide_batch(photos: list[PhotoEvidence], context: RosterContext, policy: Po
     items = _person_items(members, flat, faces, results, photos, context)
     items += _photo_items(photos, context, decisions)
     for item, ks in items:
-        for p in sorted({flat[k][0] for k in ks}) if item.kind == "person" else ks:
+        for p in sorted({flat[k][0] for k in ks}) if item.kind != "photo" else ks:
             out[p].review_items.append(item.id)
     return out, [item for item, _ in items]
 
@@ -208,16 +208,28 @@ def _item_id(kind: str, keys) -> str:
 
 
 def _person_items(members, flat, faces, results, photos, context) -> list[tuple[ReviewItem, list[int]]]:
-    """One item per person with faces in review (faces not encoded: one item each)."""
+    """One item per person with faces in review in two or more photos; the faces in review of people
+    seen in one photo only (not grouped, not encoded) are one item per photo: a person decides them
+    with one look at that photo, so there are never more items than photos in review for faces."""
     people = [ks for _, ks in sorted(members.items(), key=lambda m: m[1][0])]
     grouped = {k for ks in people for k in ks}
     people += [[k] for k in range(len(faces)) if k not in grouped]
     people.sort(key=min)
-    items = []
+    items, alone = [], {}
     for ks in people:
         open_ = [k for k in ks if results[k].verdict == REVIEW]
-        if open_:
+        if len({flat[k][0] for k in open_}) > 1:
             items.append((_person_item(open_, flat, faces, results, photos, context), open_))
+        elif open_:  # seen in one photo only: one item per photo for all such faces (one look at the photo)
+            alone.setdefault(flat[open_[0]][0], []).extend(open_)
+    for p, ks in alone.items():
+        item = _person_item(sorted(ks), flat, faces, results, photos, context)
+        if len(ks) > 1:
+            item.kind = "faces"
+            item.summary = "; ".join([f"{len(ks)} faces in {_name(photos[p].path)}", *item.summary.split("; ")[1:]])
+            item.id = _item_id("faces", [json.dumps([f["sha256"] or f["photo"], f["box"], f["view"]]) for f in item.faces])
+        items.append((item, sorted(ks)))
+    items.sort(key=lambda pair: min(pair[1]))
     return items
 
 

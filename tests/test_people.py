@@ -365,3 +365,45 @@ def test_contradicting_is_decisions_fail_closed():
                    for n, number in enumerate(order, 1)]
         [decision], _ = decide_batch([photo("IMG_6.jpg", small)], CTX, POLICY, {"sha-IMG_6.jpg": decided})
         assert decision.verdict == BLOCK and "confirmed as photo-restricted Kurt Warner" in decision.reasons[0]
+
+
+def test_a_face_cleared_by_eye_passes_but_a_block_stays():
+    """'cleared' on a face: a person looked and it is no photo-restricted student. A face in review
+    (too small to identify) passes with who and when; a face that blocks on its own stays blocked."""
+    from consentguard.decide import FaceEvidence, RosterContext, judge_decided
+    from consentguard.index import Student
+    from consentguard.policy import Policy
+    from consentguard.review import FaceDecision
+
+    students = {"1": Student("1", "Ana", "Ruiz", True, False), "2": Student("2", "Ben", "Cole", False, False)}
+    context = RosterContext(students, 1, 1, 1)
+    look = FaceDecision(9, "ab" * 32, (0, 0, 40, 40), None, "cleared", None, "Dana Office", "2026-11-22T03:00:00")
+    small = FaceEvidence((0, 0, 40, 40), [("2", 0.7), ("1", 0.8)])
+    assert judge_decided(small, context, Policy()).verdict == "review"
+    cleared = judge_decided(FaceEvidence((0, 0, 40, 40), [("2", 0.7), ("1", 0.8)], decided=[look]), context, Policy())
+    assert cleared.verdict == "pass" and "checked by eye by Dana Office" in cleared.reason
+    clear_match = FaceEvidence((0, 0, 120, 120), [("1", 0.3), ("2", 0.8)], decided=[replace_box(look, (0, 0, 120, 120))])
+    assert judge_decided(clear_match, context, Policy()).verdict == "block"
+
+
+def replace_box(decision, box):
+    from dataclasses import replace
+    return replace(decision, box=box)
+
+
+def test_faces_seen_in_one_photo_only_are_one_item_for_that_photo():
+    """Three small faces of three people, each in one photo only: one look at the photo settles them,
+    so they are one item ("3 faces in wide.jpg"), not three; a person seen in two photos keeps their
+    own item. There are never more items for faces than photos in review."""
+    wide = photo("wide.jpg", face("Gerry_Adams_0003", small=True), face("Kim_Jong-Il_0002", small=True, at=200),
+                 face("Wu_Yi_0002", small=True, at=400))
+    decisions, items = decide_batch([wide], CTX, POLICY)
+    assert decisions[0].verdict == REVIEW
+    [item] = items
+    assert item.kind == "faces" and len(item.faces) == 3 and item.photos == ["wide.jpg"]
+    assert item.summary.startswith("3 faces in wide.jpg; ")
+    assert decide_batch([wide], CTX, POLICY)[1][0].id == item.id  # stable
+    policy = Policy(block_distance=0.30)
+    kurt = [photo(f"event/IMG_{i}.jpg", face(f"Kurt_Warner_000{i}")) for i in (2, 4)]
+    _, items = decide_batch(kurt + [wide], CTX, policy)
+    assert sorted((i.kind, len(i.photos)) for i in items) == [("faces", 1), ("person", 2)]
