@@ -158,6 +158,7 @@ class Checker:
         self.record = record
         self.sync_id = latest_sync_id(db)
         self.built_on = date.today()
+        self.references = _references(db)
         if self.sync_id is None:
             raise DatabaseError("no roster has been synced yet: run 'consentguard sync EXPORT' first")
         self.index_policy, self.consent_policy = roster_policies(db)
@@ -184,8 +185,10 @@ class Checker:
     def current(self) -> "Checker":
         """This checker, or a new one built the same way if a roster sync has landed (or the day has
         changed: releases expire at midnight) since it was built: a long scan or server judges every
-        photo against the roster in force when it is checked."""
-        if latest_sync_id(self.db) == self.sync_id and date.today() == self.built_on:
+        photo against the roster in force when it is checked. A face confirmed in review as a student
+        (a new reference) or an index purge counts too."""
+        if (latest_sync_id(self.db) == self.sync_id and date.today() == self.built_on
+                and _references(self.db) == self.references):
             return self
         return Checker(self.db, self.policy, self.interface, self.record, self.channel, self.school, self.root)
 
@@ -375,6 +378,12 @@ class Checker:
         if self.record if record is None else record:
             audit.record_check(self.db, result, self.interface)
         return result
+
+
+def _references(db: sqlite_utils.Database) -> tuple:
+    """What the face index was built from, cheaply: encoded portraits and references (their count and
+    newest id), so a reference added in review or an encoding purged makes :meth:`Checker.current` rebuild."""
+    return tuple(db.execute("SELECT count(*), max(id) FROM portraits WHERE encoding IS NOT NULL").fetchone())
 
 
 #: Address space one worker process may use (GB): one huge upload fails with an error verdict in

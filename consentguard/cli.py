@@ -607,7 +607,7 @@ def review_show(item_id, closeups, db_path):
 @click.argument("item_id")
 @click.option("--is", "is_", metavar="NUMBER", help="The face(s) are this student.")
 @click.option("--not", "not_", metavar="NUMBER", help="The face(s) are not this student.")
-@click.option("--cleared", is_flag=True, help="A photo item: the problem was checked by eye and is cleared.")
+@click.option("--cleared", is_flag=True, help="Checked by eye: a photo item's problem is cleared; a person item's faces are no photo-restricted student (never lifts a block).")
 @click.option("--by", required=True, help="Your name (recorded in the audit trail).")
 @click.option("--note", help="Why (recorded with the decision).")
 @click.option("--face", "faces", type=int, multiple=True, metavar="N",

@@ -10,7 +10,7 @@ named), ``error`` (the photo could not be analysed: never publishable),
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -100,13 +100,16 @@ class FaceResult:
     view: str | None = None  # None: the photo as shown; else the frame, page or embedded image the box is in
     rotation: int = 0
     on_photo: bool = True  # the box is on the photo as shown (a safe copy hides it there)
+    #: the person this face belongs to across the batch ("P3": faces with the same label are one person,
+    #: see consentguard.people); None: judged on its own (not encoded, or not batched)
+    person: str | None = None
 
     def to_json(self) -> dict:
         return {"box": list(self.box), "width": self.box[2] - self.box[0],
                 "student_number": self.student_number,
                 "distance": None if self.distance is None else round(self.distance, 4),
                 "verdict": self.verdict, "reason": self.reason, "kind": self.kind, "view": self.view,
-                "rotation": self.rotation, "on_photo": self.on_photo}
+                "rotation": self.rotation, "on_photo": self.on_photo, "person": self.person}
 
 
 @dataclass
@@ -115,6 +118,8 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     faces: list[FaceResult] = field(default_factory=list)
     names: list[NameHit] = field(default_factory=list)
+    #: ids of the review items (consentguard.review.ReviewItem) that concern this photo
+    review_items: list[str] = field(default_factory=list)
 
     @property
     def student_numbers(self) -> list[str]:
@@ -270,15 +275,216 @@ def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterConte
     """The verdict for one photo (and its caption). ``unchecked``: parts of the photo that
     could not be analysed (e.g. unreadable metadata); each is a review."""
     face_results = [judge_face(f, context, policy) for f in faces]
+    return combine(faces, face_results, names, context, policy, image_error, unchecked)
+
+
+def combine(faces: list[FaceEvidence], face_results: list[FaceResult], names: list[NameHit],
+            context: RosterContext, policy: Policy, image_error: str | None = None,
+            unchecked: list[str] | None = None, cleared: list | None = None) -> Decision:
+    """One photo's verdict from its faces' verdicts (judged alone, or as a person across a batch),
+    its name hits and the parts that could not be analysed. ``cleared``: staff decisions
+    (review.FaceDecision, ``cleared``) that the photo's review-level problems were checked by eye:
+    the unchecked parts and review-level name hits then count as checked, named with who and when;
+    they never touch a face or a block."""
     reasons = face_reasons(faces, face_results, context, policy)
     reasons += same_student_twice(face_results, context)
-    reasons += [judge_name(hit, context) for hit in names]
-    reasons += unchecked or []
-    verdicts = [f.verdict for f in face_results] + [hit.strength for hit in names] + [REVIEW for _ in unchecked or []]
+    checked = f"checked by eye by {cleared[-1].decided_by} on {cleared[-1].decided_at}" if cleared else None
+    verdicts = [f.verdict for f in face_results]
+    for hit in names:
+        if checked and hit.strength == REVIEW:
+            reasons.append(f"{judge_name(hit, context)}; {checked}")
+        else:
+            reasons.append(judge_name(hit, context))
+            verdicts.append(hit.strength)
+    for part in unchecked or []:
+        reasons.append(f"{part}; {checked}" if checked else part)
+        verdicts += [] if checked else [REVIEW]
     if image_error:
         reasons.insert(0, image_error)
         verdicts.append(ERROR)
     return Decision(verdict=worst(verdicts), reasons=reasons, faces=face_results, names=names)
+
+
+def photo_problems(names: list[NameHit], context: RosterContext, unchecked: list[str] | None) -> list[str]:
+    """The photo-level reasons a person can clear by eye (``cleared``): the parts that could not be
+    analysed and the review-level name hits. One home for what a photo-level review item covers."""
+    return list(unchecked or []) + [judge_name(h, context) for h in names if h.strength == REVIEW]
+
+
+# --- staff decisions about a face (review.FaceDecision in FaceEvidence.decided) ---------------
+
+def _where(face: FaceEvidence) -> str:
+    return f"in {face.view}: " if face.view is not None else ""
+
+
+def _on(decision) -> str:
+    return f"{decision.decided_by} on {decision.decided_at}"
+
+
+def judge_decided(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
+    """:func:`judge_face` with the staff decisions in force about this face applied. ``is X``
+    makes the face X (blocks if X is photo-restricted, whichever decision came later: fail closed);
+    ``not X`` judges it as if X were not in its nearest list; ``cleared`` (a person checked the face by
+    eye: no photo-restricted student) passes a face in review, never a block. Every reason says who
+    decided and when."""
+    confirmation = _confirmation(face, context)
+    if confirmation:
+        return _confirmed_as(face, confirmation, context)
+    ruled = [d for d in face.decided if d.box is not None and d.decision == "not" and d.student_number]
+    result = judge_face(without(face, ruled_out(face)), context, policy)
+    if ruled:
+        note = "; ".join(f"{_who(context, d.student_number)} ruled out by {_on(d)}" for d in ruled)
+        result.reason = f"{result.reason}; {note}" if result.reason else f"{_where(face)}{_at(face)}: {note}"
+    checked = [d for d in face.decided if d.box is not None and d.decision == "cleared"]
+    if checked and result.verdict == REVIEW:  # a person looked: no photo-restricted student (never lifts a block)
+        result = FaceResult(face.box, PASS, None, result.distance,
+                            f"{_where(face)}{_at(face)} checked by eye by {_on(checked[-1])}: not a photo-restricted "
+                            f"student (on its own: {result.reason})", view=face.view, rotation=face.rotation,
+                            on_photo=face.on_photo)
+    return result
+
+
+def without(face: FaceEvidence, numbers: set[str]) -> FaceEvidence:
+    """The face as if the students ``numbers`` were not in its nearest list (staff ruled them out)."""
+    if not numbers or face.nearest is None:
+        return face
+    return replace(face, nearest=[(n, d) for n, d in face.nearest if n not in numbers])
+
+
+def ruled_out(face: FaceEvidence) -> set[str]:
+    return {d.student_number for d in face.decided if d.box is not None and d.decision == "not" and d.student_number}
+
+
+def _confirmation(face: FaceEvidence, context: RosterContext):
+    """The ``is`` decision in force about this face (the latest; a photo-restricted student's
+    before any other, should staff have contradicted themselves: fail closed), or None."""
+    confirmed = [d for d in face.decided if d.box is not None and d.decision == "is" and d.student_number]
+    restricted = [d for d in confirmed if _photo_restricted(context, d.student_number)]
+    return (restricted or confirmed or [None])[-1]
+
+
+def confirmed_as(face: FaceEvidence, context: RosterContext) -> str | None:
+    """The student staff confirmed this face is, or None."""
+    confirmation = _confirmation(face, context)
+    return confirmation.student_number if confirmation else None
+
+
+def _confirmed_as(face: FaceEvidence, decision, context: RosterContext) -> FaceResult:
+    number = decision.student_number
+    distance = dict(face.nearest or []).get(number)
+    restricted = _photo_restricted(context, number)
+    reason = (f"{_where(face)}{_at(face)} confirmed as {'photo-restricted' if restricted else 'permitted'} "
+              f"{_who(context, number)} by {_on(decision)}")
+    return FaceResult(face.box, BLOCK if restricted else PASS, number if restricted else None, distance, reason,
+                      view=face.view, rotation=face.rotation, on_photo=face.on_photo)
+
+
+# --- a person across a batch (consentguard.people groups the faces) ---------------------------
+
+#: why a face is in question without matching a restricted student closely: what knowing who
+#: the person is (a permitted student) settles
+SETTLED_BY_IDENTITY = ("small", "blurred", "unclear", "unprotected", "unknown")
+
+
+def judge_person(faces: list[FaceEvidence], results: list[FaceResult], photos: list[str],
+                 context: RosterContext, policy: Policy) -> list[FaceResult]:
+    """The verdicts of the faces of one person (grouped across the pictures of a batch), from
+    each face's own verdict (``results``, :func:`judge_decided`). ``photos``: the file name each
+    face is in, for the reasons.
+
+    * A member that blocks (it matches a photo-restricted student X, or staff confirmed it is X)
+      makes the person X: every member blocks, naming the face that identified them.
+    * Otherwise, a person recognised as one permitted student Y by their clear faces (or
+      confirmed as Y by staff), with no clear face within block_distance of a restricted student,
+      clears the members in question only because they resemble someone, cannot be identified on
+      their own (small, blurred, unclear) or might be an unprotected student. A member within
+      block_distance of a restricted student never passes.
+    * Otherwise every member keeps its own verdict (a person in question: one review item).
+    A member staff decided about keeps that decision."""
+    if len(faces) < 2:
+        return list(results)
+    blocked = [i for i, r in enumerate(results)
+               if r.verdict == BLOCK and r.student_number and _photo_restricted(context, r.student_number)]
+    if blocked:
+        source = min(blocked, key=lambda i: (confirmed_as(faces[i], context) is None, results[i].distance or 0.0))
+        return [_as_restricted(i, source, faces, results, photos, context) for i in range(len(faces))]
+    source, number = _permitted_identity(faces, results, context, policy)
+    if source is None:
+        return list(results)
+    return [_as_permitted(i, source, number, faces, results, photos, context, policy) for i in range(len(faces))]
+
+
+def _named(face: FaceEvidence, photo: str) -> str:
+    where = f"{face.view} of {photo}" if face.view is not None else photo
+    return f"the {_at(face)} in {where}"
+
+
+def _gap(a: FaceEvidence, b: FaceEvidence) -> str:
+    if a.encoding is None or b.encoding is None:
+        return ""
+    return f" (faces {float(np.linalg.norm(a.encoding - b.encoding)):.2f} apart)"
+
+
+def _as_restricted(i, source, faces, results, photos, context) -> FaceResult:
+    own, face, number = results[i], faces[i], results[source].student_number
+    if i == source or own.verdict == BLOCK or confirmed_as(face, context) or number in ruled_out(face):
+        return own
+    confirmation = _confirmation(faces[source], context)
+    how = (f"which {confirmation.decided_by} confirmed as photo-restricted {_who(context, number)} on "
+           f"{confirmation.decided_at}" if confirmation else
+           f"which matches photo-restricted {_who(context, number)}: distance {results[source].distance:.2f}")
+    reason = (f"{_where(face)}{_at(face)} is the same person{_gap(face, faces[source])} as "
+              f"{_named(faces[source], photos[source])}, {how}")
+    return replace(own, verdict=BLOCK, student_number=number, distance=dict(face.nearest or []).get(number),
+                   reason=reason, kind=None)
+
+
+def _permitted_identity(faces, results, context, policy) -> tuple[int | None, str | None]:
+    """(the member that identifies the person, the permitted student they are), or (None, None)
+    when the clear members do not agree on one permitted student, or one of them is within
+    block_distance of a photo-restricted student."""
+    named: dict[str, list[int]] = {}
+    for i, face in enumerate(faces):
+        if confirmed_as(face, context):
+            named.setdefault(confirmed_as(face, context), []).insert(0, i)  # a staff decision names them first
+            continue
+        if quality_problem(face, policy):
+            continue
+        own = without(face, ruled_out(face))
+        if _restricted_distance(own, context) <= policy.block_distance:
+            return None, None
+        if (number := recognised_as(own, context, policy)) is not None:
+            named.setdefault(number, []).append(i)
+    if len(named) != 1:
+        return None, None
+    (number, members), = named.items()
+    if _photo_restricted(context, number):
+        return None, None
+    if not confirmed_as(faces[members[0]], context):
+        members.sort(key=lambda i: dict(faces[i].nearest)[number])
+    return members[0], number
+
+
+def _restricted_distance(face: FaceEvidence, context: RosterContext) -> float:
+    return min((d for n, d in face.nearest or [] if _photo_restricted(context, n)), default=float("inf"))
+
+
+def _as_permitted(i, source, number, faces, results, photos, context, policy) -> FaceResult:
+    own, face = results[i], faces[i]
+    if i == source or own.verdict != REVIEW or confirmed_as(face, context) or number in ruled_out(face):
+        return own
+    settled = own.kind in SETTLED_BY_IDENTITY or (
+        own.student_number is not None and own.distance is not None and own.distance > policy.block_distance)
+    if not settled or _restricted_distance(without(face, ruled_out(face)), context) <= policy.block_distance:
+        return own
+    src = faces[source]
+    confirmation = _confirmation(src, context)
+    how = (f"which {confirmation.decided_by} confirmed as permitted {_who(context, number)} on "
+           f"{confirmation.decided_at}" if confirmation else
+           f"recognised as permitted {_who(context, number)} (distance {dict(src.nearest)[number]:.2f})")
+    reason = (f"{_where(face)}{_at(face)} is the same person{_gap(face, src)} as {_named(src, photos[source])}, "
+              f"{how}; on its own: {own.reason}")
+    return replace(own, verdict=PASS, student_number=None, reason=reason, kind=None)
 
 
 def _span(values) -> str:

@@ -293,8 +293,6 @@ def _decide_item(db, item_id, decision, student_number, by, note, faces, interfa
     if item.kind == "photo" and decision != "cleared":
         raise ReviewError(f"item {item_id} is about a photo, not a face: decide it with --cleared "
                           "after checking the photo by eye")
-    if item.kind != "photo" and decision == "cleared":
-        raise ReviewError(f"item {item_id} is about a person: say who it is (--is NUMBER) or is not (--not NUMBER)")
     if decision == "cleared":
         student_number = None
     else:

@@ -60,7 +60,7 @@ def test_a_photo_document_lists_its_review_items_when_the_decision_has_them():
     from consentguard.check import decision_json
     from consentguard.decide import Decision
 
-    assert "review_items" not in decision_json(Decision("pass"))  # the placeholder's decisions
+    assert decision_json(Decision("pass"))["review_items"] == []
     grouped = Decision("review")
     grouped.review_items = [ReviewItem("p-1f2e", "person", "resembles Marcus Ellery")]
     assert decision_json(grouped)["review_items"] == ["p-1f2e"]
@@ -221,7 +221,6 @@ def test_a_decision_made_between_scans_reaches_the_cached_photo(batch):
     assert not any(f.decided for r in again.results if r is not cached for f in r.evidence.faces)
 
 
-@pytest.mark.xfail(strict=False, reason="needs people.decide_batch to apply decisions (batch-logic, issue #12)")
 def test_a_not_decision_lifts_the_block_of_the_cached_photo(batch):
     root, db_path = batch
     db = open_db(db_path)
@@ -232,12 +231,15 @@ def test_a_not_decision_lifts_the_block_of_the_cached_photo(batch):
     assert by_name(again)["group.jpg"].cached and by_name(again)["group.jpg"].verdict != "block"
 
 
-@pytest.mark.xfail(strict=False, reason="needs people.decide_batch to group people (batch-logic, issue #12)")
-def test_a_restricted_student_in_two_photos_is_one_review_item(batch):
+def test_a_restricted_student_in_two_photos_is_one_person(batch):
+    """The scan groups their faces across the two photos (one person label) and blocks both; a blocked
+    person is no decision left to staff, so no review item is about them."""
     root, db_path = batch
     scan = run_scan(open_db(db_path), str(db_path), root, workers=1)
-    assert any(i.kind == "person" and {Path(p).name for p in i.photos} >= {"group.jpg", "marcus.jpg"}
-               for i in scan.review_items)
+    docs = {name: r.doc for name, r in by_name(scan).items()}
+    persons = {blocked_face(docs[name])["person"] for name in ("group.jpg", "marcus.jpg")}
+    assert len(persons) == 1 and None not in persons
+    assert not any(R in {s["student_number"] for s in i.students} for i in scan.review_items)
 
 
 def test_an_interrupted_scan_decides_what_it_checked(batch):

@@ -187,7 +187,9 @@ def test_confirmed_face_of_a_restricted_student_becomes_a_reference(db_file, rea
     item = person_item(real_faces, keys=("r",))
     db = saved(db_file, item)
     before = load_index(db)
-    first = Checker(db, record=False).check_path(real_faces["r"][0])
+    running = Checker(db, record=False)
+    assert running.current() is running
+    first = running.check_path(real_faces["r"][0])
     assert min(f.distance for f in first.decision.faces if f.student_number == R) > 0.2
     result = cg(db_file, "review", "decide", item.id, "--is", R, "--by", "Dana Office")
     assert result.exit_code == 0, result.output
@@ -200,6 +202,7 @@ def test_confirmed_face_of_a_restricted_student_becomes_a_reference(db_file, rea
     after = load_index(db)
     assert after.owners.count(R) == before.owners.count(R) + 1
     assert after.nearest(face.encoding)[0] == (R, pytest.approx(0.0, abs=1e-6))
+    assert running.current() is not running  # a server's checker picks the reference up at once
     checked = Checker(db, record=False).check_path(path)  # the next check matches the photo to it
     assert min(f.distance for f in checked.decision.faces if f.student_number == R) < 1e-6
     assert checked.verdict == "block"

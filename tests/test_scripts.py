@@ -32,3 +32,18 @@ def test_evaluate_on_group_photo(face_roster, faces, tmp_path):
     assert lines[1].split()[:4] == ["all", "1", "100.0%", "100.0%"]
     assert f"false block" in lines[0] and lines[1].split()[-1] == "0.0%"
     assert out.rstrip().endswith("review rate: 0.0% of 1 photos without a restricted student")
+
+
+def test_calibrate_groups_on_a_few_people(tmp_path):
+    lfw = ROOT.parent / "shared" / "faces" / "lfw"
+    if not lfw.is_dir():
+        pytest.skip("needs ../shared/faces/lfw")
+    script, cache = str(ROOT / "scripts" / "calibrate_groups.py"), str(tmp_path / "enc.npz")
+    subprocess.run([sys.executable, script, "--encode", "--people", "12", "--cache", cache], check=True,
+                   capture_output=True)
+    rates = subprocess.run([sys.executable, script, "--cache", cache], capture_output=True, text=True,
+                           check=True).stdout
+    assert "same linked  different linked" in rates and "  0.50 " in rates
+    event = subprocess.run([sys.executable, script, "--cache", cache, "--event", "--on-tuning-half"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "decisions staff must make" in event and "events with a restricted face in a passed photo" in event
