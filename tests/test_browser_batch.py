@@ -11,11 +11,9 @@ import pytest
 from browser import chromium, drop_files, wait_for_results
 from conftest import R
 from test_web import start_server
-from test_web_batch import GROUPING, drop  # noqa: F401  (the fixture)
+from test_web_batch import drop  # noqa: F401  (the fixture)
 
-pytestmark = [pytest.mark.faces,
-              pytest.mark.xfail(not GROUPING, strict=False, reason="needs the real grouping "
-                                "(consentguard.people.group_faces, issue #12 part 2) on this branch")]
+pytestmark = pytest.mark.faces
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,10 @@ import pytest
 from PIL import Image
 
 from consentguard import open_db
-from consentguard import people
 from consentguard.web.batches import IDLE_SECONDS, MAX_PER_SESSION, MAX_PHOTOS, BatchFull, BatchStore
 from test_web import db_file, pool  # noqa: F401  (fixtures: a copy of the face roster, one real worker)
 
 pytestmark = pytest.mark.faces
-
-#: the real grouping (consentguard.people.group_faces) has landed; before it, decide_batch decides
-#: each photo alone and only the plumbing can be checked
-GROUPING = hasattr(people, "group_faces")
 
 
 @pytest.fixture
@@ -87,8 +82,6 @@ def test_a_drop_keeps_evidence_and_answers_with_updates_and_items(client, drop):
     assert client.application.extensions["consentguard_batches"].find("someone-else", "drop-1") is None
 
 
-@pytest.mark.xfail(not GROUPING, strict=False, reason="needs the real grouping (consentguard.people.group_faces, "
-                                                      "issue #12 part 2) on this branch")
 def test_a_small_face_is_blocked_once_a_clear_photo_of_them_is_in_the_drop(client, drop, db_file):  # noqa: F811
     clear, small = drop
     one = post(client, small.read_bytes(), small.name, batch="drop-2").get_json()
