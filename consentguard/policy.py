@@ -37,6 +37,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Faces narrower than this (pixels) cannot be identified reliably: they are still matched "
             "(a clear match blocks) but never pass: review while any student (of --school, if given) "
             "is photo-restricted."),
+    Setting("small_face_floor", 40,
+            "Faces at least this wide but narrower than min_face_px are in the small-face band: they pass "
+            "only when recognised as a permitted student under the band's stricter thresholds "
+            "(small_recognise_distance, small_recognise_margin, small_review_distance); narrower faces never "
+            "pass. Set it to min_face_px to turn the band off. Calibrated per face width (models/README.md)."),
+    Setting("small_recognise_distance", 0.40,
+            "A face in the small-face band passes only if its nearest indexed student is permitted and this close."),
+    Setting("small_recognise_margin", 0.12,
+            "... and nearer than the next indexed student by at least this much."),
+    Setting("small_review_distance", 0.70,
+            "... and no photo-restricted student is within this distance (small faces drift further from "
+            "their portrait, so the band looks further for a restricted student than review_distance)."),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
             "faces too small to identify: matched, but never passed."),
@@ -51,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+#: What indexing photo-restricted students alone (sync --index restricted) costs, held out at the
+#: defaults; measured by scripts/calibrate.py --index-cost (models/README.md).
+RESTRICTED_INDEX_COST = ("TBD% of permitted students' faces go to review with only photo-restricted "
+                         "students indexed, against TBD% with every student indexed (held-out adults)")
 
 
 def setting_help(name: str) -> str:
@@ -67,6 +84,10 @@ class Policy:
     recognise_distance: float = DEFAULTS["recognise_distance"]
     recognise_margin: float = DEFAULTS["recognise_margin"]
     min_face_px: int = DEFAULTS["min_face_px"]
+    small_face_floor: int = DEFAULTS["small_face_floor"]
+    small_recognise_distance: float = DEFAULTS["small_recognise_distance"]
+    small_recognise_margin: float = DEFAULTS["small_recognise_margin"]
+    small_review_distance: float = DEFAULTS["small_review_distance"]
     min_sharpness: float = DEFAULTS["min_sharpness"]
     detect_mode: str = DEFAULTS["detect_mode"]
     ocr: bool = DEFAULTS["ocr"]
