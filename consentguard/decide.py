@@ -55,9 +55,9 @@ def quality_problem(face: FaceEvidence, policy: Policy, context: "RosterContext 
     faces with the same problem into one reason (see :func:`face_reasons`). With ``context``, a
     face in the small-face band that :func:`small_face_cleared` clears is not too small."""
     if face.width < policy.min_face_px and (context is None or small_face_cleared(face, context, policy) is None):
-        band = (f"; from {policy.small_face_floor} px a face passes only when clearly recognised as a "
-                "permitted student" if policy.small_face_floor <= face.width else "")
-        return "small", (f"is {face.width} px wide, too small to identify (minimum {policy.min_face_px} px{band})")
+        band = (f" and not clearly recognised as a permitted student (from {policy.small_face_floor} px, only "
+                "that lets a face pass)" if policy.small_face_floor <= face.width else "")
+        return "small", f"is {face.width} px wide, too small to identify (minimum {policy.min_face_px} px){band}"
     if face.sharpness is not None and face.sharpness < policy.min_sharpness:
         return "blurred", (f"is too blurred to identify (sharpness {face.sharpness:.0f}, "
                            f"minimum {policy.min_sharpness:.0f})")

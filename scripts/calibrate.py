@@ -242,12 +242,14 @@ GRID = np.round(np.arange(0.40, 0.76, 0.01), 2)
 
 def tune_bands(sims, margin: float, recall: float = 0.99, false_block: float = 0.005):
     """review_distance: the smallest flagging ``recall`` of restricted faces; block_distance: the
-    largest (up to review) blocking at most ``false_block`` of permitted faces."""
+    largest (up to review) blocking at most ``false_block`` of permitted faces and of strangers (faces
+    no portrait can clear: visitors, staff)."""
     def at(block, review):
         return rates(sims, Policy(block_distance=block, review_distance=review, margin=margin))
 
     review = next((t for t in GRID if at(min(t, 0.5), t)["restricted"]["flagged"] >= recall), GRID[-1])
-    block = max((t for t in GRID if t <= review and at(t, review)["permitted"]["block"] <= false_block),
+    block = max((t for t in GRID if t <= review and max(at(t, review)[k]["block"] for k in ("permitted", "stranger"))
+                 <= false_block),
                 default=GRID[0])
     return float(block), float(review)
 
@@ -336,10 +338,11 @@ def sizes(data, tune_half, measure_half, base: Policy, args) -> None:
     """The small-face band: tuned on the tuning half (the floor: the smallest width from which every
     width keeps recall >= 99%; thresholds: the most permitted faces passed), then per-width figures
     on the measuring half, with the band and without it (faces under min_face_px never pass)."""
-    tune_sims = size_sims(data, tune_half, args, 1)
     small = [w for w in WIDTHS if w < base.min_face_px]
-    best = None
-    for within, margin, review in BAND_GRID:
+    given = (args.floor, args.within, args.band_margin, args.band_review)
+    best = None if None in given else ((0, 0), *given)
+    tune_sims = size_sims(data, tune_half, args, 1) if best is None else {}
+    for within, margin, review in BAND_GRID if best is None else []:
         policy = band_policy(base, WIDTHS[0], within, margin, review)
         r = {w: rates(tune_sims[w], policy) for w in small}
         ok = [w for w in small if r[w]["restricted"]["flagged"] >= 0.99]
@@ -354,8 +357,9 @@ def sizes(data, tune_half, measure_half, base: Policy, args) -> None:
               + " ".join(f"{w}:{r[w]['restricted']['flagged']:.1%}" for w in small)
               + "  pass " + " ".join(f"{w}:{r[w]['permitted']['pass']:.0%}" for w in small), file=sys.stderr)
     _, floor, within, margin, review = best
-    print(f"tuned on {len(tune_half)} people: floor {floor} px, small_recognise_distance {within:.2f}, "
-          f"small_recognise_margin {margin:.2f}, small_review_distance {review:.2f}")
+    if None in given:
+        print(f"tuned on {len(tune_half)} people: floor {floor} px, small_recognise_distance {within:.2f}, "
+              f"small_recognise_margin {margin:.2f}, small_review_distance {review:.2f}")
     chosen = band_policy(base, args.floor or floor, args.within or within, args.band_margin or margin,
                          args.band_review or review)
     off = band_policy(base, base.min_face_px, within, margin, review)

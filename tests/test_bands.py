@@ -33,9 +33,9 @@ def face(width, *nearest, sharpness=300.0, confirmed=True):
     (face(45, ("1", 0.33), ("3", 0.62)), "block", "matches photo-restricted Marcus Ellery (#1): distance 0.33"),
     (face(45, ("1", 0.55), ("3", 0.80)), "review", "resembles photo-restricted Marcus Ellery (#1): distance 0.55"),
     # recognised as Jordan, but Marcus within the band's review distance (0.70; the full-size one is 0.63)
-    (face(45, ("3", 0.30), ("1", 0.66)), "review", "is 45 px wide, too small to identify (minimum 60 px; from "
-                                                    "40 px a face passes only when clearly recognised as a "
-                                                    "permitted student)"),
+    (face(45, ("3", 0.30), ("1", 0.66)), "review", "is 45 px wide, too small to identify (minimum 60 px) and not "
+                                                    "clearly recognised as a permitted student (from 40 px, only "
+                                                    "that lets a face pass)"),
     # not close enough to Jordan for a small face (a full-size face would pass)
     (face(45, ("3", 0.42), ("1", 0.90)), "review", "too small to identify"),
     # Jordan and Ana both near: not clearly either
@@ -81,3 +81,34 @@ def test_with_restricted_students_alone_indexed_a_small_face_never_passes():
 
 def test_without_photo_restricted_students_small_faces_pass_as_before():
     assert decide([face(30, ("3", 0.9))], [], NO_RESTRICTED, POLICY).verdict == "pass"
+
+
+@pytest.mark.faces
+def test_real_small_faces_through_the_product(tmp_path, faces):
+    """Real photos shrunk into a scene, everyone indexed (the default): the permitted student's
+    small face passes as them, the restricted student's blocks, a face under the floor never passes."""
+    import shutil
+
+    from conftest import C, R, student, write_export
+    from test_faces_e2e import distant
+
+    from consentguard import open_db, sync_roster
+    from consentguard.check import Checker
+
+    (tmp_path / "p").mkdir()
+    shutil.copy(faces.restricted_portrait, tmp_path / "p" / f"{R}.jpg")
+    shutil.copy(faces.clear_portrait, tmp_path / "p" / f"{C}.jpg")
+    export = write_export(tmp_path / "e.csv", [student(R, "Marcus", "Ellery", photo="Y"),
+                                               student(C, "Jordan", "Whitfield")])
+    db = open_db(tmp_path / "cg.db")
+    sync_roster(db, export, tmp_path / "p")
+    checker = Checker(db)
+    small = checker.check_path(distant(faces.clear_other, 38, tmp_path, "c38.jpg"))
+    width = small.decision.faces[0].box[2] - small.decision.faces[0].box[0]
+    assert Policy().small_face_floor <= width < Policy().min_face_px
+    assert small.verdict == "pass", small.decision.faces[0].reason
+    assert "recognised as permitted Jordan Whitfield (#900002)" in small.decision.faces[0].reason
+    restricted = checker.check_path(distant(faces.restricted_other, 38, tmp_path, "r38.jpg"))
+    assert restricted.verdict == "block" and "Marcus Ellery" in restricted.reasons[0]
+    tiny = checker.check_path(distant(faces.clear_other, 26, tmp_path, "c26.jpg"))
+    assert tiny.verdict == "review" and "too small to identify" in tiny.reasons[0]
