@@ -46,12 +46,14 @@ SETTINGS: tuple[Setting, ...] = (
             "pass. Set it to min_face_px to turn the band off. Held out on LFW faces shrunk to 32-48 px: every "
             "restricted face still flagged, 9-24% of permitted faces pass instead of none (models/README.md)."),
     Setting("small_recognise_distance", 0.45,
-            "A face in the small-face band passes only if its nearest indexed student is permitted and this close."),
+            "Small-face band (see small_face_floor): a face passes only if its nearest indexed student is "
+            "permitted and this close (stricter than recognise_distance)."),
     Setting("small_recognise_margin", 0.10,
-            "... and nearer than the next indexed student by at least this much."),
+            "Small-face band: the recognised permitted student must be nearer than the next indexed student "
+            "by at least this much."),
     Setting("small_review_distance", 0.65,
-            "... and no photo-restricted student is within this distance (further than review_distance: "
-            "a small face's encoding drifts from the portrait)."),
+            "Small-face band: no photo-restricted student may be within this distance (further than "
+            "review_distance: a small face's encoding drifts from the portrait)."),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
             "faces too small to identify: matched, but never passed."),
