@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
 """Calibrate the face-matching thresholds on LFW, split by person, with the product's own rules.
 
-Stage 1 (--encode, slow, cached in .cache/calibration/lfw_sizes.npz): every LFW photo goes
-through consentguard.faces as the product runs it (``find_and_encode``: CenterFace proposals,
-dlib HOG confirmation, sharpness, encoding) at full size; each person's second and third photo
-are also shrunk so that their face is 24, 32, 40, 48, 60 and 80 px wide and go through it again.
+Stage 1 (--encode, about 20 minutes of two cores, cached in .cache/calibration/lfw_sizes.npz):
+every LFW photo goes through consentguard.faces as the product runs it (``find_and_encode``:
+CenterFace proposals, dlib HOG confirmation, sharpness, encoding) at full size; each person's second
+photo is also shrunk so that its face is 24, 32, 40, 48, 60 and 80 px wide and goes through it again.
 
-Stage 2: the people are split in two halves with scripts/make_eval_roster.py's seed; thresholds
-are tuned on the first half and reported on the second (``held_out_people``). Each simulated
-roster makes a share of the people photo-restricted; each person's first photo (and, with
-``--portraits 2``, the second) is their SIS portrait; every other photo is a probe. Each probe
-is judged by ``consentguard.decide.judge_face`` (not a copy of its rules) with the nearest
-students as the index would give them.
+Stage 2: the people are split in two halves: scripts/make_eval_roster.py's ``held_out_people`` is
+the measuring half, the rest the tuning half. Each simulated school takes a share of the people as
+strangers (no portrait) and makes a share of the rest photo-restricted; each student's first photo
+(or first two) is their SIS portrait; every other photo is a probe. Each probe is judged by
+``consentguard.decide.judge_face`` (not a copy of its rules) with the nearest students as the index
+would give them. The figures are in models/README.md.
 
-Usage: python scripts/calibrate.py [--encode] [--lfw DIR] [--tune | --curve | --sizes | --portraits-gain | --index-cost]
+Usage: python scripts/calibrate.py [--encode] [--lfw DIR] [--tune] [--at BLOCK,REVIEW,MARGIN ...]
+                                   [--recognise] [--sizes [--floor PX --within D --band-margin M --band-review D]]
 """
 
 import argparse
@@ -269,7 +270,6 @@ def tune(data, tune_half, measure_half, args) -> None:
           f"roster photo-restricted, {args.strangers:.0%} of the people strangers; {args.draws} rosters")
     print("columns: restricted flagged, blocked; permitted faces blocked, to review, passed; strangers blocked, "
           "to review")
-    best = None
     for index in ("all", "restricted"):
         sims = simulate(data, tune_half, args.draws, args.restricted, args.strangers, 1, index, seed=1)
         held = simulate(data, measure_half, args.draws, args.restricted, args.strangers, 1, index, seed=2)
@@ -279,8 +279,6 @@ def tune(data, tune_half, measure_half, args) -> None:
             r = rates(held, policy)
             print(f"index {index:<10} margin {margin:.2f} block <= {block:.2f} review <= {review:.2f}  tune: "
                   f"{fmt(rates(sims, policy))}\n{'':>58}held out: {fmt(r)}")
-            if index == "all" and (best is None or r["permitted"]["review"] < best[0]):
-                best = (rates(sims, policy)["permitted"]["review"], margin, block, review)
     print(HEAD.rjust(58 + 10 + len(HEAD)))
 
 
