@@ -275,7 +275,8 @@ class Checker:
         p = self.policy
         return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
                 f"{self.school or 'all'}:{p.block_distance}:{p.review_distance}:"
-                f"{p.margin}:{p.recognise_distance}:{p.recognise_margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}:ocr{int(p.ocr)}")
+                f"{p.margin}:{p.recognise_distance}:{p.recognise_margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}:ocr{int(p.ocr)}"
+                f":small{p.small_face_floor}:{p.small_recognise_distance}:{p.small_recognise_margin}:{p.small_review_distance}")
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         """The faces in the photo as shown and in every other view of the file (frames, pages, ...)."""

@@ -18,7 +18,7 @@ from . import __version__
 from .errors import ConsentGuardError
 from .consent import CHANNELS
 from .db import default_db_path
-from .policy import SETTINGS, Policy, setting_help
+from .policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
 
 
 class Group(click.Group):
@@ -93,12 +93,12 @@ def cli():
 @click.option("--accept-drop", is_flag=True,
               help="Import even if many students or restricted students disappear or lose restrictions, "
                    "or a consent column read by the last sync is missing.")
-@click.option("--index", "index_policy", type=click.Choice(["restricted", "all"]), default="restricted",
-              show_default=True,
-              help="Whose portraits are encoded: only photo-restricted students (stores the least "
-                   "biometric data) or all students (a face recognised as a permitted student is not "
-                   "flagged: fewer false alarms). Opt-in mappings always index all students. "
-                   "See README, 'Which faces to index'.")
+@click.option("--index", "index_policy", type=click.Choice(["restricted", "all"]), default=None,
+              help="Whose portraits are encoded. all (the default for a new database): every student's, so a "
+                   "face recognised as a permitted student is cleared as them. restricted (the privacy "
+                   "option): photo-restricted students' only, storing the least biometric data, at a cost: "
+                   f"{RESTRICTED_INDEX_COST}. Without --index a sync keeps the last sync's policy. Opt-in mappings always "
+                   "index all students. See README, 'Which faces to index'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
 @db_option
 def sync(export, photos, preset, mapping_file, consent_file, check_config, list_presets, accept_drop,

@@ -295,11 +295,21 @@ def latest_sync_id(db: sqlite_utils.Database) -> int | None:
     return row[0] if row else None
 
 
-def roster_policies(db: sqlite_utils.Database) -> tuple[str, str]:
-    """(index_policy, consent_policy) of the latest sync that set them (not a rollback)."""
-    row = db.execute("SELECT index_policy, consent_policy FROM sync_runs WHERE status = 'ok' "
+def policy_sync(db: sqlite_utils.Database) -> tuple[int, str, str] | None:
+    """(sync id, index_policy, consent_policy) of the latest sync that set the policies (not a
+    rollback), or None before the first sync."""
+    row = db.execute("SELECT id, index_policy, consent_policy FROM sync_runs WHERE status = 'ok' "
                      "AND source NOT LIKE 'rollback to #%' ORDER BY id DESC LIMIT 1").fetchone()
-    return (row[0], row[1]) if row else ("restricted", "opt-out")
+    return (row[0], row[1], row[2]) if row else None
+
+
+def roster_policies(db: sqlite_utils.Database) -> tuple[str, str]:
+    """(index_policy, consent_policy) of the latest sync that set them (not a rollback); before
+    the first sync, the defaults."""
+    from .index import DEFAULT_INDEX_POLICY
+
+    row = policy_sync(db)
+    return (row[1], row[2]) if row else (DEFAULT_INDEX_POLICY, "opt-out")
 
 
 def now() -> str:

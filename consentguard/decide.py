@@ -49,17 +49,35 @@ class FaceEvidence:
         return self.box[2] - self.box[0]
 
 
-def quality_problem(face: FaceEvidence, policy: Policy) -> tuple[str, str] | None:
+def quality_problem(face: FaceEvidence, policy: Policy, context: "RosterContext | None" = None
+                    ) -> tuple[str, str] | None:
     """(kind, why) this face cannot be identified reliably, or None; the kind groups
-    faces with the same problem into one reason (see :func:`face_reasons`)."""
-    if face.width < policy.min_face_px:
-        return "small", f"is {face.width} px wide, too small to identify (minimum {policy.min_face_px} px)"
+    faces with the same problem into one reason (see :func:`face_reasons`). With ``context``, a
+    face in the small-face band that :func:`small_face_cleared` clears is not too small."""
+    if face.width < policy.min_face_px and (context is None or small_face_cleared(face, context, policy) is None):
+        band = (f" and not clearly recognised as a permitted student (from {policy.small_face_floor} px, only "
+                "that lets a face pass)" if policy.small_face_floor <= face.width else "")
+        return "small", f"is {face.width} px wide, too small to identify (minimum {policy.min_face_px} px){band}"
     if face.sharpness is not None and face.sharpness < policy.min_sharpness:
         return "blurred", (f"is too blurred to identify (sharpness {face.sharpness:.0f}, "
                            f"minimum {policy.min_sharpness:.0f})")
     if not face.confirmed:
         return "unclear", "is turned away, partly covered or unclear, so it cannot be identified reliably"
     return None
+
+
+def small_face_cleared(face: FaceEvidence, context: "RosterContext", policy: Policy) -> str | None:
+    """The permitted student a face of the small-face band (``small_face_floor`` up to
+    ``min_face_px``) clearly is, or None. A small face's encoding drifts from its portrait, so the
+    band asks more than a full-size face: nearest of all indexed students within
+    ``small_recognise_distance``, nearer than the next by ``small_recognise_margin``, and no
+    photo-restricted student within ``small_review_distance``. Calibrated per face width by
+    scripts/calibrate.py --sizes (models/README.md); below the floor a face never passes."""
+    if not policy.small_face_floor <= face.width < policy.min_face_px or not face.nearest:
+        return None
+    number = recognised_as(face, context, policy, policy.small_recognise_distance, policy.small_recognise_margin)
+    restricted = min((d for n, d in face.nearest if _photo_restricted(context, n)), default=float("inf"))
+    return number if number is not None and restricted > policy.small_review_distance else None
 
 
 @dataclass
@@ -143,7 +161,9 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
     A face in another view of the file (a later frame, a thumbnail) is judged the same way; its
     reason says where."""
     result = _match_face(face, context, policy)
-    problem = quality_problem(face, policy)
+    problem = quality_problem(face, policy, context)
+    if result.verdict == PASS and face.width < policy.min_face_px and not problem:
+        result.reason = _small_pass(face, context, policy)
     if problem and context.at_risk:
         kind, issue = problem
         if result.verdict == PASS or (result.verdict == REVIEW and result.student_number is None):
@@ -156,6 +176,15 @@ def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> Fa
         result.view = face.view
         result.reason = result.reason and f"in {face.view}: {result.reason}"
     return result
+
+
+def _small_pass(face: FaceEvidence, context: RosterContext, policy: Policy) -> str:
+    """Why a face of the small-face band passed (kept in the face's own result)."""
+    number, distance = face.nearest[0]
+    return (f"{_at(face)} is {face.width} px wide and recognised as permitted {_who(context, number)}: "
+            f"distance {distance:.2f} (a face under {policy.min_face_px} px passes within "
+            f"{policy.small_recognise_distance:.2f}, nearer than anyone else by {policy.small_recognise_margin:.2f}, "
+            f"with no photo-restricted student within {policy.small_review_distance:.2f})")
 
 
 TURNS = {90: "turned 90° clockwise", 180: "upside down", 270: "turned 90° anticlockwise"}
@@ -206,15 +235,18 @@ def _match_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> F
     return _unprotected_check(face, context, policy) or FaceResult(face.box, PASS, None, distance, note)
 
 
-def recognised_as(face: FaceEvidence, context: RosterContext, policy: Policy) -> str | None:
+def recognised_as(face: FaceEvidence, context: RosterContext, policy: Policy,
+                  within: float | None = None, margin: float | None = None) -> str | None:
     """The permitted student this face clearly is, or None: nearest of all indexed students,
-    within recognise_distance, and nearer than the next student by at least recognise_margin."""
+    within recognise_distance, and nearer than the next student by at least recognise_margin
+    (``within`` and ``margin``: stricter values, for the small-face band)."""
     if not face.nearest:
         return None
+    within = policy.recognise_distance if within is None else within
+    margin = policy.recognise_margin if margin is None else margin
     number, distance = face.nearest[0]
     runner_up = face.nearest[1][1] if len(face.nearest) > 1 else float("inf")
-    if (_photo_restricted(context, number) or distance > policy.recognise_distance
-            or runner_up < distance + policy.recognise_margin):
+    if (_photo_restricted(context, number) or distance > within or runner_up < distance + margin):
         return None
     return number
 

@@ -1,8 +1,12 @@
 """Face index: the portrait encodings of the students the policy needs.
 
-Only photo-restricted students are indexed (the privacy-preserving choice):
-a face is compared with them alone, so no encoding of a permitted student is
-ever stored. Encodings are 128 float64 values stored as raw bytes.
+By default every student with a portrait is indexed (``all``), so that a face
+recognised as a permitted student is cleared as that student. ``restricted``
+(the privacy option) indexes photo-restricted students alone: no encoding of a
+permitted student is ever stored, at the cost of many more reviews. A student
+may have several portraits (previous years): each is one row, and a face's
+distance to a student is to the closest of them. Encodings are 128 float64
+values stored as raw bytes.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class FaceIndex:
 
 
 INDEX_POLICIES = ("restricted", "all")
+#: The policy of a new database (and of a sync without --index on a database never synced).
+DEFAULT_INDEX_POLICY = "all"
 
 
 def needs_index(consents, index_policy: str = "restricted") -> bool:

@@ -21,22 +21,39 @@ SETTINGS: tuple[Setting, ...] = (
             "student's portrait blocks the photo. Lower = fewer false blocks, more reviews."),
     Setting("review_distance", 0.63,
             "A face closer than this, but not within block_distance, sends the photo to review. "
-            "Higher = more restricted faces caught, more photos to review. Calibrated on held-out "
-            "adults (models/README.md); the model mixes up children more easily."),
+            "Higher = more restricted faces caught, more photos to review. Calibrated again with every "
+            "student indexed (held-out LFW adults: 99.2% of restricted faces flagged, 5.5% of permitted "
+            "students' faces to review; models/README.md); the model mixes up children more easily."),
     Setting("margin", 0.05,
             "With permitted students in the face index: a face nearer a permitted student than the "
             "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review)."),
-    Setting("recognise_distance", 0.45,
+    Setting("recognise_distance", 0.48,
             "While a photo-restricted student in scope has no usable portrait, a face passes only if it is "
             "recognised as a specific permitted student: nearest to them, this close, and nearer than anyone "
-            "else by recognise_margin. Measured on held-out LFW (228 people): 0.45 recognises 55% of "
-            "permitted faces and takes 0.5% of unprotected faces for someone else; 0.50 gives 78% and 2.9%."),
+            "else by recognise_margin. Held out on LFW (229 people, everyone indexed): 0.48 recognises 68% of "
+            "permitted faces and takes 0.44% of unprotected students' faces for someone else; 0.45 gives 56% "
+            "and 0.31%; 0.50 gives 73% and 0.50%."),
     Setting("recognise_margin", 0.10,
             "How much nearer the recognised permitted student must be than the next student (see recognise_distance)."),
     Setting("min_face_px", 60,
             "Faces narrower than this (pixels) cannot be identified reliably: they are still matched "
             "(a clear match blocks) but never pass: review while any student (of --school, if given) "
             "is photo-restricted."),
+    Setting("small_face_floor", 32,
+            "Faces at least this wide but narrower than min_face_px are in the small-face band: they pass "
+            "only when recognised as a permitted student under the band's stricter thresholds "
+            "(small_recognise_distance, small_recognise_margin, small_review_distance); narrower faces never "
+            "pass. Set it to min_face_px to turn the band off. Held out on LFW faces shrunk to 32-48 px: every "
+            "restricted face still flagged, 9-24% of permitted faces pass instead of none (models/README.md)."),
+    Setting("small_recognise_distance", 0.45,
+            "Small-face band (see small_face_floor): a face passes only if its nearest indexed student is "
+            "permitted and this close (stricter than recognise_distance)."),
+    Setting("small_recognise_margin", 0.10,
+            "Small-face band: the recognised permitted student must be nearer than the next indexed student "
+            "by at least this much."),
+    Setting("small_review_distance", 0.65,
+            "Small-face band: no photo-restricted student may be within this distance (further than "
+            "review_distance: a small face's encoding drifts from the portrait)."),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
             "faces too small to identify: matched, but never passed."),
@@ -62,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 
+#: What indexing photo-restricted students alone (sync --index restricted) costs, held out at the
+#: defaults; measured by scripts/calibrate.py --at 0.50,0.63,0.05 (models/README.md).
+RESTRICTED_INDEX_COST = ("40% of permitted students' faces go to review with only photo-restricted "
+                         "students indexed, against 6% with every student indexed (held-out adults, a quarter "
+                         "of the roster photo-restricted, one portrait each)")
+
 
 def setting_help(name: str) -> str:
     """A setting's help with its default, for CLI options."""
@@ -77,6 +100,10 @@ class Policy:
     recognise_distance: float = DEFAULTS["recognise_distance"]
     recognise_margin: float = DEFAULTS["recognise_margin"]
     min_face_px: int = DEFAULTS["min_face_px"]
+    small_face_floor: int = DEFAULTS["small_face_floor"]
+    small_recognise_distance: float = DEFAULTS["small_recognise_distance"]
+    small_recognise_margin: float = DEFAULTS["small_recognise_margin"]
+    small_review_distance: float = DEFAULTS["small_review_distance"]
     min_sharpness: float = DEFAULTS["min_sharpness"]
     detect_mode: str = DEFAULTS["detect_mode"]
     ocr: bool = DEFAULTS["ocr"]

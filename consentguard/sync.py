@@ -22,10 +22,10 @@ import sqlite_utils
 
 from . import index as face_index
 from .consent import CHANNELS, SCOPES, Consents, State
-from .db import latest_sync_id, now, os_user, transaction, writer_lock
+from .db import latest_sync_id, now, os_user, policy_sync, transaction, writer_lock
 from .errors import ConsentGuardError, RosterError, SyncRefused
 from .mapping import Mapping, load_preset
-from .policy import Policy
+from .policy import RESTRICTED_INDEX_COST, Policy
 from .portraits import PortraitResult, PortraitSource, prepare_portrait, open_portraits
 from .roster import Problem, Roster, StudentRecord, read_export
 
@@ -51,7 +51,15 @@ class SyncReport:
     mapping: str = "powerschool"
     encoding: str = "utf-8"
     notes: list[str] = field(default_factory=list)  # worth knowing, not wrong (which portrait face was used)
-    index_policy: str = "restricted"
+    index_policy: str = face_index.DEFAULT_INDEX_POLICY
+    #: how the index policy was set: "default" (a first sync without --index), "chosen" (--index),
+    #: "kept" (no --index: the last sync's policy)
+    index_policy_source: str = "default"
+    #: the index policy before this sync, when this sync changed it (None: unchanged, or a first sync)
+    index_policy_before: str | None = None
+    #: students with usable portraits per number of portraits: {"1": 180, "2": 40} (several
+    #: portraits per student: previous years' photos; a face is as close as to the nearest of them)
+    references: dict[str, int] = field(default_factory=dict)
     #: photo-restricted students (today, any channel) whose face cannot be recognised: no usable portrait
     unprotected: list[str] = field(default_factory=list)
     #: every student who loses any restriction (not only those left with none), and what they had
@@ -72,6 +80,7 @@ class SyncReport:
             f"  photo-restricted:       {self.photo_restricted}",
             f"  name-restricted:        {self.name_restricted}",
             f"  portraits encoded:      {self.portraits_encoded} new, {self.portraits_reused} unchanged",
+            f"  face index:             {self.index_summary()}",
             f"  absent from export:     {self.kept_absent} (restrictions kept)",
             f"  students changed:       {self.changed}",
             f"  newly restricted:       {len(self.newly_restricted)}",
@@ -88,6 +97,15 @@ class SyncReport:
         if self.weaker:
             lines.append(f"  protection is weaker: {self.weaker}")
         return "\n".join(lines)
+
+    def index_summary(self) -> str:
+        """Whose faces the index knows, and how many portraits each student has in it."""
+        who = ("every student with a portrait" if self.index_policy == "all"
+               else "photo-restricted students only (--index restricted)")
+        students = sum(self.references.values())
+        counts = ", ".join(f"{n} with {k} portrait{'s' if k != '1' else ''}"
+                           for k, n in sorted(self.references.items(), key=lambda kv: int(kv[0])))
+        return f"{who}; {students} student(s) indexed" + (f" ({counts})" if counts else "")
 
     def to_json(self) -> dict:
         return {**self.__dict__, "protection_weaker": self.weaker}
@@ -241,26 +259,59 @@ def check_columns(db: sqlite_utils.Database, roster: Roster, before: dict[str, d
 def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Path | None = None,
                 policy: Policy | None = None, mapping: Mapping | None = None,
                 accept_drop: bool = False, consent: str | Path | None = None,
-                index_policy: str = "restricted") -> SyncReport:
+                index_policy: str | None = None) -> SyncReport:
     """Import ``export`` (and portraits from ``photos``; consent from ``consent`` for
-    mappings that join a second file) as one sync run."""
+    mappings that join a second file) as one sync run. ``index_policy`` None: the last sync's
+    policy, or the default (``all``) on a database never synced (see :func:`resolve_index_policy`)."""
     policy = policy or Policy()
     mapping = mapping or load_preset("powerschool")
-    if index_policy not in face_index.INDEX_POLICIES:
+    if index_policy is not None and index_policy not in face_index.INDEX_POLICIES:
         raise ValueError(f"index policy must be one of {', '.join(face_index.INDEX_POLICIES)}")
-    notes = []
-    if mapping.policy == "opt-in" and index_policy != "all":
+    index_policy, source, before, notes = resolve_index_policy(db, index_policy)
+    if mapping.policy == "opt-in":
         # Only students with a current release may be shown: a face must be recognised as one of
         # them, so every student's portrait is needed (restricted-only would send every face to review).
         index_policy = "all"
-        notes.append("opt-in district: every student's portrait is indexed, so that a face can be "
-                     "recognised as a student with a current release")
+        notes = ["opt-in district: every student's portrait is indexed, so that a face can be "
+                 "recognised as a student with a current release"]
     with writer_lock(db, "sync"):
-        return _locked_sync(db, export, photos, policy, mapping, accept_drop, consent, index_policy, notes)
+        return _locked_sync(db, export, photos, policy, mapping, accept_drop, consent, index_policy, notes,
+                            (source, before if before != index_policy else None))
+
+
+def resolve_index_policy(db, requested: str | None) -> tuple[str, str, str | None, list[str]]:
+    """(policy, how it was set, the previous policy, notes for the report) of a sync.
+
+    ``--index`` given: that policy. Not given: the policy of the last sync, so a nightly sync
+    without the option never changes whose biometric data is stored; on a new database, the
+    default, ``all``. A database kept at ``restricted`` (the default before this version) is told
+    every sync that the default changed, what it costs, and how to switch."""
+    last = policy_sync(db)
+    before = last[1] if last else None
+    cost = RESTRICTED_INDEX_COST
+    if requested is not None:
+        notes = []
+        if before is not None and before != requested:
+            notes.append(f"index policy changed from '{before}' (sync #{last[0]}) to '{requested}': "
+                         + ("every student's portrait is now encoded (give --photos with all portraits)"
+                            if requested == "all" else
+                            "stored encodings of permitted students are deleted; " + cost))
+        return requested, "chosen", before, notes
+    if before is None:
+        return face_index.DEFAULT_INDEX_POLICY, "default", None, [
+            f"index policy '{face_index.DEFAULT_INDEX_POLICY}' (the default): every student's portrait is "
+            "encoded, so a face recognised as a permitted student is cleared as them; to store only "
+            "photo-restricted students' encodings, sync with --index restricted (" + cost + ")"]
+    notes = []
+    if before == "restricted":
+        notes.append(f"index policy kept at 'restricted' from sync #{last[0]}: the default for new databases "
+                     f"is now 'all'. {cost[0].upper() + cost[1:]}. To index every student, sync once with "
+                     "--index all (later syncs keep it); to keep 'restricted', do nothing")
+    return before, "kept", None, notes
 
 
 def _locked_sync(db, export, photos, policy: Policy, mapping: Mapping, accept_drop: bool, consent,
-                 index_policy: str, notes: list[str]) -> SyncReport:
+                 index_policy: str, notes: list[str], index_how: tuple[str, str | None]) -> SyncReport:
     """The sync, holding the writer lock: the run is in the history from its first moment (status
     'running'), so a sync killed mid-way is found and marked 'interrupted' by the next one."""
     mark_interrupted(db)
@@ -293,6 +344,7 @@ def _locked_sync(db, export, photos, policy: Policy, mapping: Mapping, accept_dr
         with transaction(db):
             report = _apply(db, roster, before, portraits, reused, sync_id, problems, index_policy)
             report.notes = notes
+            report.index_policy_source, report.index_policy_before = index_how
             db["sync_runs"].update(sync_id, {
                 "finished_at": now(), "status": "ok", "source": roster.source, "source_sha256": roster.sha256,
                 "students": report.students, "restricted": report.photo_restricted + report.name_restricted,
@@ -403,6 +455,7 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
             "encoding": face_index.encoding_to_blob(p.encoding) if p.encoding is not None else None,
         }, pk=("student_number", "sha256"))
     face_index.purge_unneeded(db, index_policy)
+    references = reference_counts(db, index_policy)
     unprotected = face_index.unprotected(db)
     for number, name in unprotected.items():
         problems.append(Problem(f"{name} (#{number}) is photo-restricted but has no usable portrait: "
@@ -418,8 +471,21 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         problems=[str(p) for p in problems],
         names={n: roster.records[n].full_name for n in newly_restricted + newly_cleared + list(lost)},
         mapping=roster.mapping.name, encoding=roster.encoding, index_policy=index_policy,
-        unprotected=list(unprotected), lost=list(lost), lost_detail=lost,
+        references=references, unprotected=list(unprotected), lost=list(lost), lost_detail=lost,
         consent_columns=roster.consent_columns)
+
+
+def reference_counts(db, index_policy: str) -> dict[str, int]:
+    """Indexed students per number of usable portraits: {"1": 180, "2": 40}."""
+    rows = db.execute("SELECT student_number, count(*) FROM portraits WHERE encoding IS NOT NULL "
+                      "GROUP BY student_number").fetchall()
+    if index_policy != "all":
+        restricted = {r[0] for r in db.execute(face_index.NEEDS_INDEX_SQL)}
+        rows = [r for r in rows if r[0] in restricted]
+    counts: dict[str, int] = {}
+    for _, n in rows:
+        counts[str(n)] = counts.get(str(n), 0) + 1
+    return counts
 
 
 __all__ = ["SyncReport", "sync_roster", "snapshot", "current_snapshots", "restrictions_lost"]

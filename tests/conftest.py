@@ -96,7 +96,8 @@ R, C, N = "900001", "900002", "900003"  # restricted face, clear face, restricte
 
 @pytest.fixture(scope="session")
 def face_roster(tmp_path_factory, faces) -> Path:
-    """A real database synced from an export with R photo-restricted, C clear, N name-restricted."""
+    """A real database synced from an export with R photo-restricted, C clear, N name-restricted;
+    indexed with the privacy option (only R's portrait encoded), as the tests using it expect."""
     from consentguard import open_db, sync_roster
 
     work = tmp_path_factory.mktemp("face_roster")
@@ -111,7 +112,7 @@ def face_roster(tmp_path_factory, faces) -> Path:
         student("900004", "Amelia", "Hartley"),
     ])
     db_path = work / "cg.db"
-    report = sync_roster(open_db(db_path), export, portraits)
+    report = sync_roster(open_db(db_path), export, portraits, index_policy="restricted")
     assert report.portraits_encoded == 1, report.problems
     return db_path
 

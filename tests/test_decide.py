@@ -14,7 +14,8 @@ EMPTY_INDEX = RosterContext(STUDENTS, photo_restricted=1, indexed=0, sync_id=7)
 OTHER_SCHOOL = RosterContext(STUDENTS, photo_restricted=1, indexed=1, sync_id=7, school="1202", restricted_here=0)
 BIG = (0, 0, 200, 200)
 SMALL = (0, 0, 40, 40)
-POLICY = Policy(block_distance=0.47, review_distance=0.6, min_face_px=60)
+#: the small-face band is off here (its floor at min_face_px): tests/test_bands.py covers it
+POLICY = Policy(block_distance=0.47, review_distance=0.6, min_face_px=60, small_face_floor=60)
 NAME = NameHit("2", "Priya Natarajan", "caption", "full", "block", 0, 15)
 TYPO = NameHit("2", "Priya Natarajn", "caption", "fuzzy", "review", 0, 14, matched="Priya Natarajan")
 

@@ -166,7 +166,7 @@ def test_index_all_recognises_permitted_students(tmp_path, faces):
     assert clear.verdict == "pass" and clear.reasons == []
     assert "recognised as permitted Jordan Whitfield (#900002)" in clear.decision.faces[0].reason
     # back to the privacy-preserving policy: Jordan's encoding is deleted
-    sync_roster(db, export, portraits)
+    sync_roster(db, export, portraits, index_policy="restricted")
     assert db.execute("SELECT count(*) FROM portraits WHERE encoding IS NOT NULL").fetchone()[0] == 1
 
 

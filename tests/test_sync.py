@@ -67,7 +67,7 @@ def test_portraits_encoded_once_and_purged_when_cleared(tmp_path, db_path, faces
     rows = [student(R, "Marcus", "Ellery", photo="Y"), student(C, "Jordan", "Whitfield"),
             student("900005", "Group", "Shot", media="Y"), student("900006", "Bad", "File", media="Y")]
     db = open_db(db_path)
-    first = sync_roster(db, write_export(tmp_path / "a.csv", rows), portraits)
+    first = sync_roster(db, write_export(tmp_path / "a.csv", rows), portraits, index_policy="restricted")
     assert first.portraits_encoded == 1
     assert any("900005.jpg shows two faces, at [" in p for p in first.problems)
     assert any("900006.png cannot be read" in p for p in first.problems)

@@ -96,7 +96,8 @@ def test_rollback_restores_the_face_encodings_of_a_restored_restriction(tmp_path
     restricted = write_export(tmp_path / "a.csv", [student(R, "Marcus", "Ellery", photo="Y"),
                                                    student("2", "Bo", "Kim", name="Y")])
     cleared = write_export(tmp_path / "b.csv", [student(R, "Marcus", "Ellery"), student("2", "Bo", "Kim", name="Y")])
-    assert runner.invoke(cli, ["sync", str(restricted), "--photos", str(portraits), "--db", str(db_path)]).exit_code == 0
+    assert runner.invoke(cli, ["sync", str(restricted), "--photos", str(portraits), "--db", str(db_path),
+                               "--index", "restricted"]).exit_code == 0  # the privacy option: purges when cleared
     assert runner.invoke(cli, ["sync", str(cleared), "--db", str(db_path), "--accept-drop"]).exit_code == 0
     db = open_db(db_path)
     assert db.execute("SELECT count(*) FROM portraits WHERE encoding IS NOT NULL").fetchone()[0] == 0  # purged
