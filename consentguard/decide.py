@@ -325,8 +325,9 @@ def judge_decided(face: FaceEvidence, context: RosterContext, policy: Policy) ->
     """:func:`judge_face` with the staff decisions in force about this face applied. ``is X``
     makes the face X (blocks if X is photo-restricted, whichever decision came later: fail closed);
     ``not X`` judges it as if X were not in its nearest list; ``cleared`` (a person checked the face by
-    eye: no photo-restricted student) passes a face in review, never a block. Every reason says who
-    decided and when."""
+    eye: no photo-restricted student) passes a face in review, never a block, and only for the students
+    that were in question when the person looked (``FaceDecision.in_question``): a face in review for
+    a student restricted or matched since is in review again. Every reason says who decided and when."""
     confirmation = _confirmation(face, context)
     if confirmation:
         return _confirmed_as(face, confirmation, context)
@@ -336,6 +337,13 @@ def judge_decided(face: FaceEvidence, context: RosterContext, policy: Policy) ->
         note = "; ".join(f"{_who(context, d.student_number)} ruled out by {_on(d)}" for d in ruled)
         result.reason = f"{result.reason}; {note}" if result.reason else f"{_where(face)}{_at(face)}: {note}"
     checked = [d for d in face.decided if d.box is not None and d.decision == "cleared"]
+    if checked and result.verdict == REVIEW and result.student_number is not None and not any(
+            result.student_number in (d.in_question or ()) for d in checked):
+        # the look was for other students: one restricted or matched since was never compared with it
+        look = checked[-1]
+        result.reason = (f"{result.reason}; {_who(context, result.student_number)} was not in question when "
+                         f"{look.decided_by} checked it by eye on {look.decided_at}: check it again")
+        return result
     if checked and result.verdict == REVIEW:  # a person looked: no photo-restricted student (never lifts a block)
         result = FaceResult(face.box, PASS, None, result.distance,
                             f"{_where(face)}{_at(face)} checked by eye by {_on(checked[-1])}: not a photo-restricted "
