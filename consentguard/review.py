@@ -318,6 +318,8 @@ def _decide_item(db, item_id, decision, student_number, by, note, faces, interfa
     if not faces:  # the faces still undecided (after an undo reopened the item, only those)
         done = _decided(db, item.id)
         targets = [(i, f) for i, f in targets if _key(f) not in done] or targets
+    if decision == "is":
+        _one_face_per_picture(db, item, targets, student_number)
     in_question = None
     if decision == "cleared" and item.kind != "photo":  # what the person looked for: those the item showed
         in_question = [s["student_number"] for s in item.students if s.get("student_number")]
@@ -330,6 +332,29 @@ def _decide_item(db, item_id, decision, student_number, by, note, faces, interfa
             add_reference(db, item, index, student_number)
     _refresh_status(db, item)
     return ids
+
+
+def _one_face_per_picture(db: sqlite_utils.Database, item: ReviewItem, targets, student_number: str) -> None:
+    """Refuse an ``is`` that would make two faces of one picture (photo and view) the same student:
+    one student is never twice in one picture, and an item of several faces of one photo ("3 faces
+    in wide.jpg") holds several people, one of whom may be photo-restricted. The face must be chosen."""
+    from .check import SAME_FACE_IOU, iou
+
+    seen: dict[tuple, int] = {}
+    for index, face in targets:
+        where = (face["sha256"], face.get("view"))
+        if where in seen:
+            raise ReviewError(f"item {item.id}: faces {seen[where] + 1} and {index + 1} are in one picture "
+                              f"({face.get('photo') or face.get('path') or face['sha256'][:12]}); one student is "
+                              "never twice in one picture: choose the face (--face N)")
+        seen[where] = index
+    for index, face in targets:
+        for d in decisions_for(db, [face["sha256"]]).get(face["sha256"], []):
+            if (d.decision == "is" and d.student_number == student_number and d.box is not None
+                    and d.view == face.get("view") and iou(d.box, face["box"]) < SAME_FACE_IOU):
+                raise ReviewError(f"item {item.id}: face {index + 1} is in a picture where another face is already "
+                                  f"confirmed as {student_number} (decision #{d.id}); one student is never twice "
+                                  "in one picture: undo that decision first")
 
 
 def _refresh_status(db: sqlite_utils.Database, item: ReviewItem) -> str:

@@ -490,3 +490,30 @@ def test_a_face_cleared_by_eye_is_in_review_again_for_a_student_restricted_since
     assert decision.verdict == "review"
     assert "resembles photo-restricted Amelia Hartley (#900004): distance 0.52" in decision.reasons[0]
     assert "not in question when Dana Office checked it by eye" in decision.reasons[0]
+
+
+def test_is_on_an_item_of_several_faces_of_one_photo_must_choose_the_face(db_file, faces):
+    """Red team (#12): an item of several faces in one photo ("2 faces in group.jpg"). 'review decide
+    ID --is JORDAN' without --faces would confirm every face of the photo as Jordan, Marcus's face
+    too, and the photo would pass (a student is never twice in one picture). Refused in one line,
+    nothing recorded; with the face chosen, it is recorded for that face only."""
+    from consentguard.image import sha256_bytes
+    from consentguard.review import ReviewItem, decisions_for
+
+    rgb, _ = _face_of(faces.group)
+    from consentguard.faces import find_and_encode
+
+    found = sorted(find_and_encode(rgb), key=lambda f: f.box[0])[:2]
+    sha = sha256_bytes(faces.group.read_bytes())
+    item = ReviewItem("f-group", "faces", "2 faces in group.jpg; resembles Marcus Ellery", [], [str(faces.group)],
+                      [{"photo": str(faces.group), "sha256": sha, "box": list(f.box), "view": None} for f in found],
+                      encodings=[f.encoding for f in found])
+    db = saved(db_file, item)
+    refused = cg(db_file, "review", "decide", item.id, "--is", C, "--by", "Dana Office")
+    assert refused.exit_code == 1 and "choose the face" in refused.output
+    assert decisions_for(db, [sha]) == {}
+    chosen = cg(db_file, "review", "decide", item.id, "--is", C, "--face", "2", "--by", "Dana Office")
+    assert chosen.exit_code == 0, chosen.output
+    [decision] = decisions_for(db, [sha])[sha]
+    assert decision.box == tuple(found[1].box) and decision.student_number == C
+    assert cg(db_file, "review", "decide", item.id, "--not", R, "--by", "Dana Office").exit_code == 0  # 'not': all
