@@ -440,11 +440,25 @@ def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: s
         db.execute("UPDATE face_decisions SET undone_by = ?, undone_at = ?, undo_audit_id = ? WHERE id = ?",
                    [by, now(), undo_id, decision_id])
         if decision == "is" and item_id:
-            db.execute("DELETE FROM portraits WHERE student_number = ? AND sha256 = ? AND source = ?",
-                       [number, sha, reference_source(item_id)])
+            _drop_reference(db, number, sha, item_id)
         if item_id:
             db.execute("UPDATE review_items SET status = 'open' WHERE id = ?", [item_id])
     return undo_id
+
+
+def _drop_reference(db: sqlite_utils.Database, number: str, sha: str, item_id: str) -> None:
+    """Remove the reference an undone ``is`` added, unless another ``is`` of the same student in the
+    same photo is still in force: a photo gives a student one reference (the first confirmation's),
+    which then stays, as that decision's, so undoing one of two never leaves the other without it."""
+    other = db.execute("SELECT item_id FROM face_decisions WHERE decision = 'is' AND student_number = ? AND sha256 = ? "
+                       "AND undone_at IS NULL AND item_id IS NOT NULL AND item_id != ? ORDER BY id LIMIT 1",
+                       [number, sha, item_id]).fetchone()
+    if other:
+        db.execute("UPDATE portraits SET source = ? WHERE student_number = ? AND sha256 = ? AND source = ?",
+                   [reference_source(other[0]), number, sha, reference_source(item_id)])
+    else:
+        db.execute("DELETE FROM portraits WHERE student_number = ? AND sha256 = ? AND source = ?",
+                   [number, sha, reference_source(item_id)])
 
 
 def purge_biometrics(db: sqlite_utils.Database) -> int:

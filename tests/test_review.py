@@ -517,3 +517,29 @@ def test_is_on_an_item_of_several_faces_of_one_photo_must_choose_the_face(db_fil
     [decision] = decisions_for(db, [sha])[sha]
     assert decision.box == tuple(found[1].box) and decision.student_number == C
     assert cg(db_file, "review", "decide", item.id, "--not", R, "--by", "Dana Office").exit_code == 0  # 'not': all
+
+
+def test_undoing_one_confirmation_keeps_the_reference_another_still_in_force_needs(db_file, real_faces):
+    """Red team (#12): Marcus's face is confirmed twice in one file (the photo, and frame 2 of it, in two
+    items). A photo gives a student one reference (one row per student and photo), stored by the first
+    confirmation. Undoing that one must keep the reference while the other confirmation is in force
+    (before: deleted, so Marcus's other photos were matched without it); undoing both removes it."""
+    first = person_item(real_faces, "p-photo", keys=("r",))
+    framed = person_item(real_faces, "p-frame", keys=("r",))
+    framed.faces = [{**framed.faces[0], "view": "frame 2 of 3"}]
+    db = saved(db_file, first, framed)
+    sha = real_faces["r"][1]
+
+    def references():
+        return db.execute("SELECT source FROM portraits WHERE student_number = ? AND sha256 = ? AND source LIKE "
+                          "'review:%'", [R, sha]).fetchall()
+
+    for item in (first, framed):
+        assert cg(db_file, "review", "decide", item.id, "--is", R, "--by", "Dana Office").exit_code == 0
+    assert references() == [("review:p-photo",)]
+    (decision_id,) = db.execute("SELECT id FROM face_decisions WHERE item_id = 'p-photo'").fetchone()
+    assert cg(db_file, "review", "undo", str(decision_id), "--by", "A. Admin").exit_code == 0
+    assert references() == [("review:p-frame",)]
+    (decision_id,) = db.execute("SELECT id FROM face_decisions WHERE item_id = 'p-frame'").fetchone()
+    assert cg(db_file, "review", "undo", str(decision_id), "--by", "A. Admin").exit_code == 0
+    assert references() == []
