@@ -357,3 +357,31 @@ def test_a_decision_about_one_face_never_reaches_an_overlapping_other_face():
     [decision], _ = decide_batch(photos, context, Policy(), {"a" * 64: [ben]})
     assert decision.verdict == "block" and [f.verdict for f in decision.faces] == ["pass", "block"]
     assert "matches photo-restricted Ana Ruiz (#1)" in decision.reasons[0]
+
+
+def test_a_reference_added_during_a_scan_reaches_every_photo_of_its_batch(batch):
+    """Red team (#12): staff confirm a face as Marcus (photo-restricted) in review while a scan runs,
+    which adds one of his references. The batch is decided at the end against the index as it is
+    then: every photo is matched again, the cached ones the scan took before the reference landed
+    too (before: matched against the index at the start, so the stranger.jpg face, which is that
+    very face, passed)."""
+    from consentguard.db import latest_sync_id
+    from consentguard.index import encoding_to_blob
+
+    root, db_path = batch
+    db = open_db(db_path)
+    first = run_scan(db, str(db_path), root, workers=1)
+    stranger = by_name(first)["stranger.jpg"]
+    assert stranger.verdict == "pass"
+    face = stranger.evidence.faces[0]
+
+    def confirm_in_review(_):
+        if not db.execute("SELECT 1 FROM portraits WHERE source = 'review:mid-scan'").fetchone():
+            db.execute("INSERT INTO portraits (student_number, sha256, source, box, encoding, status, sync_id) "
+                       "VALUES (?, ?, 'review:mid-scan', ?, ?, 'encoded', ?)",
+                       [R, stranger.doc["sha256"], json.dumps(list(face.box)), encoding_to_blob(face.encoding),
+                        latest_sync_id(db)])
+
+    again = run_scan(db, str(db_path), root, workers=1, progress=confirm_in_review)
+    assert again.cached == 4
+    assert by_name(again)["stranger.jpg"].verdict == "block"
