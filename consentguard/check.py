@@ -114,11 +114,20 @@ def iou(a, b) -> float:
 def apply_decisions(photos: list[PhotoEvidence], decisions: dict[str, list[FaceDecision]]) -> None:
     """Put the staff decisions in force about each face on it (``FaceEvidence.decided``): same photo
     (content hash), same view, boxes overlapping by IoU >= SAME_FACE_IOU (the detector finds a face
-    again a few pixels off). Photo-level decisions (no box) stay with the photo (``decide_batch``)."""
+    again a few pixels off). A decision is about one face: it goes to the face of its view that
+    overlaps its box most, never also to a face beside it (two faces of a crowd can overlap by
+    more than SAME_FACE_IOU; "is permitted Ben" must not reach the restricted face behind him).
+    Photo-level decisions (no box) stay with the photo (``decide_batch``)."""
     for photo in photos:
-        mine = [d for d in decisions.get(photo.sha256 or "", []) if d.box is not None]
         for face in photo.faces:
-            face.decided = [d for d in mine if d.view == face.view and iou(d.box, face.box) >= SAME_FACE_IOU]
+            face.decided = []
+        for d in decisions.get(photo.sha256 or "", []):
+            if d.box is None:
+                continue
+            overlaps = [(iou(d.box, face.box), k) for k, face in enumerate(photo.faces) if face.view == d.view]
+            best, k = max(overlaps, default=(0.0, None))
+            if k is not None and best >= SAME_FACE_IOU:
+                photo.faces[k].decided.append(d)
 
 
 def closeup(rgb, box, rotation: int = 0, size: int = CLOSEUP_PX) -> bytes | None:

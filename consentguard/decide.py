@@ -357,8 +357,9 @@ def judge_decided(face: FaceEvidence, context: RosterContext, policy: Policy) ->
     """:func:`judge_face` with the staff decisions in force about this face applied. ``is X``
     makes the face X (blocks if X is photo-restricted, whichever decision came later: fail closed);
     ``not X`` judges it as if X were not in its nearest list; ``cleared`` (a person checked the face by
-    eye: no photo-restricted student) passes a face in review, never a block. Every reason says who
-    decided and when."""
+    eye: no photo-restricted student) passes a face in review, never a block, and only for the students
+    that were in question when the person looked (``FaceDecision.in_question``): a face in review for
+    a student restricted or matched since is in review again. Every reason says who decided and when."""
     confirmation = _confirmation(face, context)
     if confirmation:
         return _confirmed_as(face, confirmation, context)
@@ -368,6 +369,13 @@ def judge_decided(face: FaceEvidence, context: RosterContext, policy: Policy) ->
         note = "; ".join(f"{_who(context, d.student_number)} ruled out by {_on(d)}" for d in ruled)
         result.reason = f"{result.reason}; {note}" if result.reason else f"{_where(face)}{_at(face)}: {note}"
     checked = [d for d in face.decided if d.box is not None and d.decision == "cleared"]
+    if checked and result.verdict == REVIEW and result.student_number is not None and not any(
+            result.student_number in (d.in_question or ()) for d in checked):
+        # the look was for other students: one restricted or matched since was never compared with it
+        look = checked[-1]
+        result.reason = (f"{result.reason}; {_who(context, result.student_number)} was not in question when "
+                         f"{look.decided_by} checked it by eye on {look.decided_at}: check it again")
+        return result
     if checked and result.verdict == REVIEW:  # a person looked: no photo-restricted student (never lifts a block)
         result = FaceResult(face.box, PASS, None, result.distance,
                             f"{_where(face)}{_at(face)} checked by eye by {_on(checked[-1])}: not a photo-restricted "
@@ -507,9 +515,16 @@ def _as_permitted(i, source, number, faces, results, photos, context, policy) ->
         return own
     settled = own.kind in SETTLED_BY_IDENTITY or (
         own.student_number is not None and own.distance is not None and own.distance > policy.block_distance)
-    if not settled or _restricted_distance(without(face, ruled_out(face)), context) <= policy.block_distance:
+    near = _restricted_distance(without(face, ruled_out(face)), context)
+    if not settled or near <= policy.block_distance:
         return own
     src = faces[source]
+    if near <= policy.review_distance and not _nearer_the_person(i, faces, near, policy):
+        restricted = next(n for n, d in face.nearest if d == near and _photo_restricted(context, n))
+        own.reason = (f"{own.reason}; not cleared as permitted {_who(context, number)}: it is nearer photo-restricted "
+                      f"{_who(context, restricted)} ({near:.2f}) than this person's clear faces by less than "
+                      f"{policy.group_margin:.2f}, so it may be {_who(context, restricted)} seen unclearly")
+        return own
     confirmation = _confirmation(src, context)
     how = (f"which {confirmation.decided_by} confirmed as permitted {_who(context, number)} on "
            f"{confirmation.decided_at}" if confirmation else
@@ -517,6 +532,19 @@ def _as_permitted(i, source, number, faces, results, photos, context, policy) ->
     reason = (f"{_where(face)}{_at(face)} is the same person{_gap(face, src)} as {_named(src, photos[source])}, "
               f"{how}; on its own: {own.reason}")
     return replace(own, verdict=PASS, student_number=None, reason=reason, kind=None)
+
+
+def _nearer_the_person(i: int, faces: list[FaceEvidence], restricted: float, policy: Policy) -> bool:
+    """Whether face ``i`` is nearer the person's other clear faces than the photo-restricted
+    student it resembles (at ``restricted``) by group_margin: only then does who the person is settle
+    it. (A restricted student's small face can fall within group_distance of a permitted look-alike's
+    clear face while it is barely farther from their own portrait: 27 of 373 such LFW faces.)"""
+    own = faces[i].encoding
+    if own is None:
+        return False
+    gaps = [float(np.linalg.norm(own - f.encoding)) for k, f in enumerate(faces)
+            if k != i and f.encoding is not None and quality_problem(f, policy) is None]
+    return bool(gaps) and min(gaps) + policy.group_margin <= restricted
 
 
 def _span(values) -> str:

@@ -50,6 +50,10 @@ class FaceDecision:
     decided_by: str
     decided_at: str
     item_id: str | None = None
+    #: ``cleared`` on a face: the photo-restricted students in question on its item when a person
+    #: looked (kept in the decision's audit row). The look covers them only: a face in review for a
+    #: student restricted or matched since is in review again. None: not known (covers none).
+    in_question: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -88,16 +92,22 @@ def decisions_for(db: sqlite_utils.Database, sha256s) -> dict[str, list[FaceDeci
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
         rows = db.execute(
-            "SELECT id, sha256, box, view, decision, student_number, decided_by, decided_at, item_id "
-            f"FROM face_decisions WHERE undone_at IS NULL AND sha256 IN ({', '.join('?' * len(chunk))}) ORDER BY id",
-            chunk)
+            "SELECT f.id, f.sha256, f.box, f.view, f.decision, f.student_number, f.decided_by, f.decided_at, "
+            "f.item_id, json_extract(c.result, '$.in_question') FROM face_decisions f "
+            "LEFT JOIN checks c ON c.id = f.audit_id "
+            f"WHERE f.undone_at IS NULL AND f.sha256 IN ({', '.join('?' * len(chunk))}) ORDER BY f.id", chunk)
         for r in rows:
-            found.setdefault(r[1], []).append(FaceDecision(r[0], r[1], _box(r[2]), r[3], r[4], r[5], r[6], r[7], r[8]))
+            in_question = tuple(json.loads(r[9])) if r[9] else None
+            found.setdefault(r[1], []).append(FaceDecision(r[0], r[1], _box(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
+                                                           in_question))
     return found
 
 
 def save_items(db: sqlite_utils.Database, items: list[ReviewItem]) -> None:
-    """Store (or refresh) the items of a batch; an item already decided keeps its status."""
+    """Store (or refresh) the items of a batch. The batch makes items only for what is still in
+    review, so an item stored as decided that comes back (the same faces in review again: a sync
+    added a restricted student since its "not X") is open again: listed and decidable, never kept
+    out of the queue while its photos wait in review. Its earlier decisions stay in force."""
     from .db import transaction
 
     stamp = now()
@@ -113,15 +123,17 @@ def save_items(db: sqlite_utils.Database, items: list[ReviewItem]) -> None:
             db.execute(
                 "INSERT INTO review_items (id, kind, status, summary, item, encodings, closeups, first_seen, "
                 "last_seen) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "summary = excluded.summary, item = excluded.item, encodings = excluded.encodings, "
+                "status = 'open', summary = excluded.summary, item = excluded.item, encodings = excluded.encodings, "
                 "closeups = excluded.closeups, last_seen = excluded.last_seen",
                 [item.id, item.kind, item.summary, json.dumps(item.to_json()), blob, closeups, stamp, stamp])
 
 
 def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | None, decision: str,
                     student_number: str | None, by: str | None = None, item_id: str | None = None,
-                    note: str | None = None, interface: str = "cli") -> int:
-    """Store one decision about a face (or, ``box`` None, a photo) and record it in the audit trail."""
+                    note: str | None = None, interface: str = "cli", in_question=None) -> int:
+    """Store one decision about a face (or, ``box`` None, a photo) and record it in the audit trail.
+    ``in_question``: for ``cleared`` on a face, the photo-restricted students the person looked for
+    (:attr:`FaceDecision.in_question`); kept in the audit row, which nothing can change later."""
     from . import audit
 
     if decision not in DECISIONS:
@@ -133,7 +145,8 @@ def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | Non
         "checked_at": now(), "os_user": by, "interface": interface, "file_name": item_id or sha256[:12],
         "sha256": sha256, "verdict": "review", "reasons": json.dumps([f"review decision: {decision} "
                                                                        f"{student_number or ''}".strip()]),
-        "student_numbers": json.dumps([student_number] if student_number else []), "result": json.dumps(what),
+        "student_numbers": json.dumps([student_number] if student_number else []),
+        "result": json.dumps(what if in_question is None else {**what, "in_question": sorted(in_question)}),
         "event": "review-decision", "note": note})
     return db["face_decisions"].insert({
         **what, "box": json.dumps(list(box)) if box else None, "note": note, "decided_by": by,
@@ -305,15 +318,43 @@ def _decide_item(db, item_id, decision, student_number, by, note, faces, interfa
     if not faces:  # the faces still undecided (after an undo reopened the item, only those)
         done = _decided(db, item.id)
         targets = [(i, f) for i, f in targets if _key(f) not in done] or targets
+    if decision == "is":
+        _one_face_per_picture(db, item, targets, student_number)
+    in_question = None
+    if decision == "cleared" and item.kind != "photo":  # what the person looked for: those the item showed
+        in_question = [s["student_number"] for s in item.students if s.get("student_number")]
     ids = []
     for index, face in targets:
         box = tuple(face["box"]) if face.get("box") else None
         ids.append(record_decision(db, face["sha256"], box, face.get("view"), decision, student_number, by,
-                                   item.id, note, interface))
+                                   item.id, note, interface, in_question))
         if decision == "is" and box is not None:
             add_reference(db, item, index, student_number)
     _refresh_status(db, item)
     return ids
+
+
+def _one_face_per_picture(db: sqlite_utils.Database, item: ReviewItem, targets, student_number: str) -> None:
+    """Refuse an ``is`` that would make two faces of one picture (photo and view) the same student:
+    one student is never twice in one picture, and an item of several faces of one photo ("3 faces
+    in wide.jpg") holds several people, one of whom may be photo-restricted. The face must be chosen."""
+    from .check import SAME_FACE_IOU, iou
+
+    seen: dict[tuple, int] = {}
+    for index, face in targets:
+        where = (face["sha256"], face.get("view"))
+        if where in seen:
+            raise ReviewError(f"item {item.id}: faces {seen[where] + 1} and {index + 1} are in one picture "
+                              f"({face.get('photo') or face.get('path') or face['sha256'][:12]}); one student is "
+                              "never twice in one picture: choose the face (--face N)")
+        seen[where] = index
+    for index, face in targets:
+        for d in decisions_for(db, [face["sha256"]]).get(face["sha256"], []):
+            if (d.decision == "is" and d.student_number == student_number and d.box is not None
+                    and d.view == face.get("view") and iou(d.box, face["box"]) < SAME_FACE_IOU):
+                raise ReviewError(f"item {item.id}: face {index + 1} is in a picture where another face is already "
+                                  f"confirmed as {student_number} (decision #{d.id}); one student is never twice "
+                                  "in one picture: undo that decision first")
 
 
 def _refresh_status(db: sqlite_utils.Database, item: ReviewItem) -> str:
@@ -399,11 +440,25 @@ def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: s
         db.execute("UPDATE face_decisions SET undone_by = ?, undone_at = ?, undo_audit_id = ? WHERE id = ?",
                    [by, now(), undo_id, decision_id])
         if decision == "is" and item_id:
-            db.execute("DELETE FROM portraits WHERE student_number = ? AND sha256 = ? AND source = ?",
-                       [number, sha, reference_source(item_id)])
+            _drop_reference(db, number, sha, item_id)
         if item_id:
             db.execute("UPDATE review_items SET status = 'open' WHERE id = ?", [item_id])
     return undo_id
+
+
+def _drop_reference(db: sqlite_utils.Database, number: str, sha: str, item_id: str) -> None:
+    """Remove the reference an undone ``is`` added, unless another ``is`` of the same student in the
+    same photo is still in force: a photo gives a student one reference (the first confirmation's),
+    which then stays, as that decision's, so undoing one of two never leaves the other without it."""
+    other = db.execute("SELECT item_id FROM face_decisions WHERE decision = 'is' AND student_number = ? AND sha256 = ? "
+                       "AND undone_at IS NULL AND item_id IS NOT NULL AND item_id != ? ORDER BY id LIMIT 1",
+                       [number, sha, item_id]).fetchone()
+    if other:
+        db.execute("UPDATE portraits SET source = ? WHERE student_number = ? AND sha256 = ? AND source = ?",
+                   [reference_source(other[0]), number, sha, reference_source(item_id)])
+    else:
+        db.execute("DELETE FROM portraits WHERE student_number = ? AND sha256 = ? AND source = ?",
+                   [number, sha, reference_source(item_id)])
 
 
 def purge_biometrics(db: sqlite_utils.Database) -> int:

@@ -457,7 +457,8 @@ def _finish_batch(db: sqlite_utils.Database, scan: Scan, checker: "Checker") -> 
     """Decide every photo checked (cached ones included) together, store the review items, and
     record each photo's final verdict in the audit trail (once). Photos judged against different
     roster runs (a sync landed during the scan) are decided in one batch per run; a run that is
-    neither the first nor the last is judged against the last (faces matched again)."""
+    neither the first nor the last is judged against the last. Every face is matched again against
+    the judging checker's index, so a reference added while the scan ran reaches every photo."""
     from . import review
     from .check import decision_json
 
@@ -471,7 +472,9 @@ def _finish_batch(db: sqlite_utils.Database, scan: Scan, checker: "Checker") -> 
         updates, items = [], []
         for sync_id, results in groups.items():
             judge = judges.get(sync_id, final)
-            decisions, found = judge.decide([r.evidence for r in results], rematch=sync_id not in judges)
+            # every face matched again against the index as it is now: a reference added during the scan
+            # (a face confirmed in review) reaches the photos checked or taken from the cache before it
+            decisions, found = judge.decide([r.evidence for r in results], rematch=True)
             updates += [(r, judge.sync_id, d) for r, d in zip(results, decisions)]
             items += found
     except KeyboardInterrupt:  # stopped again while deciding: each photo keeps its own verdict

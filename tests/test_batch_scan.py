@@ -333,3 +333,55 @@ def test_check_decides_its_photos_together(face_roster, faces, tmp_path):
     text = CliRunner().invoke(cli, ["check", str(faces.restricted_other), str(faces.clear_other), "--no-ocr",
                                     "--db", str(db)])
     assert text.output.splitlines()[0].startswith("BLOCK") and "2 photos: 1 block, 1 pass" in text.output
+
+
+def test_a_decision_about_one_face_never_reaches_an_overlapping_other_face():
+    """Red team (#12): two faces overlapping by IoU >= 0.5 (a child half in front of another in a crowd).
+    Staff confirmed the face in front as permitted Ben; the one behind matches photo-restricted Ana
+    closely. The decision is about one face: it reaches the face that overlaps its box most, only,
+    so the restricted face still blocks (before: both faces took it, and the photo passed)."""
+    from consentguard.decide import RosterContext
+    from consentguard.index import Student
+    from consentguard.people import decide_batch
+    from consentguard.policy import Policy
+
+    students = {"1": Student("1", "Ana", "Ruiz", True, False), "2": Student("2", "Ben", "Cole", False, False)}
+    context = RosterContext(students, 1, 1, 1)
+    front, behind = (100, 100, 200, 200), (130, 100, 230, 200)
+    assert iou(front, behind) >= 0.5
+    ben = FaceDecision(1, "a" * 64, front, None, "is", "2", "Dana Office", "2026-11-22T03:00:00")
+    faces = [FaceEvidence(front, [("2", 0.62), ("1", 0.70)]), FaceEvidence(behind, [("1", 0.30), ("2", 0.75)])]
+    photos = [PhotoEvidence("crowd.jpg", "a" * 64, faces)]
+    apply_decisions(photos, {"a" * 64: [ben]})
+    assert [f.decided for f in faces] == [[ben], []]
+    [decision], _ = decide_batch(photos, context, Policy(), {"a" * 64: [ben]})
+    assert decision.verdict == "block" and [f.verdict for f in decision.faces] == ["pass", "block"]
+    assert "matches photo-restricted Ana Ruiz (#1)" in decision.reasons[0]
+
+
+def test_a_reference_added_during_a_scan_reaches_every_photo_of_its_batch(batch):
+    """Red team (#12): staff confirm a face as Marcus (photo-restricted) in review while a scan runs,
+    which adds one of his references. The batch is decided at the end against the index as it is
+    then: every photo is matched again, the cached ones the scan took before the reference landed
+    too (before: matched against the index at the start, so the stranger.jpg face, which is that
+    very face, passed)."""
+    from consentguard.db import latest_sync_id
+    from consentguard.index import encoding_to_blob
+
+    root, db_path = batch
+    db = open_db(db_path)
+    first = run_scan(db, str(db_path), root, workers=1)
+    stranger = by_name(first)["stranger.jpg"]
+    assert stranger.verdict == "pass"
+    face = stranger.evidence.faces[0]
+
+    def confirm_in_review(_):
+        if not db.execute("SELECT 1 FROM portraits WHERE source = 'review:mid-scan'").fetchone():
+            db.execute("INSERT INTO portraits (student_number, sha256, source, box, encoding, status, sync_id) "
+                       "VALUES (?, ?, 'review:mid-scan', ?, ?, 'encoded', ?)",
+                       [R, stranger.doc["sha256"], json.dumps(list(face.box)), encoding_to_blob(face.encoding),
+                        latest_sync_id(db)])
+
+    again = run_scan(db, str(db_path), root, workers=1, progress=confirm_in_review)
+    assert again.cached == 4
+    assert by_name(again)["stranger.jpg"].verdict == "block"

@@ -418,3 +418,128 @@ def test_two_people_deciding_one_item_at_once_make_one_decision(db_file):
         [t.join() for t in threads]
         assert sorted(type(o).__name__ for o in outcomes) == ["list", "str"], outcomes
         assert "already decided" in next(o for o in outcomes if isinstance(o, str))
+
+
+def test_an_item_in_review_again_after_its_decision_is_open_again(db_file, real_faces):
+    """Red team (#12): staff decided "not Marcus" on a face; a later sync adds a photo-restricted
+    student with no portrait, so the same face is in review again (it could be them). The batch
+    builds the same item (same faces, same id): it must be open again, listed and decidable, not
+    kept "decided" out of the queue while its photo waits in review (before: hidden, and
+    'review decide' refused it as already decided)."""
+    from dataclasses import replace
+
+    from consentguard.check import Checker
+    from consentguard.decide import FaceEvidence
+    from consentguard.people import PhotoEvidence
+    from consentguard.review import save_items
+
+    path, sha, face, _ = real_faces["r"]
+    db = open_db(db_file)
+    checker = Checker(db, record=False)
+
+    def batch():
+        return [PhotoEvidence(path, sha, [FaceEvidence(tuple(face.box), [(R, 0.56), (C, 0.70)],
+                                                       encoding=face.encoding)])]
+
+    [decision], [item] = checker.decide(batch())
+    assert decision.verdict == "review"
+    save_items(db, [item])
+    assert cg(db_file, "review", "decide", item.id, "--not", R, "--by", "Dana Office").exit_code == 0
+    [decision], items = checker.decide(batch())
+    assert decision.verdict == "pass" and items == []
+    checker.context = replace(checker.context, photo_restricted=2, unprotected_here=1)  # one without a portrait
+    [decision], [again] = checker.decide(batch())
+    assert decision.verdict == "review" and again.id == item.id and "no usable portrait" in decision.reasons[0]
+    save_items(db, [again])
+    assert item.id in cg(db_file, "review", "list").output
+    done = cg(db_file, "review", "decide", item.id, "--cleared", "--by", "Dana Office")
+    assert done.exit_code == 0, done.output
+    assert checker.decide(batch())[0][0].verdict == "pass"
+
+
+def test_a_face_cleared_by_eye_is_in_review_again_for_a_student_restricted_since(db_file, real_faces):
+    """Red team (#12): staff looked at a face that resembled Marcus Ellery (restricted) and cleared it:
+    no photo-restricted student. A later sync restricts Amelia Hartley, whom the same face resembles
+    at 0.52. The person never compared the face with Amelia: the 'cleared' covers the students that
+    were in question when it was made, so the face is in review again and says why (before: the
+    photo passed on the old look)."""
+    from dataclasses import replace
+
+    from consentguard.check import Checker
+    from consentguard.decide import FaceEvidence
+    from consentguard.people import PhotoEvidence
+    from consentguard.review import save_items
+
+    amelia = "900004"
+    path, sha, face, _ = real_faces["r"]
+    db = open_db(db_file)
+    checker = Checker(db, record=False)
+
+    def batch():
+        nearest = [(amelia, 0.52), (R, 0.56), (C, 0.70)]
+        return [PhotoEvidence(path, sha, [FaceEvidence(tuple(face.box), nearest, encoding=face.encoding)])]
+
+    [decision], [item] = checker.decide(batch())
+    assert decision.verdict == "review" and "Marcus Ellery" in decision.reasons[0]
+    save_items(db, [item])
+    assert cg(db_file, "review", "decide", item.id, "--cleared", "--by", "Dana Office").exit_code == 0
+    assert checker.decide(batch())[0][0].verdict == "pass"
+    students = {**checker.context.students, amelia: replace(checker.context.students[amelia], photo_restricted=True)}
+    checker.context = replace(checker.context, students=students, photo_restricted=2, indexed=2)
+    [decision], [again] = checker.decide(batch())
+    assert decision.verdict == "review"
+    assert "resembles photo-restricted Amelia Hartley (#900004): distance 0.52" in decision.reasons[0]
+    assert "not in question when Dana Office checked it by eye" in decision.reasons[0]
+
+
+def test_is_on_an_item_of_several_faces_of_one_photo_must_choose_the_face(db_file, faces):
+    """Red team (#12): an item of several faces in one photo ("2 faces in group.jpg"). 'review decide
+    ID --is JORDAN' without --faces would confirm every face of the photo as Jordan, Marcus's face
+    too, and the photo would pass (a student is never twice in one picture). Refused in one line,
+    nothing recorded; with the face chosen, it is recorded for that face only."""
+    from consentguard.image import sha256_bytes
+    from consentguard.review import ReviewItem, decisions_for
+
+    rgb, _ = _face_of(faces.group)
+    from consentguard.faces import find_and_encode
+
+    found = sorted(find_and_encode(rgb), key=lambda f: f.box[0])[:2]
+    sha = sha256_bytes(faces.group.read_bytes())
+    item = ReviewItem("f-group", "faces", "2 faces in group.jpg; resembles Marcus Ellery", [], [str(faces.group)],
+                      [{"photo": str(faces.group), "sha256": sha, "box": list(f.box), "view": None} for f in found],
+                      encodings=[f.encoding for f in found])
+    db = saved(db_file, item)
+    refused = cg(db_file, "review", "decide", item.id, "--is", C, "--by", "Dana Office")
+    assert refused.exit_code == 1 and "choose the face" in refused.output
+    assert decisions_for(db, [sha]) == {}
+    chosen = cg(db_file, "review", "decide", item.id, "--is", C, "--face", "2", "--by", "Dana Office")
+    assert chosen.exit_code == 0, chosen.output
+    [decision] = decisions_for(db, [sha])[sha]
+    assert decision.box == tuple(found[1].box) and decision.student_number == C
+    assert cg(db_file, "review", "decide", item.id, "--not", R, "--by", "Dana Office").exit_code == 0  # 'not': all
+
+
+def test_undoing_one_confirmation_keeps_the_reference_another_still_in_force_needs(db_file, real_faces):
+    """Red team (#12): Marcus's face is confirmed twice in one file (the photo, and frame 2 of it, in two
+    items). A photo gives a student one reference (one row per student and photo), stored by the first
+    confirmation. Undoing that one must keep the reference while the other confirmation is in force
+    (before: deleted, so Marcus's other photos were matched without it); undoing both removes it."""
+    first = person_item(real_faces, "p-photo", keys=("r",))
+    framed = person_item(real_faces, "p-frame", keys=("r",))
+    framed.faces = [{**framed.faces[0], "view": "frame 2 of 3"}]
+    db = saved(db_file, first, framed)
+    sha = real_faces["r"][1]
+
+    def references():
+        return db.execute("SELECT source FROM portraits WHERE student_number = ? AND sha256 = ? AND source LIKE "
+                          "'review:%'", [R, sha]).fetchall()
+
+    for item in (first, framed):
+        assert cg(db_file, "review", "decide", item.id, "--is", R, "--by", "Dana Office").exit_code == 0
+    assert references() == [("review:p-photo",)]
+    (decision_id,) = db.execute("SELECT id FROM face_decisions WHERE item_id = 'p-photo'").fetchone()
+    assert cg(db_file, "review", "undo", str(decision_id), "--by", "A. Admin").exit_code == 0
+    assert references() == [("review:p-frame",)]
+    (decision_id,) = db.execute("SELECT id FROM face_decisions WHERE item_id = 'p-frame'").fetchone()
+    assert cg(db_file, "review", "undo", str(decision_id), "--by", "A. Admin").exit_code == 0
+    assert references() == []
