@@ -525,6 +525,12 @@ def _as_permitted(i, source, number, faces, results, photos, context, policy) ->
                       f"{_who(context, restricted)} ({near:.2f}) than this person's clear faces by less than "
                       f"{policy.group_margin:.2f}, so it may be {_who(context, restricted)} seen unclearly")
         return own
+    needed = policy.small_recognise_distance if face.width < policy.min_face_px else policy.recognise_distance
+    if context.unprotected and not _gap_to_person(i, faces, policy) < needed:
+        own.reason = (f"{own.reason}; not cleared as permitted {_who(context, number)}: a photo-restricted student "
+                      f"in scope has no usable portrait, and this face is not within {needed:.2f} of this "
+                      "person's clear faces (as near as recognising it alone needs), so it may be them")
+        return own
     confirmation = _confirmation(src, context)
     how = (f"which {confirmation.decided_by} confirmed as permitted {_who(context, number)} on "
            f"{confirmation.decided_at}" if confirmation else
@@ -539,12 +545,17 @@ def _nearer_the_person(i: int, faces: list[FaceEvidence], restricted: float, pol
     student it resembles (at ``restricted``) by group_margin: only then does who the person is settle
     it. (A restricted student's small face can fall within group_distance of a permitted look-alike's
     clear face while it is barely farther from their own portrait: 27 of 373 such LFW faces.)"""
+    return _gap_to_person(i, faces, policy) + policy.group_margin <= restricted
+
+
+def _gap_to_person(i: int, faces: list[FaceEvidence], policy: Policy) -> float:
+    """Distance from face ``i`` to the nearest clear face of its person (inf: none, or not encoded).
+    While a photo-restricted student has no portrait there is nothing to compare with, so a face is
+    cleared through its person only within recognise_distance: as near as recognising it needs."""
     own = faces[i].encoding
-    if own is None:
-        return False
     gaps = [float(np.linalg.norm(own - f.encoding)) for k, f in enumerate(faces)
-            if k != i and f.encoding is not None and quality_problem(f, policy) is None]
-    return bool(gaps) and min(gaps) + policy.group_margin <= restricted
+            if own is not None and k != i and f.encoding is not None and quality_problem(f, policy) is None]
+    return min(gaps, default=float("inf"))
 
 
 def _span(values) -> str:
