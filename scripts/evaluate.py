@@ -133,6 +133,7 @@ def ensure_set(cache: Path, **build) -> Path:
     print(f"building the evaluation set (once) in {out} ...", file=sys.stderr)
     summary = build_set(tmp, **build)
     (tmp / "done").write_text(summary.replace(str(tmp), str(out)) + "\n")
+    shutil.rmtree(out, ignore_errors=True)  # a set left unfinished by an interrupted build
     tmp.rename(out)
     return out
 

@@ -238,7 +238,8 @@ def event_set(out: Path, everyone: list[Person], photos: int, n_people: int, n_r
               size: tuple[int, int]) -> None:
     """One event: ``n_people`` recurring people (``n_restricted`` restricted) over ``photos`` photos,
     close-ups (3 in 8) and wide shots. The first close-ups feature each restricted person, sharp and
-    large; every restricted person is in at least 3 wide shots as well."""
+    large; every restricted person is in at least 3 wide shots as well. A person's close-ups and wide
+    shots come from different photos of them (as at a real event: another moment, another pose)."""
     rng = np.random.default_rng(SEED + 2)
     folder = out / "event"
     folder.mkdir(parents=True, exist_ok=True)
@@ -254,7 +255,11 @@ def event_set(out: Path, everyone: list[Person], photos: int, n_people: int, n_r
     wide = photos - closeups
 
     def face(p: Person, width: int, blur: float = 0.0) -> Face:
-        return Face(p, p.probes[int(rng.integers(len(p.probes)))], width, blur, bool(rng.random() < 0.5))
+        """Close-ups (150 px and up) use the first half of the person's probes, wide shots the
+        other half: a small face is never the same photo as a close-up, scaled down."""
+        half = (len(p.probes) + 1) // 2
+        probes = (p.probes[:half] if width >= 150 else p.probes[half:]) or p.probes
+        return Face(p, probes[int(rng.integers(len(probes)))], width, blur, bool(rng.random() < 0.5))
 
     shots: list[list[Face]] = []
     for c in range(closeups):
