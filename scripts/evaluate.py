@@ -27,7 +27,7 @@ into a fresh database with ``consentguard sync`` (the product's defaults; ``--in
 that option on), checks every photo with the default Policy (OCR off unless ``--ocr``) and
 prints the figures of the issue's "Measured" table (see docs/evaluation.md):
 
-  python scripts/evaluate.py [--index restricted|all] [--ocr] [--workers 2] [--cache DIR]
+  python scripts/evaluate.py [--index restricted|all] [--portrait-crop] [--ocr] [--workers 2] [--cache DIR]
 """
 
 import argparse
@@ -44,7 +44,6 @@ from collections import defaultdict
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent
-ROOT = SCRIPTS.parent
 
 BUCKETS = [(0, 48), (48, 64), (64, 100), (100, 200), (200, 10**9)]
 
@@ -78,7 +77,7 @@ def evaluate(folder: Path, manifest: Path, db_path=None, thorough=False, channel
     photos_clean = photos_clean_review = 0
     for photo, labels in read_manifest(manifest).items():
         result = checker.check_path(folder / photo)
-        detected = result.decision.faces
+        detected = slim(result.to_json())["faces"]
         has_restricted = any(l["student"] in restricted for l in labels)
         if not has_restricted:
             photos_clean += 1
@@ -86,11 +85,9 @@ def evaluate(folder: Path, manifest: Path, db_path=None, thorough=False, channel
         for label in labels:
             box = label["box"]
             if box:
-                inside = [f for f in detected if box[0] <= (f.box[0] + f.box[2]) / 2 <= box[2]
-                          and box[1] <= (f.box[1] + f.box[3]) / 2 <= box[3]]
-                verdict = max((f.verdict for f in inside), key=["pass", "review", "block"].index, default="missed")
+                verdict = face_verdict(box, detected)
             else:
-                mine = [f for f in detected if f.student_number == label["student"]]
+                mine = [f for f in result.decision.faces if f.student_number == label["student"]]
                 verdict = max((f.verdict for f in mine), key=["pass", "review", "block"].index, default="pass")
             width = box[2] - box[0] if box else None
             for key in ("all", bucket(width)):
@@ -147,6 +144,15 @@ def sync(set_dir: Path, db_path: Path, index: str | None) -> str:
     if run.returncode not in (0, 3):
         raise SystemExit(f"sync failed ({run.returncode}):\n{run.stdout}{run.stderr}")
     return (run.stdout + run.stderr).strip()
+
+
+def sync_summary(text: str) -> str:
+    """The sync's report in one line: portraits encoded, refused, and any weaker protection."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    encoded = next((line for line in lines if line.startswith("portraits encoded")), "portraits encoded: ?")
+    out = f"{encoded}; {sum(line.startswith('!') for line in lines)} portrait(s) not used"
+    weaker = next((line for line in lines if line.startswith("Warning:")), None)
+    return out + (f"; {weaker.split(':', 2)[-1].split(':')[0].strip()}" if weaker else "")
 
 
 def read_labels(manifest: Path) -> dict[str, list[dict]]:
@@ -299,7 +305,8 @@ def run_suite(args) -> None:
     from consentguard import Policy
     build = {"n_people": args.people, "groups": args.groups, "event_photos": args.event_photos,
              "event_people": args.event_people, "event_restricted": args.event_restricted,
-             "size": tuple(args.size), **({"lfw": args.lfw.resolve()} if args.lfw else {})}
+             "size": tuple(args.size), **({"lfw": args.lfw.resolve()} if args.lfw else {}),
+             **({"portrait_crop": True} if args.portrait_crop else {})}
     started = time.monotonic()
     set_dir = ensure_set(args.cache, **build)
     with tempfile.TemporaryDirectory(prefix="cg-eval-") as tmp:
@@ -310,8 +317,7 @@ def run_suite(args) -> None:
         fig = measure(set_dir, db_path, Policy(ocr=args.ocr), args.workers)
     fig["seconds"] = {"sync": sync_s, **fig["seconds"]}
     print(f"set: {(set_dir / 'done').read_text().strip()}")
-    keep = ("students in export", "photo-restricted:", "portraits", "Warning")
-    print("sync: " + "; ".join(" ".join(l.split()) for l in synced.splitlines() if any(k in l for k in keep)))
+    print("sync: " + sync_summary(synced))
     print(f"index policy: {fig['index_policy']} ({'--index ' + args.index if args.index else 'sync default'}); "
           f"default Policy, OCR {'on' if args.ocr else 'off'}; workers {args.workers}")
     print()
@@ -344,6 +350,8 @@ def main():
     suite.add_argument("--event-restricted", type=int, default=3)
     suite.add_argument("--size", type=int, nargs=2, default=[4000, 3000], metavar=("W", "H"),
                        help="group and event photos (default 4000 3000)")
+    suite.add_argument("--portrait-crop", action="store_true",
+                       help="portraits framed like school portraits (every restricted student's usable)")
     suite.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = ap.parse_args()
     if args.folder is None:

@@ -19,9 +19,14 @@ Writes OUT/export.csv (PowerSchool layout), OUT/portraits/, OUT/<set>/*.jpg and
 OUT/<set>.csv (``photo,student_number,left,top,right,bottom``, photo relative to OUT/<set>).
 Everything is drawn from seeded generators: the same arguments give the same files.
 
+With ``--portrait-crop`` the portraits are framed like school portraits (head and shoulders,
+150 x 190 of the 250 x 250 crop): LFW's news photos often show a neighbour at the edge, and sync
+refuses such a portrait ("two faces"); a restricted student without a usable portrait sends every
+unrecognised face to review, which hides what matching alone does.
+
 Usage:
   python scripts/make_eval_set.py OUT [--people 228] [--restricted 0.25] [--groups 20]
-      [--event-photos 48] [--event-people 16] [--event-restricted 3] [--size 4000x3000]
+      [--event-photos 48] [--event-people 16] [--event-restricted 3] [--size 4000x3000] [--portrait-crop]
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ SEED = 2026
 #: LFW's crops are 250 px; the face (FACE_BOX) is 130 px of it.
 CROP, FACE = 250, FACE_BOX[2] - FACE_BOX[0]
 QUALITY = 88
+#: ``--portrait-crop``: a school portrait's head-and-shoulders framing (150 x 190) of an LFW crop, which
+#: drops the neighbours news photos show at the edges (the portraits sync refuses as "two faces").
+PORTRAIT_CROP = (50, 40, 200, 230)
 
 
 @dataclass
@@ -77,8 +85,9 @@ def people(lfw: Path, count: int, share: float) -> list[Person]:
     return out
 
 
-def write_roster(out: Path, everyone: list[Person]) -> None:
-    """The SIS export and the portraits folder (the second portrait named as an earlier year's)."""
+def write_roster(out: Path, everyone: list[Person], crop: bool = False) -> None:
+    """The SIS export and the portraits folder (the second portrait named as an earlier year's),
+    each portrait as LFW has it or, with ``crop``, framed like a school portrait."""
     (out / "portraits").mkdir(parents=True, exist_ok=True)
     with open(out / "export.csv", "w", newline="") as f:
         export = csv.writer(f)
@@ -87,7 +96,10 @@ def write_roster(out: Path, everyone: list[Person]) -> None:
             first, _, last = p.folder.name.partition("_")
             export.writerow([p.number, first, last.replace("_", " ") or first, "", "Y" if p.restricted else ""])
             for portrait, name in zip(p.portraits, (f"{p.number}.jpg", f"{p.number}_2025.jpg")):
-                shutil.copy(portrait, out / "portraits" / name)
+                if crop:
+                    Image.open(portrait).crop(PORTRAIT_CROP).save(out / "portraits" / name, quality=95)
+                else:
+                    shutil.copy(portrait, out / "portraits" / name)
 
 
 def write_manifest(path: Path, rows: list[tuple]) -> None:
@@ -293,15 +305,16 @@ def event_set(out: Path, everyone: list[Person], photos: int, n_people: int, n_r
 
 def build(out: Path, lfw: Path = LFW, n_people: int = 228, share: float = 0.25, groups: int = 20,
           event_photos: int = 48, event_people: int = 16, event_restricted: int = 3,
-          size: tuple[int, int] = (4000, 3000)) -> str:
+          size: tuple[int, int] = (4000, 3000), portrait_crop: bool = False) -> str:
     """Write the whole set into ``out``; a one-line summary."""
     everyone = people(lfw, n_people, share)
-    write_roster(out, everyone)
+    write_roster(out, everyone, portrait_crop)
     singles = single_set(out, everyone)
     group_set(out, everyone, groups, size)
     event_set(out, everyone, event_photos, event_people, event_restricted, size)
     return (f"{out}: {len(everyone)} people ({sum(p.restricted for p in everyone)} photo-restricted, "
-            f"{sum(len(p.portraits) for p in everyone)} portraits), {singles} single-face photos, "
+            f"{sum(len(p.portraits) for p in everyone)} portraits{', cropped' if portrait_crop else ''}), "
+            f"{singles} single-face photos, "
             f"{groups} group photos, an event of {event_photos} photos")
 
 
@@ -321,9 +334,11 @@ def main() -> None:
     ap.add_argument("--event-people", type=int, default=16)
     ap.add_argument("--event-restricted", type=int, default=3)
     ap.add_argument("--size", type=parse_size, default=(4000, 3000), help="group and event photos (default 4000x3000)")
+    ap.add_argument("--portrait-crop", action="store_true",
+                    help="frame portraits like school portraits (drops the neighbours LFW photos show)")
     a = ap.parse_args()
     print(build(a.out, a.lfw, a.people, a.restricted, a.groups, a.event_photos, a.event_people,
-                a.event_restricted, a.size))
+                a.event_restricted, a.size, a.portrait_crop))
 
 
 if __name__ == "__main__":
