@@ -125,8 +125,11 @@ def load_index(db: sqlite_utils.Database, students: dict[str, Student] | None = 
     rows = [r for r in db.execute(
         "SELECT student_number, encoding FROM portraits WHERE encoding IS NOT NULL ORDER BY id")
         if r[0] in students and (index_policy == "all" or students[r[0]].photo_restricted)]
-    encodings = np.array([blob_to_encoding(r[1]) for r in rows]).reshape(-1, 128)
-    return FaceIndex(encodings=encodings, owners=[r[0] for r in rows], students=students)
+    # a portrait may hold several encodings (both faces of an ambiguous portrait of a restricted student)
+    blocks = [blob_to_encoding(r[1]).reshape(-1, 128) for r in rows]
+    encodings = np.concatenate(blocks) if blocks else np.zeros((0, 128))
+    owners = [r[0] for r, block in zip(rows, blocks) for _ in range(len(block))]
+    return FaceIndex(encodings=encodings, owners=owners, students=students)
 
 
 def unprotected(db: sqlite_utils.Database, channel: str | None = None,

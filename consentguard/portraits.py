@@ -155,14 +155,13 @@ def _cut(face, width: int, height: int) -> bool:
 
 
 def dominant_face(faces: list, width: int, height: int):
-    """(the face to enrol, None) or (None, the two faces either of which could be the student)."""
+    """(the face to enrol, None) or (None, the main face and every other face that could be the student)."""
     ranked = sorted(faces, key=lambda f: _weight(f, width, height), reverse=True)
     main = ranked[0]
-    for other in ranked[1:]:
-        if (_weight(other, width, height) >= STRAY_SHARE * _weight(main, width, height)
-                or (other.confirmed and not _cut(other, width, height) and other.width >= FULL_FACE_SHARE * main.width)):
-            return None, [main, other]
-    return main, None
+    rivals = [other for other in ranked[1:]
+              if _weight(other, width, height) >= STRAY_SHARE * _weight(main, width, height)
+              or (other.confirmed and not _cut(other, width, height) and other.width >= FULL_FACE_SHARE * main.width)]
+    return (None, [main, *rivals]) if rivals else (main, None)
 
 
 def _box(box) -> str:
@@ -180,6 +179,7 @@ class PortraitResult:
     box: tuple[int, int, int, int] | None = None
     encoding: object = None
     detail: str = ""  # which faces: the two comparable ones, or the one used and those ignored
+    rivals: bool = False  # both of two comparable faces enrolled (a photo-restricted student's portrait)
 
     @property
     def problem(self) -> str | None:
@@ -188,10 +188,15 @@ class PortraitResult:
     @property
     def note(self) -> str | None:
         """Which face was enrolled when the portrait had more than one."""
-        return self.detail if self.status == "encoded" and self.detail else None
+        return self.detail if self.status == "encoded" and self.detail and not self.rivals else None
 
-    def encode(self) -> "PortraitResult":
-        """Detect the faces and encode the dominant one (loads dlib)."""
+    def encode(self, enrol_rivals: bool = False) -> "PortraitResult":
+        """Detect the faces and encode the dominant one (loads dlib). ``enrol_rivals`` (a
+        photo-restricted student): a portrait with two faces either of which could be the student
+        enrols both (``encoding`` is then 2 x 128) rather than none, so the student is protected
+        whichever face is theirs; the other person's face is flagged as them too (fail closed)."""
+        import numpy as np
+
         from .faces import detect_faces, encode_face
 
         try:
@@ -203,10 +208,18 @@ class PortraitResult:
         chosen, rivals = dominant_face(faces, image.width, image.height) if faces else (None, None)
         if not faces:
             self.status = "no_face"
+        elif rivals and enrol_rivals and len(rivals) == 2:  # three or more: a group photo, not a portrait
+            self.status, self.box, self.rivals = "encoded", rivals[0].box, True
+            self.encoding = np.array([encode_face(image.rgb, face, self.jitters) for face in rivals])
+            self.detail = (f"portrait {self.source} shows two faces, at {_box(rivals[0].box)} and "
+                           f"{_box(rivals[1].box)}, either of which could be the student: both enrolled, so the "
+                           "student is protected, but the other person's face will be flagged as them too "
+                           "(crop the portrait to the student's face)")
         elif rivals:
             self.status = "many_faces"
-            self.detail = (f"two faces, at {_box(rivals[0].box)} and {_box(rivals[1].box)}, either of which could "
-                           "be the student")
+            self.detail = (f"{'two' if len(rivals) == 2 else len(rivals)} faces, at "
+                           f"{', '.join(_box(f.box) for f in rivals[:-1])} and {_box(rivals[-1].box)}, "
+                           f"{'either' if len(rivals) == 2 else 'any'} of which could be the student")
         else:
             self.status, self.box = "encoded", chosen.box
             self.encoding = encode_face(image.rgb, chosen, self.jitters)

@@ -379,7 +379,7 @@ def restore_encodings(db: sqlite_utils.Database, numbers, policy: Policy | None 
                 continue
             if sha256_bytes(data) != sha:
                 continue
-            result = prepare_portrait(data, source, number, policy).encode()
+            result = prepare_portrait(data, source, number, policy).encode(enrol_rivals=True)
             if result.status == "encoded":
                 with transaction(db):
                     db.execute("UPDATE portraits SET encoding = ? WHERE student_number = ? AND sha256 = ?",
@@ -397,6 +397,10 @@ def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Proble
     problems.extend(Problem(p) for p in source.problems)
     known = {(r[0], r[1]) for r in db.execute("SELECT student_number, sha256 FROM portraits "
                                               "WHERE status != 'encoded' OR encoding IS NOT NULL")}
+    # a photo-restricted student's portrait refused for two faces is tried again (it may have been
+    # refused before they were restricted): now both faces are enrolled
+    refused = {(r[0], r[1]) for r in db.execute("SELECT student_number, sha256 FROM portraits "
+                                                "WHERE status = 'many_faces'")}
     results, reused = [], 0
     everyone = set(roster.records) | {r[0] for r in db.execute("SELECT student_number FROM students")}
     for record in roster.records.values():
@@ -408,17 +412,27 @@ def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Proble
                                     None, record.student_number))
         for name, data in found:
             result = prepare_portrait(data, name, record.student_number, policy)
-            if (record.student_number, result.sha256) in known:
+            key = (record.student_number, result.sha256)
+            if key in known and not (key in refused and _photo_restricted(record)):
                 reused += 1
                 continue
-            result = result.encode()
+            result = result.encode(enrol_rivals=_photo_restricted(record))
             results.append(result)
+            if result.rivals:
+                problems.append(Problem(f"{record.full_name} (#{record.student_number}): {result.detail}",
+                                        None, record.student_number))
             if result.problem:
                 problems.append(Problem(f"{record.full_name} (#{record.student_number}): {result.problem}",
                                         None, record.student_number))
             if result.note:
                 notes.append(f"{record.full_name} (#{record.student_number}): {result.note}")
     return results, reused
+
+
+def _photo_restricted(record) -> bool:
+    """Whether a student is photo-restricted on any channel (now or when a release ends): an
+    ambiguous portrait of theirs enrols both faces rather than leave them unprotected."""
+    return any(state.restricted or state.until for (scope, _), state in record.consents.items() if scope == "photo")
 
 
 def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[PortraitResult], reused: int,

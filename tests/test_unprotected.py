@@ -9,12 +9,14 @@ import json
 import shutil
 
 import pytest
+
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
 from consentguard import Checker, open_db, sync_roster
 from consentguard.cli import cli
 from consentguard.faces import Face
+from consentguard.index import load_index
 from consentguard.portraits import dominant_face
 from conftest import C, R, student, write_export
 
@@ -114,13 +116,28 @@ def test_portrait_with_a_stray_face_is_enrolled_and_protects(tmp_path, faces):
 
 
 @pytest.mark.faces
-def test_portrait_with_two_comparable_faces_is_refused_naming_both(tmp_path, faces):
+def test_portrait_with_two_comparable_faces_of_a_restricted_student_enrols_both(tmp_path, faces):
+    """Either face could be the student: both are enrolled (the student is protected whichever is
+    theirs; the other person is flagged as them too), and the report asks for a cropped portrait.
+    Before, the portrait was refused and the student left unprotected (4 of 57 in scripts/evaluate)."""
     two = portrait_of_two(faces, tmp_path / "two.jpg")
-    _, report = _roster(tmp_path, faces, {R: two, X: faces.stranger})
+    db_path, report = _roster(tmp_path, faces, {R: two, X: faces.stranger})
     problem = next(p for p in report.problems if f"#{R}" in p and "portrait" in p)
-    assert "shows two faces, at [" in problem and "either of which could be the student" in problem
-    assert "crop it to the student's face" in problem
-    assert report.unprotected == [R] and report.weaker.startswith("1 photo-restricted student has")
+    assert "shows two faces, at [" in problem and "either of which could be the student: both enrolled" in problem
+    assert "crop the portrait to the student's face" in problem
+    assert report.unprotected == []
+    db = open_db(db_path)
+    assert load_index(db).owners.count(R) == 2
+    result = Checker(db, record=False).check_path(faces.restricted_other)
+    assert result.verdict == "block" and R in result.decision.student_numbers
+
+
+@pytest.mark.faces
+def test_portrait_with_two_comparable_faces_of_a_permitted_student_is_refused(tmp_path, faces):
+    two = portrait_of_two(faces, tmp_path / "two.jpg")
+    _, report = _roster(tmp_path, faces, {C: two, R: faces.restricted_portrait, X: faces.stranger}, index_policy="all")
+    problem = next(p for p in report.problems if f"#{C}" in p and "portrait" in p)
+    assert "either of which could be the student; not used (crop it to the student's face)" in problem
 
 
 @pytest.mark.faces
@@ -220,3 +237,18 @@ def test_a_restricted_student_without_a_school_is_in_every_schools_scope(tmp_pat
     assert s.attends("1201") and s.attends(None)
     t = Student("2", "Bo", "Kim", True, False, school_id="01201")
     assert t.attends("1201") and not t.attends("1202")
+
+
+@pytest.mark.faces
+def test_a_refused_portrait_is_enrolled_once_its_student_is_restricted(tmp_path, faces):
+    """Refused while C was permitted (nobody to protect); the sync that restricts C tries it again
+    and enrols both faces, instead of reusing the refusal and leaving C unprotected."""
+    two = portrait_of_two(faces, tmp_path / "two.jpg")
+    db_path, _ = _roster(tmp_path, faces, {C: two, R: faces.restricted_portrait, X: faces.stranger}, index_policy="all")
+    db = open_db(db_path)
+    assert C not in load_index(db, index_policy="all").owners
+    export = write_export(tmp_path / "e2.csv", [
+        student(R, "Marcus", "Ellery", photo="Y", SchoolID="1201"), student(C, "Jordan", "Whitfield", photo="Y"),
+        student(X, "Nadia", "Okafor", photo="Y")])
+    report = sync_roster(db, export, tmp_path / "portraits")
+    assert report.unprotected == [] and load_index(db, index_policy="all").owners.count(C) == 2
