@@ -185,6 +185,10 @@ def decide_batch(photos: list[PhotoEvidence], context: RosterContext, policy: Po
                            context, policy, photo.error, photo.unchecked, cleared))
     items = _person_items(members, flat, faces, results, photos, context)
     items += _photo_items(photos, context, decisions)
+    # a decision only matters where it can change a verdict: not on photos that are blocked (or could
+    # not be read) anyway; their faces in question are hidden in the safe copy all the same
+    items = [(item, ks) for item, ks in items
+             if any(out[p].verdict == REVIEW for p in ({flat[k][0] for k in ks} if item.kind != "photo" else ks))]
     for item, ks in items:
         for p in sorted({flat[k][0] for k in ks}) if item.kind != "photo" else ks:
             out[p].review_items.append(item.id)

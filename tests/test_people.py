@@ -291,7 +291,7 @@ def test_cleared_never_clears_a_face_or_a_block():
     small = face("Gerry_Adams_0003", small=True)
     decisions, items = decide_batch([photo("a.jpg", small, names=[blocked])], CTX, POLICY, {"sha-a.jpg": [cleared]})
     assert decisions[0].verdict == BLOCK and decisions[0].faces[0].verdict == REVIEW
-    assert [i.kind for i in items] == ["person"]
+    assert items == []  # blocked anyway: nothing for staff to decide
 
 
 # --- staff decisions ----------------------------------------------------------------------------
@@ -462,3 +462,13 @@ def test_an_unprotected_students_small_face_is_not_cleared_through_a_look_alike(
     decisions, _ = decide_batch([photo("IMG_1.jpg", clear), photo("wide.jpg", wide)], context, POLICY)
     assert decisions[1].verdict == REVIEW
     assert "no usable portrait, and this face is not within 0.45 of this person's clear faces" in decisions[1].reasons[0]
+
+
+def test_no_item_for_a_photo_that_is_blocked_anyway():
+    """A small face in question in a photo that is blocked (a restricted student named in its caption)
+    is no decision to make: the photo is not published as it is, and its safe copy hides the face."""
+    blocked = NameHit(R, "Kurt Warner", "caption", "full", "block", 0, 11, restriction="photo")
+    wide = photo("wide.jpg", face("Gerry_Adams_0003", small=True), names=[blocked])
+    decisions, items = decide_batch([wide], CTX, POLICY)
+    assert decisions[0].verdict == BLOCK and decisions[0].faces[0].verdict == REVIEW
+    assert items == [] and decisions[0].review_items == []
