@@ -13,7 +13,10 @@ the same process, and prints per kind of photo:
 - seconds per photo without and with it, and their ratio;
 - labelled faces found (a detected face centred in the face's box), by width.
 
-Usage: python scripts/bench_adaptive.py [--set DIR] [--limit N]
+With ``--folder groups`` it measures the set's 20 group photos instead (6-20 permitted people,
+faces of 40-300 px; what the trigger's face count is for).
+
+Usage: python scripts/bench_adaptive.py [--set DIR] [--folder event|groups] [--limit N]
 """
 
 import argparse
@@ -36,9 +39,9 @@ def default_set() -> Path:
     return sets[-1].parent
 
 
-def manifest(folder: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+def manifest(folder: Path, name: str) -> dict[str, list[tuple[int, int, int, int]]]:
     boxes = defaultdict(list)
-    with open(folder / "event.csv", newline="") as f:
+    with open(folder / f"{name}.csv", newline="") as f:
         for row in csv.DictReader(f):
             boxes[row["photo"]].append(tuple(int(row[k]) for k in ("left", "top", "right", "bottom")))
     return boxes
@@ -62,6 +65,11 @@ def run(rgb, adaptive: bool):
         cgfaces.WIDE_SHOT_WIDTH, cgfaces.WIDE_SHOT_FACES = saved
 
 
+def why(faces) -> str:
+    """Which part of the trigger fired: a narrow face, or the number of faces."""
+    return "narrow face" if any(f.width < cgfaces.WIDE_SHOT_WIDTH * cgfaces.MODES["default"] for f in faces) else "many faces"
+
+
 def bucket(width: int) -> str:
     lo, hi = next(b for b in BUCKETS if b[0] <= width < b[1])
     return f"{lo}-{hi - 1}px" if hi < 10**9 else f">={lo}px"
@@ -71,19 +79,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", type=Path, help="scripts/evaluate's set folder (default: the newest cached one)")
     ap.add_argument("--limit", type=int, help="only the first N photos")
+    ap.add_argument("--folder", choices=["event", "groups"], default="event",
+                    help="the event folder (default) or the 12 MP group photos (6-20 faces of 40-300 px)")
     args = ap.parse_args()
     folder = args.set or default_set()
-    labels = manifest(folder)
+    labels = manifest(folder, args.folder)
     photos = sorted(labels)[:args.limit]
     cgfaces.face_models().proposer  # load the models before timing
     stats = defaultdict(lambda: {"photos": 0, "triggered": 0, "before": 0.0, "after": 0.0,
                                  "faces": [], "narrowest": [], "labelled": defaultdict(lambda: [0, 0, 0])})
     print("photo     kind      first search: faces narrowest  second search  s before  s after  labelled found before/after")
     for name in photos:
-        rgb = load_image(folder / "event" / name).rgb
+        rgb = load_image(folder / args.folder / name).rgb
         height, width = rgb.shape[:2]
         boxes = labels[name]
-        kind = "close-up" if max(b[2] - b[0] for b in boxes) >= CLOSE_UP_PX else "wide shot"
+        kind = "group" if args.folder == "groups" else (
+            "close-up" if max(b[2] - b[0] for b in boxes) >= CLOSE_UP_PX else "wide shot")
         before, s_before = run(rgb, adaptive=False)
         after, s_after = run(rgb, adaptive=True)
         triggered = cgfaces.wide_shot(before, width, height)
@@ -104,7 +115,7 @@ def main():
             row[2] += found(after, box)
             hit_before += found(before, box)
             hit_after += found(after, box)
-        print(f"{name:<9} {kind:<9} {len(before):>18} {narrowest or '-':>9}  {'yes' if triggered else 'no':>13}"
+        print(f"{name:<9} {kind:<9} {len(before):>18} {narrowest or '-':>9}  {why(before) if triggered else 'no':>13}"
               f"  {s_before:8.2f} {s_after:8.2f}  {hit_before}/{len(boxes)} -> {hit_after}/{len(boxes)}")
     print(f"\ntrigger: a face narrower than {cgfaces.WIDE_SHOT_WIDTH} x {cgfaces.MODES['default']} px, "
           f"or {cgfaces.WIDE_SHOT_FACES}+ faces")

@@ -144,7 +144,8 @@ def test_a_turned_face_over_two_upright_ones_replaces_neither():
 @pytest.mark.parametrize("size,mode,widths,expected", [
     ((4000, 3000), "default", [300, 250], False),      # a close-up: faces far above the promise
     ((4000, 3000), "default", [300, 90], True),        # a face under 1.5x the promise: smaller ones likely
-    ((4000, 3000), "default", [200] * 6, True),        # a crowd of large faces: small ones behind them likely
+    ((4000, 3000), "default", [200] * 10, True),       # a crowd of large faces: small ones behind them likely
+    ((4000, 3000), "default", [200] * 6, False),       # a close-up of three found six faces (bench_adaptive)
     ((4000, 3000), "default", [], False),
     ((4000, 3000), "thorough", [40, 40], False),       # already searched as closely as it can be
     ((1600, 1200), "default", [40, 40], False),        # small photos are searched at full size anyway
