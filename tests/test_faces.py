@@ -139,3 +139,98 @@ def test_a_turned_face_over_two_upright_ones_replaces_neither():
     turned_box = (150, 120, 260, 230)  # centre (205, 175): inside `right`; holds `left`'s centre (150, 150)
     faces = add_rotated([left, right], [list(turned_box) + [0.95, 2]], [(turned_box, 2.0)], 1000, 1000)
     assert left in faces and right in faces and len(faces) == 3
+
+
+@pytest.mark.parametrize("size,mode,widths,expected", [
+    ((4000, 3000), "default", [300, 250], False),      # a close-up: faces far above the promise
+    ((4000, 3000), "default", [300, 90], True),        # a face under 1.5x the promise: smaller ones likely
+    ((4000, 3000), "default", [200] * 10, True),       # a crowd of large faces: small ones behind them likely
+    ((4000, 3000), "default", [200] * 6, False),       # a close-up of three found six faces (bench_adaptive)
+    ((4000, 3000), "default", [], False),
+    ((4000, 3000), "thorough", [40, 40], False),       # already searched as closely as it can be
+    ((1600, 1200), "default", [40, 40], False),        # small photos are searched at full size anyway
+])
+def test_wide_shot_trigger(size, mode, widths, expected):
+    from consentguard.faces import Face, wide_shot
+
+    faces = [Face(box=(10 * i, 0, 10 * i + w, w)) for i, w in enumerate(widths)]
+    assert wide_shot(faces, *size, mode) is expected
+
+
+def _face_crop(path):
+    """The photo's largest face with a margin around it, and that face's width in the crop."""
+    from PIL import Image
+
+    from consentguard.faces import detect_faces
+    from consentguard.image import load_image
+
+    rgb = load_image(path).rgb
+    left, top, right, bottom = max(detect_faces(rgb), key=lambda f: f.width).box
+    margin = (right - left) // 2
+    crop = Image.fromarray(rgb).crop((left - margin, top - margin, right + margin, bottom + margin))
+    return crop, right - left
+
+
+def _scene(faces, widths, size=(4000, 3000)):
+    """A 12 MP photo (blurred noise) with real faces pasted at ``widths``; their boxes."""
+    from PIL import Image, ImageFilter
+
+    noise = np.random.default_rng(12).integers(60, 200, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    photo = Image.fromarray(noise).resize(size, Image.BILINEAR).filter(ImageFilter.GaussianBlur(3))
+    sources = [_face_crop(p) for p in (faces.restricted_portrait, faces.clear_portrait, faces.restricted_other,
+                                       faces.clear_other, faces.stranger)]
+    boxes, x, y = [], 200, 300
+    for i, width in enumerate(widths):
+        crop, face_width = sources[i % len(sources)]
+        k = width / face_width
+        small = crop.resize((round(crop.width * k), round(crop.height * k)), Image.LANCZOS)
+        if x + small.width > size[0] - 200:
+            x, y = 200, y + 700
+        photo.paste(small, (x, y))
+        boxes.append((x + small.width // 4, y + small.height // 4, x + 3 * small.width // 4, y + 3 * small.height // 4))
+        x += small.width + 400
+    return np.asarray(photo), boxes
+
+
+def _found(found, box):
+    return sum(box[0] <= (f.box[0] + f.box[2]) / 2 <= box[2] and box[1] <= (f.box[1] + f.box[3]) / 2 <= box[3]
+               for f in found)
+
+
+def _first_search_only(monkeypatch):
+    import consentguard.faces as cgfaces
+    monkeypatch.setattr(cgfaces, "WIDE_SHOT_WIDTH", 0.0)
+    monkeypatch.setattr(cgfaces, "WIDE_SHOT_FACES", float("inf"))
+
+
+@pytest.mark.faces
+def test_a_wide_shot_is_searched_again_for_faces_under_the_promise(faces, monkeypatch):
+    """Issue #12: a 12 MP wide shot with faces of 40 px (under the default mode's 64) was checked
+    from the faces the default search found; one face of 80 px now has it searched again as the
+    thorough mode does, which finds the small ones too, each once, and encodes each once."""
+    from consentguard.faces import find_and_encode
+
+    rgb, boxes = _scene(faces, [80] + [40] * 6)
+    with monkeypatch.context() as m:
+        _first_search_only(m)
+        before = find_and_encode(rgb)
+    assert [_found(before, b) for b in boxes] == [1] + [0] * 6  # the 40 px faces were missed
+    after = find_and_encode(rgb)
+    assert [_found(after, b) for b in boxes] == [1] * 7
+    assert all(f.encoding is not None for f in after)
+    assert [f.box for f in after[:len(before)]] == [f.box for f in before]  # the first search's faces are kept
+
+
+@pytest.mark.faces
+def test_a_close_up_is_searched_once(faces, monkeypatch):
+    """A 12 MP close-up of two people (faces of 300 and 220 px) shows no sign of small faces: it
+    is not searched a second time, and finds what the first search alone finds."""
+    from consentguard.faces import detect_faces, wide_shot
+
+    rgb, boxes = _scene(faces, [300, 220])
+    with monkeypatch.context() as m:
+        _first_search_only(m)
+        before = detect_faces(rgb)
+    assert [_found(before, b) for b in boxes] == [1, 1]
+    assert not wide_shot(before, rgb.shape[1], rgb.shape[0])
+    assert [f.box for f in detect_faces(rgb)] == [f.box for f in before]

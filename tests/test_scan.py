@@ -173,7 +173,7 @@ def test_cache_is_per_day(face_roster):
     from consentguard.names import MATCHER_VERSION
     version = Checker(open_db(face_roster), record=False).version
     assert version.startswith(time.strftime("%Y-%m-%d") + f":{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync1:")
-    assert DETECTOR_VERSION == "centerface+hog1+rot1"  # turned faces (issue #10): older cached results are not reused
+    assert DETECTOR_VERSION == "centerface+hog1+rot1+wide1"  # wide shots searched again (issue #12): older cached results are not reused
 
 
 def test_file_and_folder_names_are_checked(tmp_path, faces, face_roster):
