@@ -175,7 +175,27 @@ def _check_one(path: str) -> tuple[str, dict]:
 def slim(doc: dict) -> dict:
     """What the figures need of a result (small to send between processes)."""
     return {"verdict": doc["verdict"], "reasons": doc["reasons"],
-            "faces": [{"box": f["box"], "verdict": f["verdict"]} for f in doc["faces"]]}
+            "faces": [{"box": f["box"], "verdict": f["verdict"], "cause": cause(f)} for f in doc["faces"]]}
+
+
+def cause(face: dict) -> str | None:
+    """Why a face is not passed, in a word: near a restricted student, or the kind of problem
+    (unprotected, unknown, small, blurred, unclear, ...)."""
+    if face["verdict"] == "pass":
+        return None
+    if face.get("kind"):
+        return face["kind"]
+    return "near a restricted student" if face.get("student_number") else "other"
+
+
+def causes(results: list[dict]) -> dict[str, int]:
+    """How many faces of these photos were not passed, per cause, most frequent first."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in results:
+        for f in r["faces"]:
+            if f.get("cause"):
+                counts[f["cause"]] += 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def check_each(db_path: Path, folder: Path, names: list[str], policy, workers: int) -> dict[str, dict]:
@@ -237,6 +257,7 @@ def measure(set_dir: Path, db_path: Path, policy, workers: int) -> dict:
     fig["clear_blocked"] = (sum(single[p]["verdict"] == "block" for p in clear), len(clear))
     fig["clear_review"] = (sum(single[p]["verdict"] == "review" for p in clear), len(clear))
     fig["single_errors"] = sum(r["verdict"] == "error" for r in single.values())
+    fig["causes_single"] = causes([single[p] for p in clear if single[p]["verdict"] != "pass"])
 
     t = time.monotonic()
     labels = read_labels(set_dir / "groups.csv")
@@ -246,6 +267,7 @@ def measure(set_dir: Path, db_path: Path, policy, workers: int) -> dict:
     fig["group_blocked"] = (sum(r["verdict"] == "block" for r in groups.values()), len(groups))
     faces = [(face_verdict(l["box"], groups[p]["faces"])) for p, rows in labels.items() for l in rows]
     fig["group_faces"] = (sum(v != "missed" for v in faces), len(faces))
+    fig["causes_groups"] = causes(list(groups.values()))
 
     t = time.monotonic()
     labels = read_labels(set_dir / "event.csv")
@@ -295,6 +317,10 @@ def table(fig: dict) -> str:
         ("same folder: photos without a restricted student flagged", share(fig["event_clear_flagged"])),
     ]
     out = ["| figure | value |", "| --- | --- |"] + [f"| {a} | {b} |" for a, b in rows]
+    for key, what in (("causes_single", "clear single-face photos"), ("causes_groups", "group photos")):
+        if fig.get(key):
+            out.append(f"\nwhy faces of {what} were not passed: "
+                       + ", ".join(f"{c} {n}" for c, n in fig[key].items()))
     if fig["single_errors"]:
         out.append(f"\n{fig['single_errors']} single-face photo(s) gave an error (counted as not flagged).")
     return "\n".join(out)

@@ -1,11 +1,13 @@
 """The measurement scripts run and print what their docs promise (small inputs)."""
 
+import csv
+import json
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SHARED_FACES
 
 pytestmark = pytest.mark.faces
 
@@ -52,11 +54,6 @@ def test_calibrate_groups_on_a_few_people(tmp_path):
 def test_issue12_evaluation_end_to_end(faces, tmp_path):
     """scripts/evaluate without a manifest: builds a (small) set, syncs it with the product's
     defaults, checks every photo and prints the issue's figures, each consistent with the set."""
-    import csv
-    import json
-
-    from conftest import SHARED_FACES
-
     if faces.source != "shared":
         pytest.skip("the evaluation set is built from the shared LFW photos")
     cmd = [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--cache", str(tmp_path / "cache"),
