@@ -23,15 +23,6 @@ function newBatchId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) if (child) node.appendChild(child);
-  return node;
-}
 
 function closeness(distance) {
   if (distance === null || distance === undefined) return "";

@@ -6,15 +6,6 @@ const list = document.getElementById("items");
 const status = document.getElementById("queue-status");
 const showDecided = document.getElementById("show-decided");
 
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) if (child) node.appendChild(child);
-  return node;
-}
 
 async function post(url, body) {
   const response = await fetch(url, {
