@@ -1,3 +1,3 @@
-from .cli import main
+from consentguard.cli import main
 
 main()

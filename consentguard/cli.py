@@ -14,11 +14,11 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import ConsentGuardError
-from .consent import CHANNELS
-from .db import default_db_path
-from .policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
+from consentguard import __version__
+from consentguard.errors import ConsentGuardError
+from consentguard.roster.consent import CHANNELS
+from consentguard.store.db import default_db_path
+from consentguard.policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
 
 
 class Group(click.Group):
@@ -60,7 +60,7 @@ def thorough_option(f):
 
 
 def open_database(db_path: Path | None, create: bool = True):
-    from .db import open_db
+    from consentguard.store.db import open_db
     return open_db(db_path, create=create)
 
 
@@ -113,7 +113,7 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
 
     Example: consentguard sync student.export.csv --photos portraits/
     """
-    from .mapping import load_mapping, load_preset, presets
+    from consentguard.roster.mapping import load_mapping, load_preset, presets
     if list_presets:
         click.echo("\n".join(presets()))
         return
@@ -121,7 +121,7 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
     if check_config:
         click.echo(describe_mapping(mapping))
         if export:
-            from .roster import read_export
+            from consentguard.roster.export import read_export
             roster = read_export(export, mapping, consent_file)
             click.echo(f"{export}: {len(roster.records)} students readable ({roster.encoding}), "
                        f"{sum(r.photo_restricted for r in roster.records.values())} photo-restricted, "
@@ -132,7 +132,7 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
         return
     if export is None:
         raise click.UsageError("Missing argument 'EXPORT'.")
-    from .sync import sync_roster
+    from consentguard.roster.sync import sync_roster
     report = sync_roster(open_database(db_path), export, photos, mapping=mapping, accept_drop=accept_drop,
                          consent=consent_file, index_policy=index_policy)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.summary())
@@ -184,8 +184,8 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
 
     Example: consentguard check IMG_0412.jpg --caption "Maria at the fair"
     """
-    from .check import Checker, exit_status
-    from .report import human, json_document
+    from consentguard.runners.check import Checker, exit_status
+    from consentguard.output.report import human, json_document
 
     if caption_file is not None:
         caption = (caption + "\n" if caption else "") + caption_file.read()
@@ -198,7 +198,7 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
     results = [checker.check_path(image, caption, record=False) for image in images]
     items = checker.decide_together(results)  # one person judged once across the photos; audited once each
     if checker.record:
-        from .review import save_items
+        from consentguard.review import save_items
         save_items(checker.db, items)
     if as_json:
         click.echo(json_document(results, warnings=checker.warnings, review_items=[i.to_json() for i in items]))
@@ -252,9 +252,9 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
 
     Example: consentguard scan /photos/2026-spring-concert --html report.html
     """
-    from .check import exit_status
-    from .report import ScanReports, scan_document, scan_lines
-    from .scan import copy_passed_photos, find_photos, run_scan
+    from consentguard.runners.check import exit_status
+    from consentguard.output.report import ScanReports, scan_document, scan_lines
+    from consentguard.runners.scan import copy_passed_photos, find_photos, run_scan
 
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
@@ -294,9 +294,9 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 
     Example: consentguard redact IMG_0412.jpg --out IMG_0412.safe.jpg
     """
-    from .check import Checker
-    from .image import decode_image, read_file
-    from .redact import areas_to_hide, output_format, safe_copy
+    from consentguard.runners.check import Checker
+    from consentguard.inspect.image import decode_image, read_file
+    from consentguard.output.redact import areas_to_hide, output_format, safe_copy
 
     fmt = output_format(str(out))
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
@@ -341,7 +341,7 @@ def serve(host, port, behind_proxy, allow_hosts, token, admin_token, keep_blocke
 
     Example: consentguard serve   (then open http://127.0.0.1:8765/)
     """
-    from .web import serve as run
+    from consentguard.web import serve as run
 
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
     run(db_path or default_db_path(), host, port, token, policy, workers,
@@ -364,9 +364,9 @@ def roster_list(restricted, unprotected, db_path):
 
     Example: consentguard roster list --restricted
     """
-    from .consent import describe
-    from .index import unprotected as find_unprotected
-    from .sync import consents_of, current_snapshots
+    from consentguard.roster.consent import describe
+    from consentguard.match.index import unprotected as find_unprotected
+    from consentguard.roster.sync import consents_of, current_snapshots
     db = open_database(db_path, create=False)
     only = set(find_unprotected(db)) if unprotected else None
     portraits = dict(db.execute("SELECT student_number, count(*) FROM portraits "
@@ -389,7 +389,7 @@ def roster_history(limit, db_path):
 
     Example: consentguard roster history
     """
-    from .history import runs
+    from consentguard.roster.history import runs
     for r in runs(open_database(db_path, create=False), limit):
         detail = r["message"] or f"{r['students']} students"
         click.echo(f"#{r['id']:<4} {r['started_at']}  {r['status']:<8} {r['os_user']:<10} {r['source']}  ({detail})")
@@ -405,7 +405,7 @@ def roster_diff(from_id, to_id, as_json, db_path):
 
     Example: consentguard roster diff --from 12 --to 14
     """
-    from .history import diff
+    from consentguard.roster.history import diff
     d = diff(open_database(db_path, create=False), from_id, to_id)
     click.echo(json.dumps(d.to_json(), indent=2) if as_json else d.text())
 
@@ -423,8 +423,8 @@ def roster_rollback(sync_id, accept_drop, db_path):
 
     Example: consentguard roster rollback 12
     """
-    from .history import rollback
-    from .index import unprotected, unprotected_warning
+    from consentguard.roster.history import rollback
+    from consentguard.match.index import unprotected, unprotected_warning
 
     db = open_database(db_path, create=False)
     new_id, d = rollback(db, sync_id, accept_drop)
@@ -452,8 +452,8 @@ def index_purge(purge_all, db_path):
 
     Example: consentguard index purge --all
     """
-    from . import index as face_index
-    from .db import roster_policies, transaction
+    from consentguard.match import index as face_index
+    from consentguard.store.db import roster_policies, transaction
     db = open_database(db_path, create=False)
     with transaction(db):
         photo_faces = face_index.purge_photo_faces(db) if purge_all else None
@@ -482,7 +482,7 @@ def audit_verify(new_anchor, db_path):
 
     Example: consentguard audit verify
     """
-    from .audit import new_anchor as write_new_anchor, verify
+    from consentguard.store.audit import new_anchor as write_new_anchor, verify
 
     db_file = db_path or default_db_path()
     db = open_database(db_file, create=False)
@@ -509,7 +509,7 @@ def audit_export(out, verdict, since, until, db_path):
 
     Example: consentguard audit export --since 2026-09-01 --out audit.csv
     """
-    from .audit import query, write_csv
+    from consentguard.store.audit import query, write_csv
 
     for day in (since, until):
         if day is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
@@ -539,7 +539,7 @@ def review_list(show_all, as_json, db_path):
 
     Example: consentguard review list
     """
-    from .review import item_json, list_items
+    from consentguard.review import item_json, list_items
 
     db = open_database(db_path, create=False)
     items = list_items(db, include_decided=show_all)
@@ -568,7 +568,7 @@ def review_show(item_id, closeups, db_path):
     """
     import os
 
-    from .review import ReviewError, item_decisions, load_item
+    from consentguard.review import ReviewError, item_decisions, load_item
 
     db = open_database(db_path, create=False)
     item = load_item(db, item_id)
@@ -621,7 +621,7 @@ def review_decide(item_id, is_, not_, cleared, by, note, faces, db_path):
 
     Example: consentguard review decide p-3f2a9c --not 100104 --by "Dana Office"
     """
-    from .review import decide_item
+    from consentguard.review import decide_item
 
     chosen = [(d, n) for d, n in (("is", is_), ("not", not_), ("cleared", cleared or None)) if n is not None]
     if len(chosen) != 1:
@@ -647,7 +647,7 @@ def review_undo(decision_id, by, note, db_path):
 
     Example: consentguard review undo 17 --by "A. Admin"
     """
-    from .review import undo_decision
+    from consentguard.review import undo_decision
 
     audit_id = undo_decision(open_database(db_path, create=False), decision_id, by, note)
     click.echo(f"decision #{decision_id} undone (audit #{audit_id}); its item is open again")

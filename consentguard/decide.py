@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .index import Student
-from .names import DESCRIBE, NameHit
-from .policy import Policy
+from consentguard.match.index import Student
+from consentguard.match.names import DESCRIBE, NameHit
+from consentguard.policy import Policy
 
 BLOCK, ERROR, REVIEW, PASS = "block", "error", "review", "pass"
 SEVERITY = {PASS: 0, REVIEW: 1, ERROR: 2, BLOCK: 3}

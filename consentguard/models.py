@@ -26,7 +26,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ModelError
+from consentguard.errors import ModelError
 
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"

@@ -1,7 +1,7 @@
 """People across a batch: group the faces of one person over the photos checked together,
 judge each person once, and list the decisions left to staff (issue #12).
 
-Stage: match (per face, :mod:`consentguard.check`) → **people** (across the batch) →
+Stage: match (per face, :mod:`consentguard.runners.check`) → **people** (across the batch) →
 decide (the rules, :mod:`consentguard.decide`) → review items (:mod:`consentguard.review`).
 
 API (the contract the scan, the CLI and the page use):
@@ -26,11 +26,10 @@ from pathlib import PurePath
 
 import numpy as np
 
-from .decide import (REVIEW, Decision, FaceEvidence, FaceResult, RosterContext, combine, judge_decided,
-                     judge_person, photo_problems, quality_problem)
-from .names import NameHit
-from .policy import Policy
-from .review import FaceDecision, ReviewItem
+from consentguard.decide import REVIEW, Decision, FaceEvidence, FaceResult, RosterContext, combine, judge_decided, judge_person, photo_problems, quality_problem
+from consentguard.match.names import NameHit
+from consentguard.policy import Policy
+from consentguard.review import FaceDecision, ReviewItem
 
 
 @dataclass

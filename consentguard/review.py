@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlite_utils
 
-from .db import now, os_user
-from .errors import ConsentGuardError
+from consentguard.store.db import now, os_user
+from consentguard.errors import ConsentGuardError
 
 DECISIONS = ("is", "not", "cleared")
 #: Shortest side of a stored close-up: big enough for a person to tell two faces apart
@@ -108,7 +108,7 @@ def save_items(db: sqlite_utils.Database, items: list[ReviewItem]) -> None:
     review, so an item stored as decided that comes back (the same faces in review again: a sync
     added a restricted student since its "not X") is open again: listed and decidable, never kept
     out of the queue while its photos wait in review. Its earlier decisions stay in force."""
-    from .db import transaction
+    from consentguard.store.db import transaction
 
     stamp = now()
     with transaction(db):
@@ -134,7 +134,7 @@ def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | Non
     """Store one decision about a face (or, ``box`` None, a photo) and record it in the audit trail.
     ``in_question``: for ``cleared`` on a face, the photo-restricted students the person looked for
     (:attr:`FaceDecision.in_question`); kept in the audit row, which nothing can change later."""
-    from . import audit
+    from consentguard.store import audit
 
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
@@ -264,7 +264,7 @@ def _targets(item: ReviewItem, decision: str, chosen) -> list[tuple[int, dict]]:
     if item.kind == "photo":
         entries = [f for f in item.faces if f.get("sha256")]
         if not entries:  # an item that lists its photos only: decide about their content as it is now
-            from .image import sha256_bytes
+            from consentguard.inspect.image import sha256_bytes
             entries = []
             for path in item.photos:
                 try:
@@ -338,7 +338,7 @@ def _one_face_per_picture(db: sqlite_utils.Database, item: ReviewItem, targets, 
     """Refuse an ``is`` that would make two faces of one picture (photo and view) the same student:
     one student is never twice in one picture, and an item of several faces of one photo ("3 faces
     in wide.jpg") holds several people, one of whom may be photo-restricted. The face must be chosen."""
-    from .check import SAME_FACE_IOU, iou
+    from consentguard.runners.check import SAME_FACE_IOU, iou
 
     seen: dict[tuple, int] = {}
     for index, face in targets:
@@ -391,8 +391,8 @@ def add_reference(db: sqlite_utils.Database, item: ReviewItem, index: int, stude
     like a portrait's. Only for students the index keeps (photo-restricted, or a release that can
     expire): a permitted student's face is never stored. False if not stored (not needed, no
     encoding kept, or this photo is already one of theirs)."""
-    from .db import latest_sync_id
-    from .index import NEEDS_INDEX_SQL, encoding_to_blob, portrait_box
+    from consentguard.store.db import latest_sync_id
+    from consentguard.match.index import NEEDS_INDEX_SQL, encoding_to_blob, portrait_box
 
     encoding = item.encodings[index] if index < len(item.encodings) else None
     if encoding is None:
@@ -418,7 +418,7 @@ def undo_decision(db: sqlite_utils.Database, decision_id: int, by: str, note: st
 
 
 def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: str) -> int:
-    from . import audit
+    from consentguard.store import audit
 
     by, note = _clean_by(by), _clean_note(note)
     row = db.execute("SELECT sha256, box, decision, student_number, item_id, audit_id, undone_at FROM face_decisions "
@@ -435,7 +435,7 @@ def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: s
         "student_numbers": json.dumps([number] if number else []),
         "result": json.dumps({"decision_id": decision_id, "item_id": item_id}), "event": "review-undo",
         "ref_id": audit_id, "note": note})
-    from .db import transaction
+    from consentguard.store.db import transaction
     with transaction(db):
         db.execute("UPDATE face_decisions SET undone_by = ?, undone_at = ?, undo_audit_id = ? WHERE id = ?",
                    [by, now(), undo_id, decision_id])

@@ -29,8 +29,8 @@ SIZES = [40, 56, 64, 80, 120, 200, 300, 400]
 
 
 def face_width(path: Path) -> int:
-    from consentguard.faces import detect_faces
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import detect_faces
+    from consentguard.inspect.image import load_image
     return max(f.width for f in detect_faces(load_image(path).rgb))
 
 

@@ -25,8 +25,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import consentguard.faces as cgfaces
-from consentguard.image import load_image
+import consentguard.inspect.faces as cgfaces
+from consentguard.inspect.image import load_image
 
 BUCKETS = [(0, 48), (48, 64), (64, 96), (96, 150), (150, 10**9)]
 CLOSE_UP_PX = 150  # the event folder's close-ups have faces of 150-400 px, its wide shots 40-90 px

@@ -8,7 +8,7 @@ size: dlib's HOG detector alone over the whole photo at several enlargements
 (what consentguard did before), and consentguard's two modes (CenterFace on a
 shrunk copy, each face re-examined by HOG). With ../shared/faces/groups it also
 runs both on real crowd photos enlarged to 12 MP and counts the faces each finds.
-This is the measurement behind the detection modes in consentguard/faces.py.
+This is the measurement behind the detection modes in consentguard/inspect/faces.py.
 
 Usage: python scripts/bench_detect.py [--faces 54]
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from consentguard.faces import Face, _gray, _resize, detect_faces
+from consentguard.inspect.faces import Face, _gray, _resize, detect_faces
 from consentguard.models import face_models
 
 ROOT = Path(__file__).resolve().parent.parent

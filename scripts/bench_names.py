@@ -25,8 +25,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from consentguard.index import Student
-from consentguard.names import find_names, first_name_counts
+from consentguard.match.index import Student
+from consentguard.match.names import find_names, first_name_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRSTS = ["Maria", "Priya", "Ethan", "Noah", "Ava", "Liam", "Mia", "Lucas", "Emma", "Zoe", "Omar", "Aisha"]

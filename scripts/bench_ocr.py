@@ -5,7 +5,7 @@ Renders a name ("Priya Natarajan") at font sizes from 12 to 64 px, straight and
 tilted 10 degrees, onto a real crowd photo enlarged to 12 MP (4000x3000; a flat
 background without ../shared/faces), then reads it with consentguard's OCR in
 each mode and prints the seconds (median of 3) and which sizes were read. The
-figures behind consentguard/ocr.py and the README.
+figures behind consentguard/inspect/ocr.py and the README.
 
 Usage: python scripts/bench_ocr.py
 """
@@ -20,7 +20,7 @@ os.environ.setdefault("CONSENTGUARD_OCR_THREADS", "1")
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from consentguard.ocr import OCR_SIDE, read_text  # noqa: E402
+from consentguard.inspect.ocr import OCR_SIDE, read_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = [12, 16, 20, 24, 28, 36, 48, 64]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure the search for turned faces (upside down, sideways) in consentguard/faces.py.
+"""Measure the search for turned faces (upside down, sideways) in consentguard/inspect/faces.py.
 
 Three measurements, each in both detection modes:
 
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_detect import crowds, scene  # noqa: E402
 
-from consentguard import faces as cgfaces  # noqa: E402
-from consentguard.image import load_image  # noqa: E402
+from consentguard.inspect import faces as cgfaces  # noqa: E402
+from consentguard.inspect.image import load_image  # noqa: E402
 from consentguard.models import face_models  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"

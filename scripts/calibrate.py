@@ -2,7 +2,7 @@
 """Calibrate the face-matching thresholds on LFW, split by person, with the product's own rules.
 
 Stage 1 (--encode, about 20 minutes of two cores, cached in .cache/calibration/lfw_sizes.npz):
-every LFW photo goes through consentguard.faces as the product runs it (``find_and_encode``:
+every LFW photo goes through consentguard.inspect.faces as the product runs it (``find_and_encode``:
 CenterFace proposals, dlib HOG confirmation, sharpness, encoding) at full size; each person's second
 photo is also shrunk so that its face is 24, 32, 40, 48, 60 and 80 px wide and goes through it again.
 
@@ -59,8 +59,8 @@ def _encode_photo(job):
     path, shrink = job
     from PIL import Image
 
-    from consentguard.faces import find_and_encode
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import find_and_encode
+    from consentguard.inspect.image import load_image
 
     rgb = load_image(path).rgb
     h, w = rgb.shape[:2]
@@ -117,7 +117,7 @@ def _save(names, files, results, done) -> None:
 # -- stage 2: simulated rosters judged by consentguard.decide ---------------------------------------
 
 from consentguard.decide import BLOCK, PASS, FaceEvidence, RosterContext, judge_face, recognised_as  # noqa: E402
-from consentguard.index import Student  # noqa: E402
+from consentguard.match.index import Student  # noqa: E402
 from consentguard.policy import Policy  # noqa: E402
 
 

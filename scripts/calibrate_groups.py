@@ -38,8 +38,8 @@ THRESHOLDS = (0.40, 0.42, 0.44, 0.45, 0.46, 0.48, 0.50, 0.52, 0.55, 0.58, 0.60)
 
 
 def encode_all(lfw: Path, cache: Path = CACHE, limit: int | None = None) -> None:
-    from consentguard.faces import Face, detect_faces, encode_face, sharpness
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import Face, detect_faces, encode_face, sharpness
+    from consentguard.inspect.image import load_image
     from PIL import Image
 
     people = sorted(p for p in lfw.iterdir() if p.is_dir())[:limit]
@@ -151,7 +151,7 @@ def event(data: dict, people: list[str], policy, per_event: int = 16, share: flo
     import random
 
     from consentguard.decide import BLOCK, PASS, REVIEW, FaceEvidence, RosterContext, decide
-    from consentguard.index import FaceIndex, Student
+    from consentguard.match.index import FaceIndex, Student
     from consentguard.people import PhotoEvidence, decide_batch
 
     names = data["names"]

@@ -212,7 +212,7 @@ def scan_folder(db_path: Path, folder: Path, policy, workers: int):
     """The event folder as one scan (``consentguard scan``): the results, and the scan's review
     items if the scan lists them (issue #12), else None."""
     from consentguard import open_db
-    from consentguard.scan import run_scan
+    from consentguard.runners.scan import run_scan
     scan = run_scan(open_db(db_path), str(db_path), folder, policy, workers=workers)
     if scan.interrupted:
         raise SystemExit("the event scan was interrupted")
@@ -231,8 +231,8 @@ def face_verdict(box, detected: list[dict]) -> str:
 def roster_facts(db_path: Path) -> tuple[set[str], set[str], str]:
     """Photo-restricted students, those of them with no usable portrait, and the index policy."""
     from consentguard import open_db
-    from consentguard.index import load_students, unprotected
-    from consentguard.db import roster_policies
+    from consentguard.match.index import load_students, unprotected
+    from consentguard.store.db import roster_policies
     db = open_db(db_path, create=False)
     restricted = {n for n, s in load_students(db).items() if s.photo_restricted}
     return restricted, set(unprotected(db)), roster_policies(db)[0]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from consentguard.faces import find_and_encode
-from consentguard.image import load_image
+from consentguard.inspect.faces import find_and_encode
+from consentguard.inspect.image import load_image
 
 
 def central_encoding(path: Path):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from consentguard import open_db
-from consentguard.audit import OverrideError, record_doc, record_override, verify
+from consentguard.store.audit import OverrideError, record_doc, record_override, verify
 from consentguard.cli import cli
 from conftest import student, write_export
 
@@ -102,7 +102,7 @@ def test_export_csv_filters_and_defuses_formulas(db_path):
 
 def test_database_from_before_the_chain_is_chained_on_upgrade(tmp_path):
     """A schema-4 database with checks already recorded: migration 5 chains them."""
-    from consentguard import db as dbmod
+    from consentguard.store import db as dbmod
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
     for script in dbmod.MIGRATIONS[:4]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from consentguard.decide import FaceEvidence, RosterContext, decide, small_face_cleared
-from consentguard.index import Student
+from consentguard.match.index import Student
 from consentguard.policy import Policy
 
 STUDENTS = {"1": Student("1", "Marcus", "Ellery", True, False),   # photo-restricted
@@ -94,7 +94,7 @@ def test_real_small_faces_through_the_product(tmp_path, faces):
     from test_faces_e2e import distant
 
     from consentguard import open_db, sync_roster
-    from consentguard.check import Checker
+    from consentguard.runners.check import Checker
 
     (tmp_path / "p").mkdir()
     shutil.copy(faces.restricted_portrait, tmp_path / "p" / f"{R}.jpg")
@@ -125,7 +125,7 @@ def test_calibration_judges_with_the_product_rules():
 
     from conftest import ROOT
     from consentguard.decide import judge_face
-    from consentguard.index import FaceIndex
+    from consentguard.match.index import FaceIndex
 
     sys.path.insert(0, str(ROOT / "scripts"))
     import calibrate

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 from consentguard import open_db
-from consentguard.check import Checker, apply_decisions, iou
+from consentguard.runners.check import Checker, apply_decisions, iou
 from consentguard.cli import cli
 from consentguard.decide import FaceEvidence
-from consentguard.names import NameHit
+from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
 from consentguard.review import FaceDecision, ReviewItem, decisions_for, record_decision, save_items
-from consentguard.scan import Checked, evidence_from_json, evidence_to_json, run_scan
+from consentguard.runners.scan import Checked, evidence_from_json, evidence_to_json, run_scan
 
 from conftest import C, R
 
@@ -57,7 +57,7 @@ def blocked_face(doc: dict) -> dict:
 # -- the Checker ----------------------------------------------------------------------------
 
 def test_a_photo_document_lists_its_review_items_when_the_decision_has_them():
-    from consentguard.check import decision_json
+    from consentguard.runners.check import decision_json
     from consentguard.decide import Decision
 
     assert decision_json(Decision("pass"))["review_items"] == []
@@ -289,7 +289,7 @@ def test_purge_all_empties_the_faces_kept_from_photos(batch):
 
 
 def test_migration_7_drops_cache_rows_without_evidence(tmp_path):
-    from consentguard.db import MIGRATIONS, _statements, migrate, schema_version
+    from consentguard.store.db import MIGRATIONS, _statements, migrate, schema_version
     import sqlite3
 
     import sqlite_utils
@@ -341,7 +341,7 @@ def test_a_decision_about_one_face_never_reaches_an_overlapping_other_face():
     closely. The decision is about one face: it reaches the face that overlaps its box most, only,
     so the restricted face still blocks (before: both faces took it, and the photo passed)."""
     from consentguard.decide import RosterContext
-    from consentguard.index import Student
+    from consentguard.match.index import Student
     from consentguard.people import decide_batch
     from consentguard.policy import Policy
 
@@ -365,8 +365,8 @@ def test_a_reference_added_during_a_scan_reaches_every_photo_of_its_batch(batch)
     then: every photo is matched again, the cached ones the scan took before the reference landed
     too (before: matched against the index at the start, so the stranger.jpg face, which is that
     very face, passed)."""
-    from consentguard.db import latest_sync_id
-    from consentguard.index import encoding_to_blob
+    from consentguard.store.db import latest_sync_id
+    from consentguard.match.index import encoding_to_blob
 
     root, db_path = batch
     db = open_db(db_path)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from browser import chromium, drop_files, wait_for_results
 from consentguard import Checker, open_db
-from consentguard.metadata import read_metadata
+from consentguard.inspect.metadata import read_metadata
 from conftest import R
 from test_web import start_server
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from consentguard.consent import CHANNELS, ConsentField, State, combine, merge_consents, read_field, restricted
+from consentguard.roster.consent import CHANNELS, ConsentField, State, combine, merge_consents, read_field, restricted
 
 MEDIA = ConsentField("Media_Opt_Out")                                       # opt-out, photo+name, all
 YEARBOOK_PHOTO = ConsentField("No_Yearbook", scopes=("photo",), channels=("yearbook",))

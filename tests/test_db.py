@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from consentguard.db import SCHEMA_VERSION, default_db_path, open_db, schema_version
+from consentguard.store.db import SCHEMA_VERSION, default_db_path, open_db, schema_version
 from consentguard.errors import DatabaseError
 
 
@@ -47,7 +47,7 @@ def test_env_var_sets_default(monkeypatch, tmp_path):
     monkeypatch.setenv("CONSENTGUARD_DB", str(tmp_path / "env.db"))
     assert default_db_path() == tmp_path / "env.db"
     monkeypatch.delenv("CONSENTGUARD_DB")
-    assert default_db_path().name == "consentguard.db"
+    assert default_db_path().name == "consentguard.store.db"
     assert os.fspath(default_db_path()).startswith(os.path.expanduser("~"))
 
 
@@ -55,7 +55,7 @@ def _file_with_an_encoding(path):
     import numpy as np
 
     from consentguard import open_db
-    from consentguard.index import encoding_to_blob
+    from consentguard.match.index import encoding_to_blob
 
     db = open_db(path)
     db["sync_runs"].insert({"started_at": "x", "os_user": "u", "source": "s", "status": "ok"})
@@ -77,7 +77,7 @@ def test_purged_encodings_leave_no_trace_in_the_file(tmp_path):
     import sqlite_utils
 
     from consentguard import open_db
-    from consentguard.index import purge_all
+    from consentguard.match.index import purge_all
 
     control = tmp_path / "control.db"
     secret = _file_with_an_encoding(control)

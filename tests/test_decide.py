@@ -3,8 +3,8 @@
 import pytest
 
 from consentguard.decide import FaceEvidence, RosterContext, decide, worst
-from consentguard.index import Student
-from consentguard.names import NameHit
+from consentguard.match.index import Student
+from consentguard.match.names import NameHit
 from consentguard.policy import Policy
 
 STUDENTS = {"1": Student("1", "Marcus", "Ellery", True, False), "2": Student("2", "Priya", "Natarajan", False, True)}

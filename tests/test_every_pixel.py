@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from consentguard import Checker, open_db
-from consentguard.image import decode_image
+from consentguard.inspect.image import decode_image
 from conftest import R
 from metadata_helpers import exif_with_thumbnail
 
@@ -201,8 +201,8 @@ def test_still_animation_costs_one_picture(checker, clear):
 def test_safe_copy_holds_only_the_main_picture(face_roster, clear, restricted, tmp_path):
     """Redacting an animated PNG with hidden pixels, a stale thumbnail and an appended image:
     the safe copy has one frame, no alpha, no EXIF, nothing after its end."""
-    from consentguard.image import jpeg_end, png_end
-    from consentguard.redact import safe_copy
+    from consentguard.inspect.image import jpeg_end, png_end
+    from consentguard.output.redact import safe_copy
 
     first = clear.convert("RGBA")
     corner = restricted.convert("RGBA").resize((200, 200))
@@ -226,7 +226,7 @@ def test_safe_copy_holds_only_the_main_picture(face_roster, clear, restricted, t
 
 def test_a_face_in_one_frame_of_a_still_scene_is_not_taken_for_a_repeat(checker, clear, restricted):
     """Near-duplicate frames are skipped, but a face pasted into one frame of twelve is not one."""
-    from consentguard.faces import detect_faces
+    from consentguard.inspect.faces import detect_faces
     left, top, right, bottom = detect_faces(np.asarray(restricted))[0].box  # the face, wherever the photo has it
     pad = (right - left) // 4
     face = restricted.crop((left - pad, top - pad, right + pad, bottom + pad)).resize((110, 115))
@@ -247,7 +247,7 @@ def test_a_name_written_on_page_2_is_read_and_hidden_nowhere_else(checker, clear
     safe copy of page 1 leaves page 1 alone."""
     from PIL import ImageDraw, ImageFont
 
-    from consentguard.redact import areas_to_hide
+    from consentguard.output.redact import areas_to_hide
 
     page = Image.new("RGB", SIZE, "white")
     ImageDraw.Draw(page).text((40, 280), "Awarded to Priya Natarajan", fill=(20, 20, 60),
@@ -269,7 +269,7 @@ def upright(path) -> Image.Image:
 def face_box(im: Image.Image):
     import numpy as np
 
-    from consentguard.faces import detect_faces
+    from consentguard.inspect.faces import detect_faces
 
     return detect_faces(np.asarray(im))[0].box
 
@@ -372,7 +372,7 @@ def test_jpeg_hidden_between_an_mpo_and_its_second_image_is_checked(checker, cle
     it: only the JPEGs the MPF index points at are the MPO's own."""
     import struct
 
-    from consentguard.image import jpeg_end
+    from consentguard.inspect.image import jpeg_end
 
     mpo = encode([clear, clear.transpose(Image.Transpose.FLIP_LEFT_RIGHT)], "MPO", quality=90)
     hidden = encode([restricted], "JPEG", quality=90)
@@ -419,7 +419,7 @@ def test_tiff_with_jpeg_compression_at_quality_1(checker, restricted):
 def test_safe_copy_hides_a_face_found_only_in_the_smoothed_dither(checker, restricted):
     """The dots of a dithered face are the photo itself: the face found in the smoothed copy is on
     the photo's pixels, so the safe copy must hide it there."""
-    from consentguard.redact import areas_to_hide, safe_copy
+    from consentguard.output.redact import areas_to_hide, safe_copy
     result, image = checker.check_decoded(encode([restricted.convert("1")], "PNG"), "dithered.png")
     doc = result.to_json()
     found = [f for f in doc["faces"] if f["student_number"] == R and f["view"]]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from consentguard.faces import MODES, TILE, TILE_OVERLAP, _nms, _tiles, derived_box, proposal_scale
+from consentguard.inspect.faces import MODES, TILE, TILE_OVERLAP, _nms, _tiles, derived_box, proposal_scale
 from consentguard.policy import Policy
 
 
@@ -50,7 +50,7 @@ def test_derived_box_is_a_square_slightly_larger_and_lower():
 
 def test_a_face_is_not_lost_when_dlib_confirms_its_neighbour_instead():
     """Two overlapping faces: dlib, run on B's crop, returns A's box. B keeps a derived box."""
-    from consentguard.faces import place_faces
+    from consentguard.inspect.faces import place_faces
 
     a, b = (100, 100, 200, 228, 0.9), (160, 100, 260, 228, 0.8)
     a_box = (95, 110, 205, 220)
@@ -60,7 +60,7 @@ def test_a_face_is_not_lost_when_dlib_confirms_its_neighbour_instead():
 
 
 def test_a_second_proposal_for_one_face_is_dropped():
-    from consentguard.faces import place_faces
+    from consentguard.inspect.faces import place_faces
 
     a = (100, 100, 200, 228, 0.9)
     twin = (102, 101, 202, 229, 0.5)
@@ -71,7 +71,7 @@ def test_a_second_proposal_for_one_face_is_dropped():
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
 def test_rotate_box_follows_np_rot90(k):
     """A box moves with the pixels it covers when the image is turned, and comes back."""
-    from consentguard.faces import rotate_box, unrotate_box
+    from consentguard.inspect.faces import rotate_box, unrotate_box
 
     image = np.zeros((30, 50), np.uint8)
     image[4:10, 20:35] = 1  # rows 4-9, columns 20-34: the box (20, 4, 35, 10)
@@ -85,7 +85,7 @@ def test_rotate_box_follows_np_rot90(k):
     ((4000, 3000), "default", 0.1), ((4000, 3000), "thorough", 0.5), ((250, 250), "default", 1.0),
 ])
 def test_turned_passes_look_for_larger_faces_in_the_default_mode(size, mode, scale):
-    from consentguard.faces import rotated_scale
+    from consentguard.inspect.faces import rotated_scale
 
     assert rotated_scale(*size, mode) == pytest.approx(scale)
 
@@ -94,7 +94,7 @@ def test_turned_faces_join_the_upright_ones_once():
     """Turned proposals: one on a confirmed upright face is not added again; an unconfirmed one
     needs ROTATED_SCORE; one dlib confirms turned replaces an upright face it did not confirm,
     or confirmed with a lower HOG score (dlib weakly confirms some upside-down faces upright)."""
-    from consentguard.faces import ROTATED_SCORE, Face, add_rotated
+    from consentguard.inspect.faces import ROTATED_SCORE, Face, add_rotated
 
     upright = [Face(box=(100, 100, 200, 200), score=0.95, hog_score=1.8),
                Face(box=(400, 100, 500, 200), score=0.5, confirmed=False),
@@ -121,8 +121,8 @@ def test_upside_down_face_dlib_also_confirms_upright_is_found_turned():
     would then be noise); CenterFace scores it higher turned, so it is encoded turned."""
     from conftest import SHARED_FACES
 
-    from consentguard.faces import detect_faces
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import detect_faces
+    from consentguard.inspect.image import load_image
 
     path = SHARED_FACES / "lfw" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
     if not path.is_file():
@@ -134,7 +134,7 @@ def test_upside_down_face_dlib_also_confirms_upright_is_found_turned():
 def test_a_turned_face_over_two_upright_ones_replaces_neither():
     """A confirmed turned box whose centre lies in one face and that holds another's centre would,
     replacing the first, lose a person: both upright faces are kept, and the turned one too."""
-    from consentguard.faces import Face, add_rotated
+    from consentguard.inspect.faces import Face, add_rotated
     left, right = Face(box=(100, 100, 200, 200), confirmed=False), Face(box=(190, 100, 290, 200), confirmed=False)
     turned_box = (150, 120, 260, 230)  # centre (205, 175): inside `right`; holds `left`'s centre (150, 150)
     faces = add_rotated([left, right], [list(turned_box) + [0.95, 2]], [(turned_box, 2.0)], 1000, 1000)
@@ -151,7 +151,7 @@ def test_a_turned_face_over_two_upright_ones_replaces_neither():
     ((1600, 1200), "default", [40, 40], False),        # small photos are searched at full size anyway
 ])
 def test_wide_shot_trigger(size, mode, widths, expected):
-    from consentguard.faces import Face, wide_shot
+    from consentguard.inspect.faces import Face, wide_shot
 
     faces = [Face(box=(10 * i, 0, 10 * i + w, w)) for i, w in enumerate(widths)]
     assert wide_shot(faces, *size, mode) is expected
@@ -161,8 +161,8 @@ def _face_crop(path):
     """The photo's largest face with a margin around it, and that face's width in the crop."""
     from PIL import Image
 
-    from consentguard.faces import detect_faces
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import detect_faces
+    from consentguard.inspect.image import load_image
 
     rgb = load_image(path).rgb
     left, top, right, bottom = max(detect_faces(rgb), key=lambda f: f.width).box
@@ -198,7 +198,7 @@ def _found(found, box):
 
 
 def _first_search_only(monkeypatch):
-    import consentguard.faces as cgfaces
+    import consentguard.inspect.faces as cgfaces
     monkeypatch.setattr(cgfaces, "WIDE_SHOT_WIDTH", 0.0)
     monkeypatch.setattr(cgfaces, "WIDE_SHOT_FACES", float("inf"))
 
@@ -208,7 +208,7 @@ def test_a_wide_shot_is_searched_again_for_faces_under_the_promise(faces, monkey
     """Issue #12: a 12 MP wide shot with faces of 40 px (under the default mode's 64) was checked
     from the faces the default search found; one face of 80 px now has it searched again as the
     thorough mode does, which finds the small ones too, each once, and encodes each once."""
-    from consentguard.faces import find_and_encode
+    from consentguard.inspect.faces import find_and_encode
 
     rgb, boxes = _scene(faces, [80] + [40] * 6)
     with monkeypatch.context() as m:
@@ -225,7 +225,7 @@ def test_a_wide_shot_is_searched_again_for_faces_under_the_promise(faces, monkey
 def test_a_close_up_is_searched_once(faces, monkeypatch):
     """A 12 MP close-up of two people (faces of 300 and 220 px) shows no sign of small faces: it
     is not searched a second time, and finds what the first search alone finds."""
-    from consentguard.faces import detect_faces, wide_shot
+    from consentguard.inspect.faces import detect_faces, wide_shot
 
     rgb, boxes = _scene(faces, [300, 220])
     with monkeypatch.context() as m:

@@ -83,8 +83,8 @@ def distant(photo_path, width, tmp_path, name, canvas=(900, 600)):
     """A scene with the face of ``photo_path`` scaled to ``width`` px."""
     from PIL import Image, ImageOps
 
-    from consentguard.faces import detect_faces
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import detect_faces
+    from consentguard.inspect.image import load_image
 
     photo = ImageOps.exif_transpose(Image.open(photo_path)).convert("RGB")
     face = max(detect_faces(load_image(photo_path).rgb), key=lambda f: f.width)
@@ -130,8 +130,8 @@ def test_thorough_mode_finds_distant_face(face_roster, faces, tmp_path):
     from PIL import Image, ImageOps
 
     from consentguard import Policy
-    from consentguard.faces import detect_faces
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import detect_faces
+    from consentguard.inspect.image import load_image
 
     photo = ImageOps.exif_transpose(Image.open(faces.restricted_other)).convert("RGB")
     face = max(detect_faces(load_image(faces.restricted_other).rgb), key=lambda f: f.width)
@@ -188,8 +188,8 @@ def covered(photo, tmp_path, name):
     """The photo with the lower half of its largest face hidden, as by a hand or a mask."""
     from PIL import Image, ImageDraw, ImageOps
 
-    from consentguard.faces import detect_faces
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import detect_faces
+    from consentguard.inspect.image import load_image
 
     left, top, right, bottom = max(detect_faces(load_image(photo).rgb), key=lambda f: f.width).box
     im = ImageOps.exif_transpose(Image.open(photo)).convert("RGB")
@@ -212,8 +212,8 @@ def test_large_photo_is_searched_in_tiles(face_roster, faces, tmp_path):
     from PIL import Image, ImageOps
 
     from consentguard import Policy
-    from consentguard.faces import MAX_PROPOSAL_PIXELS, TILE, detect_faces, proposal_scale
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import MAX_PROPOSAL_PIXELS, TILE, detect_faces, proposal_scale
+    from consentguard.inspect.image import load_image
 
     width, height = 6000, 4000
     scale = proposal_scale(width, height, "thorough")
@@ -294,8 +294,8 @@ def test_wrong_exif_orientation_that_turns_the_face_upside_down_blocks(checker, 
 
 def test_upright_group_photo_gets_no_turned_duplicates(faces, monkeypatch):
     """The turned passes add nothing to an ordinary upright group photo."""
-    from consentguard import faces as cgfaces
-    from consentguard.image import load_image
+    from consentguard.inspect import faces as cgfaces
+    from consentguard.inspect.image import load_image
 
     rgb = load_image(faces.group).rgb
     with_turns = cgfaces.detect_faces(rgb)

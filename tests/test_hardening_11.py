@@ -73,7 +73,7 @@ def test_flag_list_near_miss_is_never_read_as_permitted(tmp_path, db_path, progr
     "NoMedia", "No Media Release" all import the student as unrestricted, silently (this is the
     one place where an unrecognised value does NOT mean restricted). An item that contains the
     flag's words without matching exactly must be restricted and reported."""
-    from consentguard.mapping import load_preset
+    from consentguard.roster.mapping import load_preset
     path = tmp_path / "ic.csv"
     write_export(path, [{"Student Number": "900001", "First Name": "Marcus", "Last Name": "Ellery",
                          "Programs": programs},
@@ -89,7 +89,7 @@ def test_flag_list_near_miss_is_never_read_as_permitted(tmp_path, db_path, progr
 # -- (b) making the history or the audit trail lie ---------------------------------------------------
 
 def _audit_db(tmp_path):
-    from consentguard.audit import record_doc
+    from consentguard.store.audit import record_doc
     path = tmp_path / "cg.db"
     db = open_db(path)
     sync_roster(db, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")]))
@@ -120,7 +120,7 @@ def test_truncation_with_the_anchor_file_deleted_is_detected(tmp_path):
     writes a fresh anchor over the cut trail and even the note disappears. Where the database
     once had an anchor (e.g. a flag/row count kept in the database, or the anchor's existence
     recorded at migration), its absence must be a problem."""
-    from consentguard.audit import record_doc, verify
+    from consentguard.store.audit import record_doc, verify
     path = _audit_db(tmp_path)
     _sql(path, "DROP TRIGGER checks_append_only_update; DROP TRIGGER checks_append_only_delete;"
                "DELETE FROM checks WHERE id = 3; UPDATE sqlite_sequence SET seq = 2 WHERE name = 'checks';"
@@ -139,7 +139,7 @@ def test_no_op_triggers_under_the_right_names_are_a_problem(tmp_path):
     no-op triggers (``BEGIN SELECT 1; END``) leaves the trail editable and deletable through
     plain SQLite while verify reports no problem about the triggers. Compare the trigger SQL
     (sqlite_master.sql) with the expected RAISE(ABORT ...) text."""
-    from consentguard.audit import verify
+    from consentguard.store.audit import verify
     path = _audit_db(tmp_path)
     _sql(path, "DROP TRIGGER checks_append_only_update; DROP TRIGGER checks_append_only_delete;"
                "CREATE TRIGGER checks_append_only_update BEFORE UPDATE ON checks BEGIN SELECT 1; END;"
@@ -159,7 +159,7 @@ def test_lock_file_deleted_while_held_does_not_let_a_second_writer_in(tmp_path, 
     the second one's mark_interrupted() even stamps the live run 'interrupted ... nothing of it
     was applied'. Fix: after flock, fstat the fd and stat the path; retry if the inode differs
     (or lock the database file itself / a lock row inside SQLite)."""
-    from consentguard.db import writer_lock
+    from consentguard.store.db import writer_lock
     db = open_db(db_path)
     sync_roster(db, write_export(tmp_path / "a.csv", [student("1", "Ann", "Lee", media="Y")]))
     with writer_lock(db, "sync"):
@@ -177,7 +177,7 @@ def test_override_name_cannot_carry_line_breaks_or_bidi_controls(tmp_path):
     'already released by ...' message, and U+202E (right-to-left override) makes the audit page
     and CSV show a different name than the one stored (the record lies to its reader). Refuse
     names (and reasons) with Cc/Cf characters other than ordinary spaces."""
-    from consentguard.audit import OverrideError, record_doc, record_override
+    from consentguard.store.audit import OverrideError, record_doc, record_override
     path = _audit_db(tmp_path)
     db = open_db(path)
     cid = record_doc(db, {"path": "/p/r.jpg", "sha256": "ef" * 32, "verdict": "review", "reasons": [],

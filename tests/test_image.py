@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from consentguard.errors import ImageError
-from consentguard.image import MAX_PIXELS, decode_image, load_image
+from consentguard.inspect.image import MAX_PIXELS, decode_image, load_image
 
 
 def encode(im: Image.Image, fmt="PNG", **kw) -> bytes:
@@ -89,7 +89,7 @@ def animation(frames, fmt="GIF") -> bytes:
 
 
 def test_distinct_frames_are_views_up_to_the_limit():
-    from consentguard.image import MAX_VIEWS
+    from consentguard.inspect.image import MAX_VIEWS
 
     image = decode_image(animation(noise_frames(5)), "five.gif")
     assert [v.label for v in image.views] == [f"frame {i} of 5" for i in range(2, 6)]
@@ -103,7 +103,7 @@ def test_distinct_frames_are_views_up_to_the_limit():
 
 
 def test_hundreds_of_frames_are_sampled_and_said_so():
-    from consentguard.image import MAX_FRAMES
+    from consentguard.inspect.image import MAX_FRAMES
 
     nearly_still = [Image.new("RGB", (32, 32), (128 + i % 2,) * 3) for i in range(300)]
     image = decode_image(animation(nearly_still), "long.gif")
@@ -113,7 +113,7 @@ def test_hundreds_of_frames_are_sampled_and_said_so():
 
 
 def test_frames_past_the_pixel_limit_are_named(monkeypatch):
-    import consentguard.image as image_module
+    import consentguard.inspect.image as image_module
 
     monkeypatch.setattr(image_module, "MAX_PIXELS", 64 * 48 * 3)
     image = decode_image(animation(noise_frames(5)), "big.gif")
@@ -139,7 +139,7 @@ def test_later_frames_are_turned_upright_like_the_first():
 
 
 def test_jpeg_end_follows_segments_past_an_exif_thumbnail():
-    from consentguard.image import jpeg_end
+    from consentguard.inspect.image import jpeg_end
     from metadata_helpers import exif_with_thumbnail
 
     thumb = encode(Image.new("RGB", (16, 16), "red"), "JPEG")
@@ -168,7 +168,7 @@ def test_a_broken_appended_image_is_unchecked():
 
 @pytest.mark.parametrize("quality", [1, 5, 10, 25, 50, 75, 90, 95])
 def test_jpeg_quality_is_estimated_from_the_tables(quality):
-    from consentguard.image import jpeg_quality
+    from consentguard.inspect.image import jpeg_quality
 
     data = encode(Image.new("RGB", (16, 16), "blue"), "JPEG", quality=quality)
     assert abs(jpeg_quality(Image.open(io.BytesIO(data)).quantization) - quality) <= max(2, quality // 20)
@@ -189,7 +189,7 @@ def test_flat_colour_under_transparency_is_not_a_view():
 
 
 def test_many_appended_images_are_bounded():
-    from consentguard.image import MAX_FRAMES
+    from consentguard.inspect.image import MAX_FRAMES
 
     tiny = encode(Image.new("RGB", (8, 8), "blue"), "JPEG")
     image = decode_image(tiny * (MAX_FRAMES + 5), "many.jpg")
@@ -205,7 +205,7 @@ def test_a_damaged_zip_after_the_image_is_named():
 
 
 def test_jpeg_end_skips_stray_bytes_between_segments_as_libjpeg_does():
-    from consentguard.image import jpeg_end
+    from consentguard.inspect.image import jpeg_end
 
     data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG")
     junk = data[:2] + b"\xff\xef\x00\x04ab" + b"xy" + data[2:]
@@ -249,7 +249,7 @@ def test_a_bmp_claiming_to_be_longer_still_has_its_appended_jpeg_checked():
 
 def test_a_tiff_whose_structure_cannot_be_walked_is_named():
     data = bytearray(encode(Image.new("RGB", (16, 16), "blue"), "TIFF"))
-    from consentguard.image import tiff_end
+    from consentguard.inspect.image import tiff_end
 
     assert tiff_end(bytes(data)) == len(data)
     assert tiff_end(bytes(data[:-4])) is None  # the last IFD is cut short
@@ -343,7 +343,7 @@ def test_a_jpeg_without_its_eoi_ends_at_the_next_image_and_a_missing_end_is_name
             "x.jpg: the end of the JPEG could not be found, so data after it (if any) was not checked"]
     except ImageError:
         pass
-    from consentguard.image import jpeg_end
+    from consentguard.inspect.image import jpeg_end
 
     assert jpeg_end(first[:-2] + second) == len(first) - 2  # the next image's SOI ends it
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from consentguard.index import FaceIndex
+from consentguard.match.index import FaceIndex
 
 
 def test_nearest_equals_brute_force():
@@ -33,7 +33,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from consentguard import open_db, sync_roster  # noqa: E402
 from consentguard.cli import cli  # noqa: E402
-from consentguard.db import roster_policies  # noqa: E402
+from consentguard.store.db import roster_policies  # noqa: E402
 from conftest import C, R, student, write_export  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def test_a_new_database_indexes_every_student_and_counts_references(tmp_path, fa
     assert "2 student(s) indexed (1 with 1 portrait, 1 with 2 portraits)" in report.summary()
     assert any("'all' (the default)" in n and "--index restricted" in n for n in report.notes)
     assert roster_policies(db)[0] == "all"
-    from consentguard.index import load_index
+    from consentguard.match.index import load_index
     index = load_index(db, index_policy="all")
     assert sorted(index.owners) == [R, R, C]  # both of R's portraits: nearest = the closer one
 

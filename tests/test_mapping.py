@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from consentguard.cli import cli
-from consentguard.mapping import MappingError, load_mapping, load_preset, parse_mapping, presets
+from consentguard.roster.mapping import MappingError, load_mapping, load_preset, parse_mapping, presets
 
 GOOD = """
 name = "district-7"

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from PIL import Image
 
-from consentguard.metadata import MetadataError, read_metadata
+from consentguard.inspect.metadata import MetadataError, read_metadata
 from metadata_helpers import exif, iptc_segment, save_jpeg, xmp
 
 
@@ -188,7 +188,7 @@ def gif_with_comment_in_frame_2(text: bytes) -> bytes:
 
 
 def test_gif_comments_in_every_frame_are_read():
-    from consentguard.image import decode_image, gif_blocks
+    from consentguard.inspect.image import decode_image, gif_blocks
 
     data = gif_with_comment_in_frame_2(b"Priya Natarajan")
     assert gif_blocks(data) == (len(data), [b"first", b"Priya Natarajan"])
@@ -201,7 +201,7 @@ def test_gif_comments_in_every_frame_are_read():
 
 
 def test_metadata_of_an_appended_picture_is_read(blank, tmp_path):
-    from consentguard.image import decode_image
+    from consentguard.inspect.image import decode_image
 
     blank.save(tmp_path / "a.jpg")
     blank.save(tmp_path / "b.jpg", comment="Priya Natarajan")

@@ -20,8 +20,8 @@ def test_models_load_without_pkg_resources(faces):
     proc = run_python(f"""
         import sys
         sys.modules["pkg_resources"] = None  # any import of it now raises ImportError
-        from consentguard.image import load_image
-        from consentguard.faces import find_and_encode
+        from consentguard.inspect.image import load_image
+        from consentguard.inspect.faces import find_and_encode
         faces = find_and_encode(load_image({str(faces.restricted_portrait)!r}).rgb)
         assert len(faces) == 1 and faces[0].encoding.shape == (128,)
         print("encoded")

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentguard.index import Student
-from consentguard.names import APOSTROPHES, COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
-from consentguard.nicknames import variants
+from consentguard.match.index import Student
+from consentguard.match.names import APOSTROPHES, COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
+from consentguard.match.nicknames import variants
 
 PRIYA = Student("2", "Priya", "Natarajan", False, True)
 CHLOE = Student("3", "Chloé", "Fernández", False, True)

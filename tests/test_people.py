@@ -1,7 +1,7 @@
 """People across a batch (issue #12): faces of one person grouped over the photos checked together,
 judged once, and one review item per decision left to staff.
 
-Real LFW faces encoded by consentguard.faces (the ``faces`` fixture's shared set); the pairs and
+Real LFW faces encoded by consentguard.inspect.faces (the ``faces`` fixture's shared set); the pairs and
 distances quoted were measured with scripts/calibrate_groups.py."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from PIL import Image
 
 from consentguard.decide import (BLOCK, PASS, REVIEW, FaceEvidence, RosterContext, decide, judge_decided,
                                  judge_person)
-from consentguard.index import FaceIndex, Student
-from consentguard.names import NameHit
+from consentguard.match.index import FaceIndex, Student
+from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence, decide_batch, group_faces
 from consentguard.policy import Policy
 from consentguard.review import FaceDecision
@@ -42,8 +42,8 @@ def _lfw(faces):
 @lru_cache(maxsize=None)
 def _encode(name: str, small: bool) -> tuple[np.ndarray, float]:
     """The central face of an LFW photo, encoded as it is or shrunk to a 40 px face (a wide shot)."""
-    from consentguard.faces import Face, detect_faces, encode_face, sharpness
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import Face, detect_faces, encode_face, sharpness
+    from consentguard.inspect.image import load_image
 
     rgb = load_image(LFW / name.rsplit("_", 1)[0] / f"{name}.jpg").rgb
     h, w = rgb.shape[:2]
@@ -371,7 +371,7 @@ def test_a_face_cleared_by_eye_passes_but_a_block_stays():
     """'cleared' on a face: a person looked and it is no photo-restricted student. A face in review
     (too small to identify) passes with who and when; a face that blocks on its own stays blocked."""
     from consentguard.decide import FaceEvidence, RosterContext, judge_decided
-    from consentguard.index import Student
+    from consentguard.match.index import Student
     from consentguard.policy import Policy
     from consentguard.review import FaceDecision
 

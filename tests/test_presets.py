@@ -5,9 +5,9 @@ import csv
 import pytest
 
 from consentguard import open_db, sync_roster
-from consentguard.consent import restricted
-from consentguard.mapping import load_preset, presets
-from consentguard.roster import read_export
+from consentguard.roster.consent import restricted
+from consentguard.roster.mapping import load_preset, presets
+from consentguard.roster.export import read_export
 from conftest import ROOT
 
 SAMPLES = ROOT / "sample_roster"

@@ -8,7 +8,7 @@ from PIL import Image
 
 from consentguard import Checker, open_db
 from consentguard.cli import cli
-from consentguard.metadata import read_metadata
+from consentguard.inspect.metadata import read_metadata
 from conftest import R
 from metadata_helpers import exif, iptc_segment, save_jpeg, xmp
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.faces
 
 def _face_of(path: Path):
     """(rgb, the largest face found, its encoding) of a real photo."""
-    from consentguard.faces import find_and_encode
+    from consentguard.inspect.faces import find_and_encode
 
     rgb = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
     face = max(find_and_encode(rgb), key=lambda f: f.width)
@@ -37,7 +37,7 @@ def _face_of(path: Path):
 @pytest.fixture(scope="module")
 def real_faces(faces):
     """Two real faces: R (photo-restricted) in another photo than the portrait, and a stranger."""
-    from consentguard.image import sha256_bytes
+    from consentguard.inspect.image import sha256_bytes
 
     found = {}
     for key, path in (("r", faces.restricted_other), ("s", faces.stranger)):
@@ -64,7 +64,7 @@ def person_item(real_faces, item_id="p-marcus", keys=("r", "s")):
 
 
 def photo_item(path: Path, item_id="f-meta"):
-    from consentguard.image import sha256_bytes
+    from consentguard.inspect.image import sha256_bytes
     from consentguard.review import ReviewItem
 
     return ReviewItem(id=item_id, kind="photo", summary=f"{path.name}: metadata could not be read",
@@ -184,8 +184,8 @@ def test_confirmed_face_of_a_restricted_student_becomes_a_reference(db_file, rea
     """The face confirmed as R is stored like a portrait: the index matches it from the next check,
     a roster sync keeps it, index purge --all deletes its encoding (and the item's biometrics)."""
     from consentguard import Checker, sync_roster
-    from consentguard.db import latest_sync_id
-    from consentguard.index import load_index
+    from consentguard.store.db import latest_sync_id
+    from consentguard.match.index import load_index
 
     item = person_item(real_faces, keys=("r",))
     db = saved(db_file, item)
@@ -260,7 +260,7 @@ def test_photo_item_is_cleared_for_the_whole_photo(db_file, faces):
 
 
 def test_undo_reopens_the_item_removes_the_reference_and_is_audited(db_file, real_faces):
-    from consentguard.audit import verify
+    from consentguard.store.audit import verify
     from consentguard.review import decisions_for
 
     item = person_item(real_faces, keys=("r",))
@@ -285,7 +285,7 @@ def test_undo_reopens_the_item_removes_the_reference_and_is_audited(db_file, rea
 # -- the HTML report ---------------------------------------------------------------------------
 
 def test_html_report_puts_the_decisions_first(db_file, real_faces, faces):
-    from consentguard.report import html_report
+    from consentguard.output.report import html_report
 
     items = [person_item(real_faces), photo_item(faces.group)]
     page = html_report([], "scan", review_items=items)
@@ -307,7 +307,7 @@ def test_html_report_puts_the_decisions_first(db_file, real_faces, faces):
 def test_html_report_takes_items_as_json_too(db_file, real_faces):
     """The scan may carry items as their JSON (the page's form, close-ups as data: URLs); once the
     close-ups are purged the block says so instead of showing none silently."""
-    from consentguard.report import html_report
+    from consentguard.output.report import html_report
     from consentguard.review import item_json
 
     db = open_db(db_file)
@@ -319,7 +319,7 @@ def test_html_report_takes_items_as_json_too(db_file, real_faces):
 
 
 def test_scan_reports_read_review_items_when_the_scan_has_them(tmp_path, real_faces):
-    from consentguard.report import ScanReports
+    from consentguard.output.report import ScanReports
 
     class Scan:  # the attributes ScanReports reads; review_items as the plumbing sets it
         results, total, interrupted, warnings, skipped, not_photos = [], 0, False, [], [], []
@@ -431,7 +431,7 @@ def test_an_item_in_review_again_after_its_decision_is_open_again(db_file, real_
     'review decide' refused it as already decided)."""
     from dataclasses import replace
 
-    from consentguard.check import Checker
+    from consentguard.runners.check import Checker
     from consentguard.decide import FaceEvidence
     from consentguard.people import PhotoEvidence
     from consentguard.review import save_items
@@ -468,7 +468,7 @@ def test_a_face_cleared_by_eye_is_in_review_again_for_a_student_restricted_since
     photo passed on the old look)."""
     from dataclasses import replace
 
-    from consentguard.check import Checker
+    from consentguard.runners.check import Checker
     from consentguard.decide import FaceEvidence
     from consentguard.people import PhotoEvidence
     from consentguard.review import save_items
@@ -500,11 +500,11 @@ def test_is_on_an_item_of_several_faces_of_one_photo_must_choose_the_face(db_fil
     ID --is JORDAN' without --faces would confirm every face of the photo as Jordan, Marcus's face
     too, and the photo would pass (a student is never twice in one picture). Refused in one line,
     nothing recorded; with the face chosen, it is recorded for that face only."""
-    from consentguard.image import sha256_bytes
+    from consentguard.inspect.image import sha256_bytes
     from consentguard.review import ReviewItem, decisions_for
 
     rgb, _ = _face_of(faces.group)
-    from consentguard.faces import find_and_encode
+    from consentguard.inspect.faces import find_and_encode
 
     found = sorted(find_and_encode(rgb), key=lambda f: f.box[0])[:2]
     sha = sha256_bytes(faces.group.read_bytes())

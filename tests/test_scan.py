@@ -17,7 +17,7 @@ from PIL import Image
 
 from consentguard import Policy, open_db
 from consentguard.cli import cli
-from consentguard.scan import find_photos, run_scan
+from consentguard.runners.scan import find_photos, run_scan
 
 pytestmark = pytest.mark.faces
 
@@ -168,9 +168,9 @@ def test_interrupted_scan_leaves_reports_that_say_so(event, tmp_path, how):
 def test_cache_is_per_day(face_roster):
     """A release that expires overnight must not leave yesterday's cached pass in force."""
     from consentguard import Checker
-    from consentguard.faces import DETECTOR_VERSION
-    from consentguard.image import DECODER_VERSION
-    from consentguard.names import MATCHER_VERSION
+    from consentguard.inspect.faces import DETECTOR_VERSION
+    from consentguard.inspect.image import DECODER_VERSION
+    from consentguard.match.names import MATCHER_VERSION
     version = Checker(open_db(face_roster), record=False).version
     assert version.startswith(time.strftime("%Y-%m-%d") + f":{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync1:")
     assert DETECTOR_VERSION == "centerface+hog1+rot1+wide1"  # wide shots searched again (issue #12): older cached results are not reused
@@ -231,7 +231,7 @@ def test_not_checked_entries_listed_and_exit_status(event, tmp_path):
 
 def test_copy_passed_copies_only_the_bytes_checked(event, tmp_path, faces):
     """A photo swapped after it passed (here: for a photo of the restricted student) is not copied."""
-    from consentguard.scan import copy_passed_photos
+    from consentguard.runners.scan import copy_passed_photos
     root, db = event
     scan = run_scan(open_db(db), str(db), root, workers=1)
     assert {Path(r.doc["path"]).name for r in scan.results if r.verdict == "pass"} == {"stranger.heic", "a<b>&.png"}
@@ -265,7 +265,7 @@ def test_reports_are_private_and_defuse_formulas(event, tmp_path, monkeypatch):
 
 
 def test_csv_cells_defused_and_capped(tmp_path):
-    from consentguard.report import MAX_CELL, write_csv
+    from consentguard.output.report import MAX_CELL, write_csv
     doc = {"verdict": "review", "path": "=cmd|' /C calc'!A0", "faces": [], "student_numbers": ["-1"],
            "reasons": ["x" * 40_000], "sha256": None}
     write_csv([doc], tmp_path / "r.csv")
@@ -299,7 +299,7 @@ def test_a_sync_during_the_scan_is_survived_and_later_photos_follow_it(tmp_path,
     """A nightly sync landing mid-scan newly restricts Jordan (C): the scan carries on, the photo
     checked after the sync is judged against the new roster, and the summary says so."""
     from consentguard import sync_roster
-    from consentguard.report import scan_lines
+    from consentguard.output.report import scan_lines
     from conftest import C, N, R, student, write_export
     root = tmp_path / "event"
     root.mkdir()

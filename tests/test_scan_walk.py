@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from consentguard.errors import ImageError
-from consentguard.image import read_file
-from consentguard.scan import find_photos
+from consentguard.inspect.image import read_file
+from consentguard.runners.scan import find_photos
 
 
 def photo(path: Path) -> Path:
@@ -32,7 +32,7 @@ def test_fifo_is_skipped_never_read(tmp_path):
     os.mkfifo(root / "stuck.jpg")
     os.mkfifo(root / "no_extension")
     os.symlink(root / "stuck.jpg", root / "link_to_fifo.jpg")
-    code = ("import sys; from consentguard.scan import find_photos; f = find_photos(sys.argv[1]); "
+    code = ("import sys; from consentguard.runners.scan import find_photos; f = find_photos(sys.argv[1]); "
             "print([p.name for p in f.photos]); print(sorted((p.name, r) for p, r in f.not_checked))")
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
@@ -47,7 +47,7 @@ def test_fifo_is_skipped_never_read(tmp_path):
 def test_read_file_refuses_a_fifo_without_blocking(tmp_path):
     """Defence in depth: a file swapped for a FIFO after the walk is refused, not waited on."""
     os.mkfifo(tmp_path / "x.jpg")
-    code = ("import sys; from consentguard.image import read_file\n"
+    code = ("import sys; from consentguard.inspect.image import read_file\n"
             "try: read_file(sys.argv[1])\nexcept Exception as e: print(type(e).__name__, e)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.jpg")], capture_output=True, text=True,
                          timeout=20)
@@ -99,7 +99,7 @@ def test_unreadable_folder_is_listed(tmp_path):
         if not shutil.which("setpriv"):
             pytest.skip("running as root without setpriv: every folder is readable")
         prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
-    code = ("import sys; from consentguard.scan import find_photos; f = find_photos(sys.argv[1]); "
+    code = ("import sys; from consentguard.runners.scan import find_photos; f = find_photos(sys.argv[1]); "
             "print([p.name for p in f.photos]); print([(p.name, r) for p, r in f.not_checked])")
     try:
         out = subprocess.run(prefix + [sys.executable, "-c", code, str(root)], capture_output=True, text=True,
@@ -115,7 +115,7 @@ def test_unreadable_folder_is_listed(tmp_path):
 def test_files_that_can_show_photos_are_not_checked_not_harmless(tmp_path):
     """An SVG embedding a student's photo, a PDF, a video: listed as not checked (the scan is then
     incomplete and cannot exit 0), never among the harmless other files."""
-    from consentguard.scan import find_photos
+    from consentguard.runners.scan import find_photos
 
     (tmp_path / "poster.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><image href="data:image/jpeg;base64,AA"/></svg>')
     (tmp_path / "drawing").write_text('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>')

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.faces
 
 
 def test_evaluate_on_group_photo(face_roster, faces, tmp_path):
-    from consentguard.faces import detect_faces
-    from consentguard.image import load_image
+    from consentguard.inspect.faces import detect_faces
+    from consentguard.inspect.image import load_image
 
     boxes = sorted(detect_faces(load_image(faces.group).rgb), key=lambda f: f.box[0])
     rows = ["photo,student_number,left,top,right,bottom"]

@@ -38,7 +38,7 @@ def test_refused_sync_changes_nothing(tmp_path, db_path):
 def test_failure_midway_rolls_back(tmp_path, db_path, monkeypatch):
     db = open_db(db_path)
     sync_roster(db, write_export(tmp_path / "a.csv", [student("1", "Ann", "Lee", media="Y")]))
-    import consentguard.sync as s
+    import consentguard.roster.sync as s
     monkeypatch.setattr(s.face_index, "purge_unneeded", lambda db: 1 / 0)  # fails after the upserts
     with pytest.raises(Exception, match="sync failed and was rolled back"):
         sync_roster(db, write_export(tmp_path / "b.csv", [student("1", "Ann", "Lee")]))

@@ -6,8 +6,8 @@ from click.testing import CliRunner
 from consentguard import open_db, sync_roster
 from consentguard.cli import cli
 from consentguard.errors import RosterError, SyncRefused
-from consentguard.mapping import MappingError, parse_mapping
-from consentguard.roster import read_export
+from consentguard.roster.mapping import MappingError, parse_mapping
+from consentguard.roster.export import read_export
 from conftest import HEADER, student, write_export
 
 PS = "Student_Number,First_Name,Last_Name,Media_Opt_Out,Photo_Opt_Out,Name_Opt_Out\n"
@@ -48,7 +48,7 @@ def test_wider_row_reported_by_check_config(tmp_path):
 
 def test_joined_files_with_wider_rows_are_refused(tmp_path):
     """OneRoster: a shifted row in users.csv or in the joined consent file is skipped, not misread."""
-    from consentguard.mapping import load_preset
+    from consentguard.roster.mapping import load_preset
     (tmp_path / "users.csv").write_text(
         "sourcedId,role,givenName,familyName,identifier\n"
         "u1,student,Marcus,Ellery,1\nu2,student,Bo,Kim, Jr.,2\nu3,student,Cy,Day,3\n")
@@ -63,7 +63,7 @@ def test_joined_files_with_wider_rows_are_refused(tmp_path):
 
 def test_headerless_file_row_wider_than_the_others_is_refused(tmp_path, db_path):
     """AutoSend files have no header: a row wider than most rows is shifted, so it is skipped, not read."""
-    from consentguard.mapping import load_preset
+    from consentguard.roster.mapping import load_preset
     db = open_db(db_path)
     autosend = load_preset("powerschool-autosend")
     rest = "2\tBo\tKim\t6\t1201\t0\t\n3\tCy\tDay\t6\t1201\t0\t\n"
@@ -182,7 +182,7 @@ def test_malformed_mappings_give_one_line_errors(text):
 
 
 def test_presets_keep_their_guards_within_the_schema():
-    from consentguard.mapping import load_preset, presets
+    from consentguard.roster.mapping import load_preset, presets
     for name in presets():
         g = load_preset(name).guards
         assert 0 < g.max_drop_students <= 0.5 and 0 < g.max_drop_restricted <= 0.5 and 1 <= g.min_drop_count

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from consentguard import Checker, open_db, sync_roster
 from consentguard.cli import cli
 from consentguard.errors import SyncRefused
-from consentguard.history import diff, rollback
-from consentguard.mapping import load_preset
+from consentguard.roster.history import diff, rollback
+from consentguard.roster.mapping import load_preset
 from conftest import R, student, write_export
 
 
@@ -101,7 +101,7 @@ column = "No_Yearbook"
 channels = ["yearbook"]
 """)
     (tmp_path / "e.csv").write_text("Student_Number,First_Name,Last_Name,No_Yearbook\n1,Priya,Natarajan,Y\n2,Bo,Kim,\n")
-    from consentguard.mapping import load_mapping
+    from consentguard.roster.mapping import load_mapping
     db = open_db(db_path)
     sync_roster(db, tmp_path / "e.csv", mapping=load_mapping(tmp_path / "m.toml"))
     from PIL import Image
@@ -126,10 +126,10 @@ meaning = "permission"
 expires_column = "Until"
 """)
     (tmp_path / "e.csv").write_text("ID,First,Last,Release,Until\n1,Ann,Lee,Yes,6/30/2020\n2,Bo,Kim,Yes,6/30/2999\n3,Cy,Ray,,\n")
-    from consentguard.mapping import load_mapping
+    from consentguard.roster.mapping import load_mapping
     db = open_db(db_path)
     sync_roster(db, tmp_path / "e.csv", mapping=load_mapping(tmp_path / "m.toml"))
-    from consentguard.index import load_students
+    from consentguard.match.index import load_students
     s = load_students(db)
     assert (s["1"].name_restricted, s["2"].name_restricted, s["3"].name_restricted) == (True, False, True)
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from consentguard import open_db, sync_roster
 from consentguard.cli import cli
-from consentguard.db import writer_lock
+from consentguard.store.db import writer_lock
 from consentguard.errors import SyncRefused
 from conftest import ROOT, student, write_export
 
@@ -22,7 +22,7 @@ def test_a_second_sync_waits_then_refuses_clearly(tmp_path, db_path):
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\n"
         "from consentguard import open_db\n"
-        "from consentguard.db import writer_lock\n"
+        "from consentguard.store.db import writer_lock\n"
         f"with writer_lock(open_db({str(db_path)!r}), 'sync'):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(30)\n")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -52,7 +52,7 @@ def test_a_killed_sync_is_marked_interrupted_by_the_next(tmp_path, db_path):
     victim = subprocess.Popen([sys.executable, "-c", (
         "import os, signal\n"
         "from consentguard import open_db, sync_roster\n"
-        "import consentguard.sync as s\n"
+        "import consentguard.roster.sync as s\n"
         "def die(*a, **k):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "s.read_export = die\n"

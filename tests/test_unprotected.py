@@ -15,9 +15,9 @@ from PIL import Image, ImageOps
 
 from consentguard import Checker, open_db, sync_roster
 from consentguard.cli import cli
-from consentguard.faces import Face
-from consentguard.index import load_index
-from consentguard.portraits import dominant_face
+from consentguard.inspect.faces import Face
+from consentguard.match.index import load_index
+from consentguard.roster.portraits import dominant_face
 from conftest import C, R, student, write_export
 
 X = "900005"  # a second photo-restricted student, with a good portrait (the stranger's photo)
@@ -61,7 +61,7 @@ def portrait_with_stray_face(faces, out):
     """R's portrait with a second, smaller face (C's) cut by the right edge, as in a tight SIS crop."""
     import numpy as np
 
-    from consentguard.faces import detect_faces
+    from consentguard.inspect.faces import detect_faces
 
     main, other = _upright(faces.restricted_portrait), _upright(faces.clear_portrait)
     size = detect_faces(np.asarray(main))[0].width
@@ -219,7 +219,7 @@ def test_scan_says_so_once_in_every_report(tmp_path, faces):
 
 
 def test_loose_portrait_match_never_takes_another_students_own_file(tmp_path):
-    from consentguard.portraits import open_portraits
+    from consentguard.roster.portraits import open_portraits
     folder = tmp_path / "p"
     folder.mkdir()
     (folder / "900001.jpg").write_bytes(b"theirs")
@@ -232,7 +232,7 @@ def test_loose_portrait_match_never_takes_another_students_own_file(tmp_path):
 
 
 def test_a_restricted_student_without_a_school_is_in_every_schools_scope(tmp_path):
-    from consentguard.index import Student
+    from consentguard.match.index import Student
     s = Student("1", "Ann", "Lee", True, False, school_id="")
     assert s.attends("1201") and s.attends(None)
     t = Student("2", "Bo", "Kim", True, False, school_id="01201")

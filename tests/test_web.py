@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from consentguard import Checker, Policy, open_db
-from consentguard.metadata import read_metadata
+from consentguard.inspect.metadata import read_metadata
 from consentguard.web import ServeError, _init_worker, check_bind, create_app
 from conftest import R
 
@@ -385,7 +385,7 @@ def test_a_worker_over_its_memory_limit_gives_an_error_not_a_crash(faces, face_r
     Image.new("RGB", (9000, 9000), (120, 120, 120)).save(big)  # 81 MP: under the pixel limit
     code = ("import json, sys\n"
             "from consentguard import Checker, open_db\n"
-            "from consentguard.check import limit_worker_memory\n"
+            "from consentguard.runners.check import limit_worker_memory\n"
             "from consentguard.models import face_models\n"
             "face_models()\n"
             "limit_worker_memory(1.2)\n"

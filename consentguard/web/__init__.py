@@ -38,15 +38,15 @@ import secrets
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..audit import OverrideError, query, record_doc, record_override, write_csv
-from ..consent import CHANNELS
-from ..db import open_db
-from ..errors import ConsentGuardError
-from ..image import sha256_bytes
-from .. import index as face_index
-from ..policy import Policy
-from ..scan import boxed_thumbnail
-from . import batches as drops
+from consentguard.store.audit import OverrideError, query, record_doc, record_override, write_csv
+from consentguard.roster.consent import CHANNELS
+from consentguard.store.db import open_db
+from consentguard.errors import ConsentGuardError
+from consentguard.inspect.image import sha256_bytes
+from consentguard.match import index as face_index
+from consentguard.policy import Policy
+from consentguard.runners.scan import boxed_thumbnail
+from consentguard.web import batches as drops
 
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 #: Longest caption checked: far above any social post (Facebook allows 63,206) yet bounded, so one
@@ -87,8 +87,8 @@ def _init_worker(db_path: str, policy: Policy, parent: int | None = None) -> Non
 
     if parent is not None:
         _exit_with_parent(parent)
-    from ..check import Checker, limit_worker_memory
-    from ..models import face_models
+    from consentguard.runners.check import Checker, limit_worker_memory
+    from consentguard.models import face_models
 
     cv2.setNumThreads(1)
     os.environ["CONSENTGUARD_OCR_THREADS"] = "1"
@@ -102,7 +102,7 @@ def _current_checker(channel: str | None, school: str | None):
     has landed or the day has changed (``Checker.current``): a server that runs for weeks
     always judges against the roster in force."""
     global _checker
-    from ..check import Checker
+    from consentguard.runners.check import Checker
 
     if (channel, school) != (_checker.channel, _checker.school):
         _checker = Checker(_checker.db, _checker.policy, record=False, channel=channel, school=school)
@@ -115,9 +115,9 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
     """Check one photo: its result document, a preview with boxes, and a safe copy (if not a pass).
     ``keep`` (a photo of a drop decided together): also its evidence (encodings, close-ups) and a
     preview without boxes, so the server can decide it again with the other photos of its drop."""
-    from ..check import Checker
-    from ..redact import safe_copy
-    from ..scan import plain_thumbnail, thumbnail
+    from consentguard.runners.check import Checker
+    from consentguard.output.redact import safe_copy
+    from consentguard.runners.scan import plain_thumbnail, thumbnail
 
     checker = _current_checker(channel, school)
     result, image = checker.check_decoded(data, name, caption)
@@ -133,8 +133,8 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
 def _safe_copy_in_worker(data: bytes, name: str, doc: dict) -> bytes:
     """The safe copy of a photo from a result document made elsewhere (its drop's latest decision):
     only for the very bytes that document is about."""
-    from ..image import decode_image
-    from ..redact import safe_copy
+    from consentguard.inspect.image import decode_image
+    from consentguard.output.redact import safe_copy
 
     image = decode_image(data, name)
     if image.sha256 != doc["sha256"]:
@@ -509,7 +509,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     @app.route("/api/review")
     def review_items():
-        from ..review import item_json, list_items
+        from consentguard.review import item_json, list_items
 
         db = open_db(db_path, create=False)
         items = list_items(db, include_decided=request.args.get("all") == "1")
@@ -525,7 +525,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     @app.route("/api/review/<item_id>/decide", methods=["POST"])
     def review_decide(item_id):
-        from ..review import ReviewError, decide_item
+        from consentguard.review import ReviewError, decide_item
 
         body = review_body()
         faces = body.get("faces") or None
@@ -541,7 +541,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     @app.route("/api/review/decisions/<int:decision_id>/undo", methods=["POST"])
     def review_undo(decision_id):
-        from ..review import ReviewError, undo_decision
+        from consentguard.review import ReviewError, undo_decision
 
         body = review_body()
         try:

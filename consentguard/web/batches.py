@@ -3,7 +3,7 @@
 The page sends each photo of a drop with the drop's batch id. The server keeps, per signed-in
 session and batch, each photo's evidence (face encodings and close-ups: biometric) and its latest
 result document, **in memory only**, so that every new photo can be decided with the earlier ones
-(:meth:`consentguard.check.Checker.decide`): a restricted student seen clearly in one photo is then
+(:meth:`consentguard.runners.check.Checker.decide`): a restricted student seen clearly in one photo is then
 blocked in the others, and an earlier photo whose verdict changes is sent back as an update.
 
 Bounds (memory, and how long biometric data lives): at most ``MAX_PHOTOS`` photos per batch (the
@@ -20,8 +20,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..people import PhotoEvidence
-from ..review import ReviewItem
+from consentguard.people import PhotoEvidence
+from consentguard.review import ReviewItem
 
 BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: photos per batch: the page checks at most this many per drop
@@ -161,7 +161,7 @@ def decide(batch: Batch, db, policy) -> list[Change]:
     the roster in force (no models: the faces were matched in the workers; photos matched against an
     older roster run are matched again). Each photo's document gets the batch's decision; the photos
     whose verdict, reasons or faces changed are returned. ``batch.items``: the batch's review items."""
-    from ..check import decision_json
+    from consentguard.runners.check import decision_json
 
     checker = _judge(db, policy, batch.scope)
     rematch = any(p.doc.get("roster_sync_id") != checker.sync_id for p in batch.photos)
@@ -184,7 +184,7 @@ def _judge(db, policy, scope: tuple[str | None, str | None]):
     """A Checker (roster and index; no models) for this scope, kept per thread and rebuilt when a
     roster sync has landed or the day has changed (``Checker.current``): loading the index for
     every photo of a drop would cost more than deciding it."""
-    from ..check import Checker
+    from consentguard.runners.check import Checker
 
     path = db.execute("PRAGMA database_list").fetchone()[2]
     cache = _judges.__dict__.setdefault("checkers", {})
@@ -204,7 +204,7 @@ def new_reasons(before: dict, after: dict) -> list[str]:
 def safe_copy_stale(before: dict | None, after: dict) -> bool:
     """Whether ``after`` needs a safe copy that ``before``'s (if any was made) is not: it is not a
     pass and hides other areas (a photo that passed had no safe copy at all)."""
-    from ..redact import areas_to_hide
+    from consentguard.output.redact import areas_to_hide
 
     if after["verdict"] == "pass" or not (after.get("image") or {}).get("width"):
         return False
@@ -215,7 +215,7 @@ def save_items(batch: Batch, db) -> None:
     """Store the batch's review items so the Review tab lists them. An item this batch created
     that the batch no longer has (a person's item grew into a new one as photos arrived) is
     deleted if still open and undecided: the queue shows the batch as it is decided now."""
-    from .. import review
+    from consentguard import review
 
     ids = [item.id for item in batch.items]
     known = {r[0] for r in db.execute(
@@ -233,6 +233,6 @@ def save_items(batch: Batch, db) -> None:
 def items_json(batch: Batch, db) -> list[dict]:
     """The batch's review items as the page shows them: as stored (status and decisions
     included), close-ups as data: URLs."""
-    from ..review import item_json, load_item
+    from consentguard.review import item_json, load_item
 
     return [item_json(db, load_item(db, item.id) or item, closeups=True) for item in batch.items]

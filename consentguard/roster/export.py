@@ -1,11 +1,11 @@
 """Roster, step 1: read an SIS export into student records, refusing what is unsafe.
 
 Nothing here touches the database: :func:`read_export` turns a file and a
-:class:`~consentguard.mapping.Mapping` into a :class:`Roster` (records plus
+:class:`~consentguard.roster.mapping.Mapping` into a :class:`Roster` (records plus
 problems with line numbers) or raises :class:`SyncRefused` with a message
 naming the file.
 
-Consent values are parsed strictly (see :mod:`consentguard.consent`): a value
+Consent values are parsed strictly (see :mod:`consentguard.roster.consent`): a value
 nobody recognises never means *permitted*.
 """
 
@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .consent import Consents, ConsentField, combine, merge_consents, norm_value, read_field, summarize
-from .errors import RosterError, SyncRefused
-from .mapping import Mapping, load_preset
+from consentguard.roster.consent import Consents, ConsentField, combine, merge_consents, norm_value, read_field, summarize
+from consentguard.errors import RosterError, SyncRefused
+from consentguard.roster.mapping import Mapping, load_preset
 
 
 @dataclass

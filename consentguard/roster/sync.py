@@ -20,14 +20,14 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import index as face_index
-from .consent import CHANNELS, SCOPES, Consents, State
-from .db import latest_sync_id, now, os_user, policy_sync, transaction, writer_lock
-from .errors import ConsentGuardError, RosterError, SyncRefused
-from .mapping import Mapping, load_preset
-from .policy import RESTRICTED_INDEX_COST, Policy
-from .portraits import PortraitResult, PortraitSource, prepare_portrait, open_portraits
-from .roster import Problem, Roster, StudentRecord, read_export
+from consentguard.match import index as face_index
+from consentguard.roster.consent import CHANNELS, SCOPES, Consents, State
+from consentguard.store.db import latest_sync_id, now, os_user, policy_sync, transaction, writer_lock
+from consentguard.errors import ConsentGuardError, RosterError, SyncRefused
+from consentguard.roster.mapping import Mapping, load_preset
+from consentguard.policy import RESTRICTED_INDEX_COST, Policy
+from consentguard.roster.portraits import PortraitResult, PortraitSource, prepare_portrait, open_portraits
+from consentguard.roster.export import Problem, Roster, StudentRecord, read_export
 
 STUDENT_FIELDS = ("first_name", "middle_name", "last_name", "legal_first_name", "legal_last_name",
                   "grade_level", "school_id", "enroll_status")
@@ -133,7 +133,7 @@ def current_snapshots(db: sqlite_utils.Database) -> dict[str, dict]:
 
 
 def consents_of(snap: dict) -> Consents:
-    """A snapshot's consents as :mod:`consentguard.consent` states."""
+    """A snapshot's consents as :mod:`consentguard.roster.consent` states."""
     return {tuple(k.split(":")): State(bool(v[0]), date.fromisoformat(v[1]) if v[1] else None)
             for k, v in snap["consents"].items()}
 
@@ -365,7 +365,7 @@ def restore_encodings(db: sqlite_utils.Database, numbers, policy: Policy | None 
     """Re-encode the portraits on record of ``numbers`` whose encodings were purged (when a
     restriction was lifted), from the files they came from if those are unchanged (same SHA-256):
     a restriction re-imposed by a rollback protects the face again. The students restored."""
-    from .image import sha256_bytes
+    from consentguard.inspect.image import sha256_bytes
 
     policy = policy or Policy()
     restored = []

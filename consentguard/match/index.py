@@ -177,7 +177,7 @@ def purge_photo_faces(db: sqlite_utils.Database) -> tuple[int, int]:
     scan results (those photos are then checked again, never passed from the cache) and the
     encodings and close-ups of review items. Returns (cached results, review items) emptied."""
     cached = db.execute("UPDATE scan_cache SET evidence = NULL WHERE evidence IS NOT NULL").rowcount
-    from .review import purge_biometrics
+    from consentguard.review import purge_biometrics
 
     return cached, purge_biometrics(db)
 

@@ -1,6 +1,6 @@
 """District mapping files (TOML): where an export keeps each field and what its values mean.
 
-Built-in presets are mapping files too (``consentguard/presets/*.toml``). A
+Built-in presets are mapping files too (``consentguard/roster/presets/*.toml``). A
 district copies one, edits it, and passes it with ``--mapping``; ``consentguard
 sync --check-config`` validates it. Every error names the file and the key.
 
@@ -45,8 +45,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .consent import ALL, CHANNELS, FALSE_WORDS, MEANINGS, POLICIES, SCOPES, TRUE_WORDS, ConsentField, norm_value
-from .errors import RosterError
+from consentguard.roster.consent import ALL, CHANNELS, FALSE_WORDS, MEANINGS, POLICIES, SCOPES, TRUE_WORDS, ConsentField, norm_value
+from consentguard.errors import RosterError
 
 
 class MappingError(RosterError):
@@ -204,12 +204,12 @@ class Mapping:
 
 
 def presets() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("consentguard.presets").iterdir()
+    return sorted(p.name[:-5] for p in resources.files("consentguard.roster.presets").iterdir()
                   if p.name.endswith(".toml"))
 
 
 def load_preset(name: str) -> Mapping:
-    resource = resources.files("consentguard.presets") / f"{name}.toml"
+    resource = resources.files("consentguard.roster.presets") / f"{name}.toml"
     if not resource.is_file():
         raise MappingError(f"unknown preset '{name}'; choose one of: {', '.join(presets())}")
     return parse_mapping(resource.read_text(encoding="utf-8"), f"preset {name}")

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import audit
-from .consent import CHANNELS
-from .db import latest_sync_id, roster_policies
-from .decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext
-from .errors import DatabaseError, ImageError
-from .image import LoadedImage, decode_image, read_file, sha256_bytes
-from .index import FaceIndex, load_index, load_students, unprotected_warning
-from .names import NameHit, find_names, first_name_counts, scrub
-from .people import PhotoEvidence, decide_batch
-from .policy import Policy
-from .review import FaceDecision, ReviewItem, decisions_for
+from consentguard.store import audit
+from consentguard.roster.consent import CHANNELS
+from consentguard.store.db import latest_sync_id, roster_policies
+from consentguard.decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext
+from consentguard.errors import DatabaseError, ImageError
+from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
+from consentguard.match.index import FaceIndex, load_index, load_students, unprotected_warning
+from consentguard.match.names import NameHit, find_names, first_name_counts, scrub
+from consentguard.people import PhotoEvidence, decide_batch
+from consentguard.policy import Policy
+from consentguard.review import FaceDecision, ReviewItem, decisions_for
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112
@@ -277,9 +277,9 @@ class Checker:
     def version(self) -> str:
         """What a cached result depends on: roster run, channel, policy, and the day
         (releases expire at midnight, so yesterday's pass may not be today's)."""
-        from .faces import DETECTOR_VERSION
-        from .image import DECODER_VERSION
-        from .names import MATCHER_VERSION
+        from consentguard.inspect.faces import DETECTOR_VERSION
+        from consentguard.inspect.image import DECODER_VERSION
+        from consentguard.match.names import MATCHER_VERSION
 
         p = self.policy
         return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
@@ -295,7 +295,7 @@ class Checker:
         return found
 
     def _faces_in(self, rgb, view: str | None, on_photo: bool) -> list[FaceEvidence]:
-        from .faces import find_and_encode  # loads dlib on first photo only
+        from consentguard.inspect.faces import find_and_encode  # loads dlib on first photo only
 
         faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
@@ -319,8 +319,8 @@ class Checker:
     def _text_in(self, rgb, name: str, view: str | None) -> tuple[list[NameHit], str | None]:
         """Name-restricted students are looked for in every form; photo-restricted ones by full
         name only, as a review (a certificate or name tag suggests they may be in the photo)."""
-        from .errors import ModelError
-        from .ocr import box_of, joined, read_text
+        from consentguard.errors import ModelError
+        from consentguard.inspect.ocr import box_of, joined, read_text
 
         try:
             lines = read_text(rgb, self.policy.detect_mode)

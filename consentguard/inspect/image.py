@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from consentguard.errors import ImageError
 
 #: Largest image we decode. A 24 MP camera photo is far below; a decompression
 #: bomb (a tiny file that claims gigapixels) is refused before decoding.
@@ -205,7 +205,7 @@ def decode_image(data: bytes, name: str) -> LoadedImage:
 
 
 def _metadata(im, name: str, data: bytes | None = None):
-    from .metadata import MetadataError, read_metadata
+    from consentguard.inspect.metadata import MetadataError, read_metadata
 
     try:
         return read_metadata(im, data), None
@@ -560,7 +560,7 @@ def _part_metadata(found: _Views, part: Image.Image, blob: bytes, what: str) -> 
     dropped: they are in that picture's pixels, not the photo's)."""
     from dataclasses import replace
 
-    from .metadata import MetadataError, read_metadata
+    from consentguard.inspect.metadata import MetadataError, read_metadata
 
     try:
         texts = read_metadata(part, blob)

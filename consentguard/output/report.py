@@ -84,7 +84,7 @@ def csv_text(results: list[dict], status: str | None = None, not_checked: list[t
 
 def _cell(value) -> str:
     """A cell a spreadsheet shows as text (audit's rule) and accepts (at most MAX_CELL characters)."""
-    from .audit import spreadsheet_safe
+    from consentguard.store.audit import spreadsheet_safe
 
     value = spreadsheet_safe(value)
     if len(value) > MAX_CELL:
@@ -285,7 +285,7 @@ def _as_item(item):
     ``closeups``, if any, are data: URLs): the report accepts either from the scan."""
     import base64
 
-    from .review import ReviewItem
+    from consentguard.review import ReviewItem
 
     if not isinstance(item, dict):
         return item

@@ -61,8 +61,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable
 
-from .index import Student
-from .nicknames import variants
+from consentguard.match.index import Student
+from consentguard.match.nicknames import variants
 
 #: A word: letters, joined across apostrophes ("O'Brien"); a run of digits is a word of its own, so
 #: a number glued to a name ("Gonzalez2", "#MariaGonzalez2025") does not hide it.

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .models import face_models
+from consentguard.models import face_models
 
 #: Detection modes: the smallest face (box width in photo pixels) each promises to find.
 MODES = {"default": 64, "thorough": 32}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .db import now, os_user
+from consentguard.store.db import now, os_user
 
 #: The fields the hash covers, in order.
 FIELDS = ("id", "checked_at", "os_user", "interface", "file_name", "sha256", "verdict", "reasons",
@@ -51,7 +51,7 @@ def chain_rows(rows: list[dict]) -> list[dict]:
 def _append(db: sqlite_utils.Database, row: dict, precondition=None) -> int:
     """Append one row to the chain, atomically. ``precondition(db)`` runs inside the same
     transaction (raising refuses the row): what it checked cannot change before the row is written."""
-    from .db import transaction
+    from consentguard.store.db import transaction
 
     with _lock, transaction(db):
         if precondition is not None:
@@ -74,7 +74,7 @@ TRIGGERS = ("checks_append_only_update", "checks_append_only_delete")
 def anchor_path(db: sqlite_utils.Database) -> Path | None:
     """The anchor file beside the database: the last row's id and hash, kept outside the table,
     so rows removed from the end (and the sequence rewound) or an emptied trail are detected."""
-    from .db import database_file
+    from consentguard.store.db import database_file
     path = database_file(db)
     return Path(f"{path}.audit-anchor") if path else None
 

@@ -33,18 +33,18 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 import numpy as np
 import sqlite_utils
 
-from . import audit
-from .decide import SEVERITY
-from .errors import ImageError
-from .image import EXTENSIONS, read_file, sha256_bytes
-from .names import NameHit
-from .people import PhotoEvidence
-from .policy import Policy
+from consentguard.store import audit
+from consentguard.decide import SEVERITY
+from consentguard.errors import ImageError
+from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
+from consentguard.match.names import NameHit
+from consentguard.people import PhotoEvidence
+from consentguard.policy import Policy
 
 if TYPE_CHECKING:
-    from .check import Checker
-    from .report import ScanReports
-    from .review import ReviewItem
+    from consentguard.runners.check import Checker
+    from consentguard.output.report import ScanReports
+    from consentguard.review import ReviewItem
 
 THUMBNAIL_PX = 360
 BOX_COLOURS = {"block": (220, 30, 30), "review": (240, 150, 0), "pass": (30, 160, 60)}
@@ -196,7 +196,7 @@ def boxed_thumbnail(plain: bytes | None, doc: dict) -> bytes | None:
 def _draw_boxes(im, faces, scale: float) -> None:
     from PIL import ImageDraw
 
-    from .redact import on_photo
+    from consentguard.output.redact import on_photo
     draw = ImageDraw.Draw(im)
     for face in (f for f in faces if on_photo(f)):  # boxes in other frames or pages are not on this one
         box = [round(v * scale) for v in face["box"]]
@@ -229,7 +229,7 @@ def evidence_to_json(evidence: PhotoEvidence) -> dict:
 
 def evidence_from_json(doc: dict, path: str, sha256: str | None) -> PhotoEvidence:
     """The evidence :func:`evidence_to_json` stored (``path``: where the photo is now)."""
-    from .decide import FaceEvidence
+    from consentguard.decide import FaceEvidence
 
     def raw(text: str | None) -> bytes | None:
         return None if text is None else base64.b64decode(text)
@@ -251,9 +251,9 @@ _checker = None
 def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str | None = None,
                  root: str | None = None) -> None:
     global _checker
-    from .check import Checker, limit_worker_memory
-    from .db import open_db
-    from .models import face_models
+    from consentguard.runners.check import Checker, limit_worker_memory
+    from consentguard.store.db import open_db
+    from consentguard.models import face_models
 
     import cv2
 
@@ -389,7 +389,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
     as results arrive (each photo decided alone until the batch is), so a scan killed outright
     still leaves reports that say they are incomplete; the caller writes the final version.
     """
-    from .check import Checker
+    from consentguard.runners.check import Checker
 
     policy = policy or Policy()
     checker = Checker(db, policy, record=False, channel=channel, school=school, root=folder)
@@ -440,7 +440,7 @@ def _from_cache(checker: "Checker", row, path: str, sha: str) -> ScanResult | No
     """A cached result, decided again from its evidence (matched against the index again, with the
     staff decisions in force now): a cached verdict is never reused as such. None: the entry cannot
     be read back (the photo is checked again)."""
-    from .check import decision_json
+    from consentguard.runners.check import decision_json
 
     try:
         doc = json.loads(row[0])
@@ -459,8 +459,8 @@ def _finish_batch(db: sqlite_utils.Database, scan: Scan, checker: "Checker") -> 
     roster runs (a sync landed during the scan) are decided in one batch per run; a run that is
     neither the first nor the last is judged against the last. Every face is matched again against
     the judging checker's index, so a reference added while the scan ran reaches every photo."""
-    from . import review
-    from .check import decision_json
+    from consentguard import review
+    from consentguard.runners.check import decision_json
 
     try:
         final = checker.current()

@@ -18,7 +18,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .errors import ConsentGuardError
+from consentguard.errors import ConsentGuardError
 
 #: How much each hidden box grows on every side, as a share of its width and height.
 GROW = 0.35

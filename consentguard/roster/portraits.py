@@ -22,8 +22,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .errors import RosterError
-from .image import EXTENSIONS, ImageError, decode_image, sha256_bytes
+from consentguard.errors import RosterError
+from consentguard.inspect.image import EXTENSIONS, ImageError, decode_image, sha256_bytes
 
 
 def _key(number: str) -> str:
@@ -197,7 +197,7 @@ class PortraitResult:
         whichever face is theirs; the other person's face is flagged as them too (fail closed)."""
         import numpy as np
 
-        from .faces import detect_faces, encode_face
+        from consentguard.inspect.faces import detect_faces, encode_face
 
         try:
             image = decode_image(self.data, self.source)

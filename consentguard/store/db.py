@@ -17,10 +17,10 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from .errors import DatabaseError
+from consentguard.errors import DatabaseError
 
 ENV_DB = "CONSENTGUARD_DB"
-DB_FILENAME = "consentguard.db"
+DB_FILENAME = "consentguard.store.db"
 
 
 def default_db_path() -> Path:
@@ -179,7 +179,7 @@ def _audit_chain(db: sqlite_utils.Database) -> None:
     """Rebuild ``checks`` with AUTOINCREMENT ids (a deleted last row leaves a gap that
     ``audit verify`` sees), event/override columns and a hash chain; chain the rows
     already there; forbid UPDATE and DELETE."""
-    from .audit import chain_rows
+    from consentguard.store.audit import chain_rows
 
     db.execute("ALTER TABLE checks RENAME TO checks_v4")
     db.execute("""
@@ -210,7 +210,7 @@ def _audit_chain(db: sqlite_utils.Database) -> None:
                "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
     db.execute("CREATE TRIGGER checks_append_only_delete BEFORE DELETE ON checks "
                "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
-    from .audit import _write_anchor  # the chained rows get their anchor at once
+    from consentguard.store.audit import _write_anchor  # the chained rows get their anchor at once
     last = db.execute("SELECT id, hash FROM checks ORDER BY id DESC LIMIT 1").fetchone()
     if last:
         _write_anchor(db, last[0], last[1])
@@ -306,7 +306,7 @@ def policy_sync(db: sqlite_utils.Database) -> tuple[int, str, str] | None:
 def roster_policies(db: sqlite_utils.Database) -> tuple[str, str]:
     """(index_policy, consent_policy) of the latest sync that set them (not a rollback); before
     the first sync, the defaults."""
-    from .index import DEFAULT_INDEX_POLICY
+    from consentguard.match.index import DEFAULT_INDEX_POLICY
 
     row = policy_sync(db)
     return (row[1], row[2]) if row else (DEFAULT_INDEX_POLICY, "opt-out")
@@ -341,7 +341,7 @@ class writer_lock:
         import fcntl
         import time
 
-        from .errors import SyncRefused
+        from consentguard.errors import SyncRefused
 
         path = database_file(self.db)
         if path is None:  # an in-memory database: nothing else can write to it

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import ModelError
+from consentguard.errors import ModelError
 
 OCR_SIDE = {"default": 1600, "thorough": 2600}
 INSTALL_OCR = "pip install --no-deps rapidocr-onnxruntime==1.4.4"

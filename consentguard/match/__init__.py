@@ -1,0 +1,1 @@
+"""Stage 2 and 4, matching: the face index of portrait encodings, and name matching in text."""

@@ -1,0 +1,1 @@
+"""Runners: wire the stages for one photo (Checker, the library API) and for a folder (scan)."""
