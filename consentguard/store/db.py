@@ -20,7 +20,7 @@ import sqlite_utils
 from consentguard.errors import DatabaseError
 
 ENV_DB = "CONSENTGUARD_DB"
-DB_FILENAME = "consentguard.store.db"
+DB_FILENAME = "consentguard.db"
 
 
 def default_db_path() -> Path:
