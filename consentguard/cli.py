@@ -131,7 +131,7 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
         return
     mapping = load_mapping(mapping_file) if mapping_file else load_preset(preset)
     if check_config:
-        click.echo(describe_mapping(mapping))
+        click.echo(describe_mapping(mapping.with_policy_guards(_saved_or_default(db_path))))
         if export:
             from consentguard.roster.export import read_export
             roster = read_export(export, mapping, consent_file)
@@ -152,6 +152,16 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
     if report.weaker:
         click.echo(f"Warning: sync done, but protection is weaker: {report.weaker}", err=True)
         sys.exit(3)
+
+
+def _saved_or_default(db_path: Path | None) -> Policy:
+    """The saved settings of the database if there is one (a mapping is checked before the first sync)."""
+    from consentguard.errors import DatabaseError
+    try:
+        db = open_database(db_path, create=False)
+    except DatabaseError:
+        return Policy()
+    return policy_for(db)
 
 
 def describe_mapping(mapping) -> str:

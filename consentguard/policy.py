@@ -7,6 +7,7 @@ saved in the database (``consentguard config set``), else from the default: :fun
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields, replace
 
 from consentguard.errors import ConsentGuardError
@@ -49,7 +50,7 @@ class Setting:
     def check(self, value: object) -> object:
         """``value`` if this setting can take it, else :class:`SettingError` saying why."""
         kind = type(self.default)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's too (calibration scripts)
         if kind is bool and not isinstance(value, bool):
             raise SettingError(f"{self.name}: {value!r} is not true or false")
         if kind is int and not (number and float(value).is_integer()):

@@ -97,6 +97,16 @@ def test_check_json_shows_saved_threshold_and_option_wins(synced, tmp_path):
     assert r.exit_code == 2 and "block_distance must be > 0 and <= review_distance" in r.output
 
 
+def test_scan_runs_with_saved_settings(synced, tmp_path):
+    from PIL import Image
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (64, 48), (200, 180, 160)).save(tmp_path / "photos" / "plain.png")
+    run("config", "set", "block_distance", "0.42", db=synced)
+    r = run("scan", str(tmp_path / "photos"), "--json", "--no-ocr", "--workers", "1", "-q", db=synced)
+    (doc,) = json.loads(r.stdout)["results"]
+    assert doc["thresholds"]["block_distance"] == 0.42
+
+
 def test_a_saved_value_this_version_refuses_stops_every_command(synced, tmp_path):
     """A value saved by another version (limits changed) is never silently the default: check,
     scan, serve and sync stop with one line naming it; config unset repairs it."""
@@ -120,6 +130,8 @@ def test_saved_guard_refuses_a_shrunken_export(tmp_path):
     shrunk = write_export(tmp_path / "b.csv", rows[:18])  # 2 of 20 missing: under min_drop_count 3
     run("config", "set", "min_drop_count", "1", db=db)
     run("config", "set", "max_drop_students", "0.05", db=db)
+    assert "guards: refuse if > 5% of students or > 10% of restricted students drop (drops of fewer than 1 " in run(
+        "sync", "--check-config", db=db).output
     r = run("sync", str(shrunk), db=db)
     assert r.exit_code == 1 and "2 of 20 students" in r.output and "(more than 5%)" in r.output, r.output
     run("config", "unset", "max_drop_students", db=db)
