@@ -212,8 +212,8 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
 
     if caption_file is not None:
         caption = (caption + "\n" if caption else "") + caption_file.read()
-    options = dict(block_distance=block_distance, review_distance=review_distance,
-                   detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+    options = {"block_distance": block_distance, "review_distance": review_distance,
+               "detect_mode": "thorough" if thorough else None, "ocr": False if no_ocr else None}
     try:
         Policy().with_(**options)  # the options alone: a usage error before anything is opened
     except ValueError as exc:

@@ -7,6 +7,7 @@ saved in the database (``consentguard config set``), else from the default: :fun
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, fields, replace
 
@@ -55,7 +56,7 @@ class Setting:
             raise SettingError(f"{self.name}: {value!r} is not true or false")
         if kind is int and not (number and float(value).is_integer()):
             raise SettingError(f"{self.name}: {value!r} is not a whole number")
-        if kind is float and not (number and value == value):
+        if kind is float and not (number and not math.isnan(value)):
             raise SettingError(f"{self.name}: {value!r} is not a number")
         if kind is str and not isinstance(value, str):
             raise SettingError(f"{self.name}: {value!r} is not text")
@@ -261,7 +262,7 @@ class Policy:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
-    def saved(cls, values: dict) -> "Policy":
+    def saved(cls, values: dict) -> Policy:
         """The policy from saved settings (name -> value) over the defaults. A saved value this
         version cannot take (limits changed, a combination refused) is an error naming it: never
         silently replaced by the default."""

@@ -49,9 +49,9 @@ def help_text(path: tuple[str, ...]) -> str:
 
 def cli_md() -> str:
     parts = ["# Command-line reference", "", GENERATED, "",
-             "Every command's `--help`, as the installed version prints it. Exit statuses, data on stdout "
-             "and messages on stderr: see the README, \"Verdicts and exit codes\". Settings: "
-             "[settings.md](settings.md).", ""]
+             ("Every command's `--help`, as the installed version prints it. Exit statuses, data on stdout "
+              "and messages on stderr: see the README, \"Verdicts and exit codes\". Settings: "
+              "[settings.md](settings.md)."), ""]
     listed = list(commands(cli))
     parts += [f"- [`{' '.join(path)}`](#{anchor(path)})" for path, _ in listed] + [""]
     for path, command in listed:
@@ -73,21 +73,21 @@ def shown(value: object) -> str:
 
 def settings_md() -> str:
     parts = ["# Settings", "", GENERATED, "",
-             "Every number that changes a verdict, a safe copy or a refused sync, with its default and "
-             "the values it may take. A value in force comes from the command-line option (where there "
-             "is one: `check --block-distance`, `--review-distance`, `--thorough`, `--no-ocr`), else from "
-             "the value saved in the database, else from the default:", "",
+             ("Every number that changes a verdict, a safe copy or a refused sync, with its default and "
+              "the values it may take. A value in force comes from the command-line option (where there "
+              "is one: `check --block-distance`, `--review-distance`, `--thorough`, `--no-ocr`), else from "
+              "the value saved in the database, else from the default:"), "",
              "```console",
              "$ consentguard config get                      # every setting: value, default, where it comes from",
              "$ consentguard config set review_distance 0.60  # checked like the option; recorded in the audit trail",
              "$ consentguard config unset review_distance     # the default again",
              "```", "",
-             "Saved settings are honoured by `check`, `scan`, `redact`, `sync` and `serve` (`serve` reads them "
-             "when it starts: restart it after a change). Each change is an event in the audit trail (who, "
-             "when, old -> new; `consentguard audit export`). A value outside its limits is refused with one "
-             "line naming the setting; limits keep a saved value from switching a protection off. A saved "
-             "value a later version no longer accepts stops every command with one line naming it "
-             "(`config unset` it). A district mapping file's own `[guards]` win over the saved guards.", ""]
+             ("Saved settings are honoured by `check`, `scan`, `redact`, `sync` and `serve` (`serve` reads them "
+              "when it starts: restart it after a change). Each change is an event in the audit trail (who, "
+              "when, old -> new; `consentguard audit export`). A value outside its limits is refused with one "
+              "line naming the setting; limits keep a saved value from switching a protection off. A saved "
+              "value a later version no longer accepts stops every command with one line naming it "
+              "(`config unset` it). A district mapping file's own `[guards]` win over the saved guards."), ""]
     for stage, title in STAGES.items():
         rows = [s for s in SETTINGS if s.stage == stage]
         parts += [f"## {title}", "", "| setting | default | allowed | meaning |", "| --- | --- | --- | --- |"]

@@ -68,8 +68,8 @@ def test_set_get_unset_with_audit(synced):
     ("detect_mode", "fast", "Error: detect_mode: 'fast' is not one of default, thorough\n"),
     ("detect_face_px", "100", "Error: detect_face_px: 100 is outside the allowed 16-64\n"),
     ("max_drop_students", "0.9", "Error: max_drop_students: 0.9 is outside the allowed 0-0.5\n"),
-    ("block_distance", "0.7", "Error: block_distance: 0.7 refused with the other settings in force: "
-                              "block_distance must be > 0 and <= review_distance\n"),
+    ("block_distance", "0.7", ("Error: block_distance: 0.7 refused with the other settings in force: "
+                               "block_distance must be > 0 and <= review_distance\n")),
 ])
 def test_bad_values_refused(synced, name, value, message):
     r = run("config", "set", name, value, db=synced)
