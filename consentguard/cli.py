@@ -717,12 +717,17 @@ def config_get(name, as_json, db_path):
 
     Example: consentguard config get block_distance
     """
+    from consentguard.errors import DatabaseError
     from consentguard.policy import setting
     from consentguard.store.settings import in_force
 
     if name is not None:
         setting(name)  # an unknown name: one line listing the names
-    rows = [r for r in in_force(open_database(db_path, create=False)) if name is None or r.name == name]
+    try:
+        db = open_database(db_path, create=False)
+    except DatabaseError:  # no database yet: nothing saved, every default in force
+        db = None
+    rows = [r for r in in_force(db) if name is None or r.name == name]
     if as_json:
         click.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return
@@ -743,7 +748,7 @@ def config_set(name, value, db_path):
     """
     from consentguard.store.settings import save
 
-    change = save(open_database(db_path, create=False), name, value)
+    change = save(open_database(db_path), name, value)  # before the first sync too (creates the database)
     click.echo(_change_line(change))
 
 
@@ -757,7 +762,7 @@ def config_unset(name, db_path):
     """
     from consentguard.store.settings import unset
 
-    click.echo(_change_line(unset(open_database(db_path, create=False), name)))
+    click.echo(_change_line(unset(open_database(db_path), name)))
 
 
 def _change_line(change) -> str:

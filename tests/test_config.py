@@ -78,6 +78,15 @@ def test_bad_values_refused(synced, name, value, message):
     assert audit_rows(synced) == []
 
 
+def test_config_before_the_first_sync(tmp_path):
+    """get shows the defaults without creating a database; set creates it (owner-only, as sync does)."""
+    db = tmp_path / "new" / "cg.db"
+    assert run("config", "get", "ocr", db=db).output == "ocr = true  (default)\n" and not db.exists()
+    assert run("config", "set", "min_drop_count", "5", db=db).exit_code == 0
+    assert db.stat().st_mode & 0o777 == 0o600
+    assert run("config", "get", "min_drop_count", db=db).output.startswith("min_drop_count = 5  (saved by ")
+
+
 def test_unknown_setting_named(synced):
     r = run("config", "set", "block", "0.4", db=synced)
     assert r.exit_code == 1 and r.output.startswith("Error: block: no such setting (one of block_distance, ")

@@ -67,9 +67,10 @@ def policy_in_force(db: sqlite_utils.Database, **options) -> Policy:
     return Policy.saved(saved_values(db)).with_(**options)
 
 
-def in_force(db: sqlite_utils.Database) -> list[InForce]:
-    """Every setting (declared order) with its value in force (without command-line options)."""
-    rows = saved(db)
+def in_force(db: sqlite_utils.Database | None) -> list[InForce]:
+    """Every setting (declared order) with its value in force (without command-line options);
+    ``db`` None (no database yet): the defaults."""
+    rows = saved(db) if db is not None else {}
     policy = Policy.saved({name: s.value for name, s in rows.items()})
     return [InForce(s.name, getattr(policy, s.name), s.default, "saved" if s.name in rows else "default",
                     rows[s.name].set_by if s.name in rows else None, rows[s.name].set_at if s.name in rows else None)
