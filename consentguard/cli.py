@@ -713,7 +713,7 @@ def _shown(value) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: name, value, default, source, set_by, set_at.")
 @db_option
 def config_get(name, as_json, db_path):
-    """Show every setting (or NAME) with its value in force, its default and where the value comes from.
+    """Show each setting (or NAME): value in force, default, and where it comes from.
 
     Example: consentguard config get block_distance
     """
@@ -742,7 +742,10 @@ def config_get(name, as_json, db_path):
 @click.argument("value")
 @db_option
 def config_set(name, value, db_path):
-    """Save VALUE for setting NAME (checked as the option would be; recorded in the audit trail).
+    """Save VALUE for setting NAME (checked; recorded in the audit trail).
+
+    VALUE is checked as the option would be: a value outside the setting's limits, or one the other
+    settings in force refuse (block_distance above review_distance), is refused with one line.
 
     Example: consentguard config set review_distance 0.60
     """
@@ -756,7 +759,7 @@ def config_set(name, value, db_path):
 @click.argument("name")
 @db_option
 def config_unset(name, db_path):
-    """Remove the saved value of NAME: its default is in force again (recorded in the audit trail).
+    """Remove NAME's saved value: its default is in force again (recorded in the audit trail).
 
     Example: consentguard config unset review_distance
     """
