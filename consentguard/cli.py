@@ -771,6 +771,8 @@ def config_unset(name, db_path):
 def _change_line(change) -> str:
     from consentguard.policy import DEFAULTS
 
+    if change.name not in DEFAULTS:  # a setting this version does not know, removed
+        return f"{change.name}: saved value {_shown(change.old)} removed; audit #{change.audit_id}"
     now = f"{_shown(DEFAULTS[change.name])} (the default)" if change.new is None else _shown(change.new)
     if change.audit_id is None:
         return f"{change.name} = {now}: unchanged"

@@ -131,6 +131,14 @@ def test_a_saved_value_this_version_refuses_stops_every_command(synced, tmp_path
     assert run("config", "unset", "detect_face_px", db=synced).exit_code == 0
     assert run("sync", str(export), db=synced).exit_code == 3
 
+    # a setting a later version removed: named, and config unset removes it
+    open_db(synced).execute("INSERT INTO settings VALUES ('gone_setting', '1', 'new version', '2027-01-01')")
+    r = run("check", "x.jpg", db=synced)
+    assert r.exit_code == 1 and r.output.startswith("Error: saved settings: gone_setting: no such setting"), r.output
+    r = run("config", "unset", "gone_setting", db=synced)
+    assert r.exit_code == 0 and r.output.startswith("gone_setting: saved value 1 removed; audit #"), r.output
+    assert run("sync", str(export), db=synced).exit_code == 3
+
 
 def test_saved_guard_refuses_a_shrunken_export(tmp_path):
     rows = [student(str(100 + i), f"First{i}", f"Last{i}") for i in range(20)]

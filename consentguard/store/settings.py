@@ -85,8 +85,10 @@ def save(db: sqlite_utils.Database, name: str, text: str, by: str | None = None,
 
 
 def unset(db: sqlite_utils.Database, name: str, by: str | None = None, interface: str = "cli") -> Change:
-    """Remove a saved setting (its default is in force again), recorded in the audit trail."""
-    setting(name)
+    """Remove a saved setting (its default is in force again), recorded in the audit trail. A saved
+    name this version does not know (a setting since removed) can be removed too: it stops every command."""
+    if name not in saved(db):
+        setting(name)
     return _change(db, name, None, by, interface)
 
 
@@ -118,7 +120,7 @@ def _change(db: sqlite_utils.Database, name: str, value: object | None, by: str 
                        [name, json.dumps(value), by, now()])
         result["old"] = before
         return {"reasons": json.dumps([f"setting {name}: {_shown(before, name)} -> {_shown(value, name)}"]),
-                "result": json.dumps({"setting": name, "old": before, "new": value, "default": DEFAULTS[name]})}
+                "result": json.dumps({"setting": name, "old": before, "new": value, "default": DEFAULTS.get(name)})}
 
     audit_id = audit._append(db, {
         "checked_at": now(), "os_user": by, "interface": interface, "file_name": f"setting {name}",
@@ -129,4 +131,4 @@ def _change(db: sqlite_utils.Database, name: str, value: object | None, by: str 
 
 def _shown(value: object | None, name: str) -> str:
     """A saved value as a reason shows it; None: the default (named)."""
-    return f"{DEFAULTS[name]} (default)" if value is None else json.dumps(value)
+    return f"{DEFAULTS.get(name, 'none')} (default)" if value is None else json.dumps(value)
