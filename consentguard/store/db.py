@@ -172,6 +172,15 @@ MIGRATIONS: list = [  # SQL scripts, or functions for what SQL alone cannot do
     ALTER TABLE scan_cache ADD COLUMN evidence TEXT;
     DELETE FROM scan_cache
     """,
+    # 8: settings saved with 'consentguard config set' (store/settings.py); each change is an audit event
+    """
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,         -- a setting declared in policy.SETTINGS
+        value TEXT NOT NULL,           -- JSON
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL
+    )
+    """,
 ]
 
 
