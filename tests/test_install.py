@@ -1,4 +1,4 @@
-"""Installing: the test script installs no system package unasked, and a missing browser skips the
+"""Installing: the wheel alone installs everything; the test script installs no system package unasked, and a missing browser skips the
 page's tests (fails them under CI=true)."""
 
 import os
@@ -66,3 +66,54 @@ def test_missing_browser_skips_the_page_tests_except_in_ci(tmp_path, ci, outcome
                           timeout=120)
     assert proc.stdout.startswith(outcome), proc.stderr
     assert "apt-get install chromium chromium-driver" in proc.stdout
+
+
+@pytest.mark.slow
+def test_wheel_alone_installs_everything_and_blocks_a_restricted_face(tmp_path):
+    """Issue #13's "Done when": the wheel carries the weights and their licences, and after one plain
+    `pip install <wheel>` in a fresh venv, `consentguard sync` then `check` blocks the restricted face
+    (scripts/check_install; about a minute with pip's cache)."""
+    proc = subprocess.run([str(ROOT / "scripts" / "check_install"), str(tmp_path / "work")],
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "checking the weights and licences inside it ... 6 files" in proc.stdout
+    assert "blocked (exit status 4)" in proc.stdout
+    assert "matches photo-restricted Marcus Ellery (#900001)" in proc.stdout
+
+
+def _encoding(path):
+    from consentguard.faces import find_and_encode
+    from consentguard.image import load_image
+
+    (face,) = find_and_encode(load_image(path).rgb)
+    return face.encoding
+
+
+@pytest.mark.faces
+def test_face_set_has_distinct_people(faces):
+    """Restricted, permitted and stranger are three different people, in whichever face set is in use;
+    each person's other photo is nearer their own portrait than anyone else's."""
+    import numpy as np
+
+    from conftest import SHARED_FACES
+
+    assert faces.source == ("shared" if SHARED_FACES.is_dir() else "pypi")
+    people = {"restricted": faces.restricted_portrait, "permitted": faces.clear_portrait, "stranger": faces.stranger}
+    assert len({path.read_bytes() for path in people.values()}) == 3
+    enc = {who: _encoding(path) for who, path in people.items()}
+    for a, b in [("restricted", "permitted"), ("restricted", "stranger"), ("permitted", "stranger")]:
+        assert np.linalg.norm(enc[a] - enc[b]) > 0.6, (a, b)
+    for who, other in [("restricted", faces.restricted_other), ("permitted", faces.clear_other)]:
+        distances = {name: np.linalg.norm(_encoding(other) - e) for name, e in enc.items()}
+        assert min(distances, key=distances.get) == who and distances[who] < 0.5, distances
+
+
+@pytest.mark.faces
+def test_ci_fallback_face_set_has_distinct_people(tmp_path):
+    """The same check on the fallback set CI uses when ../shared/faces is absent (pointed elsewhere)."""
+    env = {**os.environ, "CONSENTGUARD_FACES": str(tmp_path / "no-shared-faces")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/test_install.py::test_face_set_has_distinct_people"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-3000:]
