@@ -1,5 +1,6 @@
-"""Installing: the wheel alone installs everything; the test script installs no system package unasked, and a missing browser skips the
-page's tests (fails them under CI=true)."""
+"""Installing: the wheel alone installs everything; the test script installs no system package
+unasked, and a missing browser skips the page's tests (fails them under CI=true); the face sets
+hold distinct people."""
 
 import os
 import shutil
@@ -7,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 
@@ -27,7 +27,7 @@ def source_browser_check(tmp_path, **env):
     apt_log = tmp_path / "apt.log"
     path = bare_path(tmp_path, apt_log)
     proc = subprocess.run([shutil.which("bash"), "-c", f"source {ROOT / 'scripts' / '_browser.sh'}"],
-                          env={"PATH": path, **env}, capture_output=True, text=True, timeout=60)
+                          env={"PATH": path, **env}, capture_output=True, text=True, check=False, timeout=60)
     return proc, apt_log.read_text() if apt_log.exists() else ""
 
 
@@ -53,7 +53,8 @@ def test_flag_is_not_passed_to_pytest():
     script = (ROOT / "scripts" / "test").read_text()
     head = script[:script.index("source ")]  # the argument loop, before anything is installed
     proc = subprocess.run([shutil.which("bash"), "-c", head + 'echo "$INSTALL_BROWSER|${ARGS[*]}"', "test",
-                           "-k", "names", "--install-browser", "-x"], capture_output=True, text=True, timeout=60)
+                           "-k", "names", "--install-browser", "-x"],
+                          capture_output=True, text=True, check=False, timeout=60)
     assert proc.stdout.strip() == "1|-k names -x", proc.stderr
 
 
@@ -62,7 +63,7 @@ def test_missing_browser_skips_the_page_tests_except_in_ci(tmp_path, ci, outcome
     code = ("import sys, pytest; sys.path.insert(0, 'tests'); from browser import chromium\n"
             "try:\n    chromium()\nexcept BaseException as e:\n    print(type(e).__name__, e)\n")
     env = {**os.environ, "PATH": str(tmp_path), "CI": ci}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
                           timeout=120)
     assert proc.stdout.startswith(outcome), proc.stderr
     assert "apt-get install chromium chromium-driver" in proc.stdout
@@ -74,7 +75,7 @@ def test_wheel_alone_installs_everything_and_blocks_a_restricted_face(tmp_path):
     `pip install <wheel>` in a fresh venv, `consentguard sync` then `check` blocks the restricted face
     (scripts/check_install; about a minute with pip's cache)."""
     proc = subprocess.run([str(ROOT / "scripts" / "check_install"), str(tmp_path / "work")],
-                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True, check=False,
                           timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "checking the weights and licences inside it ... 6 files" in proc.stdout
@@ -95,7 +96,6 @@ def test_face_set_has_distinct_people(faces):
     """Restricted, permitted and stranger are three different people, in whichever face set is in use;
     each person's other photo is nearer their own portrait than anyone else's."""
     import numpy as np
-
     from conftest import SHARED_FACES
 
     assert faces.source == ("shared" if SHARED_FACES.is_dir() else "pypi")
@@ -115,5 +115,5 @@ def test_ci_fallback_face_set_has_distinct_people(tmp_path):
     env = {**os.environ, "CONSENTGUARD_FACES": str(tmp_path / "no-shared-faces")}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests/test_install.py::test_face_set_has_distinct_people"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-3000:]
