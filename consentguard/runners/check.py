@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.store import audit
+from consentguard.store import audit, portraits as stored_portraits
 from consentguard.roster.consent import CHANNELS
 from consentguard.store.db import latest_sync_id, roster_policies
 from consentguard.decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext
@@ -393,7 +393,7 @@ class Checker:
 def _references(db: sqlite_utils.Database) -> tuple:
     """What the face index was built from, cheaply: encoded portraits and references (their count and
     newest id), so a reference added in review or an encoding purged makes :meth:`Checker.current` rebuild."""
-    return tuple(db.execute("SELECT count(*), max(id) FROM portraits WHERE encoding IS NOT NULL").fetchone())
+    return stored_portraits.index_state(db)
 
 
 #: Address space one worker process may use (GB): one huge upload fails with an error verdict in

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 import numpy as np
 import sqlite_utils
 
-from consentguard.store import audit
+from consentguard.store import audit, scan_cache
 from consentguard.decide import SEVERITY
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
@@ -416,8 +416,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
                 except Exception:
                     sha = None
                 version = _cache_version(base_version, folder, path)
-                row = db.execute("SELECT result, thumbnail, evidence FROM scan_cache WHERE sha256 = ? AND version = ? "
-                                 "AND evidence IS NOT NULL", [sha, version]).fetchone() if sha else None
+                row = scan_cache.cached(db, sha, version) if sha else None
                 cached = _from_cache(checker, row, str(path), sha) if row else None
                 if cached:
                     arrived(cached, None, version)
@@ -543,6 +542,5 @@ def _keep(db, scan: Scan, result: ScanResult, sha: str | None, version: str) -> 
     """Keep a result and cache it with its evidence (its verdict is audited once the batch is decided)."""
     scan.results.append(result)
     if sha and not result.cached and result.verdict != "error" and result.evidence is not None:
-        db["scan_cache"].upsert({"sha256": sha, "version": version, "result": json.dumps(result.doc),
-                                 "thumbnail": result.plain, "evidence": json.dumps(evidence_to_json(result.evidence))},
-                                pk=("sha256", "version"))
+        scan_cache.save(db, sha, version, json.dumps(result.doc), result.plain,
+                        json.dumps(evidence_to_json(result.evidence)))

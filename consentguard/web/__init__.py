@@ -41,6 +41,7 @@ from pathlib import Path
 from consentguard.store.audit import OverrideError, query, record_doc, record_override, write_csv
 from consentguard.roster.consent import CHANNELS
 from consentguard.store.db import open_db
+from consentguard.store.roster import school_ids
 from consentguard.errors import ConsentGuardError
 from consentguard.inspect.image import sha256_bytes
 from consentguard.match import index as face_index
@@ -302,8 +303,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     @app.route("/")
     def index():
         session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
-        schools = [r[0] for r in open_db(db_path, create=False).execute(
-            "SELECT DISTINCT school_id FROM students WHERE school_id IS NOT NULL AND school_id != '' ORDER BY 1")]
+        schools = school_ids(open_db(db_path, create=False))
         unprotected = len(face_index.unprotected(open_db(db_path, create=False)))
         response = make_response(render_template("index.html", csrf=csrf_for(session), channels=CHANNELS,
                                                  schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from consentguard.people import PhotoEvidence
 from consentguard.review import ReviewItem
+from consentguard.store import review as stored_review
+from consentguard.store.connection import database_file
 
 BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: photos per batch: the page checks at most this many per drop
@@ -186,7 +188,7 @@ def _judge(db, policy, scope: tuple[str | None, str | None]):
     every photo of a drop would cost more than deciding it."""
     from consentguard.runners.check import Checker
 
-    path = db.execute("PRAGMA database_list").fetchone()[2]
+    path = database_file(db)
     cache = _judges.__dict__.setdefault("checkers", {})
     key = (path, id(policy), scope)
     checker = cache.get(key)
@@ -218,13 +220,11 @@ def save_items(batch: Batch, db) -> None:
     from consentguard import review
 
     ids = [item.id for item in batch.items]
-    known = {r[0] for r in db.execute(
-        f"SELECT id FROM review_items WHERE id IN ({', '.join('?' * len(ids))})", ids)} if ids else set()
+    known = stored_review.stored_item_ids(db, ids)
     batch.created |= set(ids) - known
     stale = sorted(batch.created - set(ids))
     for item_id in stale:
-        db.execute("DELETE FROM review_items WHERE id = ? AND status = 'open' AND NOT EXISTS "
-                   "(SELECT 1 FROM face_decisions WHERE item_id = ?)", [item_id, item_id])
+        stored_review.drop_untouched_item(db, item_id)
     batch.created -= set(stale)
     if batch.items:
         review.save_items(db, batch.items)
