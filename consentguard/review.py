@@ -32,6 +32,8 @@ DECISIONS = ("is", "not", "cleared")
 #: Shortest side of a stored close-up: big enough for a person to tell two faces apart
 #: (a 20 px face in a wide shot is enlarged to it, not shown as a dot).
 CLOSEUP_PX = 128
+#: A decision about a face applies to a face found again with this much overlap (intersection over union).
+SAME_FACE_IOU = 0.5
 
 
 class ReviewError(ConsentGuardError):
@@ -80,6 +82,17 @@ class ReviewItem:
     def to_json(self) -> dict:
         return {"id": self.id, "kind": self.kind, "summary": self.summary, "students": self.students,
                 "photos": self.photos, "faces": self.faces, "reasons": self.reasons}
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two boxes (left, top, right, bottom)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _box(text: str | None) -> tuple[int, int, int, int] | None:
@@ -317,8 +330,6 @@ def _one_face_per_picture(db: sqlite_utils.Database, item: ReviewItem, targets, 
     """Refuse an ``is`` that would make two faces of one picture (photo and view) the same student:
     one student is never twice in one picture, and an item of several faces of one photo ("3 faces
     in wide.jpg") holds several people, one of whom may be photo-restricted. The face must be chosen."""
-    from consentguard.runners.check import SAME_FACE_IOU, iou
-
     seen: dict[tuple, int] = {}
     for index, face in targets:
         where = (face["sha256"], face.get("view"))

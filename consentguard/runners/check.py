@@ -28,12 +28,10 @@ from consentguard.match.index import FaceIndex, load_index, load_students, unpro
 from consentguard.match.names import NameHit, find_names, first_name_counts, scrub
 from consentguard.people import PhotoEvidence, decide_batch
 from consentguard.policy import Policy
-from consentguard.review import FaceDecision, ReviewItem, decisions_for
+from consentguard.review import SAME_FACE_IOU, FaceDecision, ReviewItem, decisions_for, iou
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112
-#: A decision about a face applies to a face found again with this much overlap (intersection over union).
-SAME_FACE_IOU = 0.5
 
 
 @dataclass
@@ -98,17 +96,6 @@ def decision_json(d: Decision) -> dict:
 def concerns(item: ReviewItem, result: "CheckResult") -> bool:
     """Whether a review item is about this photo (an item naming no photo: about the whole batch)."""
     return not item.photos or bool({result.path, result.sha256} & set(item.photos))
-
-
-def iou(a, b) -> float:
-    """Intersection over union of two boxes (left, top, right, bottom)."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def apply_decisions(photos: list[PhotoEvidence], decisions: dict[str, list[FaceDecision]]) -> None:

@@ -13,7 +13,8 @@ from consentguard.store.roster import NEEDS_INDEX_SQL
 
 def encoded(db: sqlite_utils.Database) -> list[tuple[str, bytes]]:
     """(student_number, encoding blob) of every portrait with an encoding, oldest first."""
-    return db.execute("SELECT student_number, encoding FROM portraits WHERE encoding IS NOT NULL ORDER BY id").fetchall()
+    return db.execute("SELECT student_number, encoding FROM portraits WHERE encoding IS NOT NULL "
+                      "ORDER BY id").fetchall()
 
 
 def encoded_students(db: sqlite_utils.Database) -> set[str]:

@@ -178,20 +178,23 @@ def decide(batch: Batch, db, policy) -> list[Change]:
     return changes
 
 
-#: per server thread (a SQLite connection stays in its thread): the Checker of each scope
+#: per server thread: the Checker of each scope
 _judges = threading.local()
 
 
 def _judge(db, policy, scope: tuple[str | None, str | None]):
     """A Checker (roster and index; no models) for this scope, kept per thread and rebuilt when a
     roster sync has landed or the day has changed (``Checker.current``): loading the index for
-    every photo of a drop would cost more than deciding it."""
+    every photo of a drop would cost more than deciding it. A kept Checker reads through ``db``,
+    the request's connection (the one it was built with closed when its request ended)."""
     from consentguard.runners.check import Checker
 
     path = database_file(db)
     cache = _judges.__dict__.setdefault("checkers", {})
     key = (path, id(policy), scope)
     checker = cache.get(key)
+    if checker is not None:
+        checker.db = db
     checker = Checker(db, policy, interface="web", record=False, channel=scope[0], school=scope[1]) \
         if checker is None else checker.current()
     cache[key] = checker
