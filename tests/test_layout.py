@@ -148,3 +148,20 @@ def test_each_module_imports_on_its_own(module):
     done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_one_worker_start_up():
+    """The scan and the web page start their worker processes with one function (thread counts,
+    memory cap, ending with the parent, the Checker, the models): no second copy anywhere."""
+    from consentguard import web
+    from consentguard.runners import scan
+
+    start_up = {"setNumThreads", "limit_worker_memory", "exit_with_parent"}
+    for name, path in modules().items():
+        if name == "consentguard.runners.workers":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = {getattr(node.func, "attr", getattr(node.func, "id", "")) for node in ast.walk(tree)
+                 if isinstance(node, ast.Call)}
+        assert not calls & start_up, f"{name} starts a worker itself: use consentguard.runners.workers.init_worker"
+    assert scan.init_worker is web.init_worker
