@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlite_utils
 
-from consentguard.store import portraits as stored_portraits, review as stored, roster as stored_roster
+from consentguard.store import audit, portraits as stored_portraits, review as stored, roster as stored_roster
 from consentguard.store.connection import now, os_user, transaction
 from consentguard.errors import ConsentGuardError
 
@@ -137,14 +137,12 @@ def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | Non
     """Store one decision about a face (or, ``box`` None, a photo) and record it in the audit trail.
     ``in_question``: for ``cleared`` on a face, the photo-restricted students the person looked for
     (:attr:`FaceDecision.in_question`); kept in the audit row, which nothing can change later."""
-    from consentguard.store import audit
-
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
     by = by or os_user()
     what = {"sha256": sha256, "box": list(box) if box else None, "view": view, "decision": decision,
             "student_number": student_number, "item_id": item_id}
-    audit_id = audit._append(db, {
+    audit_id = audit.record_event(db, {
         "checked_at": now(), "os_user": by, "interface": interface, "file_name": item_id or sha256[:12],
         "sha256": sha256, "verdict": "review", "reasons": json.dumps([f"review decision: {decision} "
                                                                        f"{student_number or ''}".strip()]),
@@ -403,8 +401,6 @@ def undo_decision(db: sqlite_utils.Database, decision_id: int, by: str, note: st
 
 
 def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: str) -> int:
-    from consentguard.store import audit
-
     by, note = _clean_by(by), _clean_note(note)
     row = stored.decision_row(db, decision_id)
     if row is None:
@@ -412,7 +408,7 @@ def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: s
     sha, box, decision, number, item_id, audit_id, undone_at = row
     if undone_at:
         raise ReviewError(f"review decision #{decision_id} was already undone at {undone_at}")
-    undo_id = audit._append(db, {
+    undo_id = audit.record_event(db, {
         "checked_at": now(), "os_user": by, "interface": interface, "file_name": item_id or sha[:12],
         "sha256": sha, "verdict": "review",
         "reasons": json.dumps([f"review decision #{decision_id} undone: {decision} {number or ''}".strip()]),

@@ -61,6 +61,11 @@ def new_anchor(db: sqlite_utils.Database) -> Verification:
     return result
 
 
+def record_event(db: sqlite_utils.Database, row: dict) -> int:
+    """Append another kind of event (a review decision, its undo) with the fields it sets; its id."""
+    return _append(db, row)
+
+
 def record_check(db: sqlite_utils.Database, result, interface: str) -> int:
     return record_doc(db, result.to_json(), interface)
 
