@@ -397,10 +397,10 @@ def roster_list(restricted, unprotected, db_path):
     from consentguard.roster.consent import describe
     from consentguard.match.index import unprotected as find_unprotected
     from consentguard.roster.sync import consents_of, current_snapshots
+    from consentguard.store.portraits import encoded_counts
     db = open_database(db_path, create=False)
     only = set(find_unprotected(db)) if unprotected else None
-    portraits = dict(db.execute("SELECT student_number, count(*) FROM portraits "
-                                "WHERE encoding IS NOT NULL GROUP BY student_number").fetchall())
+    portraits = encoded_counts(db)
     click.echo("student_number\tname\tphoto_restricted\tname_restricted\tportraits")
     snaps = current_snapshots(db)
     for number, snap in sorted(snaps.items(), key=lambda kv: (kv[1]["last_name"], kv[1]["first_name"])):
@@ -651,7 +651,9 @@ def review_decide(item_id, is_, not_, cleared, by, note, faces, db_path):
 
     Example: consentguard review decide p-3f2a9c --not 100104 --by "Dana Office"
     """
-    from consentguard.review import decide_item
+    from consentguard.review import decide_item, reference_source
+    from consentguard.store.portraits import count_from
+    from consentguard.store.review import item_status
 
     chosen = [(d, n) for d, n in (("is", is_), ("not", not_), ("cleared", cleared or None)) if n is not None]
     if len(chosen) != 1:
@@ -659,8 +661,7 @@ def review_decide(item_id, is_, not_, cleared, by, note, faces, db_path):
     decision, number = chosen[0]
     db = open_database(db_path, create=False)
     ids = decide_item(db, item_id, decision, None if decision == "cleared" else number, by, note, faces or None)
-    refs = db.execute("SELECT count(*) FROM portraits WHERE source = ?", [f"review:{item_id}"]).fetchone()[0]
-    status = db.execute("SELECT status FROM review_items WHERE id = ?", [item_id]).fetchone()[0]
+    refs, status = count_from(db, reference_source(item_id)), item_status(db, item_id)
     click.echo(f"item {item_id}: {len(ids)} decision{'s' if len(ids) != 1 else ''} recorded "
                f"(#{', #'.join(map(str, ids))}); item {status}"
                + (f"; {refs} face{'s' if refs != 1 else ''} added to the student's references" if refs else ""))

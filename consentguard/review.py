@@ -24,13 +24,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlite_utils
 
-from consentguard.store.db import now, os_user
+from consentguard.store import audit, portraits as stored_portraits, review as stored, roster as stored_roster
+from consentguard.store.connection import now, os_user, transaction
 from consentguard.errors import ConsentGuardError
 
 DECISIONS = ("is", "not", "cleared")
 #: Shortest side of a stored close-up: big enough for a person to tell two faces apart
 #: (a 20 px face in a wide shot is enlarged to it, not shown as a dot).
 CLOSEUP_PX = 128
+#: A decision about a face applies to a face found again with this much overlap (intersection over union).
+SAME_FACE_IOU = 0.5
 
 
 class ReviewError(ConsentGuardError):
@@ -81,6 +84,17 @@ class ReviewItem:
                 "photos": self.photos, "faces": self.faces, "reasons": self.reasons}
 
 
+def iou(a, b) -> float:
+    """Intersection over union of two boxes (left, top, right, bottom)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _box(text: str | None) -> tuple[int, int, int, int] | None:
     return tuple(json.loads(text)) if text else None
 
@@ -91,12 +105,7 @@ def decisions_for(db: sqlite_utils.Database, sha256s) -> dict[str, list[FaceDeci
     found: dict[str, list[FaceDecision]] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
-        rows = db.execute(
-            "SELECT f.id, f.sha256, f.box, f.view, f.decision, f.student_number, f.decided_by, f.decided_at, "
-            "f.item_id, json_extract(c.result, '$.in_question') FROM face_decisions f "
-            "LEFT JOIN checks c ON c.id = f.audit_id "
-            f"WHERE f.undone_at IS NULL AND f.sha256 IN ({', '.join('?' * len(chunk))}) ORDER BY f.id", chunk)
-        for r in rows:
+        for r in stored.decisions_in_force(db, chunk):
             in_question = tuple(json.loads(r[9])) if r[9] else None
             found.setdefault(r[1], []).append(FaceDecision(r[0], r[1], _box(r[2]), r[3], r[4], r[5], r[6], r[7], r[8],
                                                            in_question))
@@ -108,8 +117,6 @@ def save_items(db: sqlite_utils.Database, items: list[ReviewItem]) -> None:
     review, so an item stored as decided that comes back (the same faces in review again: a sync
     added a restricted student since its "not X") is open again: listed and decidable, never kept
     out of the queue while its photos wait in review. Its earlier decisions stay in force."""
-    from consentguard.store.db import transaction
-
     stamp = now()
     with transaction(db):
         for item in items:
@@ -120,12 +127,8 @@ def save_items(db: sqlite_utils.Database, items: list[ReviewItem]) -> None:
             closeups = None
             if any(c for c in item.closeups):
                 closeups = json.dumps([base64.b64encode(c).decode() if c else None for c in item.closeups])
-            db.execute(
-                "INSERT INTO review_items (id, kind, status, summary, item, encodings, closeups, first_seen, "
-                "last_seen) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "status = 'open', summary = excluded.summary, item = excluded.item, encodings = excluded.encodings, "
-                "closeups = excluded.closeups, last_seen = excluded.last_seen",
-                [item.id, item.kind, item.summary, json.dumps(item.to_json()), blob, closeups, stamp, stamp])
+            stored.save_item(db, {"id": item.id, "kind": item.kind, "summary": item.summary,
+                                  "item": json.dumps(item.to_json()), "encodings": blob, "closeups": closeups}, stamp)
 
 
 def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | None, decision: str,
@@ -134,23 +137,21 @@ def record_decision(db: sqlite_utils.Database, sha256: str, box, view: str | Non
     """Store one decision about a face (or, ``box`` None, a photo) and record it in the audit trail.
     ``in_question``: for ``cleared`` on a face, the photo-restricted students the person looked for
     (:attr:`FaceDecision.in_question`); kept in the audit row, which nothing can change later."""
-    from consentguard.store import audit
-
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
     by = by or os_user()
     what = {"sha256": sha256, "box": list(box) if box else None, "view": view, "decision": decision,
             "student_number": student_number, "item_id": item_id}
-    audit_id = audit._append(db, {
+    audit_id = audit.record_event(db, {
         "checked_at": now(), "os_user": by, "interface": interface, "file_name": item_id or sha256[:12],
         "sha256": sha256, "verdict": "review", "reasons": json.dumps([f"review decision: {decision} "
                                                                        f"{student_number or ''}".strip()]),
         "student_numbers": json.dumps([student_number] if student_number else []),
         "result": json.dumps(what if in_question is None else {**what, "in_question": sorted(in_question)}),
         "event": "review-decision", "note": note})
-    return db["face_decisions"].insert({
+    return stored.add_decision(db, {
         **what, "box": json.dumps(list(box)) if box else None, "note": note, "decided_by": by,
-        "decided_at": now(), "audit_id": audit_id}).last_pk
+        "decided_at": now(), "audit_id": audit_id})
 
 
 # -- close-ups ----------------------------------------------------------------------------
@@ -194,29 +195,20 @@ def _item_from_row(row) -> ReviewItem:
                       closeups=pictures + [None] * (len(faces) - len(pictures)), status=status)
 
 
-_ITEM_COLUMNS = "id, kind, status, summary, item, encodings, closeups"
-
-
 def load_item(db: sqlite_utils.Database, item_id: str) -> ReviewItem | None:
     """One stored item (with its encodings and close-ups, if not purged), or None."""
-    row = db.execute(f"SELECT {_ITEM_COLUMNS} FROM review_items WHERE id = ?", [item_id]).fetchone()
+    row = stored.item_row(db, item_id)
     return _item_from_row(row) if row else None
 
 
 def list_items(db: sqlite_utils.Database, include_decided: bool = False) -> list[ReviewItem]:
     """The items staff must decide (``include_decided``: every item), oldest first."""
-    where = "" if include_decided else "WHERE status = 'open'"
-    return [_item_from_row(r) for r in db.execute(
-        f"SELECT {_ITEM_COLUMNS} FROM review_items {where} ORDER BY first_seen, id")]
+    return [_item_from_row(r) for r in stored.item_rows(db, include_decided)]
 
 
 def item_decisions(db: sqlite_utils.Database, item_id: str) -> list[dict]:
     """Every decision made on an item, undone ones too, oldest first (the JSON of a decision)."""
-    cursor = db.execute(
-        "SELECT id, sha256, box, view, decision, student_number, item_id, note, decided_by, decided_at, "
-        "undone_by, undone_at FROM face_decisions WHERE item_id = ? ORDER BY id", [item_id])
-    names = [c[0] for c in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = stored.item_decision_rows(db, item_id)
     for row in rows:
         row["box"] = list(_box(row["box"])) if row["box"] else None
     return rows
@@ -310,9 +302,7 @@ def _decide_item(db, item_id, decision, student_number, by, note, faces, interfa
         student_number = None
     else:
         student_number = (student_number or "").strip()
-        known = db.execute("SELECT first_name, last_name FROM students WHERE student_number = ?",
-                           [student_number]).fetchone()
-        if known is None:
+        if stored_roster.student_name(db, student_number) is None:
             raise ReviewError(f"student number {student_number!r} is not on the roster")
     targets = _targets(item, decision, faces)
     if not faces:  # the faces still undecided (after an undo reopened the item, only those)
@@ -338,8 +328,6 @@ def _one_face_per_picture(db: sqlite_utils.Database, item: ReviewItem, targets, 
     """Refuse an ``is`` that would make two faces of one picture (photo and view) the same student:
     one student is never twice in one picture, and an item of several faces of one photo ("3 faces
     in wide.jpg") holds several people, one of whom may be photo-restricted. The face must be chosen."""
-    from consentguard.runners.check import SAME_FACE_IOU, iou
-
     seen: dict[tuple, int] = {}
     for index, face in targets:
         where = (face["sha256"], face.get("view"))
@@ -365,7 +353,7 @@ def _refresh_status(db: sqlite_utils.Database, item: ReviewItem) -> str:
     else:
         complete = bool(item.faces) and all(_key(f) in done for f in item.faces)
     status = "decided" if complete else "open"
-    db.execute("UPDATE review_items SET status = ? WHERE id = ?", [status, item.id])
+    stored.set_item_status(db, item.id, status)
     return status
 
 
@@ -375,8 +363,7 @@ def _key(face: dict) -> tuple:
 
 def _decided(db: sqlite_utils.Database, item_id: str) -> set[tuple]:
     """(sha256, box) of the faces of an item with a decision in force from it."""
-    return {(sha, tuple(json.loads(box)) if box else None) for sha, box in db.execute(
-        "SELECT sha256, box FROM face_decisions WHERE item_id = ? AND undone_at IS NULL", [item_id])}
+    return {(sha, tuple(json.loads(box)) if box else None) for sha, box in stored.decided_faces(db, item_id)}
 
 
 def reference_source(item_id: str) -> str:
@@ -392,21 +379,17 @@ def add_reference(db: sqlite_utils.Database, item: ReviewItem, index: int, stude
     expire): a permitted student's face is never stored. False if not stored (not needed, no
     encoding kept, or this photo is already one of theirs)."""
     from consentguard.store.db import latest_sync_id
-    from consentguard.match.index import NEEDS_INDEX_SQL, encoding_to_blob, portrait_box
+    from consentguard.match.index import encoding_to_blob, portrait_box
 
     encoding = item.encodings[index] if index < len(item.encodings) else None
     if encoding is None:
         return False
-    needed = db.execute(f"SELECT 1 FROM ({NEEDS_INDEX_SQL}) WHERE student_number = ?", [student_number]).fetchone()
-    if not needed:
+    if not stored_portraits.needs_index(db, student_number):
         return False
     face = item.faces[index]
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO portraits (student_number, sha256, source, box, encoding, status, sync_id) "
-        "VALUES (?, ?, ?, ?, ?, 'encoded', ?)",
-        [student_number, face["sha256"], reference_source(item.id), portrait_box(tuple(face["box"])),
-         encoding_to_blob(encoding), latest_sync_id(db)])
-    return cursor.rowcount == 1
+    return stored_portraits.add_reference(db, student_number, face["sha256"], reference_source(item.id),
+                                          portrait_box(tuple(face["box"])), encoding_to_blob(encoding),
+                                          latest_sync_id(db))
 
 
 def undo_decision(db: sqlite_utils.Database, decision_id: int, by: str, note: str | None = None,
@@ -418,31 +401,26 @@ def undo_decision(db: sqlite_utils.Database, decision_id: int, by: str, note: st
 
 
 def _undo_decision(db, decision_id: int, by: str, note: str | None, interface: str) -> int:
-    from consentguard.store import audit
-
     by, note = _clean_by(by), _clean_note(note)
-    row = db.execute("SELECT sha256, box, decision, student_number, item_id, audit_id, undone_at FROM face_decisions "
-                     "WHERE id = ?", [decision_id]).fetchone()
+    row = stored.decision_row(db, decision_id)
     if row is None:
         raise ReviewError(f"no review decision #{decision_id}")
     sha, box, decision, number, item_id, audit_id, undone_at = row
     if undone_at:
         raise ReviewError(f"review decision #{decision_id} was already undone at {undone_at}")
-    undo_id = audit._append(db, {
+    undo_id = audit.record_event(db, {
         "checked_at": now(), "os_user": by, "interface": interface, "file_name": item_id or sha[:12],
         "sha256": sha, "verdict": "review",
         "reasons": json.dumps([f"review decision #{decision_id} undone: {decision} {number or ''}".strip()]),
         "student_numbers": json.dumps([number] if number else []),
         "result": json.dumps({"decision_id": decision_id, "item_id": item_id}), "event": "review-undo",
         "ref_id": audit_id, "note": note})
-    from consentguard.store.db import transaction
     with transaction(db):
-        db.execute("UPDATE face_decisions SET undone_by = ?, undone_at = ?, undo_audit_id = ? WHERE id = ?",
-                   [by, now(), undo_id, decision_id])
+        stored.mark_undone(db, decision_id, by, now(), undo_id)
         if decision == "is" and item_id:
             _drop_reference(db, number, sha, item_id)
         if item_id:
-            db.execute("UPDATE review_items SET status = 'open' WHERE id = ?", [item_id])
+            stored.set_item_status(db, item_id, "open")
     return undo_id
 
 
@@ -450,19 +428,9 @@ def _drop_reference(db: sqlite_utils.Database, number: str, sha: str, item_id: s
     """Remove the reference an undone ``is`` added, unless another ``is`` of the same student in the
     same photo is still in force: a photo gives a student one reference (the first confirmation's),
     which then stays, as that decision's, so undoing one of two never leaves the other without it."""
-    other = db.execute("SELECT item_id FROM face_decisions WHERE decision = 'is' AND student_number = ? AND sha256 = ? "
-                       "AND undone_at IS NULL AND item_id IS NOT NULL AND item_id != ? ORDER BY id LIMIT 1",
-                       [number, sha, item_id]).fetchone()
+    other = stored.other_confirmation(db, number, sha, item_id)
     if other:
-        db.execute("UPDATE portraits SET source = ? WHERE student_number = ? AND sha256 = ? AND source = ?",
-                   [reference_source(other[0]), number, sha, reference_source(item_id)])
+        stored_portraits.move_reference(db, number, sha, reference_source(item_id), reference_source(other))
     else:
-        db.execute("DELETE FROM portraits WHERE student_number = ? AND sha256 = ? AND source = ?",
-                   [number, sha, reference_source(item_id)])
+        stored_portraits.delete_reference(db, number, sha, reference_source(item_id))
 
-
-def purge_biometrics(db: sqlite_utils.Database) -> int:
-    """Delete the face encodings and close-ups kept with review items (``index purge --all``);
-    the items and their decisions stay. How many items had any."""
-    return db.execute("UPDATE review_items SET encodings = NULL, closeups = NULL "
-                      "WHERE encodings IS NOT NULL OR closeups IS NOT NULL").rowcount

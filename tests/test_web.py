@@ -19,7 +19,8 @@ from PIL import Image
 
 from consentguard import Checker, Policy, open_db
 from consentguard.inspect.metadata import read_metadata
-from consentguard.web import ServeError, _init_worker, check_bind, create_app
+from consentguard.runners.workers import init_worker as _init_worker
+from consentguard.web import ServeError, check_bind, create_app
 from conftest import R
 
 pytestmark = pytest.mark.faces

@@ -128,7 +128,7 @@ def _comments(im: Image.Image, data: bytes | None) -> list[TextField]:
         return [TextField("JPEG comment", _text(value)) for marker, value in getattr(im, "applist", [])
                 if marker == "COM"]
     if im.format == "GIF":
-        from consentguard.inspect.image import gif_blocks
+        from consentguard.inspect.gif import gif_blocks
 
         comments = gif_blocks(data)[1] if data else [im.info["comment"]] if im.info.get("comment") else []
         return [TextField("GIF comment", _text(value)) for value in comments]

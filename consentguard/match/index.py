@@ -17,6 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
+from consentguard.store import portraits as stored_portraits, roster as stored_roster, scan_cache
+from consentguard.store import review as stored_review
+from consentguard.store.db import DEFAULT_INDEX_POLICY, INDEX_POLICIES  # noqa: F401 (a new database's policy)
+from consentguard.store.roster import NEEDS_INDEX_SQL  # noqa: F401 (kept importable here)
+
 ENCODING_DTYPE = np.float64
 
 
@@ -80,9 +85,6 @@ class FaceIndex:
         return list(zip(self._numbers[order].tolist(), best[order].tolist()))
 
 
-INDEX_POLICIES = ("restricted", "all")
-#: The policy of a new database (and of a sync without --index on a database never synced).
-DEFAULT_INDEX_POLICY = "all"
 
 
 def needs_index(consents, index_policy: str = "restricted") -> bool:
@@ -93,25 +95,10 @@ def needs_index(consents, index_policy: str = "restricted") -> bool:
         state.restricted or state.until for (scope, _), state in consents.items() if scope == "photo")
 
 
-NEEDS_INDEX_SQL = ("SELECT student_number FROM consents WHERE scope = 'photo' "
-                   "AND (restricted = 1 OR until IS NOT NULL)")
-
-
-def restricted_sql(channel: str | None) -> tuple[str, list]:
-    """SQL giving (student_number, scope, restricted) on ``channel`` (None: any) today."""
-    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
-    return (f"SELECT student_number, scope, max(restricted = 1 OR (until IS NOT NULL AND until < "
-            f"date('now', 'localtime'))) FROM consents {where} GROUP BY student_number, scope", params)
-
-
 def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict[str, Student]:
     """Every student, with restrictions as they stand today for ``channel`` (None: any channel)."""
-    rows = db.execute(
-        "SELECT student_number, first_name, last_name, coalesce(middle_name, ''), coalesce(school_id, ''), "
-        "coalesce(legal_first_name, '') FROM students").fetchall()
-    students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3], r[4], r[5]) for r in rows}
-    sql, params = restricted_sql(channel)
-    for number, scope, flag in db.execute(sql, params):
+    students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3], r[4], r[5]) for r in stored_roster.student_rows(db)}
+    for number, scope, flag in stored_roster.restrictions_today(db, channel):
         if flag and number in students:
             setattr(students[number], f"{scope}_restricted", True)
     return students
@@ -122,9 +109,8 @@ def load_index(db: sqlite_utils.Database, students: dict[str, Student] | None = 
     """Encodings of the photo-restricted students (policy ``restricted``) or of every
     student with a stored encoding (policy ``all``)."""
     students = students if students is not None else load_students(db)
-    rows = [r for r in db.execute(
-        "SELECT student_number, encoding FROM portraits WHERE encoding IS NOT NULL ORDER BY id")
-        if r[0] in students and (index_policy == "all" or students[r[0]].photo_restricted)]
+    rows = [r for r in stored_portraits.encoded(db)
+            if r[0] in students and (index_policy == "all" or students[r[0]].photo_restricted)]
     # a portrait may hold several encodings (both faces of an ambiguous portrait of a restricted student)
     blocks = [blob_to_encoding(r[1]).reshape(-1, 128) for r in rows]
     encodings = np.concatenate(blocks) if blocks else np.zeros((0, 128))
@@ -137,7 +123,7 @@ def unprotected(db: sqlite_utils.Database, channel: str | None = None,
     """Photo-restricted students (today, on ``channel``; of ``school``) with no encoded
     portrait, number -> name: their faces cannot be recognised."""
     students = load_students(db, channel)
-    encoded = {r[0] for r in db.execute("SELECT DISTINCT student_number FROM portraits WHERE encoding IS NOT NULL")}
+    encoded = stored_portraits.encoded_students(db)
     return {n: s.full_name for n, s in sorted(students.items())
             if s.photo_restricted and n not in encoded and s.attends(school)}
 
@@ -157,11 +143,7 @@ def purge_unneeded(db: sqlite_utils.Database, index_policy: str = "restricted") 
     """Delete encodings of students the index no longer needs."""
     if index_policy == "all":
         return 0
-    cursor = db.execute(
-        "UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL AND student_number NOT IN "
-        f"({NEEDS_INDEX_SQL})"
-    )
-    return cursor.rowcount
+    return stored_portraits.purge_unneeded(db)
 
 
 def purge_all(db: sqlite_utils.Database) -> int:
@@ -169,17 +151,14 @@ def purge_all(db: sqlite_utils.Database) -> int:
     of checked photos kept for later decisions (:func:`purge_photo_faces`). Returns how many
     portrait encodings were deleted."""
     purge_photo_faces(db)
-    return db.execute("UPDATE portraits SET encoding = NULL WHERE encoding IS NOT NULL").rowcount
+    return stored_portraits.purge_all(db)
 
 
 def purge_photo_faces(db: sqlite_utils.Database) -> tuple[int, int]:
     """Delete the face encodings and close-ups kept from checked photos: the evidence of cached
     scan results (those photos are then checked again, never passed from the cache) and the
     encodings and close-ups of review items. Returns (cached results, review items) emptied."""
-    cached = db.execute("UPDATE scan_cache SET evidence = NULL WHERE evidence IS NOT NULL").rowcount
-    from consentguard.review import purge_biometrics
-
-    return cached, purge_biometrics(db)
+    return scan_cache.purge_evidence(db), stored_review.purge_item_biometrics(db)
 
 
 def portrait_box(box: tuple[int, int, int, int] | None) -> str | None:

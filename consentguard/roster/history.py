@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from consentguard.store import roster as stored
 from consentguard.store.db import latest_sync_id, now, os_user, roster_policies, transaction
 from consentguard.errors import RosterError, SyncRefused
 from consentguard.match.index import purge_unneeded
@@ -20,9 +21,7 @@ from consentguard.roster.sync import restrictions_lost, snap_restricted, write_s
 
 
 def runs(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
-    return list(db.query(
-        "SELECT id, started_at, os_user, status, source, students, restricted, mapping, message "
-        "FROM sync_runs ORDER BY id DESC LIMIT ?", [limit]))
+    return stored.recent_runs(db, limit)
 
 
 @dataclass
@@ -79,16 +78,16 @@ class Diff:
 
 
 def _ok_run(db, sync_id: int) -> None:
-    row = db.execute("SELECT status FROM sync_runs WHERE id = ?", [sync_id]).fetchone()
-    if row is None:
+    status = stored.run_status(db, sync_id)
+    if status is None:
         raise RosterError(f"sync #{sync_id} does not exist")
-    if row[0] != "ok":
-        raise RosterError(f"sync #{sync_id} was {row[0]}: it never took effect")
+    if status != "ok":
+        raise RosterError(f"sync #{sync_id} was {status}: it never took effect")
 
 
 def diff(db: sqlite_utils.Database, from_id: int | None = None, to_id: int | None = None) -> Diff:
     """What changed after sync ``from_id`` up to and including ``to_id`` (default: the last two)."""
-    ok = [r[0] for r in db.execute("SELECT id FROM sync_runs WHERE status = 'ok' ORDER BY id")]
+    ok = stored.ok_run_ids(db)
     if not ok:
         raise RosterError("no roster has been synced yet")
     to_id = to_id if to_id is not None else ok[-1]
@@ -102,9 +101,7 @@ def diff(db: sqlite_utils.Database, from_id: int | None = None, to_id: int | Non
         raise RosterError(f"sync #{from_id} is not before sync #{to_id}")
     first: dict[str, dict | None] = {}
     last: dict[str, dict | None] = {}
-    for number, before, after in db.execute(
-            "SELECT student_number, before, after FROM student_changes WHERE sync_id > ? AND sync_id <= ? "
-            "ORDER BY id", [from_id, to_id]):
+    for number, before, after in stored.changes_between(db, from_id, to_id):
         first.setdefault(number, json.loads(before) if before else None)
         last[number] = json.loads(after)
     changes = [Change(n, first[n], last[n]) for n in sorted(last) if first[n] != last[n]]
@@ -140,14 +137,13 @@ def _locked_rollback(db: sqlite_utils.Database, to_id: int, accept_drop: bool) -
             f"({', '.join('#' + c.student_number for c in lifted[:5])}{'…' if len(lifted) > 5 else ''}); "
             "nothing changed; run again with --accept-drop if this is intended")
     with transaction(db):
-        sync_id = db["sync_runs"].insert({
+        sync_id = stored.start_run(db, {
             "started_at": now(), "finished_at": now(), "os_user": os_user(), "source": f"rollback to #{to_id}",
             "status": "ok", "mapping": "rollback", "students": len(restore),
-            "message": f"restored {len(restore)} student(s) to their state at sync #{to_id}"}).last_pk
+            "message": f"restored {len(restore)} student(s) to their state at sync #{to_id}"})
         for change in restore:
             write_snapshot(db, change.student_number, change.after, sync_id, first=False)
-            db["student_changes"].insert({"sync_id": sync_id, "student_number": change.student_number,
-                                          "before": json.dumps(change.before), "after": json.dumps(change.after)})
-        db.execute("UPDATE students SET last_seen_sync_id = ? WHERE last_seen_sync_id = ?", [sync_id, latest])
+            stored.add_change(db, sync_id, change.student_number, change.before, change.after)
+        stored.move_last_seen(db, latest, sync_id)
         purge_unneeded(db, roster_policies(db)[0])
     return sync_id, Diff(latest or 0, sync_id, restore)

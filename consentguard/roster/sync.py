@@ -22,6 +22,7 @@ import sqlite_utils
 
 from consentguard.match import index as face_index
 from consentguard.roster.consent import CHANNELS, SCOPES, Consents, State
+from consentguard.store import portraits as stored_portraits, roster as stored
 from consentguard.store.db import latest_sync_id, now, os_user, policy_sync, transaction, writer_lock
 from consentguard.errors import ConsentGuardError, RosterError, SyncRefused
 from consentguard.roster.mapping import Mapping, load_preset
@@ -123,11 +124,10 @@ def snapshot(record: StudentRecord) -> dict:
 
 def current_snapshots(db: sqlite_utils.Database) -> dict[str, dict]:
     snaps: dict[str, dict] = {}
-    for row in db.query(f"SELECT student_number, {', '.join(STUDENT_FIELDS)} FROM students"):
+    for row in stored.student_fields(db, STUDENT_FIELDS):
         number = row.pop("student_number")
         snaps[number] = {**{k: v or "" for k, v in row.items()}, "consents": {}}
-    for number, scope, channel, restricted, until in db.execute(
-            "SELECT student_number, scope, channel, restricted, until FROM consents"):
+    for number, scope, channel, restricted, until in stored.consent_rows(db):
         snaps[number]["consents"][f"{scope}:{channel}"] = [restricted, until]
     return snaps
 
@@ -174,11 +174,8 @@ def write_snapshot(db, number: str, snap: dict, sync_id: int, first: bool) -> No
            "name_restricted": int(snap_restricted(snap, "name")), "last_seen_sync_id": sync_id}
     if first:
         row["first_sync_id"] = sync_id
-    db["students"].upsert(row, pk="student_number", alter=True)
-    db["consents"].upsert_all(
-        [{"student_number": number, "scope": k.split(":")[0], "channel": k.split(":")[1],
-          "restricted": v[0], "until": v[1]} for k, v in snap["consents"].items()],
-        pk=("student_number", "scope", "channel"))
+    stored.write_student(db, row, [{"student_number": number, "scope": k.split(":")[0], "channel": k.split(":")[1],
+                                    "restricted": v[0], "until": v[1]} for k, v in snap["consents"].items()])
 
 
 # -- the sync ------------------------------------------------------------------------------
@@ -186,18 +183,15 @@ def write_snapshot(db, number: str, snap: dict, sync_id: int, first: bool) -> No
 def finish_run(db, sync_id: int, status: str, message: str, sha: str | None = None) -> None:
     """Close a refused or failed run in the history (its own small transaction)."""
     with transaction(db):
-        db["sync_runs"].update(sync_id, {"finished_at": now(), "status": status, "message": message,
-                                         **({"source_sha256": sha} if sha else {})})
+        stored.update_run(db, sync_id, {"finished_at": now(), "status": status, "message": message,
+                                        **({"source_sha256": sha} if sha else {})})
 
 
 def mark_interrupted(db) -> int:
     """Runs still 'running' when the writer lock is free were killed (or the machine went down)
     before they finished: nothing of them was applied (the apply is one transaction). Say so."""
     with transaction(db):
-        return db.execute(
-            "UPDATE sync_runs SET status = 'interrupted', finished_at = ?, message = 'stopped before it finished "
-            "(killed, or the machine went down); nothing of it was applied' WHERE status = 'running'",
-            [now()]).rowcount
+        return stored.mark_interrupted(db, now())
 
 
 def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], mapping: Mapping) -> str | None:
@@ -230,8 +224,7 @@ def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], ma
 
 def last_consent_columns(db: sqlite_utils.Database) -> tuple[int, list[str]] | None:
     """(sync id, consent columns read) of the latest ok sync that recorded them, or None."""
-    for sync_id, report in db.execute("SELECT id, report FROM sync_runs WHERE status = 'ok' "
-                                      "AND report IS NOT NULL ORDER BY id DESC"):
+    for sync_id, report in stored.ok_run_reports(db):
         columns = json.loads(report).get("consent_columns")
         if columns is not None:
             return sync_id, columns
@@ -316,16 +309,15 @@ def _locked_sync(db, export, photos, policy: Policy, mapping: Mapping, accept_dr
     'running'), so a sync killed mid-way is found and marked 'interrupted' by the next one."""
     mark_interrupted(db)
     with transaction(db):
-        sync_id = db["sync_runs"].insert({
+        sync_id = stored.start_run(db, {
             "started_at": now(), "os_user": os_user(), "source": str(export),
             "photos": str(photos) if photos else None, "status": "running", "mapping": mapping.name,
-            "index_policy": index_policy, "consent_policy": mapping.policy}).last_pk
+            "index_policy": index_policy, "consent_policy": mapping.policy})
     try:
         roster = read_export(export, mapping, consent)
         before = current_snapshots(db)
         last = latest_sync_id(db)
-        previous = {r[0] for r in db.execute("SELECT student_number FROM students WHERE last_seen_sync_id = ?",
-                                             [last])} if last else set()
+        previous = stored.students_seen_in(db, last) if last else set()
         refusals = [r for r in (check_columns(db, roster, before), check_guards(roster, before, previous, mapping))
                     if r]
         if refusals and not accept_drop:
@@ -345,7 +337,7 @@ def _locked_sync(db, export, photos, policy: Policy, mapping: Mapping, accept_dr
             report = _apply(db, roster, before, portraits, reused, sync_id, problems, index_policy)
             report.notes = notes
             report.index_policy_source, report.index_policy_before = index_how
-            db["sync_runs"].update(sync_id, {
+            stored.update_run(db, sync_id, {
                 "finished_at": now(), "status": "ok", "source": roster.source, "source_sha256": roster.sha256,
                 "students": report.students, "restricted": report.photo_restricted + report.name_restricted,
                 "portraits_encoded": report.portraits_encoded, "report": json.dumps(report.to_json())})
@@ -370,9 +362,7 @@ def restore_encodings(db: sqlite_utils.Database, numbers, policy: Policy | None 
     policy = policy or Policy()
     restored = []
     for number in numbers:
-        rows = db.execute("SELECT sha256, source FROM portraits WHERE student_number = ? AND status = 'encoded' "
-                          "AND encoding IS NULL", [number]).fetchall()
-        for sha, source in rows:
+        for sha, source in stored_portraits.purged(db, number):
             try:
                 data = Path(source).read_bytes()
             except OSError:  # moved, or a member of a zip: the next sync with --photos restores it
@@ -382,8 +372,7 @@ def restore_encodings(db: sqlite_utils.Database, numbers, policy: Policy | None 
             result = prepare_portrait(data, source, number, policy).encode(enrol_rivals=True)
             if result.status == "encoded":
                 with transaction(db):
-                    db.execute("UPDATE portraits SET encoding = ? WHERE student_number = ? AND sha256 = ?",
-                               [face_index.encoding_to_blob(result.encoding), number, sha])
+                    stored_portraits.set_encoding(db, number, sha, face_index.encoding_to_blob(result.encoding))
                 restored.append(number)
     return sorted(set(restored))
 
@@ -395,14 +384,12 @@ def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Proble
         return [], 0
     source: PortraitSource = open_portraits(Path(photos))
     problems.extend(Problem(p) for p in source.problems)
-    known = {(r[0], r[1]) for r in db.execute("SELECT student_number, sha256 FROM portraits "
-                                              "WHERE status != 'encoded' OR encoding IS NOT NULL")}
+    known = stored_portraits.known(db)
     # a photo-restricted student's portrait refused for two faces is tried again (it may have been
     # refused before they were restricted): now both faces are enrolled
-    refused = {(r[0], r[1]) for r in db.execute("SELECT student_number, sha256 FROM portraits "
-                                                "WHERE status = 'many_faces'")}
+    refused = stored_portraits.refused_for_two_faces(db)
     results, reused = [], 0
-    everyone = set(roster.records) | {r[0] for r in db.execute("SELECT student_number FROM students")}
+    everyone = set(roster.records) | stored.student_numbers(db)
     for record in roster.records.values():
         if not face_index.needs_index(record.consents, index_policy):
             continue
@@ -458,16 +445,14 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         if restrictions_lost(old, new):
             lost[number] = {"before": describe_restrictions(old), "after": describe_restrictions(new)}
         write_snapshot(db, number, new, sync_id, first=old is None)
-        db["student_changes"].insert({"sync_id": sync_id, "student_number": number,
-                                      "before": json.dumps(old) if old else None, "after": json.dumps(new)})
-    db.execute("UPDATE students SET last_seen_sync_id = ? WHERE student_number IN "
-               "(SELECT value FROM json_each(?))", [sync_id, json.dumps(list(roster.records))])
+        stored.add_change(db, sync_id, number, old, new)
+    stored.mark_seen(db, sync_id, roster.records)
     for p in portraits:
-        db["portraits"].upsert({
+        stored_portraits.save(db, {
             "student_number": p.student_number, "sha256": p.sha256, "source": p.source,
             "box": face_index.portrait_box(p.box), "status": p.status, "sync_id": sync_id,
             "encoding": face_index.encoding_to_blob(p.encoding) if p.encoding is not None else None,
-        }, pk=("student_number", "sha256"))
+        })
     face_index.purge_unneeded(db, index_policy)
     references = reference_counts(db, index_policy)
     unprotected = face_index.unprotected(db)
@@ -491,10 +476,9 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
 
 def reference_counts(db, index_policy: str) -> dict[str, int]:
     """Indexed students per number of usable portraits: {"1": 180, "2": 40}."""
-    rows = db.execute("SELECT student_number, count(*) FROM portraits WHERE encoding IS NOT NULL "
-                      "GROUP BY student_number").fetchall()
+    rows = list(stored_portraits.encoded_counts(db).items())
     if index_policy != "all":
-        restricted = {r[0] for r in db.execute(face_index.NEEDS_INDEX_SQL)}
+        restricted = stored.index_needed(db)
         rows = [r for r in rows if r[0] in restricted]
     counts: dict[str, int] = {}
     for _, n in rows:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.store import audit
+from consentguard.store import audit, portraits as stored_portraits
 from consentguard.roster.consent import CHANNELS
 from consentguard.store.db import latest_sync_id, roster_policies
 from consentguard.decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext
@@ -28,12 +28,10 @@ from consentguard.match.index import FaceIndex, load_index, load_students, unpro
 from consentguard.match.names import NameHit, find_names, first_name_counts, scrub
 from consentguard.people import PhotoEvidence, decide_batch
 from consentguard.policy import DEFAULTS, Policy
-from consentguard.review import FaceDecision, ReviewItem, decisions_for
+from consentguard.review import SAME_FACE_IOU, FaceDecision, ReviewItem, decisions_for, iou
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112
-#: A decision about a face applies to a face found again with this much overlap (intersection over union).
-SAME_FACE_IOU = 0.5
 #: Settings a cached scan result depends on besides those always in its version: named only
 #: when not at their default, so the caches of earlier versions stay valid at the defaults.
 CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared")
@@ -101,17 +99,6 @@ def decision_json(d: Decision) -> dict:
 def concerns(item: ReviewItem, result: "CheckResult") -> bool:
     """Whether a review item is about this photo (an item naming no photo: about the whole batch)."""
     return not item.photos or bool({result.path, result.sha256} & set(item.photos))
-
-
-def iou(a, b) -> float:
-    """Intersection over union of two boxes (left, top, right, bottom)."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def apply_decisions(photos: list[PhotoEvidence], decisions: dict[str, list[FaceDecision]]) -> None:
@@ -398,7 +385,7 @@ class Checker:
 def _references(db: sqlite_utils.Database) -> tuple:
     """What the face index was built from, cheaply: encoded portraits and references (their count and
     newest id), so a reference added in review or an encoding purged makes :meth:`Checker.current` rebuild."""
-    return tuple(db.execute("SELECT count(*), max(id) FROM portraits WHERE encoding IS NOT NULL").fetchone())
+    return stored_portraits.index_state(db)
 
 
 #: Address space one worker process may use (GB): one huge upload fails with an error verdict in

@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 import numpy as np
 import sqlite_utils
 
-from consentguard.store import audit
+from consentguard.store import audit, scan_cache
 from consentguard.decide import SEVERITY
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
 from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
 from consentguard.policy import Policy
+from consentguard.runners.workers import init_worker, worker_checker
 
 if TYPE_CHECKING:
     from consentguard.runners.check import Checker
@@ -243,28 +244,7 @@ def evidence_from_json(doc: dict, path: str, sha256: str | None) -> PhotoEvidenc
     return PhotoEvidence(path, sha256, faces, names, list(doc["unchecked"]), doc["error"])
 
 
-# -- worker processes --------------------------------------------------------------------
-
-_checker = None
-
-
-def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str | None = None,
-                 root: str | None = None) -> None:
-    global _checker
-    from consentguard.runners.check import Checker, limit_worker_memory
-    from consentguard.store.db import open_db
-    from consentguard.models import face_models
-
-    import cv2
-
-    cv2.setNumThreads(1)  # one worker per core already; more threads only contend
-    os.environ["CONSENTGUARD_OCR_THREADS"] = "1"
-    if mp.current_process().name != "MainProcess":  # a pool worker (workers=1 runs in the scan itself)
-        limit_worker_memory()
-    _checker = Checker(open_db(db_path, create=False), policy, record=False, channel=channel, school=school,
-                       root=root)
-    face_models()  # load once per worker, before the first photo
-
+# -- worker processes (started by consentguard.runners.workers) -----------------------------
 
 class Checked(NamedTuple):
     """What a worker returns for one photo (pickled between processes)."""
@@ -280,16 +260,15 @@ def _check_one(path: str) -> Checked:
     """A photo's result document, thumbnail, the cache version it was judged under (a sync
     landing during the scan: the photos after it are judged against the new roster), and its
     evidence, so the batch can be decided together."""
-    global _checker
-    _checker = _checker.current()
+    checker = worker_checker()
     try:
         data = read_file(path)
     except ImageError:  # vanished or unreadable: an error result, never a pass
-        result = _checker.check_path(path)
-        return Checked(path, result.to_json(), None, _checker.version, result.evidence)
-    result, image = _checker.check_decoded(data, path)
+        result = checker.check_path(path)
+        return Checked(path, result.to_json(), None, checker.version, result.evidence)
+    result, image = checker.check_decoded(data, path)
     return Checked(path, result.to_json(), plain_thumbnail(image) if image is not None else None,
-                   _checker.version, result.evidence)
+                   checker.version, result.evidence)
 
 
 # -- the scan ----------------------------------------------------------------------------
@@ -416,8 +395,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
                 except Exception:
                     sha = None
                 version = _cache_version(base_version, folder, path)
-                row = db.execute("SELECT result, thumbnail, evidence FROM scan_cache WHERE sha256 = ? AND version = ? "
-                                 "AND evidence IS NOT NULL", [sha, version]).fetchone() if sha else None
+                row = scan_cache.cached(db, sha, version) if sha else None
                 cached = _from_cache(checker, row, str(path), sha) if row else None
                 if cached:
                     arrived(cached, None, version)
@@ -520,12 +498,12 @@ def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
     if not todo:
         return
     if workers == 1:
-        _init_worker(db_path, policy, *scope)
+        init_worker(db_path, policy, *scope)
         for path in todo:
             yield _check_one(path)
         return
     ctx = mp.get_context("spawn")
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(db_path, policy, *scope))
+    pool = ctx.Pool(workers, initializer=init_worker, initargs=(db_path, policy, *scope))
     try:
         yield from pool.imap_unordered(_check_one, todo)
         pool.close()
@@ -543,6 +521,5 @@ def _keep(db, scan: Scan, result: ScanResult, sha: str | None, version: str) -> 
     """Keep a result and cache it with its evidence (its verdict is audited once the batch is decided)."""
     scan.results.append(result)
     if sha and not result.cached and result.verdict != "error" and result.evidence is not None:
-        db["scan_cache"].upsert({"sha256": sha, "version": version, "result": json.dumps(result.doc),
-                                 "thumbnail": result.plain, "evidence": json.dumps(evidence_to_json(result.evidence))},
-                                pk=("sha256", "version"))
+        scan_cache.save(db, sha, version, json.dumps(result.doc), result.plain,
+                        json.dumps(evidence_to_json(result.evidence)))

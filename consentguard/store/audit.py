@@ -16,7 +16,6 @@ district can keep elsewhere (the nightly log) to detect a rebuilt chain.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -24,35 +23,15 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.store.db import now, os_user
+from consentguard.store.chain import FIELDS, GENESIS, anchor_path, row_hash, write_anchor
+from consentguard.store.connection import now, os_user, transaction
 
-#: The fields the hash covers, in order.
-FIELDS = ("id", "checked_at", "os_user", "interface", "file_name", "sha256", "verdict", "reasons",
-          "student_numbers", "sync_id", "result", "event", "ref_id", "note", "prev_hash")
-GENESIS = "0" * 64
 _lock = threading.Lock()
-
-
-def row_hash(row: dict) -> str:
-    canonical = json.dumps([row.get(f) for f in FIELDS], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def chain_rows(rows: list[dict]) -> list[dict]:
-    """Rows (with ids, oldest first) given prev_hash and hash (used when the chain is first built)."""
-    previous, out = GENESIS, []
-    for row in rows:
-        row = {**{"event": "check", "ref_id": None, "note": None}, **row, "prev_hash": previous}
-        row["hash"] = previous = row_hash(row)
-        out.append(row)
-    return out
 
 
 def _append(db: sqlite_utils.Database, row: dict, precondition=None) -> int:
     """Append one row to the chain, atomically. ``precondition(db)`` runs inside the same
     transaction (raising refuses the row): what it checked cannot change before the row is written."""
-    from consentguard.store.db import transaction
-
     with _lock, transaction(db):
         if precondition is not None:
             row = {**row, **precondition(db)}
@@ -64,19 +43,11 @@ def _append(db: sqlite_utils.Database, row: dict, precondition=None) -> int:
         db["checks"].insert(row)
         path = anchor_path(db)
         if path is not None and (row["id"] == 1 or path.exists()):  # never recreated silently over a cut trail
-            _write_anchor(db, row["id"], row["hash"])  # inside the write transaction: anchors never race
+            write_anchor(db, row["id"], row["hash"])  # inside the write transaction: anchors never race
     return row["id"]
 
 
 TRIGGERS = ("checks_append_only_update", "checks_append_only_delete")
-
-
-def anchor_path(db: sqlite_utils.Database) -> Path | None:
-    """The anchor file beside the database: the last row's id and hash, kept outside the table,
-    so rows removed from the end (and the sequence rewound) or an emptied trail are detected."""
-    from consentguard.store.db import database_file
-    path = database_file(db)
-    return Path(f"{path}.audit-anchor") if path else None
 
 
 def new_anchor(db: sqlite_utils.Database) -> Verification:
@@ -85,21 +56,14 @@ def new_anchor(db: sqlite_utils.Database) -> Verification:
     result = verify(db)
     others = [p for p in result.problems if "anchor file" not in p]
     if not others:
-        _write_anchor(db, result.rows and db.execute("SELECT max(id) FROM checks").fetchone()[0], result.head)
+        write_anchor(db, result.rows and db.execute("SELECT max(id) FROM checks").fetchone()[0], result.head)
         result = verify(db)
     return result
 
 
-def _write_anchor(db: sqlite_utils.Database, rows: int, head: str) -> None:
-    import os
-    path = anchor_path(db)
-    if path is None:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"rows": rows, "head": head}, f)
-    os.replace(tmp, path)
+def record_event(db: sqlite_utils.Database, row: dict) -> int:
+    """Append another kind of event (a review decision, its undo) with the fields it sets; its id."""
+    return _append(db, row)
 
 
 def record_check(db: sqlite_utils.Database, result, interface: str) -> int:

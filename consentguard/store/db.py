@@ -8,18 +8,22 @@ transaction. A database of a newer schema than this code knows is refused.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 import sqlite_utils
 
 from consentguard.errors import DatabaseError
+from consentguard.store.chain import chain_rows, write_anchor
+from consentguard.store.connection import database_file, now, os_user, transaction  # noqa: F401 (shared helpers)
 
 ENV_DB = "CONSENTGUARD_DB"
+#: Whose portraits the face index keeps (see :mod:`consentguard.match.index`), and the policy of a
+#: new database (and of a sync without --index on a database never synced).
+INDEX_POLICIES = ("restricted", "all")
+DEFAULT_INDEX_POLICY = "all"
 DB_FILENAME = "consentguard.db"
 
 
@@ -188,8 +192,6 @@ def _audit_chain(db: sqlite_utils.Database) -> None:
     """Rebuild ``checks`` with AUTOINCREMENT ids (a deleted last row leaves a gap that
     ``audit verify`` sees), event/override columns and a hash chain; chain the rows
     already there; forbid UPDATE and DELETE."""
-    from consentguard.store.audit import chain_rows
-
     db.execute("ALTER TABLE checks RENAME TO checks_v4")
     db.execute("""
     CREATE TABLE checks (
@@ -219,10 +221,9 @@ def _audit_chain(db: sqlite_utils.Database) -> None:
                "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
     db.execute("CREATE TRIGGER checks_append_only_delete BEFORE DELETE ON checks "
                "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END")
-    from consentguard.store.audit import _write_anchor  # the chained rows get their anchor at once
     last = db.execute("SELECT id, hash FROM checks ORDER BY id DESC LIMIT 1").fetchone()
-    if last:
-        _write_anchor(db, last[0], last[1])
+    if last:  # the chained rows get their anchor at once
+        write_anchor(db, last[0], last[1])
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -284,21 +285,6 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip() and not s.strip().startswith("--")]
 
 
-class transaction:
-    """``with transaction(db):`` runs the block in one IMMEDIATE transaction."""
-
-    def __init__(self, db: sqlite_utils.Database):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False
-
-
 def latest_sync_id(db: sqlite_utils.Database) -> int | None:
     row = db.execute("SELECT max(id) FROM sync_runs WHERE status = 'ok'").fetchone()
     return row[0] if row else None
@@ -315,21 +301,8 @@ def policy_sync(db: sqlite_utils.Database) -> tuple[int, str, str] | None:
 def roster_policies(db: sqlite_utils.Database) -> tuple[str, str]:
     """(index_policy, consent_policy) of the latest sync that set them (not a rollback); before
     the first sync, the defaults."""
-    from consentguard.match.index import DEFAULT_INDEX_POLICY
-
     row = policy_sync(db)
     return (row[1], row[2]) if row else (DEFAULT_INDEX_POLICY, "opt-out")
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (some containers)
-        return "unknown"
 
 
 class writer_lock:
@@ -386,10 +359,3 @@ class writer_lock:
             self.fd = None
         return False
 
-
-def database_file(db: sqlite_utils.Database) -> str | None:
-    """The file behind ``db`` (None for an in-memory database)."""
-    for _, name, file in db.execute("PRAGMA database_list"):
-        if name == "main":
-            return file or None
-    return None

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from consentguard.people import PhotoEvidence
 from consentguard.review import ReviewItem
+from consentguard.store import review as stored_review
+from consentguard.store.connection import database_file
 
 BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: photos per batch: the page checks at most this many per drop
@@ -176,20 +178,23 @@ def decide(batch: Batch, db, policy) -> list[Change]:
     return changes
 
 
-#: per server thread (a SQLite connection stays in its thread): the Checker of each scope
+#: per server thread: the Checker of each scope
 _judges = threading.local()
 
 
 def _judge(db, policy, scope: tuple[str | None, str | None]):
     """A Checker (roster and index; no models) for this scope, kept per thread and rebuilt when a
     roster sync has landed or the day has changed (``Checker.current``): loading the index for
-    every photo of a drop would cost more than deciding it."""
+    every photo of a drop would cost more than deciding it. A kept Checker reads through ``db``,
+    the request's connection (the one it was built with closed when its request ended)."""
     from consentguard.runners.check import Checker
 
-    path = db.execute("PRAGMA database_list").fetchone()[2]
+    path = database_file(db)
     cache = _judges.__dict__.setdefault("checkers", {})
     key = (path, id(policy), scope)
     checker = cache.get(key)
+    if checker is not None:
+        checker.db = db
     checker = Checker(db, policy, interface="web", record=False, channel=scope[0], school=scope[1]) \
         if checker is None else checker.current()
     cache[key] = checker
@@ -218,13 +223,11 @@ def save_items(batch: Batch, db) -> None:
     from consentguard import review
 
     ids = [item.id for item in batch.items]
-    known = {r[0] for r in db.execute(
-        f"SELECT id FROM review_items WHERE id IN ({', '.join('?' * len(ids))})", ids)} if ids else set()
+    known = stored_review.stored_item_ids(db, ids)
     batch.created |= set(ids) - known
     stale = sorted(batch.created - set(ids))
     for item_id in stale:
-        db.execute("DELETE FROM review_items WHERE id = ? AND status = 'open' AND NOT EXISTS "
-                   "(SELECT 1 FROM face_decisions WHERE item_id = ?)", [item_id, item_id])
+        stored_review.drop_untouched_item(db, item_id)
     batch.created -= set(stale)
     if batch.items:
         review.save_items(db, batch.items)

@@ -1,0 +1,240 @@
+"""The web page's security, in one place: where it may listen, which host names it answers to,
+access and admin tokens (signed, expiring sign-in cookies; a lockout for guessers), CSRF and
+same-origin checks on every state-changing request, upload limits, and the response headers
+(a Content-Security-Policy that allows no inline script and nothing from elsewhere).
+
+:class:`Security` holds one app's secrets and installs its guard, headers, error answers and
+sign-in route (:meth:`Security.install`); tests/test_web.py checks each rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import time
+
+from consentguard.errors import ConsentGuardError
+
+MAX_UPLOAD_BYTES = 60 * 1024 * 1024
+#: Access tokens: shortest accepted; sign-ins last this long; this many wrong tokens from one
+#: address within LOCKOUT_SECONDS lock it out for that long.
+MIN_TOKEN, SIGN_IN_HOURS, LOCKOUT_AFTER, LOCKOUT_SECONDS = 16, 12, 10, 600
+SESSION_COOKIE, AUTH_COOKIE, ADMIN_COOKIE = "cg_session", "cg_auth", "cg_admin"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class ServeError(ConsentGuardError):
+    pass
+
+
+class Security:
+    """One app's secret (CSRF tokens and sign-in cookies are derived from it, so they die with the
+    server), its tokens, the host names it answers to and the wrong tokens counted per address."""
+
+    def __init__(self, token: str | None, admin_token: str | None, hosts: tuple[str, ...] = ()):
+        from itsdangerous import URLSafeTimedSerializer
+
+        self.secret = secrets.token_bytes(32)
+        self.admin_token = admin_token
+        # Sign-in cookies hold a signed, dated grant ("auth" or "admin"), never the token itself, and
+        # expire; wrong tokens are counted per address and lock it out for a while.
+        self.signer = URLSafeTimedSerializer(self.secret, salt="consentguard-sign-in")
+        self.kinds = (("auth", token, AUTH_COOKIE), ("admin", admin_token, ADMIN_COOKIE))
+        self.wrong: dict[str, list[float]] = {}
+        self.allowed_hosts = LOOPBACK_NAMES | {h.lower() for h in hosts}
+
+    def csrf_for(self, session: str) -> str:
+        return hmac.new(self.secret, session.encode(), hashlib.sha256).hexdigest()
+
+    # -- wrong tokens -------------------------------------------------------------------------
+
+    def source(self) -> str:
+        """Who is guessing: the address, or its /64 for IPv6 (one machine has a whole /64)."""
+        from flask import request
+
+        address = request.remote_addr or ""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
+
+    def locked_out(self) -> bool:
+        recent = [t for t in self.wrong.get(self.source(), []) if t > time.monotonic() - LOCKOUT_SECONDS]
+        if recent:
+            self.wrong[self.source()] = recent
+        else:
+            self.wrong.pop(self.source(), None)
+        return len(recent) >= LOCKOUT_AFTER
+
+    def count_wrong(self) -> None:
+        if len(self.wrong) > 10_000:  # bounded memory: forget the oldest sources
+            for key in sorted(self.wrong, key=lambda k: self.wrong[k][-1])[:5_000]:
+                del self.wrong[key]
+        self.wrong.setdefault(self.source(), []).append(time.monotonic())
+
+    def authorised(self, bearer_too: bool = True) -> bool:
+        from itsdangerous import BadSignature
+        from flask import request
+
+        needed = [kind for kind, value, _ in self.kinds if value and (kind == "auth" or admin_path(request.path))]
+        granted = set()
+        for kind, _, cookie in self.kinds:
+            try:
+                if self.signer.loads(request.cookies.get(cookie, ""), max_age=SIGN_IN_HOURS * 3600) == kind:
+                    granted.add(kind)
+            except BadSignature:
+                pass
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ") if bearer_too else ""
+        if bearer:
+            matched = {kind for kind, value, _ in self.kinds
+                       if value and hmac.compare_digest(bearer.encode(), value.encode())}
+            if not matched:
+                self.count_wrong()
+            granted |= matched
+        return all(kind in granted for kind in needed)
+
+    # -- the app's guard, headers, error answers and sign-in ---------------------------------------
+
+    def install(self, app) -> None:
+        app.before_request(self.guard)
+        app.after_request(headers)
+        for code in (400, 401, 403, 404, 413, 429, 503):
+            app.register_error_handler(code, error)
+        app.add_url_rule("/login", "login", self.login, methods=["POST"])
+
+    def guard(self):
+        from flask import abort, make_response, render_template, request
+
+        # A page under an attacker's host name that resolves to this machine (DNS rebinding) is
+        # same-origin for the browser: only the names this server was started for are answered.
+        if host_name(request.host) not in self.allowed_hosts:
+            abort(400, f"unknown host name {request.host!r}: this server answers to "
+                       f"{', '.join(sorted(self.allowed_hosts))} only (add names with --allow-host)")
+        signed_in = self.authorised(bearer_too=False)  # staff already signed in are never locked out by a guesser
+        if not signed_in:
+            if self.locked_out():  # and a locked-out guesser's tokens are not even tried
+                abort(429, f"too many wrong access tokens from this address: try again in "
+                           f"{LOCKOUT_SECONDS // 60} minutes")
+            signed_in = self.authorised()
+        if request.endpoint in ("login", "static") or signed_in:
+            if request.method == "POST" and request.endpoint != "login":
+                session = request.cookies.get(SESSION_COOKIE, "")
+                sent = request.headers.get("X-CSRF-Token", "")
+                if not session or not hmac.compare_digest(sent, self.csrf_for(session)):
+                    abort(403, "missing or wrong CSRF token: reload the page")
+                origin = request.headers.get("Origin")
+                if origin and origin.rstrip("/") != request.host_url.rstrip("/"):
+                    abort(403, "request from another site refused")
+            return None
+        if request.path.startswith("/api/") or request.path.endswith(".csv"):
+            abort(401, "undoing a review decision needs the admin token: sign in on the audit page first"
+                  if self.admin_token and admin_path(request.path) else "access token required")
+        return make_response(render_template("login.html", error=None, next=login_target(request.path)), 401)
+
+    def login(self):
+        from flask import make_response, render_template, request
+
+        given = request.form.get("token", "")
+        target = request.form.get("next", "/")
+        target = target if target in ("/", "/audit", "/review") else "/"
+        for kind, value, cookie in self.kinds:
+            if value and hmac.compare_digest(given.encode(), value.encode()):
+                response = make_response("", 303)
+                response.headers["Location"] = target
+                response.set_cookie(cookie, self.signer.dumps(kind), httponly=True, samesite="Strict",
+                                    secure=request.is_secure, max_age=SIGN_IN_HOURS * 3600)
+                return response
+        self.count_wrong()
+        return make_response(render_template("login.html", error="wrong access token", next=target), 401)
+
+    def page_session(self, render) -> object:
+        """A page that can send state-changing requests: ``render(csrf)`` made with the CSRF token of
+        the browser's session cookie (a new one if it has none), which the response (re)sets."""
+        from flask import make_response, request
+
+        session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+        response = make_response(render(self.csrf_for(session)))
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="Strict", secure=request.is_secure,
+                            max_age=SIGN_IN_HOURS * 3600)
+        return response
+
+
+def headers(response):
+    for name, value in HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def error(exc):
+    from flask import jsonify, request
+
+    message = getattr(exc, "description", str(exc))
+    if exc.code == 413 and request.path in ("/api/check", "/api/safe-copy"):
+        message = f"photo too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB per photo"
+    return jsonify({"error": message}), exc.code
+
+
+def admin_path(path: str) -> bool:
+    """Paths that need the admin token (when one is set): the audit trail, and undoing a review
+    decision (it can lift a block a colleague decided)."""
+    return path.startswith("/audit") or (path.startswith("/api/review/decisions/") and path.endswith("/undo"))
+
+
+def login_target(path: str) -> str:
+    """Where the sign-in form returns to."""
+    return "/audit" if path.startswith("/audit") else "/review" if path.startswith("/review") else "/"
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without the port: "[::1]:8765" -> "::1"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def served_names(host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Host names a server bound to ``host`` answers to, besides loopback: the address itself, or
+    for a wildcard bind this machine's names and addresses; plus ``extra`` (--allow-host)."""
+    import socket
+
+    names = set(extra)
+    if host in ("0.0.0.0", "::", ""):
+        names |= {socket.gethostname(), socket.getfqdn()}
+        try:
+            names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+        except OSError:
+            pass
+    else:
+        names.add(host)
+    return tuple(sorted(n.lower() for n in names if n))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to listen beyond this machine without an access token."""
+    if not is_loopback(host) and not token:
+        raise ServeError(f"refusing to listen on {host} without an access token: anyone on the network could "
+                         "see check results; set CONSENTGUARD_TOKEN (or --token) or use 127.0.0.1")
+    if token is not None and len(token) < MIN_TOKEN:
+        raise ServeError(f"the access token is too short: use at least {MIN_TOKEN} random characters "
+                         "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
