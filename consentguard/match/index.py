@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import sqlite_utils
+
+from consentguard.roster.consent import State
 
 ENCODING_DTYPE = np.float64
 
@@ -97,11 +100,17 @@ NEEDS_INDEX_SQL = ("SELECT student_number FROM consents WHERE scope = 'photo' "
                    "AND (restricted = 1 OR until IS NOT NULL)")
 
 
-def restricted_sql(channel: str | None) -> tuple[str, list]:
-    """SQL giving (student_number, scope, restricted) on ``channel`` (None: any) today."""
-    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
-    return (f"SELECT student_number, scope, max(restricted = 1 OR (until IS NOT NULL AND until < "
-            f"date('now', 'localtime'))) FROM consents {where} GROUP BY student_number, scope", params)
+def restricted_today(db: sqlite_utils.Database, channel: str | None) -> set[tuple[str, str]]:
+    """(student_number, scope) restricted on ``channel`` (None: on any) today. The rows are read
+    as stored and judged by :meth:`consentguard.roster.consent.State.restricted_on`, the one home
+    of the expiry rule (no second copy of it in SQL); SQL only leaves out the permissions without
+    an end date, which nothing restricts."""
+    today = date.today()
+    where, params = ("AND channel = ?", [channel]) if channel else ("", [])
+    rows = db.execute("SELECT student_number, scope, restricted, until FROM consents "
+                      f"WHERE (restricted = 1 OR until IS NOT NULL) {where}", params)
+    return {(number, scope) for number, scope, restricted, until in rows
+            if State.stored(restricted, until).restricted_on(today)}
 
 
 def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict[str, Student]:
@@ -110,9 +119,8 @@ def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict
         "SELECT student_number, first_name, last_name, coalesce(middle_name, ''), coalesce(school_id, ''), "
         "coalesce(legal_first_name, '') FROM students").fetchall()
     students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3], r[4], r[5]) for r in rows}
-    sql, params = restricted_sql(channel)
-    for number, scope, flag in db.execute(sql, params):
-        if flag and number in students:
+    for number, scope in restricted_today(db, channel):
+        if number in students:
             setattr(students[number], f"{scope}_restricted", True)
     return students
 

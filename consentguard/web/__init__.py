@@ -38,7 +38,7 @@ import secrets
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from consentguard.store.audit import OverrideError, query, record_doc, record_override, write_csv
+from consentguard.store.audit import OverrideError, export_csv, query, record_doc, record_override
 from consentguard.roster.consent import CHANNELS
 from consentguard.store.db import open_db
 from consentguard.errors import ConsentGuardError
@@ -490,7 +490,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     def audit_csv():
         verdict, since, until = _filters()
         out = io.StringIO()
-        write_csv(query(open_db(db_path, create=False), verdict, since, until), out)
+        export_csv(query(open_db(db_path, create=False), verdict, since, until), out)
         response = make_response(out.getvalue())
         response.headers["Content-Type"] = "text/csv; charset=utf-8"
         response.headers["Content-Disposition"] = 'attachment; filename="consentguard-audit.csv"'
