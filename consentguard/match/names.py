@@ -758,6 +758,7 @@ def _find(text: str, students: list[Student], source: str, first_name_counts: Ro
         for form in token.forms:
             at.setdefault(form, []).append(i)
     compounds = _compounds(text, tokens)
+    looked_for = {form for form in FORMS if name_strength(form, source, restriction)}  # the rest: no hit
     for student in students:
         for pattern in _patterns(student):
             for i in at.get(pattern.words[0], ()):
@@ -768,17 +769,18 @@ def _find(text: str, students: list[Student], source: str, first_name_counts: Ro
                 hit(student, i, i, form)
             for i, j in compounds.get(word, ()):
                 hit(student, i, j, form)
-        for word in _file_initials(student) if name_strength("file_initial", source, restriction) else ():
+        for word in _file_initials(student) if "file_initial" in looked_for else ():
             for i in at.get(word, ()):
                 hit(student, i, i, "file_initial")
-        if first_name_counts is not None and name_strength("first_only", source, restriction):
+        if first_name_counts is not None and "first_only" in looked_for:
             for first in _alone_words(student.first_name, student.legal_first_name):
                 if first_name_counts.counts.get(first, 0) > FIRST_ONLY_MAX_SHARED:
                     continue
                 for i in at.get(first, ()):
                     if not first_name_counts.names_another(first, tokens, i, student):
                         hit(student, i, i, "first_only")
-    for student, i, matched in _fuzzy(text, tokens, students, first_name_counts, file_like):
+    fuzzy = _fuzzy(text, tokens, students, first_name_counts, file_like) if "fuzzy" in looked_for else []
+    for student, i, matched in fuzzy:
         hit(student, i, i + 1, "fuzzy", matched)
     squeezed, where, until = _compact(text)
     for student in students:
