@@ -64,6 +64,18 @@ def open_database(db_path: Path | None, create: bool = True):
     return open_db(db_path, create=create)
 
 
+def policy_for(db, **options) -> Policy:
+    """The policy a command runs with: its options (None: not given) over the saved settings
+    ('consentguard config') over the defaults. A bad option is a usage error (exit 2)."""
+    from consentguard.store.settings import policy_in_force, saved_values
+
+    Policy.saved(saved_values(db))  # a saved value refused: its own one-line error (exit 1)
+    try:
+        return policy_in_force(db, **options)
+    except ValueError as exc:  # an option refused with the saved settings (block_distance above review_distance)
+        raise click.BadParameter(str(exc)) from exc
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="consentguard")
 def cli():
@@ -119,7 +131,7 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
         return
     mapping = load_mapping(mapping_file) if mapping_file else load_preset(preset)
     if check_config:
-        click.echo(describe_mapping(mapping))
+        click.echo(describe_mapping(mapping.with_policy_guards(_saved_or_default(db_path))))
         if export:
             from consentguard.roster.export import read_export
             roster = read_export(export, mapping, consent_file)
@@ -133,12 +145,23 @@ def sync(export, photos, preset, mapping_file, consent_file, check_config, list_
     if export is None:
         raise click.UsageError("Missing argument 'EXPORT'.")
     from consentguard.roster.sync import sync_roster
-    report = sync_roster(open_database(db_path), export, photos, mapping=mapping, accept_drop=accept_drop,
+    db = open_database(db_path)
+    report = sync_roster(db, export, photos, policy=policy_for(db), mapping=mapping, accept_drop=accept_drop,
                          consent=consent_file, index_policy=index_policy)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.summary())
     if report.weaker:
         click.echo(f"Warning: sync done, but protection is weaker: {report.weaker}", err=True)
         sys.exit(3)
+
+
+def _saved_or_default(db_path: Path | None) -> Policy:
+    """The saved settings of the database if there is one (a mapping is checked before the first sync)."""
+    from consentguard.errors import DatabaseError
+    try:
+        db = open_database(db_path, create=False)
+    except DatabaseError:
+        return Policy()
+    return policy_for(db)
 
 
 def describe_mapping(mapping) -> str:
@@ -190,12 +213,14 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
 
     if caption_file is not None:
         caption = (caption + "\n" if caption else "") + caption_file.read()
+    options = {"block_distance": block_distance, "review_distance": review_distance,
+               "detect_mode": "thorough" if thorough else None, "ocr": False if no_ocr else None}
     try:
-        policy = Policy().with_(block_distance=block_distance, review_distance=review_distance,
-                                detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+        Policy().with_(**options)  # the options alone: a usage error before anything is opened
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    checker = Checker(open_database(db_path, create=False), policy, channel=channel, school=school)
+    db = open_database(db_path, create=False)
+    checker = Checker(db, policy_for(db, **options), channel=channel, school=school)
     results = [checker.check_path(image, caption, record=False) for image in images]
     items = checker.decide_together(results)  # one person judged once across the photos; audited once each
     if checker.record:
@@ -259,7 +284,7 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
 
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
-    policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+    policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
     found = find_photos(folder)
     reports = ScanReports(csv_path, html_path, json_file, f"consentguard scan of {folder}")
     with click.progressbar(length=len(found.photos), label="checking", file=sys.stderr,
@@ -299,14 +324,14 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
     from consentguard.output.redact import areas_to_hide, output_format, safe_copy
 
     fmt = output_format(str(out))
-    policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
-    checker = Checker(open_database(db_path, create=False), policy, channel=channel, school=school,
-                      interface="redact")
+    db = open_database(db_path, create=False)
+    policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+    checker = Checker(db, policy, channel=channel, school=school, interface="redact")
     result, decoded = checker.check_decoded(read_file(image), str(image), caption)
     if decoded is None:
         raise click.ClickException(result.reasons[0])
     doc = result.to_json()
-    out.write_bytes(safe_copy(decoded.rgb, doc, fmt))
+    out.write_bytes(safe_copy(decoded.rgb, doc, fmt, policy.redact_grow))
     hidden = areas_to_hide(doc)
     click.echo(f"{result.verdict.upper():<6}  {image}: {len(hidden)} area{'s' if len(hidden) != 1 else ''} hidden, "
                f"all metadata removed -> {out}")
@@ -339,12 +364,17 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 def serve(host, port, behind_proxy, allow_hosts, token, admin_token, keep_blocked, workers, thorough, no_ocr, db_path):
     """Open the drag-and-drop checker: a web page on this machine.
 
+    Settings saved with 'consentguard config set' are read when the page starts: restart it after
+    a change.
+
     Example: consentguard serve   (then open http://127.0.0.1:8765/)
     """
     from consentguard.web import serve as run
 
-    policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
-    run(db_path or default_db_path(), host, port, token, policy, workers,
+    db_path = db_path or default_db_path()
+    policy = policy_for(open_database(db_path, create=False), detect_mode="thorough" if thorough else None,
+                        ocr=False if no_ocr else None)
+    run(db_path, host, port, token, policy, workers,
         announce=lambda line: click.echo(line, err=True), admin_token=admin_token, keep_blocked=keep_blocked,
         allow_hosts=allow_hosts, behind_proxy=behind_proxy)
 
@@ -661,6 +691,93 @@ def settings():
     """
     for s in SETTINGS:
         click.echo(f"{s.name} = {s.default}\n    {s.help}")
+
+
+@cli.group(cls=Group)
+def config():
+    """Saved settings: values that replace a setting's default for check, scan, serve, redact and sync.
+
+    A command-line option still wins over a saved value. Every change is recorded in the audit
+    trail (who, when, old -> new). 'consentguard settings' explains each setting.
+
+    Example: consentguard config set review_distance 0.60
+    """
+
+
+def _shown(value) -> str:
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+@config.command("get")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: name, value, default, source, set_by, set_at.")
+@db_option
+def config_get(name, as_json, db_path):
+    """Show each setting (or NAME): value in force, default, and where it comes from.
+
+    Example: consentguard config get block_distance
+    """
+    from consentguard.errors import DatabaseError
+    from consentguard.policy import setting
+    from consentguard.store.settings import in_force
+
+    if name is not None:
+        setting(name)  # an unknown name: one line listing the names
+    try:
+        db = open_database(db_path, create=False)
+    except DatabaseError:  # no database yet: nothing saved, every default in force
+        db = None
+    rows = [r for r in in_force(db) if name is None or r.name == name]
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    for r in rows:
+        where = (f"saved by {r.set_by} at {r.set_at}; default {_shown(r.default)}" if r.source == "saved"
+                 else "default")
+        click.echo(f"{r.name} = {_shown(r.value)}  ({where})")
+
+
+@config.command("set")
+@click.argument("name")
+@click.argument("value")
+@db_option
+def config_set(name, value, db_path):
+    """Save VALUE for setting NAME (checked; recorded in the audit trail).
+
+    VALUE is checked as the option would be: a value outside the setting's limits, or one the other
+    settings in force refuse (block_distance above review_distance), is refused with one line.
+
+    Example: consentguard config set review_distance 0.60
+    """
+    from consentguard.store.settings import save
+
+    change = save(open_database(db_path), name, value)  # before the first sync too (creates the database)
+    click.echo(_change_line(change))
+
+
+@config.command("unset")
+@click.argument("name")
+@db_option
+def config_unset(name, db_path):
+    """Remove NAME's saved value: its default is in force again (recorded in the audit trail).
+
+    Example: consentguard config unset review_distance
+    """
+    from consentguard.store.settings import unset
+
+    click.echo(_change_line(unset(open_database(db_path), name)))
+
+
+def _change_line(change) -> str:
+    from consentguard.policy import DEFAULTS
+
+    if change.name not in DEFAULTS:  # a setting this version does not know, removed
+        return f"{change.name}: saved value {_shown(change.old)} removed; audit #{change.audit_id}"
+    now = f"{_shown(DEFAULTS[change.name])} (the default)" if change.new is None else _shown(change.new)
+    if change.audit_id is None:
+        return f"{change.name} = {now}: unchanged"
+    was = f"{_shown(DEFAULTS[change.name])}, the default" if change.old is None else _shown(change.old)
+    return f"{change.name} = {now} (was {was}); audit #{change.audit_id}"
 
 
 def main():  # console script entry point

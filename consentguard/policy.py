@@ -1,11 +1,23 @@
-"""The policy: every tunable number, declared once with its default and its help.
+"""The policy: every tunable number, declared once with its default, its help and its limits.
 
-Code, CLI help, README and tests read the same :data:`SETTINGS` list.
+Code, CLI help, ``consentguard config``, the generated docs (docs/settings.md) and tests read the
+same :data:`SETTINGS` list. A value in force comes from the command line, else from the settings
+saved in the database (``consentguard config set``), else from the default: :func:`resolve`.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, fields, replace
+
+from consentguard.errors import ConsentGuardError
+
+TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+class SettingError(ConsentGuardError, ValueError):
+    """A value a setting cannot take; the message names the setting and the problem."""
 
 
 @dataclass(frozen=True)
@@ -13,68 +25,174 @@ class Setting:
     name: str
     default: object
     help: str
+    #: Allowed range (inclusive) for a number: beyond it a saved value would switch a protection off
+    #: or ask what the code cannot do. None: any value of the right type.
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    #: The stage that reads it (docs group the settings by stage).
+    stage: str = "faces"
+
+    def parse(self, text: str) -> object:
+        """``text`` (as typed after ``config set``) as this setting's type, checked against its limits."""
+        kind = type(self.default)
+        text = str(text).strip()
+        if kind is bool:
+            if text.lower() not in TRUE + FALSE:
+                raise SettingError(f"{self.name}: {text!r} is not true or false")
+            return self.check(text.lower() in TRUE)
+        try:
+            value = kind(text) if kind is not int else int(text, 10)
+        except ValueError:
+            want = {int: "a whole number", float: "a number"}.get(kind, "text")
+            raise SettingError(f"{self.name}: {text!r} is not {want}") from None
+        return self.check(value)
+
+    def check(self, value: object) -> object:
+        """``value`` if this setting can take it, else :class:`SettingError` saying why."""
+        kind = type(self.default)
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's too (calibration scripts)
+        if kind is bool and not isinstance(value, bool):
+            raise SettingError(f"{self.name}: {value!r} is not true or false")
+        if kind is int and not (number and float(value).is_integer()):
+            raise SettingError(f"{self.name}: {value!r} is not a whole number")
+        if kind is float and not (number and not math.isnan(value)):
+            raise SettingError(f"{self.name}: {value!r} is not a number")
+        if kind is str and not isinstance(value, str):
+            raise SettingError(f"{self.name}: {value!r} is not text")
+        if self.choices is not None and value not in self.choices:
+            raise SettingError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise SettingError(f"{self.name}: {value} is outside the allowed {self.limits}")
+        return kind(value) if number else value
+
+    @property
+    def limits(self) -> str:
+        """The allowed values, as the docs show them."""
+        if self.choices is not None:
+            return " or ".join(self.choices)
+        if type(self.default) is bool:
+            return "true or false"
+        return f"{_number(self.low)}-{_number(self.high)}"
+
+
+def _number(x) -> str:
+    return "any" if x is None else f"{x:g}"
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("block_distance", 0.50,
             "A face this close (Euclidean distance of dlib encodings) to a photo-restricted "
-            "student's portrait blocks the photo. Lower = fewer false blocks, more reviews."),
+            "student's portrait blocks the photo. Lower = fewer false blocks, more reviews.",
+            low=0.01, high=1.2),
     Setting("review_distance", 0.63,
             "A face closer than this, but not within block_distance, sends the photo to review. "
             "Higher = more restricted faces caught, more photos to review. Calibrated again with every "
             "student indexed (held-out LFW adults: 99.2% of restricted faces flagged, 5.5% of permitted "
-            "students' faces to review; models/README.md); the model mixes up children more easily."),
+            "students' faces to review; models/README.md); the model mixes up children more easily.",
+            low=0.01, high=1.2),
     Setting("margin", 0.05,
             "With permitted students in the face index: a face nearer a permitted student than the "
-            "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review)."),
+            "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review).",
+            low=0.0, high=0.5),
     Setting("recognise_distance", 0.48,
             "While a photo-restricted student in scope has no usable portrait, a face passes only if it is "
             "recognised as a specific permitted student: nearest to them, this close, and nearer than anyone "
             "else by recognise_margin. Held out on LFW (229 people, everyone indexed): 0.48 recognises 68% of "
             "permitted faces and takes 0.44% of unprotected students' faces for someone else; 0.45 gives 56% "
-            "and 0.31%; 0.50 gives 73% and 0.50%."),
+            "and 0.31%; 0.50 gives 73% and 0.50%.",
+            low=0.01, high=1.2),
     Setting("recognise_margin", 0.10,
-            "How much nearer the recognised permitted student must be than the next student (see recognise_distance)."),
+            "How much nearer the recognised permitted student must be than the next student (see recognise_distance).",
+            low=0.0, high=0.5),
     Setting("min_face_px", 60,
             "Faces narrower than this (pixels) cannot be identified reliably: they are still matched "
             "(a clear match blocks) but never pass: review while any student (of --school, if given) "
-            "is photo-restricted."),
+            "is photo-restricted.",
+            low=1, high=1000),
     Setting("small_face_floor", 32,
             "Faces at least this wide but narrower than min_face_px are in the small-face band: they pass "
             "only when recognised as a permitted student under the band's stricter thresholds "
             "(small_recognise_distance, small_recognise_margin, small_review_distance); narrower faces never "
             "pass. Set it to min_face_px to turn the band off. Held out on LFW faces shrunk to 32-48 px: every "
-            "restricted face still flagged, 9-24% of permitted faces pass instead of none (models/README.md)."),
+            "restricted face still flagged, 9-24% of permitted faces pass instead of none (models/README.md).",
+            low=1, high=1000),
     Setting("small_recognise_distance", 0.45,
             "Small-face band (see small_face_floor): a face passes only if its nearest indexed student is "
-            "permitted and this close (stricter than recognise_distance)."),
+            "permitted and this close (stricter than recognise_distance).",
+            low=0.01, high=1.2),
     Setting("small_recognise_margin", 0.10,
             "Small-face band: the recognised permitted student must be nearer than the next indexed student "
-            "by at least this much."),
+            "by at least this much.",
+            low=0.0, high=0.5),
     Setting("small_review_distance", 0.65,
             "Small-face band: no photo-restricted student may be within this distance (further than "
-            "review_distance: a small face's encoding drifts from the portrait)."),
+            "review_distance: a small face's encoding drifts from the portrait).",
+            low=0.01, high=1.2),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
-            "faces too small to identify: matched, but never passed."),
+            "faces too small to identify: matched, but never passed.",
+            low=0.0, high=10000.0),
     Setting("detect_mode", "default",
             "default: finds every face of 64 px and up (about 0.8 s per 12 MP photo per core) and text "
-            "of 28 px; thorough: faces down to 32 px (about 1.6 s) and text of 16 px (OCR 3.2 s instead of 1.0 s)."),
+            "of 28 px; thorough: faces down to 32 px (about 1.6 s) and text of 16 px (OCR 3.2 s instead of 1.0 s).",
+            choices=("default", "thorough"), stage="inspect"),
     Setting("ocr", True,
             "Read the text inside photos (certificates, name tags, slides, jerseys) and check it for "
-            "names. Costs about 1.0 s per 12 MP photo per core (default mode; 3.2 s thorough)."),
+            "names. Costs about 1.0 s per 12 MP photo per core (default mode; 3.2 s thorough).",
+            stage="inspect"),
     Setting("encode_jitters", 1,
-            "Random re-crops averaged per face encoding (dlib num_jitters). 1 = fastest."),
+            "Random re-crops averaged per face encoding (dlib num_jitters). 1 = fastest.",
+            low=1, high=100),
     Setting("group_distance", 0.50,
             "Clear faces in different pictures of a batch (scan, multi-photo drop) are one person when every "
             "pair of them is this close (complete linkage: look-alikes and chains are not merged). "
             "Calibrated by scripts/calibrate_groups.py on the tuning half of LFW (228 people): 0.50 links 80% of "
             "same-person pairs and 0.013% of different-person pairs, and puts no face with a stranger's when all "
             "1,034 faces are one batch (0.55: 1.06%). Checked on the measuring half: from 0.53 the closest "
-            "look-alikes of all LFW (Kim Jong-Il, Wu Yi, 0.36 apart) become one person."),
+            "look-alikes of all LFW (Kim Jong-Il, Wu Yi, 0.36 apart) become one person.",
+            low=0.01, high=1.2),
     Setting("group_margin", 0.10,
             "A face that cannot be identified on its own (small, blurred, unclear) joins a person only when "
-            "it is within group_distance of one of their clear faces and nearer them than anyone else by this much."),
+            "it is within group_distance of one of their clear faces and nearer them than anyone else by this much.",
+            low=0.0, high=0.5, stage="batch"),
+    Setting("detect_face_px", 64,
+            "The default detect_mode's promise: the narrowest face (box width in photo pixels) searched for "
+            "in every photo; the photo is shrunk so such a face is about 16 px at the detector. Lower = "
+            "smaller faces found, slower. It cannot be raised above 64: faces the docs promise would be missed.",
+            low=16, high=64, stage="inspect"),
+    Setting("thorough_face_px", 32,
+            "The thorough detect_mode's promise (and of the second search of a wide shot in the default "
+            "mode): the narrowest face searched for. At most detect_face_px.",
+            low=16, high=64, stage="inspect"),
+    Setting("ocr_side", 1600,
+            "Text in photos (default detect_mode): the photo is shrunk so its long side is at most this many "
+            "pixels for OCR (scripts/bench_ocr.py, 12 MP scene, one core: 1.0 s, text from 28 px). Larger = "
+            "smaller text read, slower; it cannot be made smaller than 1600.",
+            low=1600, high=6000, stage="inspect"),
+    Setting("ocr_side_thorough", 2600,
+            "As ocr_side, in the thorough detect_mode (3.2 s, text from 16 px).",
+            low=1600, high=6000, stage="inspect"),
+    Setting("first_only_max_shared", 3,
+            "A first name alone (\"Maria\", not an ordinary word) is a review hit only if at most this many "
+            "students of the roster have it: then it points at a handful of children. Higher = more reviews.",
+            low=1, high=20, stage="names"),
+    Setting("redact_grow", 0.35,
+            "A safe copy (redact, the page's download) hides each face or name box grown by this share of its "
+            "width and height on every side (hair, ears, the rest of a name tag). It cannot be made smaller.",
+            low=0.35, high=1.0, stage="redact"),
+    Setting("max_drop_students", 0.10,
+            "A sync is refused (the roster in force stays) when more than this share of the students in "
+            "force are missing from the export: a truncated file or the wrong school's. --accept-drop "
+            "imports it anyway; a district mapping file's [guards] wins over this saved value.",
+            low=0.0, high=0.5, stage="sync"),
+    Setting("max_drop_restricted", 0.10,
+            "A sync is refused when more than this share of the restricted students disappear or lose "
+            "their restriction, or of their restrictions are lifted.",
+            low=0.0, high=0.5, stage="sync"),
+    Setting("min_drop_count", 3,
+            "Drops of fewer students than this never refuse a sync (tiny rosters).",
+            low=0, high=50, stage="sync"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -86,9 +204,17 @@ RESTRICTED_INDEX_COST = ("40% of permitted students' faces go to review with onl
                          "of the roster photo-restricted, one portrait each)")
 
 
+def setting(name: str) -> Setting:
+    """The declared setting called ``name``; :class:`SettingError` listing the names if there is none."""
+    for s in SETTINGS:
+        if s.name == name:
+            return s
+    raise SettingError(f"{name}: no such setting (one of {', '.join(s.name for s in SETTINGS)})")
+
+
 def setting_help(name: str) -> str:
     """A setting's help with its default, for CLI options."""
-    s = next(s for s in SETTINGS if s.name == name)
+    s = setting(name)
     return f"{s.help} Default: {s.default}."
 
 
@@ -110,6 +236,15 @@ class Policy:
     encode_jitters: int = DEFAULTS["encode_jitters"]
     group_distance: float = DEFAULTS["group_distance"]
     group_margin: float = DEFAULTS["group_margin"]
+    detect_face_px: int = DEFAULTS["detect_face_px"]
+    thorough_face_px: int = DEFAULTS["thorough_face_px"]
+    ocr_side: int = DEFAULTS["ocr_side"]
+    ocr_side_thorough: int = DEFAULTS["ocr_side_thorough"]
+    first_only_max_shared: int = DEFAULTS["first_only_max_shared"]
+    redact_grow: float = DEFAULTS["redact_grow"]
+    max_drop_students: float = DEFAULTS["max_drop_students"]
+    max_drop_restricted: float = DEFAULTS["max_drop_restricted"]
+    min_drop_count: int = DEFAULTS["min_drop_count"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:
@@ -118,9 +253,34 @@ class Policy:
             raise ValueError("group_distance must be > 0 and group_margin >= 0")
         if self.detect_mode not in ("default", "thorough"):
             raise ValueError("detect_mode must be 'default' or 'thorough'")
+        for s in SETTINGS:
+            s.check(getattr(self, s.name))
+        if self.thorough_face_px > self.detect_face_px:
+            raise SettingError("thorough_face_px must be at most detect_face_px")
 
     def with_(self, **changes) -> "Policy":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def saved(cls, values: dict) -> Policy:
+        """The policy from saved settings (name -> value) over the defaults. A saved value this
+        version cannot take (limits changed, a combination refused) is an error naming it: never
+        silently replaced by the default."""
+        try:
+            return cls(**{name: setting(name).check(value) for name, value in values.items()})
+        except ValueError as exc:
+            raise SettingError(f"saved settings: {exc} (change it with 'consentguard config set' "
+                               "or 'consentguard config unset')") from exc
+
+    @property
+    def face_promises(self) -> dict[str, int]:
+        """Detection mode -> the narrowest face it searches for (inspect.faces)."""
+        return {"default": self.detect_face_px, "thorough": self.thorough_face_px}
+
+    @property
+    def ocr_sides(self) -> dict[str, int]:
+        """Detection mode -> the long side text is read at (inspect.ocr)."""
+        return {"default": self.ocr_side, "thorough": self.ocr_side_thorough}
 
 
 assert [f.name for f in fields(Policy)] == [s.name for s in SETTINGS]

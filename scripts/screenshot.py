@@ -26,9 +26,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results.png")
     args = ap.parse_args()
     demo = ROOT / ".cache" / "demo"
-    if not (demo / "consentguard.store.db").is_file():
+    if not (demo / "consentguard.db").is_file():
         sys.exit("run scripts/demo first (it makes the demo database and photos)")
-    proc, url = start_server(demo / "consentguard.store.db")
+    proc, url = start_server(demo / "consentguard.db")
     browser = chromium(1100, 1900)
     try:
         browser.get(url)

@@ -119,4 +119,4 @@ def face_roster(tmp_path_factory, faces) -> Path:
 
 @pytest.fixture
 def db_path(tmp_path) -> Path:
-    return tmp_path / "consentguard.store.db"
+    return tmp_path / "consentguard.db"

@@ -289,7 +289,7 @@ def test_purge_all_empties_the_faces_kept_from_photos(batch):
 
 
 def test_migration_7_drops_cache_rows_without_evidence(tmp_path):
-    from consentguard.store.db import MIGRATIONS, _statements, migrate, schema_version
+    from consentguard.store.db import MIGRATIONS, SCHEMA_VERSION, _statements, migrate, schema_version
     import sqlite3
 
     import sqlite_utils
@@ -304,7 +304,7 @@ def test_migration_7_drops_cache_rows_without_evidence(tmp_path):
         db.execute(f"PRAGMA user_version = {number + 1}")
     db.execute("INSERT INTO scan_cache VALUES ('a', 'v', '{}', NULL)")
     migrate(db)
-    assert schema_version(db) == 7 and "evidence" in db["scan_cache"].columns_dict
+    assert schema_version(db) == SCHEMA_VERSION and "evidence" in db["scan_cache"].columns_dict
     assert db.execute("SELECT count(*) FROM scan_cache").fetchone()[0] == 0
 
 

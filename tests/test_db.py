@@ -47,7 +47,7 @@ def test_env_var_sets_default(monkeypatch, tmp_path):
     monkeypatch.setenv("CONSENTGUARD_DB", str(tmp_path / "env.db"))
     assert default_db_path() == tmp_path / "env.db"
     monkeypatch.delenv("CONSENTGUARD_DB")
-    assert default_db_path().name == "consentguard.store.db"
+    assert default_db_path().name == "consentguard.db"
     assert os.fspath(default_db_path()).startswith(os.path.expanduser("~"))
 
 

@@ -1,2 +1,2 @@
-"""Stage 3, inspection: read a photo completely (image), find and encode faces, read text (OCR) and
+"""Inspection: read a photo completely (image), find and encode faces, read text (OCR) and
 metadata. Produces evidence; decides nothing."""

@@ -55,9 +55,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from consentguard.models import face_models
+from consentguard.policy import DEFAULTS
 
-#: Detection modes: the smallest face (box width in photo pixels) each promises to find.
-MODES = {"default": 64, "thorough": 32}
+#: Detection modes: the smallest face (box width in photo pixels) each promises to find, by default
+#: (settings detect_face_px and thorough_face_px; a Policy's ``face_promises`` is passed as ``promises``).
+MODES = {"default": DEFAULTS["detect_face_px"], "thorough": DEFAULTS["thorough_face_px"]}
 
 #: Changes whenever detection changes, so cached scan results are not reused.
 DETECTOR_VERSION = "centerface+hog1+rot1+wide1"
@@ -144,21 +146,21 @@ def _resize(array: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize(size, Image.BILINEAR, reducing_gap=None if scale >= 1 else 2.0))
 
 
-def proposal_scale(width: int, height: int, mode: str = "default") -> float:
+def proposal_scale(width: int, height: int, mode: str = "default", promises: dict[str, int] = MODES) -> float:
     """How much the photo is shrunk for CenterFace (1.0: not at all)."""
     if mode not in MODES:
         raise ValueError(f"unknown detection mode {mode!r}; choose one of {', '.join(MODES)}")
     if width * height <= SMALL_PHOTO_PIXELS:
         return 1.0
-    return min(1.0, PROPOSAL_FACE_PX / MODES[mode])
+    return min(1.0, PROPOSAL_FACE_PX / promises[mode])
 
 
-def rotated_scale(width: int, height: int, mode: str = "default") -> float:
+def rotated_scale(width: int, height: int, mode: str = "default", promises: dict[str, int] = MODES) -> float:
     """How much the photo is shrunk for the turned passes: as for the upright one in
     the thorough mode; in the default mode to about ROTATED_PIXELS (the three passes
     then cost about half the upright CenterFace pass of a 12 MP photo), never finer
     than upright."""
-    upright = proposal_scale(width, height, mode)
+    upright = proposal_scale(width, height, mode, promises)
     if mode == "thorough":
         return upright
     return min(upright, (ROTATED_PIXELS / (width * height)) ** 0.5)
@@ -304,39 +306,41 @@ def derived_box(proposal) -> tuple[float, float, float, float]:
     return cx - half, cy - half, cx + half, cy + half
 
 
-def detect_faces(rgb: np.ndarray, mode: str = "default") -> list[Face]:
-    """Every face in ``rgb`` down to the mode's smallest promised size, upright or turned
-    by a quarter, half or three-quarter turn; boxes in ``rgb``'s pixels."""
+def detect_faces(rgb: np.ndarray, mode: str = "default", promises: dict[str, int] = MODES) -> list[Face]:
+    """Every face in ``rgb`` down to the mode's smallest promised size (``promises``), upright or
+    turned by a quarter, half or three-quarter turn; boxes in ``rgb``'s pixels."""
     height, width = rgb.shape[:2]
-    scale = proposal_scale(width, height, mode)
+    scale = proposal_scale(width, height, mode, promises)
     small = _shrink(rgb, scale)  # the upright pass's copy; the turned passes shrink it further
     proposals = propose_faces(rgb, scale, small)
-    turned = propose_rotated(rgb, rotated_scale(width, height, mode), small, scale)
+    turned = propose_rotated(rgb, rotated_scale(width, height, mode, promises), small, scale)
     gray = _gray(rgb) if len(proposals) or len(turned) else None
     faces = place_faces(proposals, [confirm_face(gray, p) for p in proposals], width, height)
     turned = [p for p in turned if not any(_surely_upright(f, p) for f in faces)]
     faces = add_rotated(faces, turned, [confirm_rotated(gray, p) for p in turned], width, height)
-    if wide_shot(faces, width, height, mode):
-        faces = add_smaller(rgb, gray, faces)
+    if wide_shot(faces, width, height, mode, promises):
+        faces = add_smaller(rgb, gray, faces, promises)
     return faces
 
 
-def wide_shot(faces: list[Face], width: int, height: int, mode: str = "default") -> bool:
+def wide_shot(faces: list[Face], width: int, height: int, mode: str = "default",
+              promises: dict[str, int] = MODES) -> bool:
     """Whether a photo searched in ``mode`` should be searched again as the thorough mode
     does: only where that looks closer (a large photo in the default mode), and only when
     what was found suggests smaller faces than the mode promises (a face narrower than
     WIDE_SHOT_WIDTH times its promise, or WIDE_SHOT_FACES faces or more)."""
-    if proposal_scale(width, height, "thorough") <= proposal_scale(width, height, mode):
+    if proposal_scale(width, height, "thorough", promises) <= proposal_scale(width, height, mode, promises):
         return False
-    narrow = WIDE_SHOT_WIDTH * MODES[mode]
+    narrow = WIDE_SHOT_WIDTH * promises[mode]
     return len(faces) >= WIDE_SHOT_FACES or any(f.width < narrow for f in faces)
 
 
-def add_smaller(rgb: np.ndarray, gray: np.ndarray | None, faces: list[Face]) -> list[Face]:
+def add_smaller(rgb: np.ndarray, gray: np.ndarray | None, faces: list[Face],
+                promises: dict[str, int] = MODES) -> list[Face]:
     """``faces`` plus the faces the thorough mode's upright search finds that none of them
     is: a proposal on a face already found is not confirmed (nor, later, encoded) again."""
     height, width = rgb.shape[:2]
-    proposals = propose_faces(rgb, proposal_scale(width, height, "thorough"))
+    proposals = propose_faces(rgb, proposal_scale(width, height, "thorough", promises))
     new = [p for p in proposals if not any(_same_face(p, f.box) for f in faces)]
     if not new:
         return faces
@@ -466,9 +470,10 @@ def sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
     return float(np.var(np.diff(crop, 2, axis=0)) + np.var(np.diff(crop, 2, axis=1)))
 
 
-def find_and_encode(rgb: np.ndarray, jitters: int = 1, mode: str = "default") -> list[Face]:
+def find_and_encode(rgb: np.ndarray, jitters: int = 1, mode: str = "default",
+                    promises: dict[str, int] = MODES) -> list[Face]:
     """Detect every face; encode each one wide enough and measure its sharpness."""
-    faces = detect_faces(rgb, mode)
+    faces = detect_faces(rgb, mode, promises)
     for face in faces:
         if face.width >= MIN_ENCODE_PX:
             face.encoding = encode_face(rgb, face, jitters)

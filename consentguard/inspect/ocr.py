@@ -2,8 +2,8 @@
 
 RapidOCR (PP-OCRv4 detection and recognition models, Apache-2.0) runs the ONNX
 models that ship inside the ``rapidocr_onnxruntime`` wheel on PyPI, offline.
-The photo is shrunk so its long side is at most ``OCR_SIDE[mode]`` pixels for
-detection; measured on a 12 MP scene (scripts/bench_ocr.py, one core):
+The photo is shrunk so its long side is at most ``OCR_SIDE[mode]`` pixels (settings
+ocr_side and ocr_side_thorough) for detection; measured on a 12 MP scene (scripts/bench_ocr.py, one core):
 
 =========  ==============  ============  ==================================
 mode       long side       seconds       smallest font read in a 12 MP photo
@@ -23,8 +23,9 @@ from functools import lru_cache
 import numpy as np
 
 from consentguard.errors import ModelError
+from consentguard.policy import DEFAULTS
 
-OCR_SIDE = {"default": 1600, "thorough": 2600}
+OCR_SIDE = {"default": DEFAULTS["ocr_side"], "thorough": DEFAULTS["ocr_side_thorough"]}
 INSTALL_OCR = "pip install --no-deps rapidocr-onnxruntime==1.4.4"
 
 
@@ -53,9 +54,9 @@ def _engine(side: int):
                     print_verbose=False)
 
 
-def read_text(rgb: np.ndarray, mode: str = "default") -> list[OcrLine]:
-    """Every line of text found in ``rgb``, in reading order."""
-    result, _ = _engine(OCR_SIDE[mode])(rgb)
+def read_text(rgb: np.ndarray, mode: str = "default", sides: dict[str, int] = OCR_SIDE) -> list[OcrLine]:
+    """Every line of text found in ``rgb``, in reading order (``sides``: a Policy's ``ocr_sides``)."""
+    result, _ = _engine(sides[mode])(rgb)
     lines = []
     for points, text, score in result or []:
         xs = [p[0] for p in points]

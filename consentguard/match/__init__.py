@@ -1,1 +1,2 @@
-"""Stage 2 and 4, matching: the face index of portrait encodings, and name matching in text."""
+"""Matching: the face index of portrait encodings (nearest students to a face), and name matching
+in text."""

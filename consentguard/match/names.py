@@ -66,6 +66,7 @@ from typing import Iterable
 from consentguard.decide import NAME_STRENGTH, Verdict, name_strength
 from consentguard.match.index import Student
 from consentguard.match.nicknames import variants
+from consentguard.policy import DEFAULTS
 
 #: A word: letters, joined across apostrophes ("O'Brien"); a run of digits is a word of its own, so
 #: a number glued to a name ("Gonzalez2", "#MariaGonzalez2025") does not hide it.
@@ -80,8 +81,9 @@ MATCHER_VERSION = "names6"
 #: The forms of a name, strongest first; what each counts for, where: consentguard.decide.NAME_STRENGTH.
 FORMS = tuple(NAME_STRENGTH)
 
-#: A first name alone is a review hit only if at most this many students have it.
-FIRST_ONLY_MAX_SHARED = 3
+#: A first name alone is a review hit only if at most this many students have it (setting
+#: first_only_max_shared; :func:`first_name_counts` takes the policy's).
+FIRST_ONLY_MAX_SHARED = DEFAULTS["first_only_max_shared"]
 
 #: Names that are also ordinary English words: never a hit alone, and a form
 #: made only of them needs capitals. Curated; see tests/test_names.py.
@@ -688,6 +690,7 @@ class RosterNames:
 
     counts: Counter  # folded first name -> how many students have it
     surnames: dict[str, list[list[str]]]  # folded first name -> surname words of each student with it
+    max_shared: int = FIRST_ONLY_MAX_SHARED  # a first name alone is a hit only if at most this many have it
 
     def names_another(self, first: str, tokens: list[Token], i: int, student: Student) -> bool:
         """Whether the first name at ``tokens[i]`` starts the full name of another student."""
@@ -774,7 +777,7 @@ def _find(text: str, students: list[Student], source: str, first_name_counts: Ro
                 hit(student, i, i, "file_initial")
         if first_name_counts is not None and "first_only" in looked_for:
             for first in _alone_words(student.first_name, student.legal_first_name):
-                if first_name_counts.counts.get(first, 0) > FIRST_ONLY_MAX_SHARED:
+                if first_name_counts.counts.get(first, 0) > first_name_counts.max_shared:
                     continue
                 for i in at.get(first, ()):
                     if not first_name_counts.names_another(first, tokens, i, student):
@@ -830,8 +833,9 @@ def _dedupe(hits: list[NameHit]) -> list[NameHit]:
     return sorted(best, key=lambda h: (h.start, h.student_number))
 
 
-def first_name_counts(students: Iterable[Student]) -> RosterNames:
-    """How many students have each (folded) first name, preferred or legal, and their surnames."""
+def first_name_counts(students: Iterable[Student], max_shared: int = FIRST_ONLY_MAX_SHARED) -> RosterNames:
+    """How many students have each (folded) first name, preferred or legal, and their surnames;
+    ``max_shared``: how many may share a first name for it alone to be a hit."""
     counts: Counter = Counter()
     surnames: dict[str, list[list[str]]] = {}
     for s in students:
@@ -839,7 +843,7 @@ def first_name_counts(students: Iterable[Student]) -> RosterNames:
         counts.update(firsts)
         for first in firsts:
             surnames.setdefault(first, []).append(name_words(s.last_name))
-    return RosterNames(counts, surnames)
+    return RosterNames(counts, surnames, max_shared)
 
 
 def scrub(text: str, hits: Iterable[NameHit], replacement: str = "a student") -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from consentguard.decide import RESTRICTIONS, searched
 from consentguard.match.index import Student
-from consentguard.match.names import NameHit, RosterNames, find_names, first_name_counts
+from consentguard.match.names import FIRST_ONLY_MAX_SHARED, NameHit, RosterNames, find_names, first_name_counts
+from consentguard.policy import Policy
 
 
 @dataclass
@@ -29,10 +30,11 @@ class NameSearch:
     root: Path | None = None
 
     @classmethod
-    def of(cls, students: Iterable[Student], root: str | Path | None = None) -> NameSearch:
+    def of(cls, students: Iterable[Student], root: str | Path | None = None,
+           first_only_max_shared: int = FIRST_ONLY_MAX_SHARED) -> NameSearch:
         students = list(students)
         return cls([s for s in students if s.name_restricted], [s for s in students if s.photo_restricted],
-                   first_name_counts(students), Path(root) if root is not None else None)
+                   first_name_counts(students, first_only_max_shared), Path(root) if root is not None else None)
 
     @property
     def anyone(self) -> bool:
@@ -85,7 +87,7 @@ class NameSearch:
             hits += found
         return hits
 
-    def pictures(self, image, detect_mode: str = "default") -> tuple[list[NameHit], str | None]:
+    def pictures(self, image, policy: Policy) -> tuple[list[NameHit], str | None]:
         """Restricted names in the text inside the photo and in every other view of the file that
         shows something the photo does not (frames, pages, appended images, a stale thumbnail, hidden
         pixels; not the smoothed copy of a dither), and why some could not be read (or None)."""
@@ -93,20 +95,19 @@ class NameSearch:
             return [], None
         hits, errors = [], []
         for view, rgb in image.pictures(for_text=True):
-            found, error = self.picture(rgb, image.name, view, detect_mode)
+            found, error = self.picture(rgb, image.name, view, policy)
             hits += found
             errors += [error] if error else []
         return hits, "; ".join(errors) or None
 
-    def picture(self, rgb, name: str, view: str | None, detect_mode: str = "default"
-                ) -> tuple[list[NameHit], str | None]:
+    def picture(self, rgb, name: str, view: str | None, policy: Policy) -> tuple[list[NameHit], str | None]:
         """Name-restricted students are looked for in every form; photo-restricted ones by full
         name only, as a review (a certificate or name tag suggests they may be in the photo)."""
         from consentguard.errors import ModelError
         from consentguard.inspect.ocr import box_of, joined, read_text
 
         try:
-            lines = read_text(rgb, detect_mode)
+            lines = read_text(rgb, policy.detect_mode, policy.ocr_sides)
         except ModelError:
             raise
         except Exception as exc:  # the OCR engine failing on one photo: that photo is not fully checked

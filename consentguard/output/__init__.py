@@ -1,1 +1,1 @@
-"""Stage 6, output: reports (human, JSON, CSV, HTML) and safe copies with what caused a verdict hidden."""
+"""Output: reports (human, JSON, CSV, HTML) and safe copies with what caused a verdict hidden."""

@@ -19,9 +19,10 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from consentguard.errors import ConsentGuardError
+from consentguard.policy import DEFAULTS
 
-#: How much each hidden box grows on every side, as a share of its width and height.
-GROW = 0.35
+#: How much each hidden box grows on every side, as a share of its width and height (setting redact_grow).
+GROW = DEFAULTS["redact_grow"]
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 
 
@@ -47,11 +48,11 @@ def _grow(box, width: int, height: int, grow: float) -> tuple[int, int, int, int
             min(width, int(right + dx + 1)), min(height, int(bottom + dy + 1)))
 
 
-def hide(rgb: np.ndarray, boxes) -> Image.Image:
-    """A new image (no metadata) with every box pixelated and blurred beyond recognition."""
+def hide(rgb: np.ndarray, boxes, grow: float = GROW) -> Image.Image:
+    """A new image (no metadata) with every box (grown by ``grow``) pixelated and blurred beyond recognition."""
     im = Image.fromarray(np.ascontiguousarray(rgb))
     for box in boxes:
-        left, top, right, bottom = _grow(box, im.width, im.height, GROW)
+        left, top, right, bottom = _grow(box, im.width, im.height, grow)
         if right - left < 2 or bottom - top < 2:
             continue
         area = im.crop((left, top, right, bottom))
@@ -72,9 +73,9 @@ def encode(im: Image.Image, fmt: str = "JPEG") -> bytes:
     return out.getvalue()
 
 
-def safe_copy(rgb: np.ndarray, doc: dict, fmt: str = "JPEG") -> bytes:
-    """The safe copy of a checked photo as encoded bytes."""
-    return encode(hide(rgb, areas_to_hide(doc)), fmt)
+def safe_copy(rgb: np.ndarray, doc: dict, fmt: str = "JPEG", grow: float = GROW) -> bytes:
+    """The safe copy of a checked photo as encoded bytes (``grow``: the policy's redact_grow)."""
+    return encode(hide(rgb, areas_to_hide(doc), grow), fmt)
 
 
 def output_format(name: str) -> str:

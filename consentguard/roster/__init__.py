@@ -1,2 +1,2 @@
-"""Stage 1, the roster: read an SIS export (mapping, presets, consent meanings), sync it into the database
+"""The roster: read an SIS export (mapping, presets, consent meanings), sync it into the database
 all or nothing, encode portraits, and keep its history."""

@@ -39,7 +39,7 @@ mistake is one line naming the file and the key.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consentguard.roster.consent import ALL, CHANNELS, FALSE_WORDS, MEANINGS, POLICIES, SCOPES, TRUE_WORDS, ConsentField, norm_value
 from consentguard.errors import RosterError
+from consentguard.policy import DEFAULTS, setting
 
 
 class MappingError(RosterError):
@@ -60,14 +61,16 @@ DELIMITERS = {"auto": None, ",": ",", "\\t": "\t", "\t": "\t", "tab": "\t", ";":
 
 
 #: The guards' allowed range: beyond it a mapping would switch them off (a share of 1, a count of a million).
-GUARD_LIMITS = {"max_drop_students": (0, 0.5), "max_drop_restricted": (0, 0.5), "min_drop_count": (0, 50)}
+#: Declared with their defaults and help in consentguard.policy (settings of the same names).
+GUARD_LIMITS = {name: (setting(name).low, setting(name).high)
+                for name in ("max_drop_students", "max_drop_restricted", "min_drop_count")}
 
 
 @dataclass(frozen=True)
 class Guards:
-    max_drop_students: float = 0.10
-    max_drop_restricted: float = 0.10
-    min_drop_count: int = 3  # smaller drops are never "suspicious" (tiny rosters)
+    max_drop_students: float = DEFAULTS["max_drop_students"]
+    max_drop_restricted: float = DEFAULTS["max_drop_restricted"]
+    min_drop_count: int = DEFAULTS["min_drop_count"]  # smaller drops are never "suspicious" (tiny rosters)
 
 
 # -- the schema: shape and types of a mapping file, before any meaning is read from it ------
@@ -96,11 +99,12 @@ class ConsentSchema(_Table):
 
 
 class GuardsSchema(_Table):
-    max_drop_students: float = Field(0.10, ge=GUARD_LIMITS["max_drop_students"][0],
+    max_drop_students: float = Field(DEFAULTS["max_drop_students"], ge=GUARD_LIMITS["max_drop_students"][0],
                                      le=GUARD_LIMITS["max_drop_students"][1])
-    max_drop_restricted: float = Field(0.10, ge=GUARD_LIMITS["max_drop_restricted"][0],
+    max_drop_restricted: float = Field(DEFAULTS["max_drop_restricted"], ge=GUARD_LIMITS["max_drop_restricted"][0],
                                        le=GUARD_LIMITS["max_drop_restricted"][1])
-    min_drop_count: int = Field(3, ge=GUARD_LIMITS["min_drop_count"][0], le=GUARD_LIMITS["min_drop_count"][1])
+    min_drop_count: int = Field(DEFAULTS["min_drop_count"], ge=GUARD_LIMITS["min_drop_count"][0],
+                                le=GUARD_LIMITS["min_drop_count"][1])
 
 
 class JoinSchema(_Table):
@@ -163,7 +167,7 @@ def _schema_error(exc: ValidationError, source: str) -> MappingError:
     name = key.rsplit(".", 1)[-1]
     if error["type"] in ("less_than_equal", "greater_than_equal") and name in GUARD_LIMITS:
         low, high = GUARD_LIMITS[name]
-        want = f"must be from {low} to {high}, not {error['input']!r}"
+        want = f"must be from {low:g} to {high:g}, not {error['input']!r}"
     elif len([e for e in errors if e["loc"][:len(error["loc"]) - 1] == error["loc"][:-1]]) > 1 \
             and error["loc"][-1] in _TAGS:
         want = "must be text or a whole number"  # a column: a name, or a position
@@ -201,6 +205,16 @@ class Mapping:
     source: str = "<preset>"
     join: Join | None = None
     row_filter: RowFilter | None = None
+    #: The guards a district's own mapping file writes (a preset's count as defaults).
+    guards_written: frozenset[str] = frozenset()
+
+    def with_policy_guards(self, policy) -> "Mapping":
+        """This mapping with the policy's guards (saved settings) wherever the policy's value is not
+        the default and the district's mapping file does not write that guard itself: precedence
+        mapping file > saved setting > preset > default."""
+        given = {name: getattr(policy, name) for name in GUARD_LIMITS
+                 if getattr(policy, name) != DEFAULTS[name] and name not in self.guards_written}
+        return replace(self, guards=replace(self.guards, **given)) if given else self
 
 
 def presets() -> list[str]:
@@ -212,7 +226,7 @@ def load_preset(name: str) -> Mapping:
     resource = resources.files("consentguard.roster.presets") / f"{name}.toml"
     if not resource.is_file():
         raise MappingError(f"unknown preset '{name}'; choose one of: {', '.join(presets())}")
-    return parse_mapping(resource.read_text(encoding="utf-8"), f"preset {name}")
+    return replace(parse_mapping(resource.read_text(encoding="utf-8"), f"preset {name}"), guards_written=frozenset())
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -332,4 +346,5 @@ def _read_mapping(data: dict, schema: MappingSchema, source: str) -> Mapping:
         row_filter = RowFilter(f["column"], _words(f["values"], f"{source}: [filter] values"))
     return Mapping(name=data.get("name", Path(source).stem), policy=policy, header=header,
                    delimiter=DELIMITERS[delimiter], encoding=encoding, columns=columns, consent=consent,
-                   guards=guards, source=source, join=join, row_filter=row_filter)
+                   guards=guards, source=source, join=join, row_filter=row_filter,
+                   guards_written=frozenset(schema.guards.model_fields_set))

@@ -264,7 +264,7 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
     mappings that join a second file) as one sync run. ``index_policy`` None: the last sync's
     policy, or the default (``all``) on a database never synced (see :func:`resolve_index_policy`)."""
     policy = policy or Policy()
-    mapping = mapping or load_preset("powerschool")
+    mapping = (mapping or load_preset("powerschool")).with_policy_guards(policy)
     if index_policy is not None and index_policy not in face_index.INDEX_POLICIES:
         raise ValueError(f"index policy must be one of {', '.join(face_index.INDEX_POLICIES)}")
     index_policy, source, before, notes = resolve_index_policy(db, index_policy)

@@ -28,13 +28,16 @@ from consentguard.match.index import FaceIndex, load_index, load_students, unpro
 from consentguard.match.names import NameHit, scrub
 from consentguard.match.texts import NameSearch
 from consentguard.people import PhotoEvidence, decide_batch
-from consentguard.policy import Policy
+from consentguard.policy import DEFAULTS, Policy
 from consentguard.review import FaceDecision, ReviewItem, decisions_for
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112
 #: A decision about a face applies to a face found again with this much overlap (intersection over union).
 SAME_FACE_IOU = 0.5
+#: Settings a cached scan result depends on besides those always in its version: named only
+#: when not at their default, so the caches of earlier versions stay valid at the defaults.
+CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared")
 
 
 @dataclass
@@ -187,7 +190,7 @@ class Checker:
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
                                      self.sync_id, unknown_face_verdict(self.consent_policy),
                                      school, here, len(self.unprotected))
-        self.names = NameSearch.of(self.students.values(), root)
+        self.names = NameSearch.of(self.students.values(), root, self.policy.first_only_max_shared)
         self.root = self.names.root
 
     def current(self) -> "Checker":
@@ -232,7 +235,7 @@ class Checker:
         try:
             image = decode_image(data, name)
             faces = self._faces(image)
-            text = self.names.pictures(image, self.policy.detect_mode) if self.policy.ocr else ([], None)
+            text = self.names.pictures(image, self.policy) if self.policy.ocr else ([], None)
         except ImageError as exc:
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc),
                                 record=record), None
@@ -284,7 +287,9 @@ class Checker:
         return (f"{date.today().isoformat()}:{DETECTOR_VERSION}:{DECODER_VERSION}:{MATCHER_VERSION}:sync{self.sync_id}:{self.channel or 'any'}:"
                 f"{self.school or 'all'}:{p.block_distance}:{p.review_distance}:"
                 f"{p.margin}:{p.recognise_distance}:{p.recognise_margin}:{p.min_face_px}:{p.min_sharpness}:{p.detect_mode}:{p.encode_jitters}:ocr{int(p.ocr)}"
-                f":small{p.small_face_floor}:{p.small_recognise_distance}:{p.small_recognise_margin}:{p.small_review_distance}")
+                f":small{p.small_face_floor}:{p.small_recognise_distance}:{p.small_recognise_margin}:{p.small_review_distance}"
+                + "".join(f":{name}{getattr(p, name)}" for name in CACHE_SETTINGS
+                          if getattr(p, name) != DEFAULTS[name]))
 
     def _faces(self, image: LoadedImage) -> list[FaceEvidence]:
         """The faces in the photo as shown and in every other view of the file (frames, pages, ...)."""
@@ -296,7 +301,7 @@ class Checker:
     def _faces_in(self, rgb, view: str | None, on_photo: bool) -> list[FaceEvidence]:
         from consentguard.inspect.faces import find_and_encode  # loads dlib on first photo only
 
-        faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode)
+        faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode, self.policy.face_promises)
         return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
                              f.confirmed, view, f.rotation, on_photo, encoding=f.encoding,
                              closeup=closeup(rgb, f.box, f.rotation))

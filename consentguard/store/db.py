@@ -20,7 +20,7 @@ import sqlite_utils
 from consentguard.errors import DatabaseError
 
 ENV_DB = "CONSENTGUARD_DB"
-DB_FILENAME = "consentguard.store.db"
+DB_FILENAME = "consentguard.db"
 
 
 def default_db_path() -> Path:
@@ -171,6 +171,15 @@ MIGRATIONS: list = [  # SQL scripts, or functions for what SQL alone cannot do
     """
     ALTER TABLE scan_cache ADD COLUMN evidence TEXT;
     DELETE FROM scan_cache
+    """,
+    # 8: settings saved with 'consentguard config set' (store/settings.py); each change is an audit event
+    """
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,         -- a setting declared in policy.SETTINGS
+        value TEXT NOT NULL,           -- JSON
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL
+    )
     """,
 ]
 

@@ -126,7 +126,7 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
     if image is None:
         return doc, None, None, evidence, None
     preview = thumbnail(image, doc["faces"], PREVIEW_PX)
-    safe = safe_copy(image.rgb, doc) if doc["verdict"] != "pass" else None
+    safe = safe_copy(image.rgb, doc, grow=checker.policy.redact_grow) if doc["verdict"] != "pass" else None
     return doc, preview, safe, evidence, plain_thumbnail(image, PREVIEW_PX) if keep else None
 
 
@@ -139,7 +139,7 @@ def _safe_copy_in_worker(data: bytes, name: str, doc: dict) -> bytes:
     image = decode_image(data, name)
     if image.sha256 != doc["sha256"]:
         raise ConsentGuardError(f"{name}: not the photo that was checked (its content differs): no safe copy")
-    return safe_copy(image.rgb, doc)
+    return safe_copy(image.rgb, doc, grow=_checker.policy.redact_grow)
 
 
 # -- the application ---------------------------------------------------------------------
