@@ -10,7 +10,8 @@ Heavy parts (dlib and its models) load on first use, never at import.
 
 __version__ = "0.1.0"
 
-from consentguard.runners.check import Checker, CheckResult, exit_status  # noqa: E402
+from consentguard.decide import exit_status  # noqa: E402
+from consentguard.runners.check import Checker, CheckResult  # noqa: E402
 from consentguard.store.db import open_db  # noqa: E402
 from consentguard.errors import ConsentGuardError  # noqa: E402
 from consentguard.policy import Policy  # noqa: E402

@@ -207,8 +207,9 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
 
     Example: consentguard check IMG_0412.jpg --caption "Maria at the fair"
     """
-    from consentguard.runners.check import Checker, exit_status
+    from consentguard.decide import exit_status
     from consentguard.output.report import human, json_document
+    from consentguard.runners.check import Checker
 
     if caption_file is not None:
         caption = (caption + "\n" if caption else "") + caption_file.read()
@@ -277,7 +278,7 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
 
     Example: consentguard scan /photos/2026-spring-concert --html report.html
     """
-    from consentguard.runners.check import exit_status
+    from consentguard.decide import exit_status
     from consentguard.output.report import ScanReports, scan_document, scan_lines
     from consentguard.runners.scan import copy_passed_photos, find_photos, run_scan
 
@@ -298,8 +299,7 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
         click.echo(f"interrupted: {len(result.results)} of {result.total} photos checked; run the same command "
                    "again to resume", err=True)
         sys.exit(128 + result.exit_signal)
-    verdicts = [r.verdict for r in result.results] + ["review" for _ in result.skipped]  # not checked: not a pass
-    sys.exit(exit_status(verdicts))
+    sys.exit(exit_status([r.verdict for r in result.results], not_checked=len(result.skipped)))
 
 
 @cli.command()
@@ -539,12 +539,12 @@ def audit_export(out, verdict, since, until, db_path):
 
     Example: consentguard audit export --since 2026-09-01 --out audit.csv
     """
-    from consentguard.store.audit import query, write_csv
+    from consentguard.store.audit import export_csv, query
 
     for day in (since, until):
         if day is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
             raise click.BadParameter(f"{day!r} is not a date like 2026-09-01")
-    write_csv(query(open_database(db_path, create=False), verdict, since, until), out)
+    export_csv(query(open_database(db_path, create=False), verdict, since, until), out)
 
 
 @cli.group(cls=Group)

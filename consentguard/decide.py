@@ -3,27 +3,145 @@
 Nothing here reads files, models or the database, so every rule is tested
 with a table of cases (tests/test_decide.py).
 
-Verdicts, worst first: ``block`` (a restricted student is clearly shown or
-named), ``error`` (the photo could not be analysed: never publishable),
-``review`` (close, uncertain or not fully judged), ``pass``.
+Verdicts (:class:`Verdict`), worst first: ``block`` (a restricted student is
+clearly shown or named), ``error`` (the photo could not be analysed: never
+publishable), ``review`` (close, uncertain or not fully judged), ``pass``.
+
+Every rule from evidence to verdict lives here (issue #13, one home per rule):
+faces (:func:`judge_face`, :func:`judge_person`), the name table
+(:data:`NAME_STRENGTH`, which matching follows, so a hit arrives with its
+verdict), a face that matches no one (:func:`unknown_face_verdict`), a part
+not analysed (review) or a photo not analysed (error) in :func:`combine`, the
+exit status (:func:`exit_status`) and counting (:func:`verdict_summary`).
 """
 
 from __future__ import annotations
 
+import enum
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from consentguard.match.index import Student
-from consentguard.match.names import DESCRIBE, NameHit
 from consentguard.policy import Policy
 
-BLOCK, ERROR, REVIEW, PASS = "block", "error", "review", "pass"
+if TYPE_CHECKING:  # names.py reads NAME_STRENGTH from here: no import back at run time
+    from consentguard.match.names import NameHit
+
+
+class Verdict(enum.StrEnum):
+    """A verdict on a photo, a face or a name hit. It is its string ("block" == Verdict.BLOCK,
+    JSON and the audit trail store "block"), but it orders by severity, not by the alphabet:
+    PASS < REVIEW < ERROR < BLOCK, so ``max`` is the worst and ``sorted`` puts it last."""
+
+    PASS = "pass"
+    REVIEW = "review"
+    ERROR = "error"    # the photo could not be analysed: never publishable, but it names no one
+    BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY[self]
+
+    def __lt__(self, other):
+        return self.severity < Verdict(other).severity
+
+    def __le__(self, other):
+        return self.severity <= Verdict(other).severity
+
+    def __gt__(self, other):
+        return self.severity > Verdict(other).severity
+
+    def __ge__(self, other):
+        return self.severity >= Verdict(other).severity
+
+
+PASS, REVIEW, ERROR, BLOCK = Verdict.PASS, Verdict.REVIEW, Verdict.ERROR, Verdict.BLOCK
 SEVERITY = {PASS: 0, REVIEW: 1, ERROR: 2, BLOCK: 3}
 
 
-def worst(verdicts) -> str:
-    return max(verdicts, key=SEVERITY.__getitem__, default=PASS)
+def worst(verdicts: Iterable[str]) -> Verdict:
+    """The most severe of ``verdicts`` (strings or Verdicts); PASS for none."""
+    return max((Verdict(v) for v in verdicts), default=PASS)
+
+
+#: Exit status of a command that checked photos: the worst verdict's. A script publishes only on 0.
+EXIT_STATUS = {PASS: 0, REVIEW: 3, ERROR: 3, BLOCK: 4}
+
+
+def exit_status(verdicts: Iterable[str], not_checked: int = 0) -> int:
+    """4 if any photo is blocked, else 3 if any needs review or had an error, or any of the photos
+    found was ``not_checked`` (never a pass), else 0."""
+    return EXIT_STATUS[worst([*verdicts, *[REVIEW] * not_checked])]
+
+
+#: The order verdicts are counted in a summary: what a person must act on first.
+SUMMARY_ORDER = (BLOCK, REVIEW, ERROR, PASS)
+
+
+def count_verdicts(verdicts: Iterable[str]) -> dict[Verdict, int]:
+    """How many of each verdict occur, in SUMMARY_ORDER (a verdict that does not occur is left out)."""
+    counts = Counter(Verdict(v) for v in verdicts)
+    return {v: counts[v] for v in SUMMARY_ORDER if v in counts}
+
+
+def verdict_summary(verdicts: Iterable[str]) -> str:
+    """"2 block, 1 review, 5 pass": the one line every listing, report and page counts with."""
+    return ", ".join(f"{n} {v}" for v, n in count_verdicts(verdicts).items())
+
+
+def unknown_face_verdict(consent_policy: str) -> Verdict:
+    """What a face that matches no indexed student gets: in an opt-in district (a student may be
+    shown only with a current release) review, in an opt-out one (shown unless refused) pass."""
+    return REVIEW if consent_policy == "opt-in" else PASS
+
+
+# --- names: how strongly each form of a name counts, where it is written, for which restriction ---
+
+#: Where a name is written (``NameHit.source``; "metadata:<field>" is "metadata").
+NAME_SOURCES = ("caption", "filename", "folder", "ocr", "metadata")
+#: Why the student is looked for: "name" (name-restricted: any mention is refused) or "photo"
+#: (photo-restricted: text that says who is shown suggests they may be in the photo).
+RESTRICTIONS = ("name", "photo")
+_ = None  # not looked for: that form there is no hit at all
+
+#: The verdict a name hit gets, by its form (consentguard.match.names: forms strongest first),
+#: where it is written and why the student is restricted. Matching looks only for what has a
+#: verdict here. A photo-restricted student is looked for only where text says who is shown: text
+#: read in the photo (a certificate, a name tag: by full name only, and a review, as the person
+#: may not be in the picture) and the metadata fields that name the people shown or face regions.
+#: A first name alone is not looked for in folder names; an initial run together with the last
+#: name ("mgonzalez") only in file and folder names.
+NAME_STRENGTH: dict[str, tuple[Verdict | None, ...]] = {
+    #                -------------- name-restricted --------------    ------------- photo-restricted -------------
+    # form           caption  filename folder   ocr      metadata      caption filename folder ocr      metadata
+    "full":          (BLOCK,  BLOCK,   BLOCK,   BLOCK,   BLOCK,        _,      _,       _,     REVIEW,  BLOCK),
+    "last_first":    (BLOCK,  BLOCK,   BLOCK,   BLOCK,   BLOCK,        _,      _,       _,     REVIEW,  BLOCK),
+    "joined":        (BLOCK,  BLOCK,   BLOCK,   BLOCK,   BLOCK,        _,      _,       _,     REVIEW,  BLOCK),
+    "nickname":      (REVIEW, REVIEW,  REVIEW,  REVIEW,  REVIEW,       _,      _,       _,     _,       REVIEW),
+    "part_surname":  (REVIEW, REVIEW,  REVIEW,  REVIEW,  REVIEW,       _,      _,       _,     _,       REVIEW),
+    "first_initial": (REVIEW, REVIEW,  REVIEW,  REVIEW,  REVIEW,       _,      _,       _,     _,       REVIEW),
+    "initials":      (REVIEW, REVIEW,  REVIEW,  REVIEW,  REVIEW,       _,      _,       _,     _,       REVIEW),
+    "file_initial":  (_,      REVIEW,  REVIEW,  _,       _,            _,      _,       _,     _,       _),
+    "fuzzy":         (REVIEW, REVIEW,  REVIEW,  REVIEW,  REVIEW,       _,      _,       _,     _,       REVIEW),
+    "first_only":    (REVIEW, REVIEW,  _,       REVIEW,  REVIEW,       _,      _,       _,     _,       REVIEW),
+}
+_COLUMNS = {(restriction, source): k for k, (restriction, source) in
+            enumerate((r, s) for r in RESTRICTIONS for s in NAME_SOURCES)}
+
+
+def name_strength(form: str, source: str, restriction: str = "name") -> Verdict | None:
+    """The verdict of a hit of ``form`` in ``source`` for a student of ``restriction``
+    (:data:`NAME_STRENGTH`), or None: that form is not looked for there."""
+    return NAME_STRENGTH[form][_COLUMNS[restriction, source.split(":", 1)[0]]]
+
+
+def searched(source: str, restriction: str) -> bool:
+    """Whether students of ``restriction`` are looked for in ``source`` at all."""
+    return any(name_strength(form, source, restriction) for form in NAME_STRENGTH)
 
 
 @dataclass
@@ -88,7 +206,7 @@ class RosterContext:
     photo_restricted: int  # how many students are photo-restricted
     indexed: int           # how many of them have at least one encoded portrait
     sync_id: int | None
-    unknown_face: str = PASS  # a face that matches no indexed student: pass (opt-out) or review (opt-in)
+    unknown_face: Verdict = PASS  # a face that matches no indexed student: unknown_face_verdict()
     school: str | None = None  # the school the photo is from, if known
     restricted_here: int | None = None  # photo-restricted students in that school (None: the whole roster's)
     #: photo-restricted students in scope with no usable portrait (None: photo_restricted - indexed):
@@ -108,7 +226,7 @@ class RosterContext:
 @dataclass
 class FaceResult:
     box: tuple[int, int, int, int]
-    verdict: str
+    verdict: Verdict
     student_number: str | None = None
     distance: float | None = None
     reason: str | None = None
@@ -132,7 +250,7 @@ class FaceResult:
 
 @dataclass
 class Decision:
-    verdict: str
+    verdict: Verdict
     reasons: list[str] = field(default_factory=list)
     faces: list[FaceResult] = field(default_factory=list)
     names: list[NameHit] = field(default_factory=list)
@@ -290,6 +408,8 @@ def same_student_twice(results: list[FaceResult], context: RosterContext) -> lis
 
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
+    from consentguard.match.names import DESCRIBE  # names.py imports this module
+
     where = (f" in {hit.view}" if hit.view else "") + (f" at {_box(hit.box)}" if hit.box is not None else "")
     who = _who(context, hit.student_number)
     if hit.restriction == "photo" and hit.source.startswith("metadata"):

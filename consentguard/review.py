@@ -307,7 +307,7 @@ def _decide_item(db, item_id, decision, student_number, by, note, faces, interfa
     targets = _targets(item, decision, faces)
     if not faces:  # the faces still undecided (after an undo reopened the item, only those)
         done = _decided(db, item.id)
-        targets = [(i, f) for i, f in targets if _key(f) not in done] or targets
+        targets = [(i, f) for i, f in targets if _face_key(f) not in done] or targets
     if decision == "is":
         _one_face_per_picture(db, item, targets, student_number)
     in_question = None
@@ -351,13 +351,14 @@ def _refresh_status(db: sqlite_utils.Database, item: ReviewItem) -> str:
     if item.kind == "photo":
         complete = bool(done)
     else:
-        complete = bool(item.faces) and all(_key(f) in done for f in item.faces)
+        complete = bool(item.faces) and all(_face_key(f) in done for f in item.faces)
     status = "decided" if complete else "open"
     stored.set_item_status(db, item.id, status)
     return status
 
 
-def _key(face: dict) -> tuple:
+def _face_key(face: dict) -> tuple:
+    """Which face of which photo a review item's face is: (content hash, box)."""
     return face.get("sha256"), tuple(face["box"]) if face.get("box") else None
 
 

@@ -116,7 +116,7 @@ def _save(names, files, results, done) -> None:
 
 # -- stage 2: simulated rosters judged by consentguard.decide ---------------------------------------
 
-from consentguard.decide import BLOCK, PASS, FaceEvidence, RosterContext, judge_face, recognised_as  # noqa: E402
+from consentguard.decide import BLOCK, ERROR, PASS, REVIEW, FaceEvidence, RosterContext, judge_face, recognised_as  # noqa: E402
 from consentguard.match.index import Student  # noqa: E402
 from consentguard.policy import Policy  # noqa: E402
 
@@ -221,7 +221,7 @@ def simulate(data, people, draws, share, strangers, portraits, index, size="full
 def rates(sims, policy: Policy) -> dict:
     """Shares judged by consentguard.decide.judge_face: restricted faces flagged (block or review) and
     blocked; permitted students' and strangers' faces blocked, sent to review and passed."""
-    counts = {k: {PASS: 0, "review": 0, BLOCK: 0, "error": 0, "missed": 0}
+    counts = {k: {PASS: 0, REVIEW: 0, BLOCK: 0, ERROR: 0, "missed": 0}
               for k in ("restricted", "permitted", "stranger")}
     for roster, faces in sims:
         for kind, face in faces:
@@ -232,8 +232,8 @@ def rates(sims, policy: Policy) -> dict:
     out = {}
     for kind, c in counts.items():
         total = max(1, sum(c.values()))
-        out[kind] = {"n": sum(c.values()), "flagged": (c[BLOCK] + c["review"] + c["error"]) / total,
-                     "block": c[BLOCK] / total, "review": (c["review"] + c["error"]) / total,
+        out[kind] = {"n": sum(c.values()), "flagged": (c[BLOCK] + c[REVIEW] + c[ERROR]) / total,
+                     "block": c[BLOCK] / total, "review": (c[REVIEW] + c[ERROR]) / total,
                      "pass": (c[PASS] + c["missed"]) / total, "found": 1 - c["missed"] / total}
     return out
 

@@ -46,7 +46,7 @@ def test_guard_counts_restricted_students_absent_from_the_last_sync(tmp_path, db
 
 def test_duplicate_consent_header_is_not_silently_read_from_the_blank_one(tmp_path, db_path):
     """Root cause: roster._column_index keeps the FIRST column whose normalised key matches
-    (``columns.setdefault(_key(h), i)``), so an export with two columns that normalise alike
+    (``columns.setdefault(_header_key(h), i)``), so an export with two columns that normalise alike
     ("Media Opt Out" — an empty custom field — and the real "Media_Opt_Out") reads every opt-out
     from the empty one. The sync succeeds with 0 restricted and no problem reported; the guards
     only compare with a previous sync, so a first sync (a new school, a rebuilt database) is wide

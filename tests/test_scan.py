@@ -265,10 +265,10 @@ def test_reports_are_private_and_defuse_formulas(event, tmp_path, monkeypatch):
 
 
 def test_csv_cells_defused_and_capped(tmp_path):
-    from consentguard.output.report import MAX_CELL, write_csv
+    from consentguard.output.report import MAX_CELL, write_scan_csv
     doc = {"verdict": "review", "path": "=cmd|' /C calc'!A0", "faces": [], "student_numbers": ["-1"],
            "reasons": ["x" * 40_000], "sha256": None}
-    write_csv([doc], tmp_path / "r.csv")
+    write_scan_csv([doc], tmp_path / "r.csv")
     row = list(csv.DictReader(open(tmp_path / "r.csv")))[0]
     assert row["path"] == "'=cmd|' /C calc'!A0" and row["student_numbers"] == "'-1"
     assert len(row["reasons"]) == MAX_CELL and row["reasons"].endswith("(cut here: the JSON report has the rest)")

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import sqlite_utils
 
+from consentguard.roster.consent import State
 from consentguard.store import portraits as stored_portraits, roster as stored_roster, scan_cache
 from consentguard.store import review as stored_review
 from consentguard.store.db import DEFAULT_INDEX_POLICY, INDEX_POLICIES  # noqa: F401 (a new database's policy)
@@ -95,11 +97,19 @@ def needs_index(consents, index_policy: str = "restricted") -> bool:
         state.restricted or state.until for (scope, _), state in consents.items() if scope == "photo")
 
 
+def restricted_today(db: sqlite_utils.Database, channel: str | None) -> set[tuple[str, str]]:
+    """(student_number, scope) restricted on ``channel`` (None: on any) today, judged by
+    :meth:`consentguard.roster.consent.State.restricted_on`, the one home of the expiry rule."""
+    today = date.today()
+    return {(number, scope) for number, scope, restricted, until in stored_roster.consents_that_may_restrict(db, channel)
+            if State.stored(restricted, until).restricted_on(today)}
+
+
 def load_students(db: sqlite_utils.Database, channel: str | None = None) -> dict[str, Student]:
     """Every student, with restrictions as they stand today for ``channel`` (None: any channel)."""
     students = {r[0]: Student(r[0], r[1], r[2], False, False, r[3], r[4], r[5]) for r in stored_roster.student_rows(db)}
-    for number, scope, flag in stored_roster.restrictions_today(db, channel):
-        if flag and number in students:
+    for number, scope in restricted_today(db, channel):
+        if number in students:
             setattr(students[number], f"{scope}_restricted", True)
     return students
 

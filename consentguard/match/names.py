@@ -21,7 +21,9 @@ Digits are words of their own ("Gonzalez2"), a name with an apostrophe is also
 found with it dropped or spaced ("O Brien"), and a full name run together inside
 one longer word is found in any text ("#GoMariaGonzalez2025").
 
-Forms, strongest first (``FORMS``):
+Forms, strongest first (``FORMS``); the strength is a name-restricted student's in a caption, and
+every form's verdict in each kind of text, for each restriction, is one table in the decision
+stage (:data:`consentguard.decide.NAME_STRENGTH`), which matching follows:
 
 =============  =====================================  ========
 form           example (student Maria Gonzalez)        strength
@@ -61,6 +63,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable
 
+from consentguard.decide import NAME_STRENGTH, Verdict, name_strength
 from consentguard.match.index import Student
 from consentguard.match.nicknames import variants
 from consentguard.policy import DEFAULTS
@@ -73,12 +76,10 @@ _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+", re.UNICODE)
 #: modifier letters (ʻ okina, ʼ, ʽ, ʹ) and the fullwidth one; all read as "'".
 APOSTROPHES = "'\u2018\u2019\u201b\u0060\u00b4\u2032\u02b9\u02bb\u02bc\u02bd\uff07"
 
-BLOCK, REVIEW = "block", "review"
-
 #: Changes whenever matching or the places searched change, so cached scan results are not reused.
 MATCHER_VERSION = "names6"
-FORMS = {"full": BLOCK, "last_first": BLOCK, "joined": BLOCK, "nickname": REVIEW, "part_surname": REVIEW, "first_initial": REVIEW,
-         "initials": REVIEW, "file_initial": REVIEW, "fuzzy": REVIEW, "first_only": REVIEW}
+#: The forms of a name, strongest first; what each counts for, where: consentguard.decide.NAME_STRENGTH.
+FORMS = tuple(NAME_STRENGTH)
 
 #: A first name alone is a review hit only if at most this many students have it (setting
 #: first_only_max_shared; :func:`first_name_counts` takes the policy's).
@@ -409,7 +410,7 @@ class NameHit:
     text: str      # the exact words found, as written
     source: str    # caption | ocr | metadata:<field> | filename | folder
     form: str      # see FORMS
-    strength: str  # block | review
+    strength: Verdict  # block | review: consentguard.decide.name_strength(form, source, restriction)
     start: int
     end: int
     box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (OCR text, face region)
@@ -748,15 +749,19 @@ def _find(text: str, students: list[Student], source: str, first_name_counts: Ro
         add(student, start, end, form, matched)
 
     def add(student: Student, start: int, end: int, form: str, matched: str | None = None) -> None:
+        strength = name_strength(form, source, restriction)
+        if strength is None:  # not looked for there (NAME_STRENGTH)
+            return
         if start > 0 and text[start - 1] == "#":
             start -= 1
-        hits.append(NameHit(student.student_number, text[start:end], source, form, FORMS[form], start, end,
+        hits.append(NameHit(student.student_number, text[start:end], source, form, strength, start, end,
                             restriction=restriction, matched=matched))
     at: dict[str, list[int]] = {}  # where each word stands: a pattern is only tried where its first word is
     for i, token in enumerate(tokens):
         for form in token.forms:
             at.setdefault(form, []).append(i)
     compounds = _compounds(text, tokens)
+    looked_for = {form for form in FORMS if name_strength(form, source, restriction)}  # the rest: no hit
     for student in students:
         for pattern in _patterns(student):
             for i in at.get(pattern.words[0], ()):
@@ -767,17 +772,18 @@ def _find(text: str, students: list[Student], source: str, first_name_counts: Ro
                 hit(student, i, i, form)
             for i, j in compounds.get(word, ()):
                 hit(student, i, j, form)
-        for word in _file_initials(student) if file_like else ():
+        for word in _file_initials(student) if "file_initial" in looked_for else ():
             for i in at.get(word, ()):
                 hit(student, i, i, "file_initial")
-        if first_name_counts is not None:
+        if first_name_counts is not None and "first_only" in looked_for:
             for first in _alone_words(student.first_name, student.legal_first_name):
                 if first_name_counts.counts.get(first, 0) > first_name_counts.max_shared:
                     continue
                 for i in at.get(first, ()):
                     if not first_name_counts.names_another(first, tokens, i, student):
                         hit(student, i, i, "first_only")
-    for student, i, matched in _fuzzy(text, tokens, students, first_name_counts, file_like):
+    fuzzy = _fuzzy(text, tokens, students, first_name_counts, file_like) if "fuzzy" in looked_for else []
+    for student, i, matched in fuzzy:
         hit(student, i, i + 1, "fuzzy", matched)
     squeezed, where, until = _compact(text)
     for student in students:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 
-FORMAT_VERSION = 1
+from consentguard.decide import PASS, verdict_summary
 
-LABEL = {"block": "BLOCK", "review": "REVIEW", "pass": "PASS", "error": "ERROR"}
+FORMAT_VERSION = 1
 
 
 def human_lines(result) -> list[str]:
     """One line with the verdict, then one indented line per reason."""
     doc = result.to_json()
     faces = len(doc["faces"])
-    head = f"{LABEL[doc['verdict']]:<6}  {doc['path']}"
+    head = f"{doc['verdict'].upper():<6}  {doc['path']}"
     if doc["verdict"] != "error":
         head += f"  ({faces} face{'s' if faces != 1 else ''})"
     lines = [head]
@@ -32,10 +32,7 @@ def human(results) -> str:
     scrubbed = {r.scrubbed_caption for r in results if r.caption is not None}
     if results and results[0].caption is not None and scrubbed != {results[0].caption}:
         lines.append(f"caption without restricted names: {scrubbed.pop()}")
-    counts = {}
-    for result in results:
-        counts[result.verdict] = counts.get(result.verdict, 0) + 1
-    summary = ", ".join(f"{counts[v]} {v}" for v in ("block", "review", "error", "pass") if v in counts)
+    summary = verdict_summary(r.verdict for r in results)
     lines.append(f"{len(results)} photo{'s' if len(results) != 1 else ''}: {summary}")
     return "\n".join(lines)
 
@@ -57,8 +54,19 @@ MAX_CELL = 32_000
 NOT_CHECKED, INCOMPLETE, WARNING = "not checked", "INCOMPLETE", "WARNING"
 
 
-def write_csv(results: list[dict], path, status: str | None = None,
-              not_checked: list[tuple] = (), warnings: list[str] = ()) -> None:
+def write_csv(out, header, rows, max_cell: int | None = None) -> None:
+    """``rows`` as CSV into the text stream ``out``, after a ``header`` row: every CSV consentguard
+    writes (scan reports, the audit export). Each cell is one a spreadsheet shows as text
+    (:func:`spreadsheet_safe`); with ``max_cell``, cut to at most that many characters."""
+    import csv
+
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([[_cell(v, max_cell) for v in row] for row in rows])
+
+
+def write_scan_csv(results: list[dict], path, status: str | None = None,
+                   not_checked: list[tuple] = (), warnings: list[str] = ()) -> None:
     """One row per photo, worst first; reasons joined with ' | '. When not everything was checked,
     the first row says so (``status``) and the entries not checked follow the photos; what
     weakened every check (``warnings``) comes first, one row each."""
@@ -67,30 +75,32 @@ def write_csv(results: list[dict], path, status: str | None = None,
 
 def csv_text(results: list[dict], status: str | None = None, not_checked: list[tuple] = (),
              warnings: list[str] = ()) -> str:
-    import csv
     import io
 
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_FIELDS)
     rows = [[WARNING, "", "", "", warning, ""] for warning in warnings]
     rows += [[INCOMPLETE, "", "", "", status, ""]] if status else []
     rows += [[doc["verdict"], doc["path"], len(doc["faces"]), " ".join(doc["student_numbers"]),
               " | ".join(doc["reasons"]), doc["sha256"] or ""] for doc in results]
     rows += [[NOT_CHECKED, str(path), "", "", reason, ""] for path, reason in not_checked]
-    writer.writerows([[_cell(v) for v in row] for row in rows])
+    out = io.StringIO()
+    write_csv(out, CSV_FIELDS, rows, MAX_CELL)
     return out.getvalue()
 
 
-def _cell(value) -> str:
-    """A cell a spreadsheet shows as text (audit's rule) and accepts (at most MAX_CELL characters)."""
-    from consentguard.store.audit import spreadsheet_safe
-
+def _cell(value, max_cell: int | None = None) -> str:
+    """A cell a spreadsheet shows as text and accepts (at most ``max_cell`` characters)."""
     value = spreadsheet_safe(value)
-    if len(value) > MAX_CELL:
+    if max_cell is not None and len(value) > max_cell:
         cut = " ... (cut here: the JSON report has the rest)"
-        value = value[:MAX_CELL - len(cut)] + cut
+        value = value[:max_cell - len(cut)] + cut
     return value
+
+
+def spreadsheet_safe(value) -> str:
+    """A CSV cell a spreadsheet shows as text: a cell starting like a formula (=, +, -, @, tab,
+    carriage return) is prefixed with a quote, so a file or student name cannot run as one."""
+    value = "" if value is None else str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def write_atomic(path, text: str) -> None:
@@ -151,11 +161,10 @@ def scan_document(scan, running: bool = False) -> str:
 
 def scan_lines(scan) -> list[str]:
     """The terminal summary: counts, each photo that did not pass with its reasons, what was not checked."""
-    counts = scan.counts()
     lines = [f"{len(scan.results)} of {scan.total} photos checked ({scan.cached} from the cache): "
-             + ", ".join(f"{counts[v]} {v}" for v in ("block", "review", "error", "pass") if v in counts)]
+             + verdict_summary(r.verdict for r in scan.results)]
     for r in scan.worst_first():
-        if r.verdict != "pass":
+        if r.verdict != PASS:
             lines.append(f"{r.verdict.upper():<6}  {r.doc['path']}")
             lines += [f"        - {reason}" for reason in r.doc["reasons"]]
     lines += [f"Warning: {warning}" for warning in scan.warnings]
@@ -198,7 +207,7 @@ class ScanReports:
         started = time.monotonic()
         status, not_checked, ordered = scan_status(scan, running), scan.not_checked(running), scan.worst_first()
         if self.csv:
-            write_csv([r.doc for r in ordered], self.csv, status, not_checked, scan.warnings)
+            write_scan_csv([r.doc for r in ordered], self.csv, status, not_checked, scan.warnings)
         if self.html:
             write_atomic(self.html, html_report(ordered, self.title, status, not_checked, scan.warnings,
                                                 getattr(scan, "review_items", None) or []))
@@ -242,17 +251,14 @@ def html_report(scan_results, title: str, status: str | None = None, not_checked
     import base64
     from html import escape
 
-    counts: dict[str, int] = {}
-    for r in scan_results:
-        counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    summary = ", ".join(f"{counts[v]} {v}" for v in ("block", "review", "error", "pass") if v in counts)
+    summary = verdict_summary(r.verdict for r in scan_results)
     rows = []
     for r in scan_results:
         doc = r.doc
         img = (f'<img alt="{escape(_name(doc["path"]))} with face boxes: red blocked, orange review, green pass" '
                f'src="data:image/jpeg;base64,{base64.b64encode(r.thumbnail).decode()}">' if r.thumbnail else "")
         reasons = "".join(f"<li>{escape(x)}</li>" for x in doc["reasons"]) or "<li>no restricted student found</li>"
-        rows.append(f'<tr><td><span class="v {doc["verdict"]}">{LABEL[doc["verdict"]]}</span></td>'
+        rows.append(f'<tr><td><span class="v {doc["verdict"]}">{doc["verdict"].upper()}</span></td>'
                     f'<td>{img}<div class="path">{escape(doc["path"])}</div></td><td><ul>{reasons}</ul></td></tr>')
     banner = "".join(f'<p class="warning" role="note"><strong>Protection is weaker:</strong> {escape(w)}</p>'
                      for w in warnings)

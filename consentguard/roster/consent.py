@@ -87,7 +87,17 @@ class State:
         return State(False, min(ends) if ends else None)
 
     def restricted_on(self, day: date) -> bool:
+        """The expiry rule (its one home): a permission counts as restricted after its ``until`` day."""
         return self.restricted or (self.until is not None and day > self.until)
+
+    @classmethod
+    def stored(cls, restricted, until: str | None) -> State:
+        """A state as the consents table stores it (``until``: an ISO date); an end date that
+        cannot be read is restricted (fail closed)."""
+        try:
+            return cls(bool(restricted), date.fromisoformat(until) if until else None)
+        except ValueError:
+            return cls(True)
 
 
 @dataclass

@@ -79,7 +79,9 @@ class Roster:
     mapping: Mapping | None = None
 
 
-def _key(header: str) -> str:
+def _header_key(header: str) -> str:
+    """How a column header is compared with the mapping's: case, spaces, "_" and "-" ignored
+    ("Student_Number" = "student number")."""
     return re.sub(r"[\s_\-]+", "", header.strip().casefold())
 
 
@@ -158,7 +160,7 @@ def _too_wide(header: list[str] | None, rows, mapping: Mapping, problems: list[P
         expected = f"most rows have {width}"
     else:
         width = len(header)
-        number_at = {_key(h): i for i, h in enumerate(header)}.get(_key(str(mapping.columns["student_number"])))
+        number_at = {_header_key(h): i for i, h in enumerate(header)}.get(_header_key(str(mapping.columns["student_number"])))
         expected = f"the header has {width}"
     kept: list = []
     for line, row in rows:
@@ -230,9 +232,9 @@ def _join(header, rows, mapping: Mapping, source: str, consent_path, problems):
     if not consent_rows:
         raise SyncRefused(f"{consent_path}: consent file has a header but no rows; nothing imported")
     consent_rows = _too_wide(consent_header, consent_rows, mapping, problems, str(consent_path))
-    keys = {_key(h): i for i, h in enumerate(consent_header)}
-    ckey = keys.get(_key(mapping.join.consent_column))
-    ukey = {_key(h): i for i, h in enumerate(header)}.get(_key(mapping.join.users_column))
+    keys = {_header_key(h): i for i, h in enumerate(consent_header)}
+    ckey = keys.get(_header_key(mapping.join.consent_column))
+    ukey = {_header_key(h): i for i, h in enumerate(header)}.get(_header_key(mapping.join.users_column))
     if ckey is None:
         raise SyncRefused(f"{consent_path}: join column '{mapping.join.consent_column}' is missing; nothing imported")
     if ukey is None:
@@ -262,7 +264,7 @@ def _filter(header, rows, mapping: Mapping):
     f = mapping.row_filter
     if f is None:
         return rows
-    index = {_key(h): i for i, h in enumerate(header)}.get(_key(f.column))
+    index = {_header_key(h): i for i, h in enumerate(header)}.get(_header_key(f.column))
     if index is None:
         return rows
     return [(line, row) for line, row in rows if index < len(row) and norm_value(row[index]) in f.values]
@@ -274,29 +276,29 @@ def _column_index(header: list[str], mapping: Mapping, source: str) -> dict:
     seen: dict[str, list[int]] = {}
     for i, h in enumerate(header):
         if h.strip():
-            columns.setdefault(_key(h), i)  # first occurrence wins (joined files may repeat a key)
-            seen.setdefault(_key(h), []).append(i)
+            columns.setdefault(_header_key(h), i)  # first occurrence wins (joined files may repeat a key)
+            seen.setdefault(_header_key(h), []).append(i)
     for f in mapping.consent:  # a consent column twice: which one holds the opt-outs cannot be known
         for column in (f.column, f.expires_column):
-            if column is not None and len(seen.get(_key(column), [])) > 1:
-                raise SyncRefused(f"{source}: consent column '{column}' appears {len(seen[_key(column)])} times in the "
-                                  f"header (columns {', '.join(str(i + 1) for i in seen[_key(column)])}): which one "
+            if column is not None and len(seen.get(_header_key(column), [])) > 1:
+                raise SyncRefused(f"{source}: consent column '{column}' appears {len(seen[_header_key(column)])} times in the "
+                                  f"header (columns {', '.join(str(i + 1) for i in seen[_header_key(column)])}): which one "
                                   "holds the opt-outs cannot be known; nothing imported")
     index: dict = {}
     for name, column in mapping.columns.items():
-        index[name] = columns.get(_key(column))
+        index[name] = columns.get(_header_key(column))
     for name in ("student_number", "first_name", "last_name"):
         if index[name] is None:
             raise SyncRefused(f"{source}: required column '{mapping.columns[name]}' is missing "
                               "from the header; nothing imported")
     for i, f in enumerate(mapping.consent):
-        position = columns.get(_key(f.column))
+        position = columns.get(_header_key(f.column))
         if position is None and f.required:
             raise SyncRefused(f"{source}: consent column '{f.column}' is missing from the header; "
                               "nothing imported (a missing consent column must never clear restrictions)")
         index[("consent", i)] = position
         if f.expires_column is not None:
-            index[("expires", i)] = columns.get(_key(f.expires_column))
+            index[("expires", i)] = columns.get(_header_key(f.expires_column))
             if position is not None and index[("expires", i)] is None:
                 raise SyncRefused(f"{source}: expiry column '{f.expires_column}' is missing from the header; "
                                   "nothing imported")

@@ -26,7 +26,8 @@ from consentguard.errors import RosterError
 from consentguard.inspect.image import EXTENSIONS, ImageError, decode_image, sha256_bytes
 
 
-def _key(number: str) -> str:
+def _loose_number(number: str) -> str:
+    """A student number with its leading zeros dropped: a photo vendor may write 00123 as 123."""
     return number.lstrip("0") or "0"
 
 
@@ -57,7 +58,7 @@ class PortraitSource:
         ``roster``: that is their portrait, and enrolling it as this student's would leave them unprotected."""
         names, note = self.files.get(number), None
         if not names:
-            loose = [n for k, v in self.files.items() if _key(k) == _key(number) and k not in roster for n in v]
+            loose = [n for k, v in self.files.items() if _loose_number(k) == _loose_number(number) and k not in roster for n in v]
             if loose:
                 names = loose
                 note = (f"portrait {Path(loose[0]).name} matched ignoring leading zeros; "

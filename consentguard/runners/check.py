@@ -21,11 +21,12 @@ import sqlite_utils
 from consentguard.store import audit, portraits as stored_portraits
 from consentguard.roster.consent import CHANNELS
 from consentguard.store.db import latest_sync_id, roster_policies
-from consentguard.decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext
+from consentguard.decide import Decision, FaceEvidence, RosterContext, Verdict, unknown_face_verdict
 from consentguard.errors import DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
 from consentguard.match.index import FaceIndex, load_index, load_students, unprotected_warning
-from consentguard.match.names import NameHit, find_names, first_name_counts, scrub
+from consentguard.match.names import NameHit, scrub
+from consentguard.match.texts import NameSearch
 from consentguard.people import PhotoEvidence, decide_batch
 from consentguard.policy import DEFAULTS, Policy
 from consentguard.review import SAME_FACE_IOU, FaceDecision, ReviewItem, decisions_for, iou
@@ -66,7 +67,7 @@ class CheckResult:
         return scrub(self.caption, [h for h in self.decision.names if h.source == "caption"])
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         return self.decision.verdict
 
     @property
@@ -174,12 +175,10 @@ class Checker:
         #: the roster and index this checker judges with (not a second read that a sync could change)
         self.unprotected = sorted(in_scope - set(self.index.owners))
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
-                                     self.sync_id, REVIEW if self.consent_policy == "opt-in" else PASS,
+                                     self.sync_id, unknown_face_verdict(self.consent_policy),
                                      school, here, len(self.unprotected))
-        self.name_restricted = [s for s in self.students.values() if s.name_restricted]
-        self.photo_restricted = [s for s in self.students.values() if s.photo_restricted]
-        self.first_names = first_name_counts(self.students.values(), self.policy.first_only_max_shared)
-        self.root = Path(root) if root is not None else None
+        self.names = NameSearch.of(self.students.values(), root, self.policy.first_only_max_shared)
+        self.root = self.names.root
 
     def current(self) -> "Checker":
         """This checker, or a new one built the same way if a roster sync has landed (or the day has
@@ -223,7 +222,7 @@ class Checker:
         try:
             image = decode_image(data, name)
             faces = self._faces(image)
-            text = self._text(image)
+            text = self.names.pictures(image, self.policy) if self.policy.ocr else ([], None)
         except ImageError as exc:
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc),
                                 record=record), None
@@ -295,78 +294,14 @@ class Checker:
                              closeup=closeup(rgb, f.box, f.rotation))
                 for f in faces]
 
-    def _text(self, image: LoadedImage) -> tuple[list[NameHit], str | None]:
-        """Restricted names in the text inside the photo and in every other view of the file that
-        shows something the photo does not (frames, pages, appended images, a stale thumbnail, hidden
-        pixels; not the smoothed copy of a dither), and why some could not be read (or None)."""
-        if not self.policy.ocr or not (self.name_restricted or self.photo_restricted):
-            return [], None
-        hits, errors = [], []
-        for view, rgb in image.pictures(for_text=True):
-            found, error = self._text_in(rgb, image.name, view)
-            hits += found
-            errors += [error] if error else []
-        return hits, "; ".join(errors) or None
-
-    def _text_in(self, rgb, name: str, view: str | None) -> tuple[list[NameHit], str | None]:
-        """Name-restricted students are looked for in every form; photo-restricted ones by full
-        name only, as a review (a certificate or name tag suggests they may be in the photo)."""
-        from consentguard.errors import ModelError
-        from consentguard.inspect.ocr import box_of, joined, read_text
-
-        try:
-            lines = read_text(rgb, self.policy.detect_mode, self.policy.ocr_sides)
-        except ModelError:
-            raise
-        except Exception as exc:  # the OCR engine failing on one photo: that photo is not fully checked
-            where = f" (in {view})" if view else ""
-            return [], f"{name}: text in the photo{where} could not be read ({exc}): names in it cannot be checked"
-        text, spans = joined(lines)
-        hits = find_names(text, self.name_restricted, "ocr", self.first_names, compact=True)
-        shown = [h for h in find_names(text, self.photo_restricted, "ocr", compact=True, restriction="photo")
-                 if h.strength == "block"]
-        for hit in shown:
-            hit.strength = "review"
-        for hit in hits + shown:
-            hit.box = box_of(spans, hit.start, hit.end)
-            hit.view = view
-        return hits + shown, None
-
     def find_names(self, caption: str | None) -> list[NameHit]:
-        return find_names(caption or "", self.name_restricted, "caption", self.first_names)
-
-    def path_names(self, name: str) -> list[NameHit]:
-        """Restricted names in the file name, and in the folder names below ``root`` (without
-        a root: the parent folder's). First names alone are not looked for in folder names."""
-        path = Path(name)
-        hits = find_names(path.name, self.name_restricted, "filename", self.first_names)
-        folders: tuple[str, ...] = (path.parent.name,) if path.parent.name else ()
-        if self.root is not None:
-            try:
-                folders = path.parent.relative_to(self.root).parts
-            except ValueError:
-                pass
-        for folder in folders:
-            hits += find_names(folder, self.name_restricted, "folder")
-        return hits
-
-    def metadata_names(self, image: LoadedImage | None) -> list[NameHit]:
-        """Restricted names in the photo's metadata. Identity fields (people shown, named face
-        regions) are also matched against photo-restricted students."""
-        hits: list[NameHit] = []
-        for item in image.metadata if image is not None else []:
-            source = f"metadata:{item.field}"
-            found = find_names(item.text, self.name_restricted, source, self.first_names)
-            if item.identity:
-                found += find_names(item.text, self.photo_restricted, source, self.first_names, restriction="photo")
-            for hit in found:
-                hit.box = item.box
-            hits += found
-        return hits
+        """Restricted names in a caption (:meth:`NameSearch.caption`)."""
+        return self.names.caption(caption)
 
     def _finish(self, name, sha, image, faces, caption, error, text=([], None), record=None) -> CheckResult:
         ocr_hits, ocr_error = text
-        names = self.find_names(caption) + self.path_names(name) + self.metadata_names(image) + ocr_hits
+        names = (self.names.caption(caption) + self.names.path(name)
+                 + self.names.metadata(image.metadata if image is not None else []) + ocr_hits)
         unchecked = [image.metadata_error] if image is not None and image.metadata_error else []
         unchecked += [ocr_error] if ocr_error else []
         unchecked += image.unchecked if image is not None else []
@@ -402,13 +337,3 @@ def limit_worker_memory(gb: float = WORKER_MEMORY_GB) -> None:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-
-
-def exit_status(verdicts) -> int:
-    """4 if any photo is blocked, else 3 if any needs review or had an error, else 0."""
-    verdicts = set(verdicts)
-    if "block" in verdicts:
-        return 4
-    if verdicts & {"review", ERROR}:
-        return 3
-    return 0

@@ -34,7 +34,7 @@ import numpy as np
 import sqlite_utils
 
 from consentguard.store import audit, scan_cache
-from consentguard.decide import SEVERITY
+from consentguard.decide import Verdict
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
 from consentguard.match.names import NameHit
@@ -307,14 +307,7 @@ class Scan:
         return sum(r.cached for r in self.results)
 
     def worst_first(self) -> list[ScanResult]:
-        return sorted(self.results, key=lambda r: (-SEVERITY[r.verdict], r.doc["path"]))
-
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for r in self.results:
-            counts[r.verdict] = counts.get(r.verdict, 0) + 1
-        return counts
-
+        return sorted(self.results, key=lambda r: (-Verdict(r.verdict).severity, r.doc["path"]))
     def pending(self) -> list[Path]:
         """Photos found but not checked (yet)."""
         done = {r.doc["path"] for r in self.results}

@@ -15,7 +15,6 @@ district can keep elsewhere (the nightly log) to detect a rebuilt chain.
 
 from __future__ import annotations
 
-import csv
 import json
 import threading
 from dataclasses import dataclass, field
@@ -213,23 +212,12 @@ def query(db: sqlite_utils.Database, verdict: str | None = None, since: str | No
     return [dict(zip(EXPORT_FIELDS, r)) for r in db.execute(sql, params)]
 
 
-def write_csv(rows: list[dict], out) -> None:
-    """Rows as CSV (reasons and student numbers joined with ' | '); cells that a spreadsheet
-    would run as formulas are prefixed with a quote (:func:`spreadsheet_safe`)."""
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_FIELDS)
-    for row in rows:
-        cells = []
-        for field in EXPORT_FIELDS:
-            value = row[field]
-            if field in ("reasons", "student_numbers") and value:
-                value = " | ".join(json.loads(value))
-            cells.append(spreadsheet_safe(value))
-        writer.writerow(cells)
+def export_csv(rows: list[dict], out) -> None:
+    """Audit rows as CSV into ``out`` (reasons and student numbers joined with ' | '), through the
+    one CSV writer (:func:`consentguard.output.report.write_csv`: formula-like cells defused)."""
+    from consentguard.output.report import write_csv
 
+    def cell(field, value):
+        return " | ".join(json.loads(value)) if field in ("reasons", "student_numbers") and value else value
 
-def spreadsheet_safe(value) -> str:
-    """A CSV cell a spreadsheet shows as text: a cell starting like a formula (=, +, -, @, tab,
-    carriage return) is prefixed with a quote, so a file or student name cannot run as one."""
-    value = "" if value is None else str(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    write_csv(out, EXPORT_FIELDS, [[cell(f, row[f]) for f in EXPORT_FIELDS] for row in rows])

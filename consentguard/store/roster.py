@@ -26,13 +26,14 @@ def student_rows(db: sqlite_utils.Database) -> list[tuple]:
         "coalesce(legal_first_name, '') FROM students").fetchall()
 
 
-def restrictions_today(db: sqlite_utils.Database, channel: str | None) -> Iterator[tuple[str, str, int]]:
-    """(student_number, scope, restricted) on ``channel`` (None: any) today: restricted, or a
-    release that ended before today."""
-    where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
-    return db.execute(
-        "SELECT student_number, scope, max(restricted = 1 OR (until IS NOT NULL AND until < "
-        f"date('now', 'localtime'))) FROM consents {where} GROUP BY student_number, scope", params)
+def consents_that_may_restrict(db: sqlite_utils.Database, channel: str | None) -> Iterator[tuple[str, str, int, str | None]]:
+    """(student_number, scope, restricted, until) of the consent rows on ``channel`` (None: any)
+    that can restrict a student: restricted, or a release with an end date. Whether one restricts
+    today is judged by :meth:`consentguard.roster.consent.State.restricted_on` (the one home of
+    the expiry rule); permissions without an end date are left out, nothing restricts them."""
+    where, params = ("AND channel = ?", [channel]) if channel else ("", [])
+    return db.execute("SELECT student_number, scope, restricted, until FROM consents "
+                      f"WHERE (restricted = 1 OR until IS NOT NULL) {where}", params)
 
 
 def index_needed(db: sqlite_utils.Database) -> set[str]:

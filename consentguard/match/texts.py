@@ -1,0 +1,121 @@
+"""Which text is searched for which students: the caption, the file and folder names, the
+photo's metadata and the text read in its pictures (OCR).
+
+How strongly each form of a name counts where, and so which students are looked for in which
+text at all, is the decision's table (:data:`consentguard.decide.NAME_STRENGTH`); this module
+picks the texts and the students, and :func:`consentguard.match.names.find_names` finds them.
+The Checker (consentguard.runners.check) only calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from consentguard.decide import RESTRICTIONS, searched
+from consentguard.match.index import Student
+from consentguard.match.names import FIRST_ONLY_MAX_SHARED, NameHit, RosterNames, find_names, first_name_counts
+from consentguard.policy import Policy
+
+
+@dataclass
+class NameSearch:
+    """The students of one roster to look for, and the texts of a photo to look in."""
+
+    name_restricted: list[Student]
+    photo_restricted: list[Student]
+    first_names: RosterNames  # the whole roster's first names (first-name-alone hits)
+    #: the folder a scan started from: folder names below it are searched (None: the parent folder's)
+    root: Path | None = None
+
+    @classmethod
+    def of(cls, students: Iterable[Student], root: str | Path | None = None,
+           first_only_max_shared: int = FIRST_ONLY_MAX_SHARED) -> NameSearch:
+        students = list(students)
+        return cls([s for s in students if s.name_restricted], [s for s in students if s.photo_restricted],
+                   first_name_counts(students, first_only_max_shared), Path(root) if root is not None else None)
+
+    @property
+    def anyone(self) -> bool:
+        """Whether any student is looked for (else reading text in the photo is not worth its time)."""
+        return bool(self.name_restricted or self.photo_restricted)
+
+    def _students(self, source: str, restriction: str) -> list[Student]:
+        """The students of ``restriction`` looked for in ``source`` (none where NAME_STRENGTH has no verdict)."""
+        if not searched(source, restriction):
+            return []
+        return self.name_restricted if restriction == "name" else self.photo_restricted
+
+    def _find(self, text: str, source: str, first_names: RosterNames | None, compact: bool = False,
+              restrictions: Iterable[str] = RESTRICTIONS) -> list[NameHit]:
+        hits: list[NameHit] = []
+        for restriction in restrictions:
+            students = self._students(source, restriction)
+            if students:
+                hits += find_names(text, students, source, first_names, compact, restriction)
+        return hits
+
+    def caption(self, caption: str | None) -> list[NameHit]:
+        return self._find(caption or "", "caption", self.first_names)
+
+    def path(self, name: str) -> list[NameHit]:
+        """Restricted names in the file name, and in the folder names below ``root`` (without
+        a root: the parent folder's). Folder names are read without the roster's first names
+        (no first name alone is looked for there)."""
+        path = Path(name)
+        hits = self._find(path.name, "filename", self.first_names)
+        folders: tuple[str, ...] = (path.parent.name,) if path.parent.name else ()
+        if self.root is not None:
+            try:
+                folders = path.parent.relative_to(self.root).parts
+            except ValueError:
+                pass
+        for folder in folders:
+            hits += self._find(folder, "folder", None)
+        return hits
+
+    def metadata(self, fields) -> list[NameHit]:
+        """Restricted names in the photo's metadata fields (inspect.metadata.TextField). Only identity
+        fields (people shown, named face regions) are also searched for photo-restricted students."""
+        hits: list[NameHit] = []
+        for item in fields:
+            found = self._find(item.text, f"metadata:{item.field}", self.first_names,
+                               restrictions=RESTRICTIONS if item.identity else ("name",))
+            for hit in found:
+                hit.box = item.box
+            hits += found
+        return hits
+
+    def pictures(self, image, policy: Policy) -> tuple[list[NameHit], str | None]:
+        """Restricted names in the text inside the photo and in every other view of the file that
+        shows something the photo does not (frames, pages, appended images, a stale thumbnail, hidden
+        pixels; not the smoothed copy of a dither), and why some could not be read (or None)."""
+        if not self.anyone:
+            return [], None
+        hits, errors = [], []
+        for view, rgb in image.pictures(for_text=True):
+            found, error = self.picture(rgb, image.name, view, policy)
+            hits += found
+            errors += [error] if error else []
+        return hits, "; ".join(errors) or None
+
+    def picture(self, rgb, name: str, view: str | None, policy: Policy) -> tuple[list[NameHit], str | None]:
+        """Name-restricted students are looked for in every form; photo-restricted ones by full
+        name only, as a review (a certificate or name tag suggests they may be in the photo)."""
+        from consentguard.errors import ModelError
+        from consentguard.inspect.ocr import box_of, joined, read_text
+
+        try:
+            lines = read_text(rgb, policy.detect_mode, policy.ocr_sides)
+        except ModelError:
+            raise
+        except Exception as exc:  # the OCR engine failing on one photo: that photo is not fully checked
+            where = f" (in {view})" if view else ""
+            return [], f"{name}: text in the photo{where} could not be read ({exc}): names in it cannot be checked"
+        text, spans = joined(lines)
+        hits = self._find(text, "ocr", self.first_names, compact=True)
+        for hit in hits:
+            hit.box = box_of(spans, hit.start, hit.end)
+            hit.view = view
+        return hits, None
