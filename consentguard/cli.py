@@ -539,12 +539,13 @@ def audit_export(out, verdict, since, until, db_path):
 
     Example: consentguard audit export --since 2026-09-01 --out audit.csv
     """
-    from consentguard.store.audit import export_csv, query
+    from consentguard.output.report import export_audit_csv
+    from consentguard.store.audit import query
 
     for day in (since, until):
         if day is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
             raise click.BadParameter(f"{day!r} is not a date like 2026-09-01")
-    export_csv(query(open_database(db_path, create=False), verdict, since, until), out)
+    export_audit_csv(query(open_database(db_path, create=False), verdict, since, until), out)
 
 
 @cli.group(cls=Group)

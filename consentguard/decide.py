@@ -21,15 +21,12 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from consentguard.match.index import Student
-from consentguard.policy import Policy
+from consentguard.policy import DEFAULTS, Policy
 
-if TYPE_CHECKING:  # names.py reads NAME_STRENGTH from here: no import back at run time
-    from consentguard.match.names import NameHit
 
 
 class Verdict(enum.StrEnum):
@@ -137,6 +134,43 @@ def name_strength(form: str, source: str, restriction: str = "name") -> Verdict 
     """The verdict of a hit of ``form`` in ``source`` for a student of ``restriction``
     (:data:`NAME_STRENGTH`), or None: that form is not looked for there."""
     return NAME_STRENGTH[form][_COLUMNS[restriction, source.split(":", 1)[0]]]
+
+
+#: A name found in text: evidence from :mod:`consentguard.match.names`, judged here.
+@dataclass
+class NameHit:
+    student_number: str
+    text: str      # the exact words found, as written
+    source: str    # caption | ocr | metadata:<field> | filename | folder
+    form: str      # see FORMS
+    strength: Verdict  # block | review: consentguard.decide.name_strength(form, source, restriction)
+    start: int
+    end: int
+    box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (OCR text, face region)
+    restriction: str = "name"  # name: a name-restricted student is named; photo: a photo-restricted one is shown
+    matched: str | None = None  # fuzzy hits: the name as the roster writes it ("Maximiliano Villanueva")
+    view: str | None = None  # OCR text in another picture of the file ("frame 3 of 12"); its box is there
+
+    def to_json(self) -> dict:
+        doc = {"student_number": self.student_number, "text": self.text, "source": self.source,
+               "form": self.form, "strength": self.strength, "span": [self.start, self.end],
+               "restriction": self.restriction}
+        if self.box is not None:
+            doc["box"] = list(self.box)
+        if self.matched is not None:
+            doc["matched"] = self.matched
+        if self.view is not None:
+            doc["view"] = self.view
+        return doc
+
+
+#: How each form is described in a reason.
+DESCRIBE = {"full": "full name", "last_first": "last name, first name", "joined": "name written as one word",
+            "nickname": "nickname and last name", "part_surname": "first name and part of the surname",
+            "first_initial": "first name and last initial", "initials": "initials",
+            "file_initial": "initial and last name in a file name",
+            "first_only": f"first name alone, shared by at most {DEFAULTS['first_only_max_shared']} students",
+            "fuzzy": "full name with a typo: at most one letter different in each word"}
 
 
 def searched(source: str, restriction: str) -> bool:
@@ -408,8 +442,6 @@ def same_student_twice(results: list[FaceResult], context: RosterContext) -> lis
 
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
-    from consentguard.match.names import DESCRIBE  # names.py imports this module
-
     where = (f" in {hit.view}" if hit.view else "") + (f" at {_box(hit.box)}" if hit.box is not None else "")
     who = _who(context, hit.student_number)
     if hit.restriction == "photo" and hit.source.startswith("metadata"):

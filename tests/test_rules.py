@@ -194,13 +194,14 @@ def test_expired_releases_are_restricted_from_the_day_after(tmp_path):
 
 def test_one_csv_writer_for_scan_reports_and_the_audit_export():
     from consentguard.output.report import csv_text, write_csv
-    from consentguard.store.audit import EXPORT_FIELDS, export_csv
+    from consentguard.output.report import export_audit_csv
+    from consentguard.store.audit import EXPORT_FIELDS
 
     out = io.StringIO()
     write_csv(out, ["a", "b"], [["=1+1", None]])
     assert out.getvalue() == "a,b\r\n'=1+1,\r\n"
     audit = io.StringIO()
-    export_csv([{**dict.fromkeys(EXPORT_FIELDS), "file_name": "@x.jpg", "reasons": json.dumps(["r1", "r2"])}], audit)
+    export_audit_csv([{**dict.fromkeys(EXPORT_FIELDS), "file_name": "@x.jpg", "reasons": json.dumps(["r1", "r2"])}], audit)
     row = audit.getvalue().splitlines()[1].split(",")
     assert "'@x.jpg" in row and "r1 | r2" in row
     assert csv_text([{"verdict": BLOCK, "path": "-p.jpg", "faces": [], "student_numbers": [], "reasons": [],

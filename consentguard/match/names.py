@@ -59,11 +59,11 @@ import html
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterable
 
-from consentguard.decide import NAME_STRENGTH, Verdict, name_strength
+from consentguard.decide import DESCRIBE, NAME_STRENGTH, NameHit, Verdict, name_strength  # noqa: F401 (NameHit, DESCRIBE: kept importable here)
 from consentguard.match.index import Student
 from consentguard.match.nicknames import variants
 from consentguard.policy import DEFAULTS
@@ -402,33 +402,6 @@ def _name_spellings(name: str) -> tuple[tuple[str, ...], ...]:
 
 def name_spellings(name: str) -> list[list[str]]:
     return [list(words) for words in _name_spellings(name) if words]
-
-
-@dataclass
-class NameHit:
-    student_number: str
-    text: str      # the exact words found, as written
-    source: str    # caption | ocr | metadata:<field> | filename | folder
-    form: str      # see FORMS
-    strength: Verdict  # block | review: consentguard.decide.name_strength(form, source, restriction)
-    start: int
-    end: int
-    box: tuple[int, int, int, int] | None = field(default=None)  # where in the photo (OCR text, face region)
-    restriction: str = "name"  # name: a name-restricted student is named; photo: a photo-restricted one is shown
-    matched: str | None = None  # fuzzy hits: the name as the roster writes it ("Maximiliano Villanueva")
-    view: str | None = None  # OCR text in another picture of the file ("frame 3 of 12"); its box is there
-
-    def to_json(self) -> dict:
-        doc = {"student_number": self.student_number, "text": self.text, "source": self.source,
-               "form": self.form, "strength": self.strength, "span": [self.start, self.end],
-               "restriction": self.restriction}
-        if self.box is not None:
-            doc["box"] = list(self.box)
-        if self.matched is not None:
-            doc["matched"] = self.matched
-        if self.view is not None:
-            doc["view"] = self.view
-        return doc
 
 
 @dataclass
@@ -812,15 +785,6 @@ def _whole_word(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 _RANK = {form: rank for rank, form in enumerate(FORMS)}
-
-#: How each form is described in a reason.
-DESCRIBE = {"full": "full name", "last_first": "last name, first name", "joined": "name written as one word",
-            "nickname": "nickname and last name", "part_surname": "first name and part of the surname",
-            "first_initial": "first name and last initial", "initials": "initials",
-            "file_initial": "initial and last name in a file name",
-            "first_only": f"first name alone, shared by at most {FIRST_ONLY_MAX_SHARED} students",
-            "fuzzy": "full name with a typo: at most one letter different in each word"}
-
 
 def _dedupe(hits: list[NameHit]) -> list[NameHit]:
     """One hit per student and place: the strongest, longest; none inside another of the same student."""

@@ -65,6 +65,17 @@ def write_csv(out, header, rows, max_cell: int | None = None) -> None:
     writer.writerows([[_cell(v, max_cell) for v in row] for row in rows])
 
 
+def export_audit_csv(rows: list[dict], out) -> None:
+    """Audit rows (:func:`consentguard.store.audit.query`) as CSV into ``out``, reasons and student
+    numbers joined with ' | ', through the one CSV writer (formula-like cells defused)."""
+    from consentguard.store.audit import EXPORT_FIELDS
+
+    def cell(field, value):
+        return " | ".join(json.loads(value)) if field in ("reasons", "student_numbers") and value else value
+
+    write_csv(out, EXPORT_FIELDS, [[cell(f, row[f]) for f in EXPORT_FIELDS] for row in rows])
+
+
 def write_scan_csv(results: list[dict], path, status: str | None = None,
                    not_checked: list[tuple] = (), warnings: list[str] = ()) -> None:
     """One row per photo, worst first; reasons joined with ' | '. When not everything was checked,

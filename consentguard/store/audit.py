@@ -210,14 +210,3 @@ def query(db: sqlite_utils.Database, verdict: str | None = None, since: str | No
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else "")
     return [dict(zip(EXPORT_FIELDS, r)) for r in db.execute(sql, params)]
-
-
-def export_csv(rows: list[dict], out) -> None:
-    """Audit rows as CSV into ``out`` (reasons and student numbers joined with ' | '), through the
-    one CSV writer (:func:`consentguard.output.report.write_csv`: formula-like cells defused)."""
-    from consentguard.output.report import write_csv
-
-    def cell(field, value):
-        return " | ".join(json.loads(value)) if field in ("reasons", "student_numbers") and value else value
-
-    write_csv(out, EXPORT_FIELDS, [[cell(f, row[f]) for f in EXPORT_FIELDS] for row in rows])

@@ -20,7 +20,8 @@ from consentguard.match import index as face_index
 from consentguard.roster.consent import CHANNELS
 from consentguard.runners.scan import boxed_thumbnail
 from consentguard.runners.workers import worker_checker
-from consentguard.store.audit import OverrideError, export_csv, query, record_doc, record_override
+from consentguard.output.report import export_audit_csv
+from consentguard.store.audit import OverrideError, query, record_doc, record_override
 from consentguard.store.roster import school_ids
 from consentguard.web import batches as drops
 from consentguard.web.security import MAX_UPLOAD_BYTES, SESSION_COOKIE
@@ -273,7 +274,7 @@ def audit_page():
 def audit_csv():
     verdict, since, until = _filters()
     out = io.StringIO()
-    export_csv(query(get_db(), verdict, since, until), out)
+    export_audit_csv(query(get_db(), verdict, since, until), out)
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="consentguard-audit.csv"'
