@@ -18,9 +18,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def main() -> None:
-    from browser import chromium, drop_files, wait_for_results
+    from helpers.browser import chromium, drop_files, wait_for_results
     from selenium.webdriver.common.by import By
-    from test_web import start_server
+    from helpers.web import start_server
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results.png")

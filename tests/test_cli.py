@@ -89,6 +89,7 @@ def test_sync_without_photo_restrictions_exits_0(tmp_path):
     assert r.exit_code == 0 and "protection is weaker" not in r.output
 
 
+@pytest.mark.faces
 def test_caption_only_check_and_exit_statuses(tmp_path):
     """No faces involved: a plain image, captions decide; exit 4 / 3 / 0."""
     from PIL import Image
@@ -107,6 +108,7 @@ def test_caption_only_check_and_exit_statuses(tmp_path):
     assert bad.output.rstrip().endswith("2 photos: 1 error, 1 pass")
 
 
+@pytest.mark.faces
 def test_json_document(tmp_path):
     from PIL import Image
     export = write_export(tmp_path / "e.csv", [student("1", "Priya", "Natarajan", name="Y")])
@@ -123,6 +125,7 @@ def test_json_document(tmp_path):
     assert res["roster_sync_id"] == 1 and res["thresholds"]["block_distance"] == 0.50
 
 
+@pytest.mark.faces
 def test_caption_file(tmp_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Priya", "Natarajan", name="Y")])
     run("sync", str(export), db=tmp_path / "cg.db")

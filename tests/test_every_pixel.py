@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 from consentguard import Checker, open_db
 from consentguard.inspect.image import decode_image
 from conftest import R
-from metadata_helpers import exif_with_thumbnail
+from helpers.metadata import exif_with_thumbnail
 
 pytestmark = pytest.mark.faces
 

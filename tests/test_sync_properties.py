@@ -9,6 +9,7 @@
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ def expected(row) -> tuple[int, int]:
     return int(media or photo), int(media or name)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(EXPORT, min_size=1, max_size=6))
 def test_latest_listing_decides_and_absence_never_clears(exports):
@@ -51,6 +53,7 @@ def test_latest_listing_decides_and_absence_never_clears(exports):
 BAD = st.sampled_from(["empty", "header_only", "no_consent_column", "big_drop"])
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(EXPORT, BAD)
 def test_refused_sync_changes_nothing(export, bad):

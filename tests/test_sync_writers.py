@@ -16,6 +16,7 @@ from consentguard.errors import SyncRefused
 from conftest import ROOT, student, write_export
 
 
+@pytest.mark.slow
 def test_a_second_sync_waits_then_refuses_clearly(tmp_path, db_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", name="Y")])
     sync_roster(open_db(db_path), export)

@@ -21,23 +21,10 @@ from consentguard import Checker, Policy, open_db
 from consentguard.inspect.metadata import read_metadata
 from consentguard.web import ServeError, _init_worker, check_bind, create_app
 from conftest import R
+from helpers.photos import distant
+from helpers.web import start_server
 
 pytestmark = pytest.mark.faces
-
-
-@pytest.fixture(scope="module")
-def db_file(face_roster, tmp_path_factory):
-    path = tmp_path_factory.mktemp("web") / "cg.db"
-    shutil.copy(face_roster, path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def pool(db_file):
-    executor = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                   initargs=(str(db_file), Policy()))
-    yield executor
-    executor.shutdown()
 
 
 @pytest.fixture
@@ -109,7 +96,6 @@ def test_bad_uploads(client, faces):
 
 
 def test_override_a_review_with_a_reason(client, faces, tmp_path):
-    from test_faces_e2e import distant
     photo = distant(faces.clear_other, 40, tmp_path, "far.jpg")
     body = post_photo(client, photo.read_bytes(), "far.jpg").get_json()
     assert body["result"]["verdict"] == "review"
@@ -169,15 +155,6 @@ def test_serve_refuses_to_start_on_the_network_without_a_token(db_file):
                           capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: refusing to listen on 0.0.0.0 without an access token")
-
-
-def start_server(db_file, *extra):
-    proc = subprocess.Popen([sys.executable, "-m", "consentguard", "serve", "--port", "0", "--workers", "1",
-                             "--db", str(db_file), *extra], stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    match = re.search(r"listening on (http://127\.0\.0\.1:\d+/)", line)
-    assert match, line
-    return proc, match.group(1)
 
 
 def children(pid: int) -> set[int]:
@@ -324,7 +301,6 @@ def test_other_host_names_are_refused(client, db_file, pool):
 
 
 def test_override_inputs_are_bounded_and_released_once(client, faces, tmp_path):
-    from test_faces_e2e import distant
     photo = distant(faces.clear_other, 40, tmp_path, "far.jpg")
     body = post_photo(client, photo.read_bytes(), "far.jpg").get_json()
     assert body["result"]["verdict"] == "review"
