@@ -172,6 +172,7 @@ def drop(faces, tmp_path_factory):
 def real_faces(faces):
     """Two real faces: R (photo-restricted) in another photo than the portrait, and a stranger."""
     from consentguard.inspect.image import sha256_bytes
+
     from helpers.photos import face_of
 
     found = {}
@@ -185,6 +186,7 @@ def real_faces(faces):
 
 _RUNNING: list = [None]  # the test item whose setup or body is running, if any
 _BROKEN = pytest.StashKey[list]()
+_WAITED = pytest.StashKey[dict]()  # seconds the test process waited for a CPU, per phase
 
 
 def pytest_addoption(parser):
@@ -250,29 +252,41 @@ def _guard_chromium() -> None:
     WebDriver.__init__ = __init__
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
+def _cpu_wait() -> float:
+    """Seconds this process has waited for a CPU so far (Linux's schedstat; 0 elsewhere): on a
+    machine shared with other work, that wait is not the test's own slowness."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _running(item, phase: str):
+    """Mark ``item`` as running (for the guards) and note how long its process waited for a CPU."""
     _RUNNING[0] = item
+    start = _cpu_wait()
     try:
         return (yield)
     finally:
         _RUNNING[0] = None
+        item.stash.setdefault(_WAITED, {})[phase] = _cpu_wait() - start
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _running(item, "setup"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    _RUNNING[0] = item
-    try:
-        return (yield)
-    finally:
-        _RUNNING[0] = None
+    return (yield from _running(item, "call"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Turn a passing report into a failure when the test broke a tier rule: loaded what its
     markers do not allow (caught even if the code under test swallowed the failure), or, in the
-    fast tier, took longer than SLOW_SECONDS."""
+    fast tier, took longer than SLOW_SECONDS (not counting time spent waiting for a busy CPU)."""
     report = yield
     if call.when == "teardown" or not report.passed:
         return report
@@ -280,8 +294,9 @@ def pytest_runtest_makereport(item, call):
     item.stash[_BROKEN] = []  # reported once
     fast = item.config.getoption("--fast")
     unmarked = not any(item.get_closest_marker(m) for m in ("faces", "browser", "slow"))
-    if fast and unmarked and call.duration > SLOW_SECONDS:
-        problems.append(f"{item.nodeid} took {call.duration:.1f} s in {call.when} (over {SLOW_SECONDS:g} s "
+    took = call.duration - item.stash.get(_WAITED, {}).get(call.when, 0.0)
+    if fast and unmarked and took > SLOW_SECONDS:
+        problems.append(f"{item.nodeid} took {took:.1f} s in {call.when} (over {SLOW_SECONDS:g} s "
                         "in the fast tier): add @pytest.mark.slow, or make it faster")
     if problems:
         report.outcome = "failed"
