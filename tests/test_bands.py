@@ -3,7 +3,6 @@ passes only when clearly recognised as a permitted student under the band's stri
 with no photo-restricted student near; below the floor a face never passes. Table tests of the pure
 decision, with the thresholds spelled out so that a recalibration does not silently change them."""
 
-import numpy as np
 import pytest
 
 from consentguard.decide import FaceEvidence, RosterContext, decide, small_face_cleared
@@ -90,11 +89,11 @@ def test_real_small_faces_through_the_product(tmp_path, faces):
     small face passes as them, the restricted student's blocks, a face under the floor never passes."""
     import shutil
 
-    from conftest import C, R, student, write_export
-    from helpers.photos import distant
-
     from consentguard import open_db, sync_roster
     from consentguard.runners.check import Checker
+
+    from conftest import C, R, student, write_export
+    from helpers.photos import distant
 
     (tmp_path / "p").mkdir()
     shutil.copy(faces.restricted_portrait, tmp_path / "p" / f"{R}.jpg")

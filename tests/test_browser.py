@@ -10,6 +10,7 @@ from PIL import Image
 
 from consentguard import Checker, open_db
 from consentguard.inspect.metadata import read_metadata
+
 from conftest import R
 from helpers.browser import chromium, drop_files, wait_for_results
 from helpers.photos import distant

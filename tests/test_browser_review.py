@@ -8,6 +8,7 @@ import pytest
 
 from consentguard import open_db
 from consentguard.review import save_items
+
 from conftest import R
 from helpers.browser import chromium
 from helpers.review import person_item

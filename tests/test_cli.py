@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from consentguard.cli import cli
+
 from conftest import ROOT, student, write_export
 
 

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from consentguard import Checker, open_db
+
 from conftest import R
 from helpers.photos import distant
 
@@ -133,6 +134,7 @@ def test_thorough_mode_finds_distant_face(face_roster, faces, tmp_path):
 def test_index_all_recognises_permitted_students(tmp_path, faces):
     """Index policy 'all': the clear student's encodings are stored and recognised."""
     from consentguard import sync_roster
+
     from conftest import C, student, write_export
 
     portraits = tmp_path / "portraits"
@@ -223,6 +225,7 @@ def test_school_decides_whether_an_unjudgeable_face_needs_review(faces, tmp_path
 
     from consentguard import sync_roster
     from consentguard.cli import cli
+
     from conftest import C, student, write_export
 
     portraits = tmp_path / "portraits"

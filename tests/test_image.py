@@ -140,6 +140,7 @@ def test_later_frames_are_turned_upright_like_the_first():
 
 def test_jpeg_end_follows_segments_past_an_exif_thumbnail():
     from consentguard.inspect.image import jpeg_end
+
     from helpers.metadata import exif_with_thumbnail
 
     thumb = encode(Image.new("RGB", (16, 16), "red"), "JPEG")

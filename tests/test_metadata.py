@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from consentguard.inspect.metadata import MetadataError, read_metadata
+
 from helpers.metadata import exif, iptc_segment, save_jpeg, xmp
 
 

@@ -7,7 +7,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consentguard.match.index import Student
-from consentguard.match.names import APOSTROPHES, COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
+from consentguard.match.names import (
+    APOSTROPHES,
+    COMMON_WORDS,
+    FORMS,
+    RosterNames,
+    find_names,
+    first_name_counts,
+    fold,
+    scrub,
+    tokenize,
+)
 from consentguard.match.nicknames import variants
 
 PRIYA = Student("2", "Priya", "Natarajan", False, True)
@@ -371,6 +381,7 @@ def name_checker(tmp_path_factory):
     file name and the metadata are judged. A real SQLite roster."""
     from consentguard import Checker, open_db, sync_roster
     from consentguard.policy import Policy
+
     from conftest import student, write_export
 
     work = tmp_path_factory.mktemp("names")

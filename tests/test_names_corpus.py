@@ -5,6 +5,7 @@ permitted students or places; a name used in another sense may cost a review, ne
 import pytest
 
 from consentguard import Checker, open_db, sync_roster
+
 from helpers import names_corpus as ev
 
 

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from consentguard import Checker, Policy, open_db
+from consentguard.inspect.ocr import box_of, joined, read_text
 from consentguard.match.index import Student
 from consentguard.match.names import find_names
-from consentguard.inspect.ocr import box_of, joined, read_text
 
 
 def card(text: str, size: int, angle: float = 0) -> Image.Image:

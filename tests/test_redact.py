@@ -9,6 +9,7 @@ from PIL import Image
 from consentguard import Checker, open_db
 from consentguard.cli import cli
 from consentguard.inspect.metadata import read_metadata
+
 from conftest import R
 from helpers.metadata import exif, iptc_segment, save_jpeg, xmp
 

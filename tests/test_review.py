@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageOps
+from PIL import Image
 
 from consentguard import open_db
 from consentguard.cli import cli
+
 from conftest import C, R
 from helpers.photos import face_of
 from helpers.review import person_item
@@ -147,8 +148,8 @@ def test_confirmed_face_of_a_restricted_student_becomes_a_reference(db_file, rea
     """The face confirmed as R is stored like a portrait: the index matches it from the next check,
     a roster sync keeps it, index purge --all deletes its encoding (and the item's biometrics)."""
     from consentguard import Checker, sync_roster
-    from consentguard.store.db import latest_sync_id
     from consentguard.match.index import load_index
+    from consentguard.store.db import latest_sync_id
 
     item = person_item(real_faces, keys=("r",))
     db = saved(db_file, item)
@@ -223,8 +224,8 @@ def test_photo_item_is_cleared_for_the_whole_photo(db_file, faces):
 
 
 def test_undo_reopens_the_item_removes_the_reference_and_is_audited(db_file, real_faces):
-    from consentguard.store.audit import verify
     from consentguard.review import decisions_for
+    from consentguard.store.audit import verify
 
     item = person_item(real_faces, keys=("r",))
     db = saved(db_file, item)
@@ -394,10 +395,10 @@ def test_an_item_in_review_again_after_its_decision_is_open_again(db_file, real_
     'review decide' refused it as already decided)."""
     from dataclasses import replace
 
-    from consentguard.runners.check import Checker
     from consentguard.decide import FaceEvidence
     from consentguard.people import PhotoEvidence
     from consentguard.review import save_items
+    from consentguard.runners.check import Checker
 
     path, sha, face, _ = real_faces["r"]
     db = open_db(db_file)
@@ -431,10 +432,10 @@ def test_a_face_cleared_by_eye_is_in_review_again_for_a_student_restricted_since
     photo passed on the old look)."""
     from dataclasses import replace
 
-    from consentguard.runners.check import Checker
     from consentguard.decide import FaceEvidence
     from consentguard.people import PhotoEvidence
     from consentguard.review import save_items
+    from consentguard.runners.check import Checker
 
     amelia = "900004"
     path, sha, face, _ = real_faces["r"]

@@ -300,6 +300,7 @@ def test_a_sync_during_the_scan_is_survived_and_later_photos_follow_it(tmp_path,
     checked after the sync is judged against the new roster, and the summary says so."""
     from consentguard import sync_roster
     from consentguard.output.report import scan_lines
+
     from conftest import C, N, R, student, write_export
     root = tmp_path / "event"
     root.mkdir()

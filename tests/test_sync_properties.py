@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from consentguard import open_db, sync_roster
 from consentguard.errors import SyncRefused
 from consentguard.roster.sync import current_snapshots
+
 from conftest import HEADER, student, write_export
 
 FLAG = st.sampled_from(["", "Y", "N", "yes", "1", "X", "0"])

@@ -12,6 +12,7 @@ from consentguard.cli import cli
 from consentguard.errors import SyncRefused
 from consentguard.roster.history import diff, rollback
 from consentguard.roster.mapping import load_preset
+
 from conftest import R, student, write_export
 
 

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from consentguard import open_db, sync_roster
 from consentguard.cli import cli
-from consentguard.store.db import writer_lock
 from consentguard.errors import SyncRefused
+from consentguard.store.db import writer_lock
+
 from conftest import ROOT, student, write_export
 
 
@@ -88,6 +89,7 @@ def test_rollback_restores_the_face_encodings_of_a_restored_restriction(tmp_path
     import shutil
 
     from consentguard import Checker
+
     from conftest import R
     portraits = tmp_path / "portraits"
     portraits.mkdir()

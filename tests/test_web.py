@@ -3,7 +3,7 @@ real photos, real database), the CLI and the page agreeing, and the real server 
 
 import base64
 import io
-import json
+import multiprocessing as mp
 import re
 import shutil
 import subprocess
@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor
-import multiprocessing as mp
 
 import pytest
 from PIL import Image
@@ -20,6 +19,7 @@ from PIL import Image
 from consentguard import Checker, Policy, open_db
 from consentguard.inspect.metadata import read_metadata
 from consentguard.web import ServeError, _init_worker, check_bind, create_app
+
 from conftest import R
 from helpers.photos import distant
 from helpers.web import start_server
@@ -224,6 +224,7 @@ def test_school_choice(client, faces):
 def test_a_long_running_server_follows_the_nightly_sync(face_roster, faces, tmp_path):
     """A student restricted by tonight's sync is caught by a server started yesterday."""
     from consentguard import sync_roster
+
     from conftest import C, N, student, write_export
 
     db = tmp_path / "cg.db"
