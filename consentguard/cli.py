@@ -16,9 +16,9 @@ import click
 
 from consentguard import __version__
 from consentguard.errors import ConsentGuardError
+from consentguard.policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
 from consentguard.roster.consent import CHANNELS
 from consentguard.store.db import default_db_path
-from consentguard.policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
 
 
 class Group(click.Group):
@@ -184,8 +184,8 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
 
     Example: consentguard check IMG_0412.jpg --caption "Maria at the fair"
     """
-    from consentguard.runners.check import Checker, exit_status
     from consentguard.output.report import human, json_document
+    from consentguard.runners.check import Checker, exit_status
 
     if caption_file is not None:
         caption = (caption + "\n" if caption else "") + caption_file.read()
@@ -252,8 +252,8 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
 
     Example: consentguard scan /photos/2026-spring-concert --html report.html
     """
-    from consentguard.runners.check import exit_status
     from consentguard.output.report import ScanReports, scan_document, scan_lines
+    from consentguard.runners.check import exit_status
     from consentguard.runners.scan import copy_passed_photos, find_photos, run_scan
 
     db_path = db_path or default_db_path()
@@ -294,9 +294,9 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 
     Example: consentguard redact IMG_0412.jpg --out IMG_0412.safe.jpg
     """
-    from consentguard.runners.check import Checker
-    from consentguard.inspect.image import decode_image, read_file
+    from consentguard.inspect.image import read_file
     from consentguard.output.redact import areas_to_hide, output_format, safe_copy
+    from consentguard.runners.check import Checker
 
     fmt = output_format(str(out))
     policy = Policy().with_(detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
@@ -364,8 +364,8 @@ def roster_list(restricted, unprotected, db_path):
 
     Example: consentguard roster list --restricted
     """
-    from consentguard.roster.consent import describe
     from consentguard.match.index import unprotected as find_unprotected
+    from consentguard.roster.consent import describe
     from consentguard.roster.sync import consents_of, current_snapshots
     db = open_database(db_path, create=False)
     only = set(find_unprotected(db)) if unprotected else None
@@ -423,8 +423,8 @@ def roster_rollback(sync_id, accept_drop, db_path):
 
     Example: consentguard roster rollback 12
     """
-    from consentguard.roster.history import rollback
     from consentguard.match.index import unprotected, unprotected_warning
+    from consentguard.roster.history import rollback
 
     db = open_database(db_path, create=False)
     new_id, d = rollback(db, sync_id, accept_drop)
@@ -482,7 +482,8 @@ def audit_verify(new_anchor, db_path):
 
     Example: consentguard audit verify
     """
-    from consentguard.store.audit import new_anchor as write_new_anchor, verify
+    from consentguard.store.audit import new_anchor as write_new_anchor
+    from consentguard.store.audit import verify
 
     db_file = db_path or default_db_path()
     db = open_database(db_file, create=False)

@@ -18,9 +18,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.store import audit
-from consentguard.roster.consent import CHANNELS
-from consentguard.store.db import latest_sync_id, roster_policies
 from consentguard.decide import ERROR, PASS, REVIEW, Decision, FaceEvidence, RosterContext
 from consentguard.errors import DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
@@ -29,6 +26,9 @@ from consentguard.match.names import NameHit, find_names, first_name_counts, scr
 from consentguard.people import PhotoEvidence, decide_batch
 from consentguard.policy import Policy
 from consentguard.review import FaceDecision, ReviewItem, decisions_for
+from consentguard.roster.consent import CHANNELS
+from consentguard.store import audit
+from consentguard.store.db import latest_sync_id, roster_policies
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112

@@ -33,18 +33,18 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 import numpy as np
 import sqlite_utils
 
-from consentguard.store import audit
 from consentguard.decide import SEVERITY
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
 from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
 from consentguard.policy import Policy
+from consentguard.store import audit
 
 if TYPE_CHECKING:
-    from consentguard.runners.check import Checker
     from consentguard.output.report import ScanReports
     from consentguard.review import ReviewItem
+    from consentguard.runners.check import Checker
 
 THUMBNAIL_PX = 360
 BOX_COLOURS = {"block": (220, 30, 30), "review": (240, 150, 0), "pass": (30, 160, 60)}
@@ -251,11 +251,11 @@ _checker = None
 def _init_worker(db_path: str, policy: Policy, channel: str | None, school: str | None = None,
                  root: str | None = None) -> None:
     global _checker
+    import cv2
+
+    from consentguard.models import face_models
     from consentguard.runners.check import Checker, limit_worker_memory
     from consentguard.store.db import open_db
-    from consentguard.models import face_models
-
-    import cv2
 
     cv2.setNumThreads(1)  # one worker per core already; more threads only contend
     os.environ["CONSENTGUARD_OCR_THREADS"] = "1"

@@ -38,14 +38,14 @@ import secrets
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from consentguard.store.audit import OverrideError, query, record_doc, record_override, write_csv
-from consentguard.roster.consent import CHANNELS
-from consentguard.store.db import open_db
 from consentguard.errors import ConsentGuardError
 from consentguard.inspect.image import sha256_bytes
 from consentguard.match import index as face_index
 from consentguard.policy import Policy
+from consentguard.roster.consent import CHANNELS
 from consentguard.runners.scan import boxed_thumbnail
+from consentguard.store.audit import OverrideError, query, record_doc, record_override, write_csv
+from consentguard.store.db import open_db
 from consentguard.web import batches as drops
 
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
@@ -87,8 +87,8 @@ def _init_worker(db_path: str, policy: Policy, parent: int | None = None) -> Non
 
     if parent is not None:
         _exit_with_parent(parent)
-    from consentguard.runners.check import Checker, limit_worker_memory
     from consentguard.models import face_models
+    from consentguard.runners.check import Checker, limit_worker_memory
 
     cv2.setNumThreads(1)
     os.environ["CONSENTGUARD_OCR_THREADS"] = "1"
@@ -115,8 +115,8 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
     """Check one photo: its result document, a preview with boxes, and a safe copy (if not a pass).
     ``keep`` (a photo of a drop decided together): also its evidence (encodings, close-ups) and a
     preview without boxes, so the server can decide it again with the other photos of its drop."""
-    from consentguard.runners.check import Checker
     from consentguard.output.redact import safe_copy
+    from consentguard.runners.check import Checker
     from consentguard.runners.scan import plain_thumbnail, thumbnail
 
     checker = _current_checker(channel, school)
@@ -640,9 +640,9 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
           admin_token: str | None = None, keep_blocked: str | Path | None = None,
           allow_hosts: tuple[str, ...] = (), behind_proxy: bool = False) -> None:
     """Run the page until interrupted."""
-    from waitress import create_server
-
     import signal
+
+    from waitress import create_server
 
     check_bind(host, token)
     if admin_token is not None and len(admin_token) < MIN_TOKEN:
