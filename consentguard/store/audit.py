@@ -256,9 +256,9 @@ def write_csv(rows: list[dict], out) -> None:
     writer.writerow(EXPORT_FIELDS)
     for row in rows:
         cells = []
-        for field in EXPORT_FIELDS:
-            value = row[field]
-            if field in ("reasons", "student_numbers") and value:
+        for name in EXPORT_FIELDS:
+            value = row[name]
+            if name in ("reasons", "student_numbers") and value:
                 value = " | ".join(json.loads(value))
             cells.append(spreadsheet_safe(value))
         writer.writerow(cells)

@@ -116,7 +116,6 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
     ``keep`` (a photo of a drop decided together): also its evidence (encodings, close-ups) and a
     preview without boxes, so the server can decide it again with the other photos of its drop."""
     from consentguard.output.redact import safe_copy
-    from consentguard.runners.check import Checker
     from consentguard.runners.scan import plain_thumbnail, thumbnail
 
     checker = _current_checker(channel, school)
