@@ -191,7 +191,7 @@ _WAITED = pytest.StashKey[dict]()  # seconds the test process waited for a CPU, 
 
 def pytest_addoption(parser):
     parser.addoption("--fast", action="store_true",
-                     help=f"the fast tier: only tests that are not {FAST_TIER.replace('not ', '')}; "
+                     help="the fast tier: leave out tests marked faces, browser or slow; "
                           f"a test over {SLOW_SECONDS:g} s fails unless marked slow")
 
 

@@ -157,6 +157,7 @@ print("checked", checked)
 """
 
 
+@pytest.mark.slow
 def test_calibration_judges_with_the_product_rules():
     """scripts/calibrate.py cuts each face's nearest list to what the rules read (the two nearest
     students, the nearest restricted and permitted one): every verdict must equal judge_face's with

@@ -16,7 +16,7 @@ from helpers.browser import chromium, drop_files, wait_for_results
 from helpers.photos import distant
 from helpers.web import start_server
 
-pytestmark = [pytest.mark.faces, pytest.mark.browser]
+pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

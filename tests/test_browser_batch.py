@@ -12,7 +12,7 @@ from conftest import R
 from helpers.browser import chromium, drop_files, wait_for_results
 from helpers.web import start_server
 
-pytestmark = [pytest.mark.faces, pytest.mark.browser]
+pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

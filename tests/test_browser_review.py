@@ -14,7 +14,7 @@ from helpers.browser import chromium
 from helpers.review import person_item
 from helpers.web import start_server
 
-pytestmark = [pytest.mark.faces, pytest.mark.browser]
+pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture

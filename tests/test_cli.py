@@ -18,6 +18,7 @@ def run(*args, db=None):
     return runner.invoke(cli, [*args, *extra], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_help_and_roster_commands_do_not_load_dlib(tmp_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")])
     code = f"""
@@ -34,6 +35,7 @@ print("dlib" in sys.modules)
     assert proc.stdout.strip() == "False", proc.stderr
 
 
+@pytest.mark.slow
 def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "consentguard", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("consentguard, version ")

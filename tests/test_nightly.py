@@ -31,6 +31,7 @@ def test_ok_then_refused(tmp_path):
     assert "students in export:     1" in log and "export is empty" in log and log.count("=== ") == 4
 
 
+@pytest.mark.slow
 def test_photo_restricted_without_portrait_reaches_the_monitor(tmp_path):
     """Synced, but a photo-restricted student has no portrait: exit 3, and a line cron mails."""
     done = run(tmp_path, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")]))

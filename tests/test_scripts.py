@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, SHARED_FACES
 
-pytestmark = pytest.mark.faces
+pytestmark = [pytest.mark.faces, pytest.mark.slow]  # each runs a script in a subprocess
 
 
 def test_evaluate_on_group_photo(face_roster, faces, tmp_path):

@@ -47,6 +47,7 @@ def test_a_second_sync_waits_then_refuses_clearly(tmp_path, db_path):
     assert sync_roster(open_db(db_path), export).sync_id  # free again once the holder is gone
 
 
+@pytest.mark.slow
 def test_a_killed_sync_is_marked_interrupted_by_the_next(tmp_path, db_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", name="Y")])
     sync_roster(open_db(db_path), export)

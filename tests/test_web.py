@@ -150,6 +150,7 @@ def test_bind_rules(host, token, message):
     check_bind("0.0.0.0", "long enough token")
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_on_the_network_without_a_token(db_file):
     proc = subprocess.run([sys.executable, "-m", "consentguard", "serve", "--host", "0.0.0.0", "--db", str(db_file)],
                           capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
@@ -169,6 +170,7 @@ def children(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 def test_real_server(db_file, faces):
     proc, url = start_server(db_file)
     try:
@@ -350,6 +352,7 @@ def test_tokens_shorter_than_16_characters_are_refused():
         check_bind("0.0.0.0", "fifteen chars!!")
 
 
+@pytest.mark.slow
 def test_a_worker_over_its_memory_limit_gives_an_error_not_a_crash(faces, face_roster, tmp_path):
     """One huge upload must not starve the other workers: the worker's address space is capped
     (CONSENTGUARD_WORKER_MEMORY_GB) and a photo past it is an error verdict."""
