@@ -11,11 +11,11 @@ Heavy parts (dlib and its models) load on first use, never at import.
 __version__ = "0.1.0"
 
 from consentguard.decide import exit_status  # noqa: E402
-from consentguard.runners.check import Checker, CheckResult  # noqa: E402
-from consentguard.store.db import open_db  # noqa: E402
 from consentguard.errors import ConsentGuardError  # noqa: E402
 from consentguard.policy import Policy  # noqa: E402
 from consentguard.roster.sync import sync_roster  # noqa: E402
+from consentguard.runners.check import Checker, CheckResult  # noqa: E402
+from consentguard.store.db import open_db  # noqa: E402
 
 __all__ = ["Checker", "CheckResult", "ConsentGuardError", "Policy", "exit_status", "open_db",
            "sync_roster", "__version__"]

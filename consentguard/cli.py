@@ -16,9 +16,9 @@ import click
 
 from consentguard import __version__
 from consentguard.errors import ConsentGuardError
+from consentguard.policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
 from consentguard.roster.consent import CHANNELS
 from consentguard.store.db import default_db_path
-from consentguard.policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
 
 
 class Group(click.Group):
@@ -319,9 +319,9 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 
     Example: consentguard redact IMG_0412.jpg --out IMG_0412.safe.jpg
     """
-    from consentguard.runners.check import Checker
-    from consentguard.inspect.image import decode_image, read_file
+    from consentguard.inspect.image import read_file
     from consentguard.output.redact import areas_to_hide, output_format, safe_copy
+    from consentguard.runners.check import Checker
 
     fmt = output_format(str(out))
     db = open_database(db_path, create=False)
@@ -394,8 +394,8 @@ def roster_list(restricted, unprotected, db_path):
 
     Example: consentguard roster list --restricted
     """
-    from consentguard.roster.consent import describe
     from consentguard.match.index import unprotected as find_unprotected
+    from consentguard.roster.consent import describe
     from consentguard.roster.sync import consents_of, current_snapshots
     from consentguard.store.portraits import encoded_counts
     db = open_database(db_path, create=False)
@@ -453,8 +453,8 @@ def roster_rollback(sync_id, accept_drop, db_path):
 
     Example: consentguard roster rollback 12
     """
-    from consentguard.roster.history import rollback
     from consentguard.match.index import unprotected, unprotected_warning
+    from consentguard.roster.history import rollback
 
     db = open_database(db_path, create=False)
     new_id, d = rollback(db, sync_id, accept_drop)
@@ -512,7 +512,8 @@ def audit_verify(new_anchor, db_path):
 
     Example: consentguard audit verify
     """
-    from consentguard.store.audit import new_anchor as write_new_anchor, verify
+    from consentguard.store.audit import new_anchor as write_new_anchor
+    from consentguard.store.audit import verify
 
     db_file = db_path or default_db_path()
     db = open_database(db_file, create=False)

@@ -28,7 +28,6 @@ from consentguard.match.index import Student
 from consentguard.policy import DEFAULTS, Policy
 
 
-
 class Verdict(enum.StrEnum):
     """A verdict on a photo, a face or a name hit. It is its string ("block" == Verdict.BLOCK,
     JSON and the audit trail store "block"), but it orders by severity, not by the alphabet:

@@ -26,7 +26,18 @@ from pathlib import PurePath
 
 import numpy as np
 
-from consentguard.decide import REVIEW, Decision, FaceEvidence, FaceResult, RosterContext, combine, judge_decided, judge_person, photo_problems, quality_problem
+from consentguard.decide import (
+    REVIEW,
+    Decision,
+    FaceEvidence,
+    FaceResult,
+    RosterContext,
+    combine,
+    judge_decided,
+    judge_person,
+    photo_problems,
+    quality_problem,
+)
 from consentguard.match.names import NameHit
 from consentguard.policy import Policy
 from consentguard.review import FaceDecision, ReviewItem

@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlite_utils
 
-from consentguard.store import audit, portraits as stored_portraits, review as stored, roster as stored_roster
-from consentguard.store.connection import now, os_user, transaction
 from consentguard.errors import ConsentGuardError
+from consentguard.store import audit
+from consentguard.store import portraits as stored_portraits
+from consentguard.store import review as stored
+from consentguard.store import roster as stored_roster
+from consentguard.store.connection import now, os_user, transaction
 
 DECISIONS = ("is", "not", "cleared")
 #: Shortest side of a stored close-up: big enough for a person to tell two faces apart
@@ -379,8 +382,8 @@ def add_reference(db: sqlite_utils.Database, item: ReviewItem, index: int, stude
     like a portrait's. Only for students the index keeps (photo-restricted, or a release that can
     expire): a permitted student's face is never stored. False if not stored (not needed, no
     encoding kept, or this photo is already one of theirs)."""
-    from consentguard.store.db import latest_sync_id
     from consentguard.match.index import encoding_to_blob, portrait_box
+    from consentguard.store.db import latest_sync_id
 
     encoding = item.encodings[index] if index < len(item.encodings) else None
     if encoding is None:

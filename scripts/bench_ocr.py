@@ -61,8 +61,8 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
             read = []
             for size, (x1, y1, x2, y2) in placed:
-                texts = " ".join(l.text for l in lines if x1 - 20 <= l.box[0] and l.box[2] <= x2 + 20
-                                 and y1 - 20 <= l.box[1] and l.box[3] <= y2 + 20)
+                texts = " ".join(line.text for line in lines if x1 - 20 <= line.box[0] and line.box[2] <= x2 + 20
+                                 and y1 - 20 <= line.box[1] and line.box[3] <= y2 + 20)
                 read.append("yes" if "Natarajan" in texts.replace(" ", "") else "-")
             print(f"{mode:<9}{OCR_SIDE[mode]:>10}{angle:>7}{statistics.median(times):>9.2f}  "
                   + " ".join(f"{s}:{r}" for s, r in zip(SIZES, read)))

@@ -38,9 +38,10 @@ THRESHOLDS = (0.40, 0.42, 0.44, 0.45, 0.46, 0.48, 0.50, 0.52, 0.55, 0.58, 0.60)
 
 
 def encode_all(lfw: Path, cache: Path = CACHE, limit: int | None = None) -> None:
+    from PIL import Image
+
     from consentguard.inspect.faces import Face, detect_faces, encode_face, sharpness
     from consentguard.inspect.image import load_image
-    from PIL import Image
 
     people = sorted(p for p in lfw.iterdir() if p.is_dir())[:limit]
     rows = {k: [] for k in ("names", "files", "widths", "plain", "small", "sharp", "small_sharp")}

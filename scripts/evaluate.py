@@ -78,7 +78,7 @@ def evaluate(folder: Path, manifest: Path, db_path=None, thorough=False, channel
     for photo, labels in read_manifest(manifest).items():
         result = checker.check_path(folder / photo)
         detected = slim(result.to_json())["faces"]
-        has_restricted = any(l["student"] in restricted for l in labels)
+        has_restricted = any(label["student"] in restricted for label in labels)
         if not has_restricted:
             photos_clean += 1
             photos_clean_review += result.verdict == "review"
@@ -265,7 +265,7 @@ def measure(set_dir: Path, db_path: Path, policy, workers: int) -> dict:
     fig["seconds"]["groups"] = time.monotonic() - t
     fig["group_review"] = (sum(r["verdict"] == "review" for r in groups.values()), len(groups))
     fig["group_blocked"] = (sum(r["verdict"] == "block" for r in groups.values()), len(groups))
-    faces = [(face_verdict(l["box"], groups[p]["faces"])) for p, rows in labels.items() for l in rows]
+    faces = [(face_verdict(label["box"], groups[p]["faces"])) for p, rows in labels.items() for label in rows]
     fig["group_faces"] = (sum(v != "missed" for v in faces), len(faces))
     fig["causes_groups"] = causes(list(groups.values()))
 
@@ -273,18 +273,18 @@ def measure(set_dir: Path, db_path: Path, policy, workers: int) -> dict:
     labels = read_labels(set_dir / "event.csv")
     event, items = scan_folder(db_path, set_dir / "event", policy, workers)
     fig["seconds"]["event"] = time.monotonic() - t
-    with_restricted = [p for p, rows in labels.items() if any(l["student"] in restricted for l in rows)]
+    with_restricted = [p for p, rows in labels.items() if any(label["student"] in restricted for label in rows)]
     fig["event_photos"] = len(event)
-    fig["event_people"] = len({l["student"] for rows in labels.values() for l in rows})
-    fig["event_restricted_people"] = len({l["student"] for rows in labels.values() for l in rows} & restricted)
+    fig["event_people"] = len({label["student"] for rows in labels.values() for label in rows})
+    fig["event_restricted_people"] = len({label["student"] for rows in labels.values() for label in rows} & restricted)
     fig["event_missed"] = (sum(event[p]["verdict"] not in FLAGGED for p in with_restricted), len(with_restricted))
     fig["event_review"] = sum(r["verdict"] == "review" for r in event.values())
     fig["event_blocked"] = sum(r["verdict"] == "block" for r in event.values())
     fig["event_clear_flagged"] = (sum(event[p]["verdict"] in FLAGGED for p in event if p not in with_restricted),
                                   len(event) - len(with_restricted))
     fig["review_items"] = None if items is None else len(items)
-    faces = [face_verdict(l["box"], event[p]["faces"]) for p, rows in labels.items() for l in rows
-             if l["student"] in restricted]
+    faces = [face_verdict(label["box"], event[p]["faces"]) for p, rows in labels.items() for label in rows
+             if label["student"] in restricted]
     fig["event_restricted_faces"] = (sum(v in FLAGGED for v in faces), sum(v == "missed" for v in faces), len(faces))
     return fig
 
@@ -328,6 +328,7 @@ def table(fig: dict) -> str:
 
 def run_suite(args) -> None:
     import tempfile
+
     from consentguard import Policy
     build = {"n_people": args.people, "groups": args.groups, "event_photos": args.event_photos,
              "event_people": args.event_people, "event_restricted": args.event_restricted,

@@ -6,8 +6,8 @@
     tests/corpus/names/images.tsv     file <TAB> where the name is <TAB> text <TAB> expected hits
 
 The captions and the image manifest are committed (reviewable); the images are
-rendered from the manifest by ``render_images`` (scripts/evaluate_names.py and
-the tests call it) into a cache folder. Run again only to change the corpus.
+rendered from the manifest by ``render_images`` (tests/helpers/names_corpus.py: scripts/evaluate_names.py
+and the tests call it) into a cache folder. Run again only to change the corpus.
 
 Usage: python scripts/make_names_corpus.py
 """

@@ -9,7 +9,6 @@ Usage: python scripts/screenshot.py [--out docs/results.png]
 """
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,9 +17,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def main() -> None:
-    from browser import chromium, drop_files, wait_for_results
     from selenium.webdriver.common.by import By
-    from test_web import start_server
+
+    from helpers.browser import chromium, drop_files, wait_for_results
+    from helpers.web import start_server
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results.png")

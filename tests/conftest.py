@@ -1,17 +1,26 @@
-"""Shared fixtures: real SQLite files, real face photos, real exports.
+"""Shared fixtures: real SQLite files, real face photos, real exports; and the test tiers.
 
 Face photos come from ``../shared/faces`` (or ``$CONSENTGUARD_FACES``). On a
 machine without it, the face tests use the photos in face_recognition's PyPI
 sdist (fetched and cached by scripts/fetch_test_photos.py) instead of skipping.
+
+Tiers (see docs/development.md): ``pytest --fast`` (``scripts/test --fast``) runs every test not
+marked ``faces`` (loads the dlib/CenterFace models), ``browser`` (drives Chromium) or ``slow``.
+The markers are enforced, not a convention: a test that loads the face models without ``faces``
+or starts Chromium without ``browser`` fails in every run, and in the fast tier a test whose
+setup or body takes longer than ``SLOW_SECONDS`` fails, each with a line saying which marker to add.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import multiprocessing as mp
 import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +30,11 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FACES = Path(os.environ.get("CONSENTGUARD_FACES", ROOT.parent / "shared" / "faces"))
 PYPI_FACES = ROOT / ".cache" / "pypi_faces"
+
+FAST_TIER = "not faces and not browser and not slow"
+# A fast-tier test may take this long (setup, or its body) before it must be marked slow. Generous:
+# the machines running the tests are shared; $CONSENTGUARD_SLOW_SECONDS overrides it.
+SLOW_SECONDS = float(os.environ.get("CONSENTGUARD_SLOW_SECONDS", "2.5"))
 
 HEADER = ["Student_Number", "First_Name", "Middle_Name", "Last_Name", "Grade_Level", "SchoolID",
           "Enroll_Status", "Media_Opt_Out", "Photo_Opt_Out", "Name_Opt_Out"]
@@ -120,3 +134,171 @@ def face_roster(tmp_path_factory, faces) -> Path:
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "consentguard.db"
+
+
+@pytest.fixture(scope="module")
+def db_file(face_roster, tmp_path_factory):
+    """A module's own copy of the face roster (the web tests write checks into it)."""
+    path = tmp_path_factory.mktemp("web") / "cg.db"
+    shutil.copy(face_roster, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pool(db_file):
+    """One real worker process for the web app, as ``consentguard serve`` starts it."""
+    from consentguard import Policy
+    from consentguard.runners.workers import init_worker as _init_worker
+
+    executor = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                   initargs=(str(db_file), Policy()))
+    yield executor
+    executor.shutdown()
+
+
+@pytest.fixture(scope="module")
+def drop(faces, tmp_path_factory):
+    """A clear photo of the restricted student R, and a wide shot made from it where R's face is
+    28 px wide: matched at about 0.52 (only 'review' on its own), yet within about 0.38 of the
+    clear face."""
+    from helpers.photos import distant
+
+    source = next(p for p in (faces.restricted_portrait.parent / "obama2.jpg", faces.restricted_other) if p.is_file())
+    small = distant(source, 28, tmp_path_factory.mktemp("drop"), "wide.jpg")
+    return source, small
+
+
+@pytest.fixture(scope="module")
+def real_faces(faces):
+    """Two real faces: R (photo-restricted) in another photo than the portrait, and a stranger."""
+    from consentguard.inspect.image import sha256_bytes
+
+    from helpers.photos import face_of
+
+    found = {}
+    for key, path in (("r", faces.restricted_other), ("s", faces.stranger)):
+        rgb, face = face_of(path)
+        found[key] = (str(path), sha256_bytes(path.read_bytes()), face, rgb)
+    return found
+
+
+# ---- the tiers: markers enforced --------------------------------------------------------------
+
+_RUNNING: list = [None]  # the test item whose setup or body is running, if any
+_BROKEN = pytest.StashKey[list]()
+_WAITED = pytest.StashKey[dict]()  # seconds the test process waited for a CPU, per phase
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true",
+                     help="the fast tier: leave out tests marked faces, browser or slow; "
+                          f"a test over {SLOW_SECONDS:g} s fails unless marked slow")
+
+
+def pytest_configure(config):
+    if config.getoption("--fast"):
+        given = config.option.markexpr
+        config.option.markexpr = f"({given}) and {FAST_TIER}" if given else FAST_TIER
+    _guard_face_models()
+    _guard_chromium()
+
+
+def _must_be_marked(marker: str, what: str) -> None:
+    """Fail the running test (and remember it, should the code swallow the failure) unless it
+    carries ``marker``."""
+    item = _RUNNING[0]
+    if item is None or item.get_closest_marker(marker) is not None:
+        return
+    message = f"{item.nodeid} {what}: add @pytest.mark.{marker}"
+    item.stash.setdefault(_BROKEN, []).append(message)
+    pytest.fail(message, pytrace=False)
+
+
+def _guard_face_models() -> None:
+    """Wrap consentguard.models.face_models (and every module's imported name of it) so that an
+    unmarked test loading the models fails, however early or late in the run."""
+    import consentguard.models as models
+
+    original = getattr(models.face_models, "__wrapped_by_conftest__", models.face_models)
+
+    @functools.wraps(original)
+    def face_models():
+        _must_be_marked("faces", "loads the dlib/CenterFace face models")
+        return original()
+
+    face_models.__wrapped_by_conftest__ = original
+    face_models.cache_clear = original.cache_clear
+    face_models.cache_info = original.cache_info
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("consentguard") and \
+                getattr(module, "face_models", None) is original:
+            module.face_models = face_models
+    models.face_models = face_models
+
+
+def _guard_chromium() -> None:
+    """Wrap Selenium's Chrome driver so that an unmarked test starting Chromium fails."""
+    try:
+        from selenium.webdriver.chrome.webdriver import WebDriver
+    except ImportError:  # the browser tests fail on their own, saying what to install
+        return
+    original = WebDriver.__init__
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        _must_be_marked("browser", "starts Chromium")
+        original(self, *args, **kwargs)
+
+    WebDriver.__init__ = __init__
+
+
+def _cpu_wait() -> float:
+    """Seconds this process has waited for a CPU so far (Linux's schedstat; 0 elsewhere): on a
+    machine shared with other work, that wait is not the test's own slowness."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _running(item, phase: str):
+    """Mark ``item`` as running (for the guards) and note how long its process waited for a CPU."""
+    _RUNNING[0] = item
+    start = _cpu_wait()
+    try:
+        return (yield)
+    finally:
+        _RUNNING[0] = None
+        item.stash.setdefault(_WAITED, {})[phase] = _cpu_wait() - start
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _running(item, "setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _running(item, "call"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Turn a passing report into a failure when the test broke a tier rule: loaded what its
+    markers do not allow (caught even if the code under test swallowed the failure), or, in the
+    fast tier, took longer than SLOW_SECONDS (not counting time spent waiting for a busy CPU)."""
+    report = yield
+    if call.when == "teardown" or not report.passed:
+        return report
+    problems = item.stash.get(_BROKEN, [])
+    item.stash[_BROKEN] = []  # reported once
+    fast = item.config.getoption("--fast")
+    unmarked = not any(item.get_closest_marker(m) for m in ("faces", "browser", "slow"))
+    took = call.duration - item.stash.get(_WAITED, {}).get(call.when, 0.0)
+    if fast and unmarked and took > SLOW_SECONDS:
+        problems.append(f"{item.nodeid} took {took:.1f} s in {call.when} (over {SLOW_SECONDS:g} s "
+                        "in the fast tier): add @pytest.mark.slow, or make it faster")
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(dict.fromkeys(problems))
+    return report

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from consentguard import open_db
-from consentguard.store.audit import OverrideError, record_doc, record_override, verify
 from consentguard.cli import cli
+from consentguard.store.audit import OverrideError, record_doc, record_override, verify
+
 from conftest import student, write_export
 
 

@@ -3,7 +3,6 @@ passes only when clearly recognised as a permitted student under the band's stri
 with no photo-restricted student near; below the floor a face never passes. Table tests of the pure
 decision, with the thresholds spelled out so that a recalibration does not silently change them."""
 
-import numpy as np
 import pytest
 
 from consentguard.decide import FaceEvidence, RosterContext, decide, small_face_cleared
@@ -90,11 +89,11 @@ def test_real_small_faces_through_the_product(tmp_path, faces):
     small face passes as them, the restricted student's blocks, a face under the floor never passes."""
     import shutil
 
-    from conftest import C, R, student, write_export
-    from test_faces_e2e import distant
-
     from consentguard import open_db, sync_roster
     from consentguard.runners.check import Checker
+
+    from conftest import C, R, student, write_export
+    from helpers.photos import distant
 
     (tmp_path / "p").mkdir()
     shutil.copy(faces.restricted_portrait, tmp_path / "p" / f"{R}.jpg")
@@ -115,47 +114,60 @@ def test_real_small_faces_through_the_product(tmp_path, faces):
     assert tiny.verdict == "review" and "too small to identify" in tiny.reasons[0]
 
 
+# Run in its own process from scripts/ (test modules never import scripts/: tests/test_suite_layout.py).
+CALIBRATION_CHECK = """
+import numpy as np
+
+import calibrate
+from consentguard.decide import FaceEvidence, judge_face
+from consentguard.match.index import FaceIndex
+from consentguard.policy import Policy
+
+
+def probe_rows(data, people, roster):
+    # the rows calibrate.probes judges, in its order (each person's photos after the first)
+    return [row for p in people for i, row in enumerate(np.flatnonzero(data["names"] == p)) if i >= 1]
+
+
+rng = np.random.default_rng(5)
+people = [f"p{i:02d}" for i in range(40)]
+centres = {p: rng.normal(size=128) * 0.045 for p in people}  # people ~0.7 apart, photos ~0.4 from centre
+names = np.array([p for p in people for _ in range(4)])
+data = {"names": names, "done": np.ones(len(names), bool)}
+for size in ("full",) + calibrate.WIDTHS:
+    data[f"enc_{size}"] = np.array([centres[p] + rng.normal(size=128) * 0.025 for p in names])
+    data[f"width_{size}"] = np.full(len(names), 100 if size == "full" else size)
+    data[f"confirmed_{size}"] = np.ones(len(names), bool)
+    data[f"sharp_{size}"] = np.full(len(names), 300.0)
+policy = Policy()
+checked = 0
+for index in ("all", "restricted"):
+    for size in ("full", 40):
+        for roster, probes in calibrate.simulate(data, people, 2, 0.3, 0.2, 1, index, size, seed=4):
+            full = FaceIndex(roster.gallery, list(roster.owners), roster.students)
+            for (kind, face), row in zip(probes, probe_rows(data, people, roster)):
+                whole = FaceEvidence(face.box, full.nearest(data[f"enc_{size}"][row]), face.sharpness)
+                assert judge_face(face, roster.context, policy).verdict == \\
+                    judge_face(whole, roster.context, policy).verdict, (index, size, row)
+                checked += 1
+assert checked > 400, checked
+verdicts = calibrate.rates(calibrate.simulate(data, people, 2, 0.3, 0.2, 1, "all"), policy)
+assert verdicts["restricted"]["flagged"] > 0.9 and verdicts["permitted"]["pass"] > 0.5, verdicts
+print("checked", checked)
+"""
+
+
+@pytest.mark.slow
 def test_calibration_judges_with_the_product_rules():
     """scripts/calibrate.py cuts each face's nearest list to what the rules read (the two nearest
     students, the nearest restricted and permitted one): every verdict must equal judge_face's with
     the full list FaceIndex.nearest gives, for both index policies and small faces too."""
+    import subprocess
     import sys
 
-    import numpy as np
-
     from conftest import ROOT
-    from consentguard.decide import judge_face
-    from consentguard.match.index import FaceIndex
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import calibrate
-
-    rng = np.random.default_rng(5)
-    people = [f"p{i:02d}" for i in range(40)]
-    centres = {p: rng.normal(size=128) * 0.045 for p in people}  # people ~0.7 apart, photos ~0.4 from centre
-    names = np.array([p for p in people for _ in range(4)])
-    data = {"names": names, "done": np.ones(len(names), bool)}
-    for size in ("full",) + calibrate.WIDTHS:
-        data[f"enc_{size}"] = np.array([centres[p] + rng.normal(size=128) * 0.025 for p in names])
-        data[f"width_{size}"] = np.full(len(names), 100 if size == "full" else size)
-        data[f"confirmed_{size}"] = np.ones(len(names), bool)
-        data[f"sharp_{size}"] = np.full(len(names), 300.0)
-    policy = Policy()
-    checked = 0
-    for index in ("all", "restricted"):
-        for size in ("full", 40):
-            for roster, probes in calibrate.simulate(data, people, 2, 0.3, 0.2, 1, index, size, seed=4):
-                full = FaceIndex(roster.gallery, list(roster.owners), roster.students)
-                for (kind, face), row in zip(probes, _probe_rows(data, people, roster)):
-                    whole = FaceEvidence(face.box, full.nearest(data[f"enc_{size}"][row]), face.sharpness)
-                    assert judge_face(face, roster.context, policy).verdict == \
-                        judge_face(whole, roster.context, policy).verdict
-                    checked += 1
-    assert checked > 400
-    verdicts = calibrate.rates(calibrate.simulate(data, people, 2, 0.3, 0.2, 1, "all"), policy)
-    assert verdicts["restricted"]["flagged"] > 0.9 and verdicts["permitted"]["pass"] > 0.5
-
-
-def _probe_rows(data, people, roster):
-    """The rows calibrate.probes judges, in its order (each person's photos after the first)."""
-    return [row for p in people for i, row in enumerate(np.flatnonzero(data["names"] == p)) if i >= 1]
+    done = subprocess.run([sys.executable, "-c", CALIBRATION_CHECK], cwd=ROOT / "scripts",
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("checked ")

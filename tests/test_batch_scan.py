@@ -19,15 +19,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from consentguard import open_db
-from consentguard.runners.check import Checker, apply_decisions, iou
 from consentguard.cli import cli
 from consentguard.decide import FaceEvidence
 from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
-from consentguard.review import FaceDecision, ReviewItem, decisions_for, record_decision, save_items
+from consentguard.review import FaceDecision, ReviewItem, record_decision, save_items
+from consentguard.runners.check import Checker, apply_decisions, iou
 from consentguard.runners.scan import Checked, evidence_from_json, evidence_to_json, run_scan
 
-from conftest import C, R
+from conftest import R
 
 pytestmark = pytest.mark.faces
 
@@ -57,8 +57,8 @@ def blocked_face(doc: dict) -> dict:
 # -- the Checker ----------------------------------------------------------------------------
 
 def test_a_photo_document_lists_its_review_items_when_the_decision_has_them():
-    from consentguard.runners.check import decision_json
     from consentguard.decide import Decision
+    from consentguard.runners.check import decision_json
 
     assert decision_json(Decision("pass"))["review_items"] == []
     grouped = Decision("review")
@@ -289,10 +289,12 @@ def test_purge_all_empties_the_faces_kept_from_photos(batch):
 
 
 def test_migration_7_drops_cache_rows_without_evidence(tmp_path):
-    from consentguard.store.db import MIGRATIONS, SCHEMA_VERSION, _statements, migrate, schema_version
     import sqlite3
 
     import sqlite_utils
+
+    from consentguard.store.db import MIGRATIONS, SCHEMA_VERSION, _statements, migrate, schema_version
+
 
     db = sqlite_utils.Database(sqlite3.connect(tmp_path / "old.db", isolation_level=None))
     for number, script in enumerate(MIGRATIONS[:6]):
@@ -365,8 +367,8 @@ def test_a_reference_added_during_a_scan_reaches_every_photo_of_its_batch(batch)
     then: every photo is matched again, the cached ones the scan took before the reference landed
     too (before: matched against the index at the start, so the stranger.jpg face, which is that
     very face, passed)."""
-    from consentguard.store.db import latest_sync_id
     from consentguard.match.index import encoding_to_blob
+    from consentguard.store.db import latest_sync_id
 
     root, db_path = batch
     db = open_db(db_path)

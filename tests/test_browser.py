@@ -8,13 +8,15 @@ import shutil
 import pytest
 from PIL import Image
 
-from browser import chromium, drop_files, wait_for_results
 from consentguard import Checker, open_db
 from consentguard.inspect.metadata import read_metadata
-from conftest import R
-from test_web import start_server
 
-pytestmark = pytest.mark.faces
+from conftest import R
+from helpers.browser import chromium, drop_files, wait_for_results
+from helpers.photos import distant
+from helpers.web import start_server
+
+pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,6 @@ def site(face_roster, tmp_path_factory):
 
 def test_drop_photos_and_get_verdicts_and_a_safe_copy(site, faces, tmp_path):
     from selenium.webdriver.common.by import By
-    from test_faces_e2e import distant
 
     browser, url, db = site
     browser.get(url)
@@ -63,7 +64,6 @@ def test_drop_photos_and_get_verdicts_and_a_safe_copy(site, faces, tmp_path):
 def test_review_then_override_from_the_page(site, faces, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    from test_faces_e2e import distant
 
     browser, url, db = site
     browser.get(url)

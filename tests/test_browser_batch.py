@@ -8,12 +8,11 @@ import shutil
 
 import pytest
 
-from browser import chromium, drop_files, wait_for_results
 from conftest import R
-from test_web import start_server
-from test_web_batch import drop  # noqa: F401  (the fixture)
+from helpers.browser import chromium, drop_files, wait_for_results
+from helpers.web import start_server
 
-pytestmark = pytest.mark.faces
+pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,7 @@ def site(face_roster, tmp_path_factory):
         proc.wait(timeout=30)
 
 
-def test_a_drop_shows_its_decisions_then_a_clear_photo_settles_them(site, drop):  # noqa: F811
+def test_a_drop_shows_its_decisions_then_a_clear_photo_settles_them(site, drop):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 

@@ -6,18 +6,19 @@ import shutil
 
 import pytest
 
-from browser import chromium
 from consentguard import open_db
 from consentguard.review import save_items
-from conftest import R
-from test_review import person_item, real_faces  # noqa: F401  (the fixture)
-from test_web import start_server
 
-pytestmark = pytest.mark.faces
+from conftest import R
+from helpers.browser import chromium
+from helpers.review import person_item
+from helpers.web import start_server
+
+pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def site(face_roster, tmp_path, real_faces):  # noqa: F811
+def site(face_roster, tmp_path, real_faces):
     db = tmp_path / "cg.db"
     shutil.copy(face_roster, db)
     save_items(open_db(db), [person_item(real_faces)])

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from consentguard.cli import cli
+
 from conftest import ROOT, student, write_export
 
 
@@ -17,6 +18,7 @@ def run(*args, db=None):
     return runner.invoke(cli, [*args, *extra], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_help_and_roster_commands_do_not_load_dlib(tmp_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")])
     code = f"""
@@ -33,6 +35,7 @@ print("dlib" in sys.modules)
     assert proc.stdout.strip() == "False", proc.stderr
 
 
+@pytest.mark.slow
 def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "consentguard", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("consentguard, version ")
@@ -89,6 +92,7 @@ def test_sync_without_photo_restrictions_exits_0(tmp_path):
     assert r.exit_code == 0 and "protection is weaker" not in r.output
 
 
+@pytest.mark.faces
 def test_caption_only_check_and_exit_statuses(tmp_path):
     """No faces involved: a plain image, captions decide; exit 4 / 3 / 0."""
     from PIL import Image
@@ -107,6 +111,7 @@ def test_caption_only_check_and_exit_statuses(tmp_path):
     assert bad.output.rstrip().endswith("2 photos: 1 error, 1 pass")
 
 
+@pytest.mark.faces
 def test_json_document(tmp_path):
     from PIL import Image
     export = write_export(tmp_path / "e.csv", [student("1", "Priya", "Natarajan", name="Y")])
@@ -123,6 +128,7 @@ def test_json_document(tmp_path):
     assert res["roster_sync_id"] == 1 and res["thresholds"]["block_distance"] == 0.50
 
 
+@pytest.mark.faces
 def test_caption_file(tmp_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Priya", "Natarajan", name="Y")])
     run("sync", str(export), db=tmp_path / "cg.db")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from consentguard.cli import cli
 from consentguard.policy import DEFAULTS, SETTINGS, Policy, SettingError, setting
+
 from conftest import R, student, write_export
 
 
@@ -93,6 +94,7 @@ def test_unknown_setting_named(synced):
     assert run("config", "get", "block", db=synced).exit_code == 1
 
 
+@pytest.mark.faces
 def test_check_json_shows_saved_threshold_and_option_wins(synced, tmp_path):
     from PIL import Image
     Image.new("RGB", (64, 48), (200, 180, 160)).save(tmp_path / "plain.png")
@@ -106,6 +108,7 @@ def test_check_json_shows_saved_threshold_and_option_wins(synced, tmp_path):
     assert r.exit_code == 2 and "block_distance must be > 0 and <= review_distance" in r.output
 
 
+@pytest.mark.faces
 def test_scan_runs_with_saved_settings(synced, tmp_path):
     from PIL import Image
     (tmp_path / "photos").mkdir()

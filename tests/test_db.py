@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from consentguard.store.db import SCHEMA_VERSION, default_db_path, open_db, schema_version
 from consentguard.errors import DatabaseError
+from consentguard.store.db import SCHEMA_VERSION, default_db_path, open_db, schema_version
 
 
 def test_created_owner_only(tmp_path):

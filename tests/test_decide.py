@@ -189,23 +189,24 @@ PEOPLE = {**STUDENTS, "3": Student("3", "Jordan", "Whitfield", False, False),
 UNPROTECTED = RosterContext(PEOPLE, photo_restricted=2, indexed=1, sync_id=7, unprotected_here=1)
 
 
-def near(*pairs):
+def sharp_near(*pairs):
     return FaceEvidence(BIG, list(pairs), 500.0, True)
 
 
 @pytest.mark.parametrize("evidence, verdict, reason", [
     # clearly recognised as permitted Jordan: nobody to doubt
-    (near(("3", 0.35), ("1", 0.80)), "pass", None),
+    (sharp_near(("3", 0.35), ("1", 0.80)), "pass", None),
     # nearest is Jordan but not clearly (within block_distance, but the next is within the margin)
-    (near(("3", 0.40), ("1", 0.44 + 0.2)), "pass", None),
-    (near(("3", 0.40), ("9", 0.43)), "review", "is not recognised as a permitted student, and 1 photo-restricted "
-                                               "student has no usable portrait (it could be them)"),
+    (sharp_near(("3", 0.40), ("1", 0.44 + 0.2)), "pass", None),
+    (sharp_near(("3", 0.40), ("9", 0.43)), "review",
+     "is not recognised as a permitted student, and 1 photo-restricted student has no usable portrait "
+     "(it could be them)"),
     # resembles Jordan only loosely: could be Amelia, whose face is unknown
-    (near(("3", 0.55), ("1", 0.90)), "review", "is not recognised as a permitted student"),
+    (sharp_near(("3", 0.55), ("1", 0.90)), "review", "is not recognised as a permitted student"),
     # matches nobody at all
-    (near(("1", 0.90)), "review", "is not recognised as a permitted student"),
+    (sharp_near(("1", 0.90)), "review", "is not recognised as a permitted student"),
     # a match with restricted Marcus still says so
-    (near(("1", 0.30), ("3", 0.90)), "block", "matches photo-restricted Marcus Ellery (#1)"),
+    (sharp_near(("1", 0.30), ("3", 0.90)), "block", "matches photo-restricted Marcus Ellery (#1)"),
 ])
 def test_unprotected_student_in_scope(evidence, verdict, reason):
     PEOPLE.setdefault("9", Student("9", "Sam", "Lowe", False, False))

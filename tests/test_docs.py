@@ -5,6 +5,7 @@ import pytest
 
 from consentguard.cli import cli
 from consentguard.policy import SETTINGS
+
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

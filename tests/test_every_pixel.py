@@ -8,7 +8,6 @@ with Pillow, checked against a real synced roster.
 """
 
 import io
-import time
 import zipfile
 
 import numpy as np
@@ -17,8 +16,9 @@ from PIL import Image, ImageOps
 
 from consentguard import Checker, open_db
 from consentguard.inspect.image import decode_image
+
 from conftest import R
-from metadata_helpers import exif_with_thumbnail
+from helpers.metadata import exif_with_thumbnail
 
 pytestmark = pytest.mark.faces
 

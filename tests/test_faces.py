@@ -119,10 +119,10 @@ def test_turned_faces_join_the_upright_ones_once():
 def test_upside_down_face_dlib_also_confirms_upright_is_found_turned():
     """dlib's HOG detector confirms this LFW face upright when it is upside down (its encoding
     would then be noise); CenterFace scores it higher turned, so it is encoded turned."""
-    from conftest import SHARED_FACES
-
     from consentguard.inspect.faces import detect_faces
     from consentguard.inspect.image import load_image
+
+    from conftest import SHARED_FACES
 
     path = SHARED_FACES / "lfw" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
     if not path.is_file():

@@ -10,7 +10,9 @@ import shutil
 import pytest
 
 from consentguard import Checker, open_db
+
 from conftest import R
+from helpers.photos import distant
 
 pytestmark = pytest.mark.faces
 
@@ -79,23 +81,6 @@ def test_rotated_photo_still_blocks(checker, faces, tmp_path):
     assert checker.check_path(tmp_path / "sideways.jpg").verdict == "block"
 
 
-def distant(photo_path, width, tmp_path, name, canvas=(900, 600)):
-    """A scene with the face of ``photo_path`` scaled to ``width`` px."""
-    from PIL import Image, ImageOps
-
-    from consentguard.inspect.faces import detect_faces
-    from consentguard.inspect.image import load_image
-
-    photo = ImageOps.exif_transpose(Image.open(photo_path)).convert("RGB")
-    face = max(detect_faces(load_image(photo_path).rgb), key=lambda f: f.width)
-    scale = width / face.width
-    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS)
-    scene = Image.new("RGB", canvas, (104, 142, 88))
-    scene.paste(photo, (canvas[0] // 2 - photo.width // 2, canvas[1] // 3))
-    scene.save(tmp_path / name, quality=92)
-    return tmp_path / name
-
-
 def test_small_face_of_someone_else_goes_to_review(checker, faces, tmp_path):
     result = checker.check_path(distant(faces.clear_other, 40, tmp_path, "distant.jpg"))
     assert result.verdict == "review"
@@ -149,6 +134,7 @@ def test_thorough_mode_finds_distant_face(face_roster, faces, tmp_path):
 def test_index_all_recognises_permitted_students(tmp_path, faces):
     """Index policy 'all': the clear student's encodings are stored and recognised."""
     from consentguard import sync_roster
+
     from conftest import C, student, write_export
 
     portraits = tmp_path / "portraits"
@@ -239,6 +225,7 @@ def test_school_decides_whether_an_unjudgeable_face_needs_review(faces, tmp_path
 
     from consentguard import sync_roster
     from consentguard.cli import cli
+
     from conftest import C, student, write_export
 
     portraits = tmp_path / "portraits"

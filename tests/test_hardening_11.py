@@ -3,7 +3,6 @@ failed before its fix; each docstring gives the root cause and place."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 
@@ -11,6 +10,7 @@ import pytest
 
 from consentguard import open_db, sync_roster
 from consentguard.errors import SyncRefused
+
 from conftest import HEADER, student, write_export
 
 

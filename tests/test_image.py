@@ -140,7 +140,8 @@ def test_later_frames_are_turned_upright_like_the_first():
 
 def test_jpeg_end_follows_segments_past_an_exif_thumbnail():
     from consentguard.inspect.image import jpeg_end
-    from metadata_helpers import exif_with_thumbnail
+
+    from helpers.metadata import exif_with_thumbnail
 
     thumb = encode(Image.new("RGB", (16, 16), "red"), "JPEG")
     data = encode(Image.new("RGB", (64, 64), "blue"), "JPEG", exif=exif_with_thumbnail(thumb), progressive=True)

@@ -34,6 +34,7 @@ from click.testing import CliRunner  # noqa: E402
 from consentguard import open_db, sync_roster  # noqa: E402
 from consentguard.cli import cli  # noqa: E402
 from consentguard.store.db import roster_policies  # noqa: E402
+
 from conftest import C, R, student, write_export  # noqa: E402
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import ROOT
 
 
@@ -58,9 +59,10 @@ def test_flag_is_not_passed_to_pytest():
     assert proc.stdout.strip() == "1|-k names -x", proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ci,outcome", [("", "Skipped"), ("true", "RuntimeError")])
 def test_missing_browser_skips_the_page_tests_except_in_ci(tmp_path, ci, outcome):
-    code = ("import sys, pytest; sys.path.insert(0, 'tests'); from browser import chromium\n"
+    code = ("import sys, pytest; sys.path.insert(0, 'tests'); from helpers.browser import chromium\n"
             "try:\n    chromium()\nexcept BaseException as e:\n    print(type(e).__name__, e)\n")
     env = {**os.environ, "PATH": str(tmp_path), "CI": ci}
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False,
@@ -96,6 +98,7 @@ def test_face_set_has_distinct_people(faces):
     """Restricted, permitted and stranger are three different people, in whichever face set is in use;
     each person's other photo is nearer their own portrait than anyone else's."""
     import numpy as np
+
     from conftest import SHARED_FACES
 
     assert faces.source == ("shared" if SHARED_FACES.is_dir() else "pypi")

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from consentguard.inspect.metadata import MetadataError, read_metadata
-from metadata_helpers import exif, iptc_segment, save_jpeg, xmp
+
+from helpers.metadata import exif, iptc_segment, save_jpeg, xmp
 
 
 def fields(path):

@@ -14,6 +14,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.faces
 def test_models_load_without_pkg_resources(faces):
     """As in a fresh Python 3.12+ venv or with setuptools >= 82: no pkg_resources at all."""
@@ -30,6 +31,7 @@ def test_models_load_without_pkg_resources(faces):
     assert proc.stdout.strip() == "encoded"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("package,message", [
     ("face_recognition_models", "face_recognition_models: package not installed"),
 ])

@@ -8,7 +8,17 @@ from hypothesis import strategies as st
 
 from consentguard.decide import name_strength
 from consentguard.match.index import Student
-from consentguard.match.names import APOSTROPHES, COMMON_WORDS, FORMS, RosterNames, find_names, first_name_counts, fold, scrub, tokenize
+from consentguard.match.names import (
+    APOSTROPHES,
+    COMMON_WORDS,
+    FORMS,
+    RosterNames,
+    find_names,
+    first_name_counts,
+    fold,
+    scrub,
+    tokenize,
+)
 from consentguard.match.nicknames import variants
 
 PRIYA = Student("2", "Priya", "Natarajan", False, True)
@@ -372,6 +382,7 @@ def name_checker(tmp_path_factory):
     file name and the metadata are judged. A real SQLite roster."""
     from consentguard import Checker, open_db, sync_roster
     from consentguard.policy import Policy
+
     from conftest import student, write_export
 
     work = tmp_path_factory.mktemp("names")
@@ -398,11 +409,13 @@ def grey_png():
     return encoded("PNG")
 
 
+@pytest.mark.faces
 def test_control_plain_names_block(name_checker, grey_png):
     for caption in ("Maria Gonzalez won", "Liam O'Brien won", "Liam O’Brien won"):
         assert name_checker.check_bytes(grey_png, "p.png", caption).verdict == "block", caption
 
 
+@pytest.mark.faces
 @pytest.mark.parametrize("caption", [
     "Ⓜⓐⓡⓘⓐ Ⓖⓞⓝⓩⓐⓛⓔⓩ won",  # circled letters
     "Maria Ⓖⓞⓝⓩⓐⓛⓔⓩ won",                         # circled surname
@@ -418,6 +431,7 @@ def test_enclosed_letters(name_checker, grey_png, caption):
     assert result.verdict != "pass", (caption, result.reasons)
 
 
+@pytest.mark.faces
 @pytest.mark.parametrize("caption", [
     "Congratulations Maria&nbsp;Gonzalez!",
     "Congratulations Maria Gonz&aacute;lez!",
@@ -431,6 +445,7 @@ def test_html_entities_and_tags_in_a_caption(name_checker, grey_png, caption):
     assert result.verdict != "pass", (caption, result.reasons)
 
 
+@pytest.mark.faces
 @pytest.mark.parametrize("caption", [
     "O‘Brien, Liam scored twice",     # left single quotation mark (smart-quote autocorrect)
     "O`Brien, Liam scored twice",     # backtick
@@ -448,6 +463,7 @@ def test_apostrophe_variants(name_checker, grey_png, caption):
     assert result.verdict != "pass", (caption, result.reasons)
 
 
+@pytest.mark.faces
 def test_scrubbed_caption_keeps_the_surname_after_a_smart_quote(name_checker, grey_png):
     """The scrubbed caption (published after a review) must not keep "‘Brien"."""
     result = name_checker.check_bytes(grey_png, "p.png", "Liam O\u2018Brien scored twice")
@@ -455,6 +471,7 @@ def test_scrubbed_caption_keeps_the_surname_after_a_smart_quote(name_checker, gr
     assert "Brien" not in result.scrubbed_caption, result.scrubbed_caption
 
 
+@pytest.mark.faces
 def test_right_to_left_override_shows_the_name_reversed_in_storage(name_checker, grey_png):
     """U+202E makes the stored 'zelaznoG airaM' display as 'Maria Gonzalez': the displayed order counts."""
     caption = "Well done \u202ezelaznoG airaM\u202c!"
@@ -462,6 +479,7 @@ def test_right_to_left_override_shows_the_name_reversed_in_storage(name_checker,
     assert result.verdict != "pass", result.reasons
 
 
+@pytest.mark.faces
 @pytest.mark.parametrize("caption", ["M a r i a  G o n z a l e z won", "M.a.r.i.a G.o.n.z.a.l.e.z won",
                                      "Maria Gon-\nzalez won"])
 def test_letter_spaced_or_hyphenated_at_a_line_break(name_checker, grey_png, caption):
@@ -469,11 +487,13 @@ def test_letter_spaced_or_hyphenated_at_a_line_break(name_checker, grey_png, cap
     assert result.verdict != "pass", (caption, result.reasons)
 
 
+@pytest.mark.faces
 def test_name_with_enclosed_letters_in_a_file_name(name_checker, grey_png):
     result = name_checker.check_bytes(grey_png, "maria_\u24d6\u24de\u24dd\u24e9\u24d0\u24db\u24d4\u24e9.png")
     assert result.verdict != "pass", result.reasons
 
 
+@pytest.mark.faces
 @pytest.mark.parametrize("caption", [
     "So proud! #MariaGonzalez2025",
     "#CongratsMariaGonzalez",
@@ -487,12 +507,14 @@ def test_name_run_together_with_other_words_or_digits(name_checker, grey_png, ca
     assert result.verdict != "pass", (caption, result.reasons)
 
 
+@pytest.mark.faces
 @pytest.mark.parametrize("name", ["Maria%20Gonzalez.jpg", "MariaGonzalez2024.jpg", "Maria Gonzalez2.jpg"])
 def test_file_name_url_encoded_or_with_a_number_glued_on(name_checker, grey_png, name):
     result = name_checker.check_bytes(grey_png, name)
     assert result.verdict != "pass", (name, result.reasons)
 
 
+@pytest.mark.faces
 @pytest.mark.parametrize("comment", ["Team photo #MariaGonzalez2025", "Go \u24c2\u24d0\u24e1\u24d8\u24d0 "
                                      "\u24bc\u24de\u24dd\u24e9\u24d0\u24db\u24d4\u24e9"])
 def test_name_tricks_in_a_jpeg_comment(name_checker, comment):

@@ -2,15 +2,11 @@
 of a restricted student found with the right strength; no false alarm on ordinary words,
 permitted students or places; a name used in another sense may cost a review, never a block."""
 
-import sys
-
 import pytest
 
-from conftest import ROOT
 from consentguard import Checker, open_db, sync_roster
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import evaluate_names as ev  # noqa: E402
+from helpers import names_corpus as ev
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +31,8 @@ def test_caption(checker, row):
         assert got == ev.expected_hits(row["expected"])
 
 
+@pytest.mark.slow
+@pytest.mark.faces
 def test_images(checker, tmp_path):
     wrong = []
     for path, row in ev.render_images(tmp_path):

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, student, write_export
 
 SCRIPT = ROOT / "scripts" / "nightly-sync"
@@ -17,6 +19,7 @@ def run(tmp_path, export):
     return subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_ok_then_refused(tmp_path):
     ok = run(tmp_path, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", name="Y")]))
     assert ok.returncode == 0 and ok.stderr == ""
@@ -28,6 +31,7 @@ def test_ok_then_refused(tmp_path):
     assert "students in export:     1" in log and "export is empty" in log and log.count("=== ") == 4
 
 
+@pytest.mark.slow
 def test_photo_restricted_without_portrait_reaches_the_monitor(tmp_path):
     """Synced, but a photo-restricted student has no portrait: exit 3, and a line cron mails."""
     done = run(tmp_path, write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", media="Y")]))

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from consentguard import Checker, Policy, open_db
+from consentguard.inspect.ocr import box_of, joined, read_text
 from consentguard.match.index import Student
 from consentguard.match.names import find_names
-from consentguard.inspect.ocr import box_of, joined, read_text
 
 
 def card(text: str, size: int, angle: float = 0) -> Image.Image:
@@ -44,6 +44,7 @@ def scene_12mp():
     return np.asarray(scene), boxes
 
 
+@pytest.mark.slow
 def test_names_on_cards_of_several_sizes_and_angles_are_found(scene_12mp):
     rgb, boxes = scene_12mp
     lines = read_text(rgb)
@@ -57,6 +58,7 @@ def test_names_on_cards_of_several_sizes_and_angles_are_found(scene_12mp):
         assert x1 - 10 <= box[0] < box[2] <= x2 + 10 and y1 - 10 <= box[1] < box[3] <= y2 + 10
 
 
+@pytest.mark.slow
 def test_small_text_needs_the_thorough_mode():
     scene = Image.new("RGB", (4000, 3000), (96, 120, 104))
     scene.paste(card("Priya Natarajan", 22), (1500, 1400))

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from consentguard.decide import (BLOCK, PASS, REVIEW, FaceEvidence, RosterContext, decide, judge_decided,
-                                 judge_person)
+from consentguard.decide import BLOCK, PASS, REVIEW, FaceEvidence, RosterContext, decide, judge_decided, judge_person
 from consentguard.match.index import FaceIndex, Student
 from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence, decide_batch, group_faces
 from consentguard.policy import Policy
 from consentguard.review import FaceDecision
+
 from conftest import SHARED_FACES
 
 pytestmark = pytest.mark.faces

@@ -6,8 +6,9 @@ import pytest
 
 from consentguard import open_db, sync_roster
 from consentguard.roster.consent import restricted
-from consentguard.roster.mapping import load_preset, presets
 from consentguard.roster.export import read_export
+from consentguard.roster.mapping import load_preset, presets
+
 from conftest import ROOT
 
 SAMPLES = ROOT / "sample_roster"
@@ -83,6 +84,7 @@ def test_synergy_is_windows_1252_and_reported():
 
 def test_oneroster_sync_via_cli(tmp_path):
     from click.testing import CliRunner
+
     from consentguard.cli import cli
     r = CliRunner().invoke(cli, ["sync", str(SAMPLES / "oneroster-1.2/users.csv"), "--preset", "oneroster-1.2",
                                  "--consent", str(SAMPLES / "oneroster-1.2/consent.csv"),

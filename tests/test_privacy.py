@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.faces,
+pytestmark = [pytest.mark.faces, pytest.mark.slow,  # runs checks under strace
               pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (apt-get install strace)")]
 
 

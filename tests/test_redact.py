@@ -9,8 +9,9 @@ from PIL import Image
 from consentguard import Checker, open_db
 from consentguard.cli import cli
 from consentguard.inspect.metadata import read_metadata
+
 from conftest import R
-from metadata_helpers import exif, iptc_segment, save_jpeg, xmp
+from helpers.metadata import exif, iptc_segment, save_jpeg, xmp
 
 pytestmark = pytest.mark.faces
 

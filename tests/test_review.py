@@ -15,52 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageOps
+from PIL import Image
 
 from consentguard import open_db
 from consentguard.cli import cli
+
 from conftest import C, R
+from helpers.photos import face_of
+from helpers.review import person_item
 
 pytestmark = pytest.mark.faces
-
-
-def _face_of(path: Path):
-    """(rgb, the largest face found, its encoding) of a real photo."""
-    from consentguard.inspect.faces import find_and_encode
-
-    rgb = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
-    face = max(find_and_encode(rgb), key=lambda f: f.width)
-    assert face.encoding is not None
-    return rgb, face
-
-
-@pytest.fixture(scope="module")
-def real_faces(faces):
-    """Two real faces: R (photo-restricted) in another photo than the portrait, and a stranger."""
-    from consentguard.inspect.image import sha256_bytes
-
-    found = {}
-    for key, path in (("r", faces.restricted_other), ("s", faces.stranger)):
-        rgb, face = _face_of(path)
-        found[key] = (str(path), sha256_bytes(path.read_bytes()), face, rgb)
-    return found
-
-
-def person_item(real_faces, item_id="p-marcus", keys=("r", "s")):
-    """An item as the batch stage builds one: a person who resembles Marcus Ellery (R)."""
-    from consentguard.review import ReviewItem, closeup
-
-    entries = [real_faces[k] for k in keys]
-    return ReviewItem(
-        id=item_id, kind="person",
-        summary=f"appears in {len(entries)} photos; resembles Marcus Ellery #{R} at 0.58",
-        students=[{"student_number": R, "name": "Marcus Ellery", "distance": 0.58}],
-        photos=[path for path, *_ in entries],
-        faces=[{"path": path, "sha256": sha, "box": list(face.box), "view": None, "width": face.width,
-                "distance": 0.58} for path, sha, face, _ in entries],
-        reasons=["the faces are between the block and review distances of a photo-restricted student"],
-        encodings=[face.encoding for _, _, face, _ in entries],
-        closeups=[closeup(rgb, face.box) for _, _, face, rgb in entries])
 
 
 def photo_item(path: Path, item_id="f-meta"):
@@ -115,7 +79,7 @@ def test_closeup_enlarges_a_small_face(faces):
     """A 24 px face of a wide shot becomes a 128 px close-up."""
     from consentguard.review import closeup
 
-    rgb, face = _face_of(faces.restricted_other)
+    rgb, face = face_of(faces.restricted_other)
     small = np.asarray(Image.fromarray(rgb).resize((rgb.shape[1] // 8, rgb.shape[0] // 8)))
     box = tuple(v // 8 for v in face.box)
     with Image.open(io.BytesIO(closeup(small, box))) as im:
@@ -184,8 +148,8 @@ def test_confirmed_face_of_a_restricted_student_becomes_a_reference(db_file, rea
     """The face confirmed as R is stored like a portrait: the index matches it from the next check,
     a roster sync keeps it, index purge --all deletes its encoding (and the item's biometrics)."""
     from consentguard import Checker, sync_roster
-    from consentguard.store.db import latest_sync_id
     from consentguard.match.index import load_index
+    from consentguard.store.db import latest_sync_id
 
     item = person_item(real_faces, keys=("r",))
     db = saved(db_file, item)
@@ -260,8 +224,8 @@ def test_photo_item_is_cleared_for_the_whole_photo(db_file, faces):
 
 
 def test_undo_reopens_the_item_removes_the_reference_and_is_audited(db_file, real_faces):
-    from consentguard.store.audit import verify
     from consentguard.review import decisions_for
+    from consentguard.store.audit import verify
 
     item = person_item(real_faces, keys=("r",))
     db = saved(db_file, item)
@@ -431,10 +395,10 @@ def test_an_item_in_review_again_after_its_decision_is_open_again(db_file, real_
     'review decide' refused it as already decided)."""
     from dataclasses import replace
 
-    from consentguard.runners.check import Checker
     from consentguard.decide import FaceEvidence
     from consentguard.people import PhotoEvidence
     from consentguard.review import save_items
+    from consentguard.runners.check import Checker
 
     path, sha, face, _ = real_faces["r"]
     db = open_db(db_file)
@@ -468,10 +432,10 @@ def test_a_face_cleared_by_eye_is_in_review_again_for_a_student_restricted_since
     photo passed on the old look)."""
     from dataclasses import replace
 
-    from consentguard.runners.check import Checker
     from consentguard.decide import FaceEvidence
     from consentguard.people import PhotoEvidence
     from consentguard.review import save_items
+    from consentguard.runners.check import Checker
 
     amelia = "900004"
     path, sha, face, _ = real_faces["r"]
@@ -503,7 +467,7 @@ def test_is_on_an_item_of_several_faces_of_one_photo_must_choose_the_face(db_fil
     from consentguard.inspect.image import sha256_bytes
     from consentguard.review import ReviewItem, decisions_for
 
-    rgb, _ = _face_of(faces.group)
+    rgb, _ = face_of(faces.group)
     from consentguard.inspect.faces import find_and_encode
 
     found = sorted(find_and_encode(rgb), key=lambda f: f.box[0])[:2]

@@ -5,6 +5,7 @@ import pytest
 from consentguard.errors import RosterError, SyncRefused
 from consentguard.roster.consent import ConsentField, State, read_field
 from consentguard.roster.export import read_export
+
 from conftest import HEADER, student, write_export
 
 

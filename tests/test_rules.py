@@ -193,8 +193,7 @@ def test_expired_releases_are_restricted_from_the_day_after(tmp_path):
 
 
 def test_one_csv_writer_for_scan_reports_and_the_audit_export():
-    from consentguard.output.report import csv_text, write_csv
-    from consentguard.output.report import export_audit_csv
+    from consentguard.output.report import csv_text, export_audit_csv, write_csv
     from consentguard.store.audit import EXPORT_FIELDS
 
     out = io.StringIO()

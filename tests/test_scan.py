@@ -116,6 +116,7 @@ def start_scan(root, db, *extra):
     return cmd, proc
 
 
+@pytest.mark.slow
 def test_interrupt_and_resume(event):
     root, db = busy_event(event)
     cmd, proc = start_scan(root, db)
@@ -130,6 +131,7 @@ def test_interrupt_and_resume(event):
     assert done.stdout.startswith(f"10 of 10 photos checked ({cached} from the cache)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"])
 def test_interrupted_scan_leaves_reports_that_say_so(event, tmp_path, how):
     """Ctrl-C (the whole process group), SIGTERM or SIGHUP (the scan process only) or SIGKILL mid-scan: the
@@ -210,6 +212,7 @@ def test_scan_cli_everything_checked_says_so(event, tmp_path):
     assert [row["verdict"] for row in csv.DictReader(open(tmp_path / "r.csv"))] == ["error", "pass"]
 
 
+@pytest.mark.slow
 def test_not_checked_entries_listed_and_exit_status(event, tmp_path):
     """A FIFO would hang the scan; a linked folder could loop: both listed, never a silent "all checked"."""
     root, db = event
@@ -300,6 +303,7 @@ def test_a_sync_during_the_scan_is_survived_and_later_photos_follow_it(tmp_path,
     checked after the sync is judged against the new roster, and the summary says so."""
     from consentguard import sync_roster
     from consentguard.output.report import scan_lines
+
     from conftest import C, N, R, student, write_export
     root = tmp_path / "event"
     root.mkdir()

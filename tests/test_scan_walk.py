@@ -24,6 +24,7 @@ def reasons(found, root):
     return {p.relative_to(root).as_posix(): reason for p, reason in found.not_checked}
 
 
+@pytest.mark.slow
 def test_fifo_is_skipped_never_read(tmp_path):
     """A FIFO named like a photo would block the scan forever on open(): it is listed, never read.
     Run in a subprocess with a timeout so a regression cannot hang the test run."""
@@ -44,6 +45,7 @@ def test_fifo_is_skipped_never_read(tmp_path):
         ("stuck.jpg", "a FIFO (named pipe): not read")]))
 
 
+@pytest.mark.slow
 def test_read_file_refuses_a_fifo_without_blocking(tmp_path):
     """Defence in depth: a file swapped for a FIFO after the walk is refused, not waited on."""
     os.mkfifo(tmp_path / "x.jpg")
@@ -84,6 +86,7 @@ def test_links_hidden_entries_and_devices(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_unreadable_folder_is_listed(tmp_path):
     """Root reads any folder: as root, the walk runs without root's capabilities (setpriv)."""
     root = tmp_path / "event"

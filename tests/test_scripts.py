@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, SHARED_FACES
 
-pytestmark = pytest.mark.faces
+pytestmark = [pytest.mark.faces, pytest.mark.slow]  # each runs a script in a subprocess
 
 
 def test_evaluate_on_group_photo(face_roster, faces, tmp_path):
@@ -32,7 +32,7 @@ def test_evaluate_on_group_photo(face_roster, faces, tmp_path):
                          capture_output=True, text=True, check=True).stdout
     lines = out.splitlines()
     assert lines[1].split()[:4] == ["all", "1", "100.0%", "100.0%"]
-    assert f"false block" in lines[0] and lines[1].split()[-1] == "0.0%"
+    assert "false block" in lines[0] and lines[1].split()[-1] == "0.0%"
     assert out.rstrip().endswith("review rate: 0.0% of 1 photos without a restricted student")
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from consentguard import open_db, sync_roster
 from consentguard.errors import SyncRefused
+
 from conftest import C, R, student, write_export
 
 

@@ -6,8 +6,9 @@ from click.testing import CliRunner
 from consentguard import open_db, sync_roster
 from consentguard.cli import cli
 from consentguard.errors import RosterError, SyncRefused
-from consentguard.roster.mapping import MappingError, parse_mapping
 from consentguard.roster.export import read_export
+from consentguard.roster.mapping import MappingError, parse_mapping
+
 from conftest import HEADER, student, write_export
 
 PS = "Student_Number,First_Name,Last_Name,Media_Opt_Out,Photo_Opt_Out,Name_Opt_Out\n"

@@ -9,12 +9,14 @@
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consentguard import open_db, sync_roster
 from consentguard.errors import SyncRefused
 from consentguard.roster.sync import current_snapshots
+
 from conftest import HEADER, student, write_export
 
 FLAG = st.sampled_from(["", "Y", "N", "yes", "1", "X", "0"])
@@ -34,6 +36,7 @@ def expected(row) -> tuple[int, int]:
     return int(media or photo), int(media or name)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(EXPORT, min_size=1, max_size=6))
 def test_latest_listing_decides_and_absence_never_clears(exports):
@@ -51,6 +54,7 @@ def test_latest_listing_decides_and_absence_never_clears(exports):
 BAD = st.sampled_from(["empty", "header_only", "no_consent_column", "big_drop"])
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(EXPORT, BAD)
 def test_refused_sync_changes_nothing(export, bad):

@@ -12,6 +12,7 @@ from consentguard.cli import cli
 from consentguard.errors import SyncRefused
 from consentguard.roster.history import diff, rollback
 from consentguard.roster.mapping import load_preset
+
 from conftest import R, student, write_export
 
 
@@ -88,6 +89,7 @@ def test_cli_history_diff_rollback(tmp_path):
     assert yes.output.startswith("sync #4: restored 1 student(s) to their state at sync #1")
 
 
+@pytest.mark.faces
 def test_channel_specific_name_restriction(tmp_path, db_path):
     """A student restricted only for the yearbook is not blocked on the website."""
     (tmp_path / "m.toml").write_text("""

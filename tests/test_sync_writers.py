@@ -11,11 +11,13 @@ from click.testing import CliRunner
 
 from consentguard import open_db, sync_roster
 from consentguard.cli import cli
-from consentguard.store.db import writer_lock
 from consentguard.errors import SyncRefused
+from consentguard.store.db import writer_lock
+
 from conftest import ROOT, student, write_export
 
 
+@pytest.mark.slow
 def test_a_second_sync_waits_then_refuses_clearly(tmp_path, db_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", name="Y")])
     sync_roster(open_db(db_path), export)
@@ -45,6 +47,7 @@ def test_a_second_sync_waits_then_refuses_clearly(tmp_path, db_path):
     assert sync_roster(open_db(db_path), export).sync_id  # free again once the holder is gone
 
 
+@pytest.mark.slow
 def test_a_killed_sync_is_marked_interrupted_by_the_next(tmp_path, db_path):
     export = write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee", name="Y")])
     sync_roster(open_db(db_path), export)
@@ -87,6 +90,7 @@ def test_rollback_restores_the_face_encodings_of_a_restored_restriction(tmp_path
     import shutil
 
     from consentguard import Checker
+
     from conftest import R
     portraits = tmp_path / "portraits"
     portraits.mkdir()

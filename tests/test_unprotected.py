@@ -9,7 +9,6 @@ import json
 import shutil
 
 import pytest
-
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
@@ -18,6 +17,7 @@ from consentguard.cli import cli
 from consentguard.inspect.faces import Face
 from consentguard.match.index import load_index
 from consentguard.roster.portraits import dominant_face
+
 from conftest import C, R, student, write_export
 
 X = "900005"  # a second photo-restricted student, with a good portrait (the stranger's photo)

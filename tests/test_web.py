@@ -3,7 +3,7 @@ real photos, real database), the CLI and the page agreeing, and the real server 
 
 import base64
 import io
-import json
+import multiprocessing as mp
 import re
 import shutil
 import subprocess
@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor
-import multiprocessing as mp
 
 import pytest
 from PIL import Image
@@ -21,24 +20,12 @@ from consentguard import Checker, Policy, open_db
 from consentguard.inspect.metadata import read_metadata
 from consentguard.runners.workers import init_worker as _init_worker
 from consentguard.web import ServeError, check_bind, create_app
+
 from conftest import R
+from helpers.photos import distant
+from helpers.web import start_server
 
 pytestmark = pytest.mark.faces
-
-
-@pytest.fixture(scope="module")
-def db_file(face_roster, tmp_path_factory):
-    path = tmp_path_factory.mktemp("web") / "cg.db"
-    shutil.copy(face_roster, path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def pool(db_file):
-    executor = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                   initargs=(str(db_file), Policy()))
-    yield executor
-    executor.shutdown()
 
 
 @pytest.fixture
@@ -110,7 +97,6 @@ def test_bad_uploads(client, faces):
 
 
 def test_override_a_review_with_a_reason(client, faces, tmp_path):
-    from test_faces_e2e import distant
     photo = distant(faces.clear_other, 40, tmp_path, "far.jpg")
     body = post_photo(client, photo.read_bytes(), "far.jpg").get_json()
     assert body["result"]["verdict"] == "review"
@@ -165,20 +151,12 @@ def test_bind_rules(host, token, message):
     check_bind("0.0.0.0", "long enough token")
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_on_the_network_without_a_token(db_file):
     proc = subprocess.run([sys.executable, "-m", "consentguard", "serve", "--host", "0.0.0.0", "--db", str(db_file)],
                           capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: refusing to listen on 0.0.0.0 without an access token")
-
-
-def start_server(db_file, *extra):
-    proc = subprocess.Popen([sys.executable, "-m", "consentguard", "serve", "--port", "0", "--workers", "1",
-                             "--db", str(db_file), *extra], stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    match = re.search(r"listening on (http://127\.0\.0\.1:\d+/)", line)
-    assert match, line
-    return proc, match.group(1)
 
 
 def children(pid: int) -> set[int]:
@@ -193,6 +171,7 @@ def children(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 def test_real_server(db_file, faces):
     proc, url = start_server(db_file)
     try:
@@ -248,6 +227,7 @@ def test_school_choice(client, faces):
 def test_a_long_running_server_follows_the_nightly_sync(face_roster, faces, tmp_path):
     """A student restricted by tonight's sync is caught by a server started yesterday."""
     from consentguard import sync_roster
+
     from conftest import C, N, student, write_export
 
     db = tmp_path / "cg.db"
@@ -325,7 +305,6 @@ def test_other_host_names_are_refused(client, db_file, pool):
 
 
 def test_override_inputs_are_bounded_and_released_once(client, faces, tmp_path):
-    from test_faces_e2e import distant
     photo = distant(faces.clear_other, 40, tmp_path, "far.jpg")
     body = post_photo(client, photo.read_bytes(), "far.jpg").get_json()
     assert body["result"]["verdict"] == "review"
@@ -374,6 +353,7 @@ def test_tokens_shorter_than_16_characters_are_refused():
         check_bind("0.0.0.0", "fifteen chars!!")
 
 
+@pytest.mark.slow
 def test_a_worker_over_its_memory_limit_gives_an_error_not_a_crash(faces, face_roster, tmp_path):
     """One huge upload must not starve the other workers: the worker's address space is capped
     (CONSENTGUARD_WORKER_MEMORY_GB) and a photo past it is an error verdict."""

@@ -15,13 +15,12 @@ from PIL import Image
 
 from consentguard import open_db
 from consentguard.web.batches import IDLE_SECONDS, MAX_PER_SESSION, MAX_PHOTOS, BatchFull, BatchStore
-from test_web import db_file, pool  # noqa: F401  (fixtures: a copy of the face roster, one real worker)
 
 pytestmark = pytest.mark.faces
 
 
 @pytest.fixture
-def client(db_file, pool):  # noqa: F811
+def client(db_file, pool):
     from consentguard.web import create_app
 
     app = create_app(db_file, pool=pool)
@@ -47,18 +46,6 @@ def safe_copy(client, data, name, check_id, batch):
 
 def session_of(client) -> str:
     return client.get_cookie("cg_session").value
-
-
-@pytest.fixture(scope="module")
-def drop(faces, tmp_path_factory):
-    """A clear photo of the restricted student R, and a wide shot made from it where R's face is
-    28 px wide: matched at about 0.52 (only 'review' on its own), yet within about 0.38 of the
-    clear face."""
-    from test_faces_e2e import distant
-
-    source = next(p for p in (faces.restricted_portrait.parent / "obama2.jpg", faces.restricted_other) if p.is_file())
-    small = distant(source, 28, tmp_path_factory.mktemp("drop"), "wide.jpg")
-    return source, small
 
 
 def test_a_drop_keeps_evidence_and_answers_with_updates_and_items(client, drop):

@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from consentguard import open_db, sync_roster
-from consentguard.web import create_app, state as web_state
+from consentguard.web import create_app
+from consentguard.web import state as web_state
+
 from conftest import student, write_export
 
 

@@ -19,8 +19,10 @@ import numpy as np
 import sqlite_utils
 
 from consentguard.roster.consent import State
-from consentguard.store import portraits as stored_portraits, roster as stored_roster, scan_cache
+from consentguard.store import portraits as stored_portraits
 from consentguard.store import review as stored_review
+from consentguard.store import roster as stored_roster
+from consentguard.store import scan_cache
 from consentguard.store.db import DEFAULT_INDEX_POLICY, INDEX_POLICIES  # noqa: F401 (a new database's policy)
 from consentguard.store.roster import NEEDS_INDEX_SQL  # noqa: F401 (kept importable here)
 

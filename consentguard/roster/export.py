@@ -18,8 +18,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consentguard.roster.consent import Consents, ConsentField, combine, merge_consents, norm_value, read_field, summarize
 from consentguard.errors import RosterError, SyncRefused
+from consentguard.roster.consent import (
+    ConsentField,
+    Consents,
+    combine,
+    merge_consents,
+    norm_value,
+    read_field,
+    summarize,
+)
 from consentguard.roster.mapping import Mapping, load_preset
 
 

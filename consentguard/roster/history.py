@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from consentguard.store import roster as stored
-from consentguard.store.db import latest_sync_id, now, os_user, roster_policies, transaction
 from consentguard.errors import RosterError, SyncRefused
 from consentguard.match.index import purge_unneeded
 from consentguard.roster.sync import restrictions_lost, snap_restricted, write_snapshot
+from consentguard.store import roster as stored
+from consentguard.store.db import latest_sync_id, now, os_user, roster_policies, transaction
 
 
 def runs(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
@@ -114,10 +114,9 @@ def rollback(db: sqlite_utils.Database, to_id: int, accept_drop: bool = False) -
     Students added after ``to_id`` are kept (absence never clears an opt-out).
     Refused if any restriction would be lifted, unless ``accept_drop``.
     """
-    from consentguard.store.db import writer_lock
-
     from consentguard.match.index import unprotected
     from consentguard.roster.sync import restore_encodings
+    from consentguard.store.db import writer_lock
 
     with writer_lock(db, "rollback"):
         done = _locked_rollback(db, to_id, accept_drop)

@@ -45,9 +45,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from consentguard.roster.consent import ALL, CHANNELS, FALSE_WORDS, MEANINGS, POLICIES, SCOPES, TRUE_WORDS, ConsentField, norm_value
 from consentguard.errors import RosterError
 from consentguard.policy import DEFAULTS, setting
+from consentguard.roster.consent import (
+    ALL,
+    CHANNELS,
+    FALSE_WORDS,
+    MEANINGS,
+    POLICIES,
+    SCOPES,
+    TRUE_WORDS,
+    ConsentField,
+    norm_value,
+)
 
 
 class MappingError(RosterError):

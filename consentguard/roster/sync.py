@@ -20,15 +20,16 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.match import index as face_index
-from consentguard.roster.consent import CHANNELS, SCOPES, Consents, State
-from consentguard.store import portraits as stored_portraits, roster as stored
-from consentguard.store.db import latest_sync_id, now, os_user, policy_sync, transaction, writer_lock
 from consentguard.errors import ConsentGuardError, RosterError, SyncRefused
-from consentguard.roster.mapping import Mapping, load_preset
+from consentguard.match import index as face_index
 from consentguard.policy import RESTRICTED_INDEX_COST, Policy
-from consentguard.roster.portraits import PortraitResult, PortraitSource, prepare_portrait, open_portraits
+from consentguard.roster.consent import CHANNELS, SCOPES, Consents, State
 from consentguard.roster.export import Problem, Roster, StudentRecord, read_export
+from consentguard.roster.mapping import Mapping, load_preset
+from consentguard.roster.portraits import PortraitResult, PortraitSource, open_portraits, prepare_portrait
+from consentguard.store import portraits as stored_portraits
+from consentguard.store import roster as stored
+from consentguard.store.db import latest_sync_id, now, os_user, policy_sync, transaction, writer_lock
 
 STUDENT_FIELDS = ("first_name", "middle_name", "last_name", "legal_first_name", "legal_last_name",
                   "grade_level", "school_id", "enroll_status")

@@ -18,9 +18,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.store import audit, portraits as stored_portraits
-from consentguard.roster.consent import CHANNELS
-from consentguard.store.db import latest_sync_id, roster_policies
 from consentguard.decide import Decision, FaceEvidence, RosterContext, Verdict, unknown_face_verdict
 from consentguard.errors import DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
@@ -30,6 +27,10 @@ from consentguard.match.texts import NameSearch
 from consentguard.people import PhotoEvidence, decide_batch
 from consentguard.policy import DEFAULTS, Policy
 from consentguard.review import SAME_FACE_IOU, FaceDecision, ReviewItem, decisions_for, iou
+from consentguard.roster.consent import CHANNELS
+from consentguard.store import audit
+from consentguard.store import portraits as stored_portraits
+from consentguard.store.db import latest_sync_id, roster_policies
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112

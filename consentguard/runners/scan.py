@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 import numpy as np
 import sqlite_utils
 
-from consentguard.store import audit, scan_cache
 from consentguard.decide import Verdict
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
@@ -41,11 +40,12 @@ from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
 from consentguard.policy import Policy
 from consentguard.runners.workers import init_worker, worker_checker
+from consentguard.store import audit, scan_cache
 
 if TYPE_CHECKING:
-    from consentguard.runners.check import Checker
     from consentguard.output.report import ScanReports
     from consentguard.review import ReviewItem
+    from consentguard.runners.check import Checker
 
 THUMBNAIL_PX = 360
 BOX_COLOURS = {"block": (220, 30, 30), "review": (240, 150, 0), "pass": (30, 160, 60)}

@@ -105,9 +105,9 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
           admin_token: str | None = None, keep_blocked: str | Path | None = None,
           allow_hosts: tuple[str, ...] = (), behind_proxy: bool = False) -> None:
     """Run the page until interrupted."""
-    from waitress import create_server
-
     import signal
+
+    from waitress import create_server
 
     check_bind(host, token)
     if admin_token is not None and len(admin_token) < MIN_TOKEN:

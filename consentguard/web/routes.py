@@ -17,10 +17,10 @@ from flask import Blueprint, abort, current_app, jsonify, make_response, render_
 from consentguard.errors import ConsentGuardError
 from consentguard.inspect.image import sha256_bytes
 from consentguard.match import index as face_index
+from consentguard.output.report import export_audit_csv
 from consentguard.roster.consent import CHANNELS
 from consentguard.runners.scan import boxed_thumbnail
 from consentguard.runners.workers import worker_checker
-from consentguard.output.report import export_audit_csv
 from consentguard.store.audit import OverrideError, query, record_doc, record_override
 from consentguard.store.roster import school_ids
 from consentguard.web import batches as drops

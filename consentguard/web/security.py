@@ -84,8 +84,8 @@ class Security:
         self.wrong.setdefault(self.source(), []).append(time.monotonic())
 
     def authorised(self, bearer_too: bool = True) -> bool:
-        from itsdangerous import BadSignature
         from flask import request
+        from itsdangerous import BadSignature
 
         needed = [kind for kind, value, _ in self.kinds if value and (kind == "auth" or admin_path(request.path))]
         granted = set()
