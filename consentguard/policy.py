@@ -115,7 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
             "only when recognised as a permitted student under the band's stricter thresholds "
             "(small_recognise_distance, small_recognise_margin, small_review_distance); narrower faces never "
             "pass. Set it to min_face_px to turn the band off. Held out on LFW faces shrunk to 32-48 px: every "
-            "restricted face still flagged, 9-24% of permitted faces pass instead of none (models/README.md).",
+            "restricted face still flagged, 20-52% of permitted faces pass instead of none (models/README.md).",
             low=1, high=1000),
     Setting("small_recognise_distance", 0.45,
             "Small-face band (see small_face_floor): a face passes only if its nearest indexed student is "
@@ -125,9 +125,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Small-face band: the recognised permitted student must be nearer than the next indexed student "
             "by at least this much.",
             low=0.0, high=0.5),
-    Setting("small_review_distance", 0.65,
-            "Small-face band: no photo-restricted student may be within this distance (further than "
-            "review_distance: a small face's encoding drifts from the portrait).",
+    Setting("small_review_distance", 0.55,
+            "Small-face band: no photo-restricted student may be within this distance (besides being "
+            "farther than the recognised student by small_recognise_margin).",
             low=0.01, high=1.2),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "

@@ -322,8 +322,8 @@ def band_policy(base: Policy, floor: int, within: float, margin: float, review: 
                       small_review_distance=review)
 
 
-BAND_GRID = [(w, m, r) for w in (0.30, 0.35, 0.40, 0.45) for m in (0.05, 0.08, 0.10, 0.12, 0.15)
-             for r in (0.63, 0.66, 0.70, 0.75)]
+BAND_GRID = [(w, m, r) for w in (0.40, 0.45, 0.48) for m in (0.08, 0.10, 0.12)
+             for r in (0.50, 0.55, 0.58, 0.60, 0.63, 0.65)]
 
 
 def size_sims(data, people, args, seed, index="all"):

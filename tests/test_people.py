@@ -461,7 +461,10 @@ def test_an_unprotected_students_small_face_is_not_cleared_through_a_look_alike(
     assert decide([wide], [], context, POLICY).verdict == REVIEW
     decisions, _ = decide_batch([photo("IMG_1.jpg", clear), photo("wide.jpg", wide)], context, POLICY)
     assert decisions[1].verdict == REVIEW
-    assert "no usable portrait, and this face is not within 0.45 of this person's clear faces" in decisions[1].reasons[0]
+    gap = float(np.linalg.norm(clear.encoding - wide.encoding))
+    assert gap > POLICY.small_recognise_distance, gap  # what keeps it in review
+    assert (f"no usable portrait, and this face is not within {POLICY.small_recognise_distance:.2f} of this "
+            "person's clear faces") in decisions[1].reasons[0]
 
 
 def test_no_item_for_a_photo_that_is_blocked_anyway():
