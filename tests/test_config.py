@@ -99,8 +99,13 @@ def test_check_json_shows_saved_threshold_and_option_wins(synced, tmp_path):
     from PIL import Image
     Image.new("RGB", (64, 48), (200, 180, 160)).save(tmp_path / "plain.png")
     run("config", "set", "block_distance", "0.42", db=synced)
+    run("config", "set", "small_review_distance", "0.6", db=synced)
     (doc,) = json.loads(run("check", str(tmp_path / "plain.png"), "--json", "--no-ocr", db=synced).stdout)["results"]
     assert doc["thresholds"]["block_distance"] == 0.42
+    # every number a face's verdict depends on is in the result (the small-face band and grouping too)
+    assert doc["thresholds"]["small_review_distance"] == 0.6
+    assert {"margin", "recognise_margin", "small_face_floor", "small_recognise_distance", "small_recognise_margin",
+            "group_distance", "group_margin"} <= set(doc["thresholds"])
     (doc,) = json.loads(run("check", str(tmp_path / "plain.png"), "--json", "--no-ocr", "--block-distance", "0.45",
                             db=synced).stdout)["results"]
     assert doc["thresholds"]["block_distance"] == 0.45

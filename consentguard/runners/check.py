@@ -199,10 +199,10 @@ class Checker:
     @property
     def thresholds(self) -> dict:
         p = self.policy
-        return {"block_distance": p.block_distance, "review_distance": p.review_distance,
-                "recognise_distance": p.recognise_distance,
-                "min_face_px": p.min_face_px, "min_sharpness": p.min_sharpness, "detect_mode": p.detect_mode,
-                "ocr": p.ocr}
+        names = ("block_distance", "review_distance", "margin", "recognise_distance", "recognise_margin",
+                 "min_face_px", "small_face_floor", "small_recognise_distance", "small_recognise_margin",
+                 "small_review_distance", "min_sharpness", "group_distance", "group_margin", "detect_mode", "ocr")
+        return {name: getattr(p, name) for name in names}
 
     def check_path(self, path: str | Path, caption: str | None = None, record: bool | None = None) -> CheckResult:
         """``record`` (default: the checker's): False when the photo is decided again with others
