@@ -252,3 +252,25 @@ def test_saved_threshold_changes_a_real_check(face_roster, faces, tmp_path):
     again = check()
     assert again["verdict"] == "review" and again["thresholds"]["block_distance"] == lower, again["reasons"]
     assert check("--block-distance", "0.5")["verdict"] == "block"
+
+
+@pytest.mark.parametrize("name,value", [("min_face_px", "1"), ("min_face_px", "59"), ("min_sharpness", "0"),
+                                        ("min_sharpness", "19.9")])
+def test_a_saved_setting_cannot_pass_faces_too_small_or_blurred_to_identify(synced, name, value):
+    """Red team (issue #13): at d61325e min_face_px and min_sharpness could not be changed; since
+    'config set' they could be lowered to 1 px and 0, so every later check, scan and the web page
+    judged faces nobody can identify as if they were clear, and a restricted student's tiny or blurred
+    face (nearest portrait beyond review_distance) passed. Raising them (more reviews) stays allowed."""
+    from consentguard.decide import FaceEvidence, RosterContext, decide
+    from consentguard.match.index import Student
+
+    students = {"1": Student("1", "Marcus", "Ellery", True, False)}
+    context = RosterContext(students, photo_restricted=1, indexed=1, sync_id=1)
+    tiny_or_blurred = FaceEvidence((0, 0, 24, 24), [("1", 0.70)], 5.0, True)
+    assert decide([tiny_or_blurred], [], context, Policy()).verdict == "review"
+    with pytest.raises(SettingError):
+        Policy(**{name: setting(name).parse(value)})
+    r = run("config", "set", name, value, db=synced)
+    assert r.exit_code == 1 and f"{name}: {type(setting(name).default)(value)} is outside the allowed" in r.output, r.output
+    assert run("config", "get", name, db=synced).output.endswith("(default)\n")
+    assert run("config", "set", name, str(setting(name).default * 2), db=synced).exit_code == 0
