@@ -274,3 +274,23 @@ def test_a_saved_setting_cannot_pass_faces_too_small_or_blurred_to_identify(sync
     assert r.exit_code == 1 and f"{name}: {type(setting(name).default)(value)} is outside the allowed" in r.output, r.output
     assert run("config", "get", name, db=synced).output.endswith("(default)\n")
     assert run("config", "set", name, str(setting(name).default * 2), db=synced).exit_code == 0
+
+
+def test_ocr_switched_off_by_a_saved_setting_is_said_by_every_check_and_scan(synced):
+    """Red team (issue #13): 'config set ocr false' made every later check, scan (and its reports) skip
+    the text inside photos without a word, so a certificate naming a restricted student passed and
+    nobody running the check knew why (at d61325e OCR was off only for a run given --no-ocr)."""
+    from consentguard.runners.check import Checker
+    from consentguard.store.db import open_db
+    from consentguard.store.settings import policy_in_force
+
+    def warnings(**options):
+        db = open_db(synced, create=False)
+        return Checker(db, policy_in_force(db, **options), record=False).warnings
+
+    assert not any("text inside" in w for w in warnings(ocr=False))  # --no-ocr typed for this run: no warning
+    assert run("config", "set", "ocr", "false", db=synced).exit_code == 0
+    said = [w for w in warnings() if "text inside" in w]
+    assert len(said) == 1 and "consentguard config unset ocr" in said[0], warnings()
+    assert run("config", "unset", "ocr", db=synced).exit_code == 0
+    assert not any("text inside" in w for w in warnings())
