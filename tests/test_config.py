@@ -294,3 +294,21 @@ def test_ocr_switched_off_by_a_saved_setting_is_said_by_every_check_and_scan(syn
     assert len(said) == 1 and "consentguard config unset ocr" in said[0], warnings()
     assert run("config", "unset", "ocr", db=synced).exit_code == 0
     assert not any("text inside" in w for w in warnings())
+
+
+def test_the_web_page_says_ocr_is_off_by_a_saved_setting(synced):
+    """The page's users never see a check's warnings: the page itself says OCR is off (red team, issue #13)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from consentguard.store.db import open_db
+    from consentguard.store.settings import policy_in_force
+    from consentguard.web import create_app
+
+    def page() -> str:
+        with ThreadPoolExecutor(1) as pool:  # the page itself runs no photo
+            return create_app(synced, policy_in_force(open_db(synced, create=False)), pool=pool).test_client().get("/").text
+
+    assert 'id="ocr-off"' not in page()
+    run("config", "set", "ocr", "false", db=synced)
+    text = page()
+    assert 'id="ocr-off"' in text and "the text inside photos is not read" in text

@@ -148,6 +148,12 @@ def closeup(rgb, box, rotation: int = 0, size: int = CLOSEUP_PX) -> bytes | None
     return out.getvalue()
 
 
+def ocr_saved_off(db: sqlite_utils.Database, policy: Policy) -> bool:
+    """Whether OCR is off by a saved setting, not by a run's own --no-ocr: whoever runs the check (or
+    uses the web page) may not know, so every check, scan and the page say so (:data:`OCR_SAVED_OFF`)."""
+    return not policy.ocr and saved_values(db).get("ocr") is False
+
+
 class Checker:
     """Checks photos against one database's roster and face index."""
 
@@ -184,8 +190,7 @@ class Checker:
                                      school, here, len(self.unprotected))
         self.names = NameSearch.of(self.students.values(), root, self.policy.first_only_max_shared)
         self.root = self.names.root
-        #: OCR off by a saved setting (not by this run's --no-ocr): whoever runs the check may not know
-        self.ocr_saved_off = not self.policy.ocr and saved_values(db).get("ocr") is False
+        self.ocr_saved_off = ocr_saved_off(db, self.policy)
 
     def current(self) -> "Checker":
         """This checker, or a new one built the same way if a roster sync has landed (or the day has
