@@ -312,3 +312,31 @@ def test_the_web_page_says_ocr_is_off_by_a_saved_setting(synced):
     run("config", "set", "ocr", "false", db=synced)
     text = page()
     assert 'id="ocr-off"' in text and "the text inside photos is not read" in text
+
+
+@pytest.mark.faces
+def test_ocr_option_wins_over_a_saved_ocr_off(tmp_path):
+    """A saved 'ocr false' could not be overridden for one run (only --no-ocr existed): a person who
+    wanted a full check of a certificate could not have one without changing the district's setting
+    (red team, issue #13). --ocr reads the text; without it the run says OCR is off."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    export = write_export(tmp_path / "e.csv", [student("100", "Maria", "Gonzalez", name="Y")] +
+                          [student(str(101 + i), f"First{i}", f"Last{i}") for i in range(9)])
+    db = tmp_path / "cg.db"
+    assert run("sync", str(export), db=db).exit_code == 0
+    photo = tmp_path / "certificate.png"
+    image = Image.new("RGB", (900, 300), "white")
+    ImageDraw.Draw(image).text((40, 110), "Maria Gonzalez", fill="black", font=ImageFont.truetype("DejaVuSans.ttf", 64))
+    image.save(photo)
+    run("config", "set", "ocr", "false", db=db)
+
+    def check(*options):
+        r = CliRunner().invoke(cli, ["check", str(photo), "--json", *options, "--db", str(db)], catch_exceptions=False)
+        return json.loads(r.stdout)
+
+    off = check()
+    assert off["results"][0]["verdict"] == "pass" and any("text inside photos" in w for w in off["warnings"])
+    on = check("--ocr")
+    assert on["results"][0]["verdict"] == "block", on["results"][0]["reasons"]
+    assert on["results"][0]["thresholds"]["ocr"] is True and on["warnings"] == []
