@@ -50,9 +50,15 @@ def school_option(f):
 
 
 def ocr_option(f):
-    return click.option("--no-ocr", is_flag=True,
-                        help="Do not read the text inside photos (faster; names on certificates, name tags "
-                             "and slides are then not checked).")(f)
+    return click.option("--no-ocr/--ocr", "no_ocr", default=None,
+                        help="--no-ocr: do not read the text inside photos (faster; names on certificates, name "
+                             "tags and slides are then not checked). --ocr: read it even if a saved setting "
+                             "turned it off.")(f)
+
+
+def ocr_choice(no_ocr: bool | None) -> bool | None:
+    """The ``ocr`` setting the --no-ocr/--ocr option asks for (None: neither given, the saved one holds)."""
+    return None if no_ocr is None else not no_ocr
 
 
 def thorough_option(f):
@@ -214,7 +220,7 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
     if caption_file is not None:
         caption = (caption + "\n" if caption else "") + caption_file.read()
     options = {"block_distance": block_distance, "review_distance": review_distance,
-               "detect_mode": "thorough" if thorough else None, "ocr": False if no_ocr else None}
+               "detect_mode": "thorough" if thorough else None, "ocr": ocr_choice(no_ocr)}
     try:
         Policy().with_(**options)  # the options alone: a usage error before anything is opened
     except ValueError as exc:
@@ -284,7 +290,7 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
 
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
-    policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+    policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=ocr_choice(no_ocr))
     found = find_photos(folder)
     reports = ScanReports(csv_path, html_path, json_file, f"consentguard scan of {folder}")
     with click.progressbar(length=len(found.photos), label="checking", file=sys.stderr,
@@ -325,7 +331,7 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 
     fmt = output_format(str(out))
     db = open_database(db_path, create=False)
-    policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=False if no_ocr else None)
+    policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=ocr_choice(no_ocr))
     checker = Checker(db, policy, channel=channel, school=school, interface="redact")
     result, decoded = checker.check_decoded(read_file(image), str(image), caption)
     if decoded is None:
@@ -373,7 +379,7 @@ def serve(host, port, behind_proxy, allow_hosts, token, admin_token, keep_blocke
 
     db_path = db_path or default_db_path()
     policy = policy_for(open_database(db_path, create=False), detect_mode="thorough" if thorough else None,
-                        ocr=False if no_ocr else None)
+                        ocr=ocr_choice(no_ocr))
     run(db_path, host, port, token, policy, workers,
         announce=lambda line: click.echo(line, err=True), admin_token=admin_token, keep_blocked=keep_blocked,
         allow_hosts=allow_hosts, behind_proxy=behind_proxy)

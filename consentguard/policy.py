@@ -108,8 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_face_px", 60,
             "Faces narrower than this (pixels) cannot be identified reliably: they are still matched "
             "(a clear match blocks) but never pass: review while any student (of --school, if given) "
-            "is photo-restricted.",
-            low=1, high=1000),
+            "is photo-restricted. It cannot be made smaller: narrower faces are judged by the small-face band's "
+            "stricter thresholds (small_face_floor), never as clear faces.",
+            low=60, high=1000),
     Setting("small_face_floor", 32,
             "Faces at least this wide but narrower than min_face_px are in the small-face band: they pass "
             "only when recognised as a permitted student under the band's stricter thresholds "
@@ -131,8 +132,9 @@ SETTINGS: tuple[Setting, ...] = (
             low=0.01, high=1.2),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
-            "faces too small to identify: matched, but never passed.",
-            low=0.0, high=10000.0),
+            "faces too small to identify: matched, but never passed. It cannot be made smaller: blurrier faces "
+            "cannot be identified, and a saved value below it would pass them.",
+            low=20.0, high=10000.0),
     Setting("detect_mode", "default",
             "default: finds every face of 64 px and up (about 0.8 s per 12 MP photo per core) and text "
             "of 28 px; thorough: faces down to 32 px (about 1.6 s) and text of 16 px (OCR 3.2 s instead of 1.0 s).",

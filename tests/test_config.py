@@ -257,3 +257,91 @@ def test_saved_threshold_changes_a_real_check(face_roster, faces, tmp_path):
     again = check()
     assert again["verdict"] == "review" and again["thresholds"]["block_distance"] == lower, again["reasons"]
     assert check("--block-distance", "0.5")["verdict"] == "block"
+
+
+@pytest.mark.parametrize("name,value", [("min_face_px", "1"), ("min_face_px", "59"), ("min_sharpness", "0"),
+                                        ("min_sharpness", "19.9")])
+def test_a_saved_setting_cannot_pass_faces_too_small_or_blurred_to_identify(synced, name, value):
+    """Red team (issue #13): at d61325e min_face_px and min_sharpness could not be changed; since
+    'config set' they could be lowered to 1 px and 0, so every later check, scan and the web page
+    judged faces nobody can identify as if they were clear, and a restricted student's tiny or blurred
+    face (nearest portrait beyond review_distance) passed. Raising them (more reviews) stays allowed."""
+    from consentguard.decide import FaceEvidence, RosterContext, decide
+    from consentguard.match.index import Student
+
+    students = {"1": Student("1", "Marcus", "Ellery", True, False)}
+    context = RosterContext(students, photo_restricted=1, indexed=1, sync_id=1)
+    tiny_or_blurred = FaceEvidence((0, 0, 24, 24), [("1", 0.70)], 5.0, True)
+    assert decide([tiny_or_blurred], [], context, Policy()).verdict == "review"
+    with pytest.raises(SettingError):
+        Policy(**{name: setting(name).parse(value)})
+    r = run("config", "set", name, value, db=synced)
+    assert r.exit_code == 1 and f"{name}: {type(setting(name).default)(value)} is outside the allowed" in r.output, r.output
+    assert run("config", "get", name, db=synced).output.endswith("(default)\n")
+    assert run("config", "set", name, str(setting(name).default * 2), db=synced).exit_code == 0
+
+
+def test_ocr_switched_off_by_a_saved_setting_is_said_by_every_check_and_scan(synced):
+    """Red team (issue #13): 'config set ocr false' made every later check, scan (and its reports) skip
+    the text inside photos without a word, so a certificate naming a restricted student passed and
+    nobody running the check knew why (at d61325e OCR was off only for a run given --no-ocr)."""
+    from consentguard.runners.check import Checker
+    from consentguard.store.db import open_db
+    from consentguard.store.settings import policy_in_force
+
+    def warnings(**options):
+        db = open_db(synced, create=False)
+        return Checker(db, policy_in_force(db, **options), record=False).warnings
+
+    assert not any("text inside" in w for w in warnings(ocr=False))  # --no-ocr typed for this run: no warning
+    assert run("config", "set", "ocr", "false", db=synced).exit_code == 0
+    said = [w for w in warnings() if "text inside" in w]
+    assert len(said) == 1 and "consentguard config unset ocr" in said[0], warnings()
+    assert run("config", "unset", "ocr", db=synced).exit_code == 0
+    assert not any("text inside" in w for w in warnings())
+
+
+def test_the_web_page_says_ocr_is_off_by_a_saved_setting(synced):
+    """The page's users never see a check's warnings: the page itself says OCR is off (red team, issue #13)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from consentguard.store.db import open_db
+    from consentguard.store.settings import policy_in_force
+    from consentguard.web import create_app
+
+    def page() -> str:
+        with ThreadPoolExecutor(1) as pool:  # the page itself runs no photo
+            return create_app(synced, policy_in_force(open_db(synced, create=False)), pool=pool).test_client().get("/").text
+
+    assert 'id="ocr-off"' not in page()
+    run("config", "set", "ocr", "false", db=synced)
+    text = page()
+    assert 'id="ocr-off"' in text and "the text inside photos is not read" in text
+
+
+@pytest.mark.faces
+def test_ocr_option_wins_over_a_saved_ocr_off(tmp_path):
+    """A saved 'ocr false' could not be overridden for one run (only --no-ocr existed): a person who
+    wanted a full check of a certificate could not have one without changing the district's setting
+    (red team, issue #13). --ocr reads the text; without it the run says OCR is off."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    export = write_export(tmp_path / "e.csv", [student("100", "Maria", "Gonzalez", name="Y")] +
+                          [student(str(101 + i), f"First{i}", f"Last{i}") for i in range(9)])
+    db = tmp_path / "cg.db"
+    assert run("sync", str(export), db=db).exit_code == 0
+    photo = tmp_path / "certificate.png"
+    image = Image.new("RGB", (900, 300), "white")
+    ImageDraw.Draw(image).text((40, 110), "Maria Gonzalez", fill="black", font=ImageFont.truetype("DejaVuSans.ttf", 64))
+    image.save(photo)
+    run("config", "set", "ocr", "false", db=db)
+
+    def check(*options):
+        r = CliRunner().invoke(cli, ["check", str(photo), "--json", *options, "--db", str(db)], catch_exceptions=False)
+        return json.loads(r.stdout)
+
+    off = check()
+    assert off["results"][0]["verdict"] == "pass" and any("text inside photos" in w for w in off["warnings"])
+    on = check("--ocr")
+    assert on["results"][0]["verdict"] == "block", on["results"][0]["reasons"]
+    assert on["results"][0]["thresholds"]["ocr"] is True and on["warnings"] == []

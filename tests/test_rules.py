@@ -192,6 +192,22 @@ def test_expired_releases_are_restricted_from_the_day_after(tmp_path):
     assert {n for n, s in load_students(db, "website").items() if s.photo_restricted} == {"a", "d", "e"}
 
 
+def test_an_end_date_stored_but_blank_or_unreadable_restricts(tmp_path):
+    """d61325e compared ``until < today`` in SQL, so an end date stored as '' (not NULL) restricted; the
+    Python rule read '' as no end date at all and let the release run for ever (red team, issue #13)."""
+    from consentguard.store.db import open_db
+
+    db = open_db(tmp_path / "cg.db")
+    db["students"].insert_all([{"student_number": n, "first_name": n, "last_name": "X", "photo_restricted": 0,
+                                "name_restricted": 0} for n in "abc"], alter=True)
+    rows = {"a": "", "b": " ", "c": "2027-02-30"}
+    db["consents"].insert_all([{"student_number": n, "scope": scope, "channel": "website", "restricted": 0,
+                                "until": u} for n, u in rows.items() for scope in ("photo", "name")])
+    for channel in (None, "website"):
+        students = load_students(db, channel)
+        assert {n for n, s in students.items() if s.photo_restricted and s.name_restricted} == {"a", "b", "c"}
+
+
 def test_one_csv_writer_for_scan_reports_and_the_audit_export():
     from consentguard.output.report import csv_text, export_audit_csv, write_csv
     from consentguard.store.audit import EXPORT_FIELDS

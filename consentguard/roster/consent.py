@@ -92,10 +92,10 @@ class State:
 
     @classmethod
     def stored(cls, restricted, until: str | None) -> State:
-        """A state as the consents table stores it (``until``: an ISO date); an end date that
-        cannot be read is restricted (fail closed)."""
+        """A state as the consents table stores it (``until``: an ISO date, NULL: none); an end date
+        that cannot be read, a blank one included, is restricted (fail closed)."""
         try:
-            return cls(bool(restricted), date.fromisoformat(until) if until else None)
+            return cls(bool(restricted), date.fromisoformat(until) if until is not None else None)
         except ValueError:
             return cls(True)
 

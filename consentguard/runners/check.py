@@ -31,11 +31,15 @@ from consentguard.roster.consent import CHANNELS
 from consentguard.store import audit
 from consentguard.store import portraits as stored_portraits
 from consentguard.store.db import latest_sync_id, roster_policies
+from consentguard.store.settings import saved_values
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112
 #: Settings a cached scan result depends on besides those always in its version: named only
 #: when not at their default, so the caches of earlier versions stay valid at the defaults.
+#: What every check and scan says while a saved setting keeps OCR off (Checker.warnings).
+OCR_SAVED_OFF = ("the text inside photos is not read (the saved setting ocr is false), so a name on a certificate, "
+                 "name tag, jersey or slide is not checked; 'consentguard config unset ocr' reads it again")
 CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared")
 
 
@@ -144,6 +148,12 @@ def closeup(rgb, box, rotation: int = 0, size: int = CLOSEUP_PX) -> bytes | None
     return out.getvalue()
 
 
+def ocr_saved_off(db: sqlite_utils.Database, policy: Policy) -> bool:
+    """Whether OCR is off by a saved setting, not by a run's own --no-ocr: whoever runs the check (or
+    uses the web page) may not know, so every check, scan and the page say so (:data:`OCR_SAVED_OFF`)."""
+    return not policy.ocr and saved_values(db).get("ocr") is False
+
+
 class Checker:
     """Checks photos against one database's roster and face index."""
 
@@ -180,6 +190,7 @@ class Checker:
                                      school, here, len(self.unprotected))
         self.names = NameSearch.of(self.students.values(), root, self.policy.first_only_max_shared)
         self.root = self.names.root
+        self.ocr_saved_off = ocr_saved_off(db, self.policy)
 
     def current(self) -> "Checker":
         """This checker, or a new one built the same way if a roster sync has landed (or the day has
@@ -194,7 +205,8 @@ class Checker:
     @property
     def warnings(self) -> list[str]:
         """What weakens every check by this checker, said once per check or scan."""
-        return [unprotected_warning(len(self.unprotected), self.school)] if self.unprotected else []
+        said = [unprotected_warning(len(self.unprotected), self.school)] if self.unprotected else []
+        return said + ([OCR_SAVED_OFF] if self.ocr_saved_off else [])
 
     @property
     def thresholds(self) -> dict:

@@ -19,6 +19,7 @@ from consentguard.inspect.image import sha256_bytes
 from consentguard.match import index as face_index
 from consentguard.output.report import export_audit_csv
 from consentguard.roster.consent import CHANNELS
+from consentguard.runners.check import OCR_SAVED_OFF, ocr_saved_off
 from consentguard.runners.scan import boxed_thumbnail
 from consentguard.runners.workers import worker_checker
 from consentguard.store.audit import OverrideError, query, record_doc, record_override
@@ -75,9 +76,10 @@ def index():
     db = get_db()
     schools = school_ids(db)
     unprotected = len(face_index.unprotected(db))
+    ocr_off = OCR_SAVED_OFF if ocr_saved_off(db, state().policy) else None
     return state().security.page_session(lambda csrf: render_template(
         "index.html", csrf=csrf, channels=CHANNELS, schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
-        unprotected=unprotected))
+        unprotected=unprotected, ocr_off=ocr_off))
 
 
 def one_photo() -> tuple[bytes, str]:
