@@ -709,7 +709,7 @@ def config():
     A command-line option still wins over a saved value. Every change is recorded in the audit
     trail (who, when, old -> new). 'consentguard settings' explains each setting.
 
-    Example: consentguard config set review_distance 0.60
+    Example: consentguard config set review_distance 0.66
     """
 
 
@@ -756,7 +756,7 @@ def config_set(name, value, db_path):
     VALUE is checked as the option would be: a value outside the setting's limits, or one the other
     settings in force refuse (block_distance above review_distance), is refused with one line.
 
-    Example: consentguard config set review_distance 0.60
+    Example: consentguard config set review_distance 0.66
     """
     from consentguard.store.settings import save
 

@@ -32,6 +32,10 @@ class Setting:
     choices: tuple[str, ...] | None = None
     #: The stage that reads it (docs group the settings by stage).
     stage: str = "faces"
+    #: Which way is stricter ("higher" or "lower"; None: neither weakens a protection). A *saved*
+    #: value, which every later check of the district uses, may only be as strict as the default or
+    #: stricter (:meth:`check_saved`); a command-line option may still change it for one run.
+    stricter: str | None = None
 
     def parse(self, text: str) -> object:
         """``text`` (as typed after ``config set``) as this setting's type, checked against its limits."""
@@ -63,8 +67,19 @@ class Setting:
         if self.choices is not None and value not in self.choices:
             raise SettingError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise SettingError(f"{self.name}: {value} is outside the allowed {self.limits}")
+            raise SettingError(f"{self.name}: {value} is outside the allowed {_number(self.low)}-{_number(self.high)}")
         return kind(value) if number else value
+
+    def check_saved(self, value: object) -> object:
+        """:meth:`check`, and for a setting that protects (``stricter``), not looser than the default:
+        a saved value applies to every check, scan and the page until someone unsets it."""
+        value = self.check(value)
+        looser = {"higher": lambda: value < self.default, "lower": lambda: value > self.default}.get(self.stricter)
+        if looser is not None and looser():
+            raise SettingError(f"{self.name}: {value} would check less strictly than the default {self.default}; "
+                               f"a saved value may only be {'at least' if self.stricter == 'higher' else 'at most'} "
+                               "the default (a command-line option changes it for one run)")
+        return value
 
     @property
     def limits(self) -> str:
@@ -73,7 +88,9 @@ class Setting:
             return " or ".join(self.choices)
         if type(self.default) is bool:
             return "true or false"
-        return f"{_number(self.low)}-{_number(self.high)}"
+        saved = {"higher": f"; saved: at least {_number(self.default)}",
+                 "lower": f"; saved: at most {_number(self.default)}"}.get(self.stricter, "")
+        return f"{_number(self.low)}-{_number(self.high)}{saved}"
 
 
 def _number(x) -> str:
@@ -90,51 +107,51 @@ SETTINGS: tuple[Setting, ...] = (
             "Higher = more restricted faces caught, more photos to review. Calibrated again with every "
             "student indexed (held-out LFW adults: 99.2% of restricted faces flagged, 5.5% of permitted "
             "students' faces to review; models/README.md); the model mixes up children more easily.",
-            low=0.01, high=1.2),
+            low=0.01, high=1.2, stricter="higher"),
     Setting("margin", 0.05,
             "With permitted students in the face index: a face nearer a permitted student than the "
             "restricted one by this much is taken as the permitted student; nearer by less is ambiguous (review).",
-            low=0.0, high=0.5),
+            low=0.0, high=0.5, stricter="higher"),
     Setting("recognise_distance", 0.48,
             "While a photo-restricted student in scope has no usable portrait, a face passes only if it is "
             "recognised as a specific permitted student: nearest to them, this close, and nearer than anyone "
             "else by recognise_margin. Held out on LFW (229 people, everyone indexed): 0.48 recognises 68% of "
             "permitted faces and takes 0.44% of unprotected students' faces for someone else; 0.45 gives 56% "
             "and 0.31%; 0.50 gives 73% and 0.50%.",
-            low=0.01, high=1.2),
+            low=0.01, high=1.2, stricter="lower"),
     Setting("recognise_margin", 0.10,
             "How much nearer the recognised permitted student must be than the next student (see recognise_distance).",
-            low=0.0, high=0.5),
+            low=0.0, high=0.5, stricter="higher"),
     Setting("min_face_px", 60,
             "Faces narrower than this (pixels) cannot be identified reliably: they are still matched "
             "(a clear match blocks) but never pass: review while any student (of --school, if given) "
             "is photo-restricted. It cannot be made smaller: narrower faces are judged by the small-face band's "
             "stricter thresholds (small_face_floor), never as clear faces.",
-            low=60, high=1000),
+            low=60, high=1000, stricter="higher"),
     Setting("small_face_floor", 32,
             "Faces at least this wide but narrower than min_face_px are in the small-face band: they pass "
             "only when recognised as a permitted student under the band's stricter thresholds "
             "(small_recognise_distance, small_recognise_margin, small_review_distance); narrower faces never "
             "pass. Set it to min_face_px to turn the band off. Held out on LFW faces shrunk to 32-48 px: every "
             "restricted face still flagged, 20-52% of permitted faces pass instead of none (models/README.md).",
-            low=1, high=1000),
+            low=1, high=1000, stricter="higher"),
     Setting("small_recognise_distance", 0.45,
             "Small-face band (see small_face_floor): a face passes only if its nearest indexed student is "
             "permitted and this close (stricter than recognise_distance).",
-            low=0.01, high=1.2),
+            low=0.01, high=1.2, stricter="lower"),
     Setting("small_recognise_margin", 0.10,
             "Small-face band: the recognised permitted student must be nearer than the next indexed student "
             "by at least this much.",
-            low=0.0, high=0.5),
+            low=0.0, high=0.5, stricter="higher"),
     Setting("small_review_distance", 0.55,
             "Small-face band: no photo-restricted student may be within this distance (besides being "
             "farther than the recognised student by small_recognise_margin).",
-            low=0.01, high=1.2),
+            low=0.01, high=1.2, stricter="higher"),
     Setting("min_sharpness", 20.0,
             "Faces blurrier than this (focus measure; sharp faces score 300-1000) are treated like "
             "faces too small to identify: matched, but never passed. It cannot be made smaller: blurrier faces "
             "cannot be identified, and a saved value below it would pass them.",
-            low=20.0, high=10000.0),
+            low=20.0, high=10000.0, stricter="higher"),
     Setting("detect_mode", "default",
             "default: finds every face of 64 px and up (about 0.8 s per 12 MP photo per core) and text "
             "of 28 px; thorough: faces down to 32 px (about 1.6 s) and text of 16 px (OCR 3.2 s instead of 1.0 s).",
@@ -153,48 +170,48 @@ SETTINGS: tuple[Setting, ...] = (
             "same-person pairs and 0.013% of different-person pairs, and puts no face with a stranger's when all "
             "1,034 faces are one batch (0.55: 1.06%). Checked on the measuring half: from 0.53 the closest "
             "look-alikes of all LFW (Kim Jong-Il, Wu Yi, 0.36 apart) become one person.",
-            low=0.01, high=1.2),
+            low=0.01, high=1.2, stricter="lower"),
     Setting("group_margin", 0.10,
             "A face that cannot be identified on its own (small, blurred, unclear) joins a person only when "
             "it is within group_distance of one of their clear faces and nearer them than anyone else by this much.",
-            low=0.0, high=0.5, stage="batch"),
+            low=0.0, high=0.5, stage="batch", stricter="higher"),
     Setting("detect_face_px", 64,
             "The default detect_mode's promise: the narrowest face (box width in photo pixels) searched for "
             "in every photo; the photo is shrunk so such a face is about 16 px at the detector. Lower = "
             "smaller faces found, slower. It cannot be raised above 64: faces the docs promise would be missed.",
-            low=16, high=64, stage="inspect"),
+            low=16, high=64, stage="inspect", stricter="lower"),
     Setting("thorough_face_px", 32,
             "The thorough detect_mode's promise (and of the second search of a wide shot in the default "
             "mode): the narrowest face searched for. At most detect_face_px.",
-            low=16, high=64, stage="inspect"),
+            low=16, high=64, stage="inspect", stricter="lower"),
     Setting("ocr_side", 1600,
             "Text in photos (default detect_mode): the photo is shrunk so its long side is at most this many "
             "pixels for OCR (scripts/bench_ocr.py, 12 MP scene, one core: 1.0 s, text from 28 px). Larger = "
             "smaller text read, slower; it cannot be made smaller than 1600.",
-            low=1600, high=6000, stage="inspect"),
+            low=1600, high=6000, stage="inspect", stricter="higher"),
     Setting("ocr_side_thorough", 2600,
             "As ocr_side, in the thorough detect_mode (3.2 s, text from 16 px).",
-            low=1600, high=6000, stage="inspect"),
+            low=1600, high=6000, stage="inspect", stricter="higher"),
     Setting("first_only_max_shared", 3,
             "A first name alone (\"Maria\", not an ordinary word) is a review hit only if at most this many "
             "students of the roster have it: then it points at a handful of children. Higher = more reviews.",
-            low=1, high=20, stage="names"),
+            low=1, high=20, stage="names", stricter="higher"),
     Setting("redact_grow", 0.35,
             "A safe copy (redact, the page's download) hides each face or name box grown by this share of its "
             "width and height on every side (hair, ears, the rest of a name tag). It cannot be made smaller.",
-            low=0.35, high=1.0, stage="redact"),
+            low=0.35, high=1.0, stage="redact", stricter="higher"),
     Setting("max_drop_students", 0.10,
             "A sync is refused (the roster in force stays) when more than this share of the students in "
             "force are missing from the export: a truncated file or the wrong school's. --accept-drop "
             "imports it anyway; a district mapping file's [guards] wins over this saved value.",
-            low=0.0, high=0.5, stage="sync"),
+            low=0.0, high=0.5, stage="sync", stricter="lower"),
     Setting("max_drop_restricted", 0.10,
             "A sync is refused when more than this share of the restricted students disappear or lose "
             "their restriction, or of their restrictions are lifted.",
-            low=0.0, high=0.5, stage="sync"),
+            low=0.0, high=0.5, stage="sync", stricter="lower"),
     Setting("min_drop_count", 3,
             "Drops of fewer students than this never refuse a sync (tiny rosters).",
-            low=0, high=50, stage="sync"),
+            low=0, high=50, stage="sync", stricter="lower"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -269,7 +286,7 @@ class Policy:
         version cannot take (limits changed, a combination refused) is an error naming it: never
         silently replaced by the default."""
         try:
-            return cls(**{name: setting(name).check(value) for name, value in values.items()})
+            return cls(**{name: setting(name).check_saved(value) for name, value in values.items()})
         except ValueError as exc:
             raise SettingError(f"saved settings: {exc} (change it with 'consentguard config set' "
                                "or 'consentguard config unset')") from exc

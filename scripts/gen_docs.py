@@ -79,13 +79,16 @@ def settings_md() -> str:
               "the value saved in the database, else from the default:"), "",
              "```console",
              "$ consentguard config get                      # every setting: value, default, where it comes from",
-             "$ consentguard config set review_distance 0.60  # checked like the option; recorded in the audit trail",
+             "$ consentguard config set review_distance 0.66  # checked like the option; recorded in the audit trail",
              "$ consentguard config unset review_distance     # the default again",
              "```", "",
              ("Saved settings are honoured by `check`, `scan`, `redact`, `sync` and `serve` (`serve` reads them "
               "when it starts: restart it after a change). Each change is an event in the audit trail (who, "
               "when, old -> new; `consentguard audit export`). A value outside its limits is refused with one "
-              "line naming the setting; limits keep a saved value from switching a protection off. A saved "
+              "line naming the setting; limits keep a saved value from switching a protection off, and a setting "
+              "that protects may only be saved as strict as its default or stricter (\"saved: at least ...\" "
+              "below): a looser value, which every later check would use, is refused; the command-line option "
+              "still changes it for one run. A saved "
               "value a later version no longer accepts stops every command with one line naming it "
               "(`config unset` it). A district mapping file's own `[guards]` win over the saved guards."), ""]
     for stage, title in STAGES.items():

@@ -37,28 +37,28 @@ def audit_rows(db_path):
 
 
 def test_set_get_unset_with_audit(synced):
-    r = run("config", "set", "review_distance", "0.60", db=synced)
-    assert r.exit_code == 0 and r.output.startswith("review_distance = 0.6 (was 0.63, the default); audit #")
+    r = run("config", "set", "review_distance", "0.66", db=synced)
+    assert r.exit_code == 0 and r.output.startswith("review_distance = 0.66 (was 0.63, the default); audit #")
     got = run("config", "get", "review_distance", db=synced).output
-    assert got.startswith("review_distance = 0.6  (saved by ") and got.rstrip().endswith("default 0.63)")
+    assert got.startswith("review_distance = 0.66  (saved by ") and got.rstrip().endswith("default 0.63)")
     every = run("config", "get", "--json", db=synced)
     rows = {row["name"]: row for row in json.loads(every.output)}
     assert set(rows) == {s.name for s in SETTINGS}
-    assert rows["review_distance"]["source"] == "saved" and rows["review_distance"]["value"] == 0.6
+    assert rows["review_distance"]["source"] == "saved" and rows["review_distance"]["value"] == 0.66
     assert rows["block_distance"] == {"name": "block_distance", "value": 0.5, "default": 0.5, "source": "default",
                                       "set_by": None, "set_at": None}
     (row,) = audit_rows(synced)
     assert row["file_name"] == "setting review_distance" and row["os_user"]
-    assert json.loads(row["reasons"]) == ["setting review_distance: 0.63 (default) -> 0.6"]
+    assert json.loads(row["reasons"]) == ["setting review_distance: 0.63 (default) -> 0.66"]
 
-    assert run("config", "set", "review_distance", "0.6", db=synced).output == "review_distance = 0.6: unchanged\n"
+    assert run("config", "set", "review_distance", "0.66", db=synced).output == "review_distance = 0.66: unchanged\n"
     assert len(audit_rows(synced)) == 1  # nothing changed, nothing recorded
 
     r = run("config", "unset", "review_distance", db=synced)
-    assert r.exit_code == 0 and r.output.startswith("review_distance = 0.63 (the default) (was 0.6); audit #")
+    assert r.exit_code == 0 and r.output.startswith("review_distance = 0.63 (the default) (was 0.66); audit #")
     assert run("config", "get", "review_distance", db=synced).output == "review_distance = 0.63  (default)\n"
     newest = audit_rows(synced)[0]
-    assert json.loads(newest["reasons"]) == ["setting review_distance: 0.6 -> 0.63 (default)"]
+    assert json.loads(newest["reasons"]) == ["setting review_distance: 0.66 -> 0.63 (default)"]
     assert run("audit", "verify", db=synced).exit_code == 0  # the setting events are links of the chain
 
 
@@ -83,9 +83,9 @@ def test_config_before_the_first_sync(tmp_path):
     """get shows the defaults without creating a database; set creates it (owner-only, as sync does)."""
     db = tmp_path / "new" / "cg.db"
     assert run("config", "get", "ocr", db=db).output == "ocr = true  (default)\n" and not db.exists()
-    assert run("config", "set", "min_drop_count", "5", db=db).exit_code == 0
+    assert run("config", "set", "min_drop_count", "2", db=db).exit_code == 0
     assert db.stat().st_mode & 0o777 == 0o600
-    assert run("config", "get", "min_drop_count", db=db).output.startswith("min_drop_count = 5  (saved by ")
+    assert run("config", "get", "min_drop_count", db=db).output.startswith("min_drop_count = 2  (saved by ")
 
 
 def test_unknown_setting_named(synced):
@@ -345,3 +345,23 @@ def test_ocr_option_wins_over_a_saved_ocr_off(tmp_path):
     on = check("--ocr")
     assert on["results"][0]["verdict"] == "block", on["results"][0]["reasons"]
     assert on["results"][0]["thresholds"]["ocr"] is True and on["warnings"] == []
+
+
+@pytest.mark.parametrize("name,looser,stricter", [
+    ("review_distance", "0.55", "0.66"), ("margin", "0.0", "0.08"), ("recognise_distance", "0.60", "0.45"),
+    ("small_face_floor", "24", "40"), ("small_review_distance", "0.50", "0.60"), ("group_distance", "0.60", "0.45"),
+    ("max_drop_students", "0.30", "0.05"), ("first_only_max_shared", "1", "5"), ("redact_grow", "0.35", "0.5"),
+])
+def test_a_saved_value_may_only_be_stricter_than_the_default(synced, tmp_path, name, looser, stricter):
+    """Red team (#13): a saved value applies to every later check, scan, sync and the page, so one that
+    would check less strictly than the default (a wider pass band, a looser guard) is refused with one
+    line; the same value as a command-line option still works for one run, and a stricter one saves."""
+    r = run("config", "set", name, looser, db=synced)
+    default = setting(name).default
+    if float(looser) == float(default):  # at the default: allowed (redact_grow's limit is its default)
+        assert r.exit_code == 0, r.output
+    else:
+        assert r.exit_code == 1 and r.output.startswith(f"Error: {name}: ") and "less strictly than the default" in r.output
+        assert name not in {row["name"] for row in json.loads(run("config", "get", "--json", db=synced).output)
+                            if row["source"] == "saved"}
+    assert run("config", "set", name, stricter, db=synced).exit_code == 0

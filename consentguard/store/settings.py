@@ -80,7 +80,7 @@ def in_force(db: sqlite_utils.Database | None) -> list[InForce]:
 def save(db: sqlite_utils.Database, name: str, text: str, by: str | None = None, interface: str = "cli") -> Change:
     """Save ``text`` as setting ``name`` (parsed and checked as the option would be) and record the
     change in the audit trail. Setting the value already saved changes and records nothing."""
-    value = setting(name).parse(text)
+    value = setting(name).check_saved(setting(name).parse(text))
     return _change(db, name, value, by, interface)
 
 
