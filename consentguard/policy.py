@@ -193,6 +193,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_drop_count", 3,
             "Drops of fewer students than this never refuse a sync (tiny rosters).",
             low=0, high=50, stage="sync"),
+    Setting("video_sample_seconds", 0.25,
+            "Videos: a frame is checked every this many seconds (the first frame at or after each multiple), "
+            "so a face on screen for twice as long is seen in at least two frames. At most 0.25: a student "
+            "visible for half a second is always seen twice. Smaller = slower.",
+            low=0.02, high=0.25, stage="inspect"),
+    Setting("video_max_seconds", 600,
+            "Videos: a clip longer than this (seconds) is refused with an error naming it (checking takes "
+            "about as long as the clip plays).",
+            low=1, high=7200, stage="inspect"),
+    Setting("video_max_side", 4096,
+            "Videos: a clip whose picture is wider or taller than this (pixels) is refused with an error naming it.",
+            low=320, high=8192, stage="inspect"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -245,6 +257,9 @@ class Policy:
     max_drop_students: float = DEFAULTS["max_drop_students"]
     max_drop_restricted: float = DEFAULTS["max_drop_restricted"]
     min_drop_count: int = DEFAULTS["min_drop_count"]
+    video_sample_seconds: float = DEFAULTS["video_sample_seconds"]
+    video_max_seconds: int = DEFAULTS["video_max_seconds"]
+    video_max_side: int = DEFAULTS["video_max_side"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:
