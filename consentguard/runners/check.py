@@ -47,7 +47,8 @@ from consentguard.store.db import latest_sync_id, roster_policies
 CLOSEUP_PX = 112
 #: Settings a cached scan result depends on besides those always in its version: named only
 #: when not at their default, so the caches of earlier versions stay valid at the defaults.
-CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared")
+CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared",
+                  "video_sample_seconds")
 
 
 @dataclass
