@@ -203,3 +203,20 @@ def test_scan_checks_videos_with_when_fresh_and_from_the_cache(face_roster, face
         assert clip["reasons"][0].startswith("0:01-0:02 face at ")
         assert clip["video"]["frames_sampled"] == 12
     assert docs[0]["concert.mov"]["faces"] == docs[1]["concert.mov"]["faces"]
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+@pytest.mark.parametrize("name, codec, sound, rotation", [
+    ("IMG_0043.MOV", "libx265", "aac", -90),  # an iPhone clip: HEVC, AAC sound, portrait
+    ("clip.webm", "libvpx-vp9", "libopus", None),
+    ("clip.avi", "mpeg4", None, None),
+    ("clip.m4v", "libx264", "aac", None),
+])
+def test_every_kind_of_clip_is_checked(checker, restricted_card, tmp_path, name, codec, sound, rotation):
+    clip = make_clip(tmp_path / name, 2, [(0.5, 1.5, restricted_card)], fps=10, codec=codec, sound=sound,
+                     rotation=rotation)
+    result = checker.check_path(clip)
+    assert result.verdict == "block", result.reasons
+    assert result.reasons[0].startswith("0:00-0:02 face at "), result.reasons
+    assert result.to_json()["video"]["rotation"] == (rotation or 0)

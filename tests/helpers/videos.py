@@ -19,11 +19,13 @@ def face_card(photo: Path, size: tuple[int, int] = (640, 360), face_height: int 
 
 def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.ndarray]],
               size: tuple[int, int] = (640, 360), fps: int = 25, codec: str = "libx264",
-              rotation: int | None = None, title: str | None = None, faststart: bool = False) -> Path:
+              rotation: int | None = None, title: str | None = None, faststart: bool = False,
+              sound: str | None = None) -> Path:
     """A clip of ``seconds`` at ``fps``: plain grey except while a scene (start, end, picture) is on
     screen. ``rotation``: the display rotation written in the container (the frames are stored
     turned so that applying it shows them upright, as a phone does). ``faststart``: the index (moov)
-    before the frames, as phones and web exports write it, so a cut file still opens."""
+    before the frames, as phones and web exports write it, so a cut file still opens. ``sound``: an
+    audio codec ("aac", "libopus") for a sound track of the same length."""
     import av
 
     blank = np.full((size[1], size[0], 3), 100, np.uint8)
@@ -37,6 +39,7 @@ def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.nd
             stream.set_display_rotation(rotation)
         if title:
             out.metadata["title"] = title
+        audio = out.add_stream(sound, rate=48000) if sound else None  # every stream before the first packet
         for i in range(round(seconds * fps)):
             t = i / fps
             picture = next((p for start, end, p in scenes if start <= t < end), blank)
@@ -46,7 +49,23 @@ def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.nd
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+        if audio is not None:
+            _sound(out, audio, seconds)
     return path
+
+
+def _sound(out, stream, seconds: float) -> None:
+    import av
+
+    size = stream.codec_context.frame_size or 960
+    samples = (np.sin(np.arange(size) / 10) * 0.1).astype(np.float32)[None, :]
+    for i in range(round(seconds * 48000 / size)):
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48000, i * size
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def audio_only(path: Path, seconds: float = 1.0) -> Path:
