@@ -198,9 +198,11 @@ SETTINGS: tuple[Setting, ...] = (
             "so a face on screen for twice as long is seen in at least two frames. At most 0.25: a student "
             "visible for half a second is always seen twice. Smaller = slower.",
             low=0.02, high=0.25, stage="inspect"),
-    Setting("video_max_seconds", 600,
-            "Videos: a clip longer than this (seconds) is refused with an error naming it (checking takes "
-            "about as long as the clip plays).",
+    Setting("video_max_seconds", 120,
+            "Videos: a clip longer than this (seconds) is refused with an error naming it. Checking takes "
+            "2-4 s per second of 1080p video on one core (scripts/bench_video.py), and grouping one person's "
+            "faces across the frames grows faster than the clip's length (2 min with 10 faces on screen: "
+            "17 s more), so longer clips wait for the tracker.",
             low=1, high=7200, stage="inspect"),
     Setting("video_max_side", 4096,
             "Videos: a clip whose picture is wider or taller than this (pixels) is refused with an error naming it.",

@@ -134,6 +134,7 @@ def test_damage_mid_way_is_never_a_pass(checker, faces, fps, tmp_path):
     assert any(f"{damaged}: the video is damaged in " in r for r in result.reasons), result.reasons
 
 
+@pytest.mark.faces
 def test_audio_only_file_is_an_error(face_roster, tmp_path):
     checker = Checker(open_db(face_roster), record=False)
     result = checker.check_path(audio_only(tmp_path / "song.mp4"))
@@ -141,6 +142,7 @@ def test_audio_only_file_is_an_error(face_roster, tmp_path):
     assert result.reasons == [f"{tmp_path / 'song.mp4'}: no video stream (audio only, or not a video): not checked"]
 
 
+@pytest.mark.faces
 def test_zero_frame_and_garbage_files_are_errors(face_roster, tmp_path):
     checker = Checker(open_db(face_roster), record=False)
     empty = tmp_path / "empty.mp4"
@@ -220,3 +222,21 @@ def test_every_kind_of_clip_is_checked(checker, restricted_card, tmp_path, name,
     assert result.verdict == "block", result.reasons
     assert result.reasons[0].startswith("0:00-0:02 face at "), result.reasons
     assert result.to_json()["video"]["rotation"] == (rotation or 0)
+
+
+def test_sampling_cannot_be_set_sparser_than_twice_per_half_second():
+    from consentguard.policy import SettingError
+
+    with pytest.raises(SettingError, match="video_sample_seconds: 0.3 is outside the allowed 0.02-0.25"):
+        Policy(video_sample_seconds=0.3)
+    assert Policy().video_sample_seconds == 0.25
+
+
+def test_half_a_second_on_screen_is_sampled_twice_whatever_the_phase(tmp_path):
+    """Real decoding of a 25 fps clip: every window of 0.5 s holds at least two sampled frames."""
+    clip = make_clip(tmp_path / "plain.mp4", 3, [], fps=25)
+    with open_video(clip, 600, 4096) as video:
+        times = [f.time for f in video.frames(0.25, 600)]
+    assert len(times) == 12
+    for start in [k / 25 for k in range(0, 63)]:
+        assert sum(start <= t < start + 0.5 for t in times) >= 2, start
