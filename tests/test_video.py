@@ -156,14 +156,11 @@ def test_zero_frame_and_garbage_files_are_errors(face_roster, tmp_path):
 
 
 def test_limits_refuse_with_one_line_naming_the_file(tmp_path):
-    import numpy as np
-
     clip = make_clip(tmp_path / "long.mp4", 2, [], size=(640, 360), fps=10)
     with pytest.raises(ImageError, match=r"long.mp4: 0:02 long, longer than video_max_seconds \(1 s\)"):
         open_video(clip, 1, 4096)
     with pytest.raises(ImageError, match=r"long.mp4: 640x360 is larger than video_max_side \(400 px\)"):
         open_video(clip, 600, 400)
-    assert np  # frames are real arrays (see the face tests)
 
 
 @pytest.mark.faces
