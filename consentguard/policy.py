@@ -212,6 +212,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_drop_count", 3,
             "Drops of fewer students than this never refuse a sync (tiny rosters).",
             low=0, high=50, stage="sync", stricter="lower"),
+    Setting("video_sample_seconds", 0.25,
+            "Videos: a frame is checked every this many seconds (the first frame at or after each multiple), "
+            "so a face on screen for twice as long is seen in at least two frames. At most 0.25: a student "
+            "visible for half a second is always seen twice. Smaller = slower.",
+            low=0.02, high=0.25, stage="inspect", stricter="lower"),
+    Setting("video_max_seconds", 120,
+            "Videos: a clip longer than this (seconds) is refused with an error naming it. Checking takes "
+            "2-4 s per second of 1080p video on one core (scripts/bench_video.py), and grouping one person's "
+            "faces across the frames grows faster than the clip's length (2 min with 10 faces on screen: "
+            "17 s more), so longer clips wait for the tracker.",
+            low=1, high=7200, stage="inspect"),
+    Setting("video_max_side", 4096,
+            "Videos: a clip whose picture is wider or taller than this (pixels) is refused with an error naming it.",
+            low=320, high=8192, stage="inspect"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -264,6 +278,9 @@ class Policy:
     max_drop_students: float = DEFAULTS["max_drop_students"]
     max_drop_restricted: float = DEFAULTS["max_drop_restricted"]
     min_drop_count: int = DEFAULTS["min_drop_count"]
+    video_sample_seconds: float = DEFAULTS["video_sample_seconds"]
+    video_max_seconds: int = DEFAULTS["video_max_seconds"]
+    video_max_side: int = DEFAULTS["video_max_side"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:

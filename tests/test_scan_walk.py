@@ -116,17 +116,21 @@ def test_unreadable_folder_is_listed(tmp_path):
 
 
 def test_files_that_can_show_photos_are_not_checked_not_harmless(tmp_path):
-    """An SVG embedding a student's photo, a PDF, a video: listed as not checked (the scan is then
-    incomplete and cannot exit 0), never among the harmless other files."""
+    """An SVG embedding a student's photo, a PDF, a video of a kind not checked (MKV): listed as not
+    checked (the scan is then incomplete and cannot exit 0), never among the harmless other files.
+    A video of a kind checked (MP4, MOV, M4V, WebM, AVI) is checked like a photo (issue #14)."""
     from consentguard.runners.scan import find_photos
 
     (tmp_path / "poster.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><image href="data:image/jpeg;base64,AA"/></svg>')
     (tmp_path / "drawing").write_text('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>')
     (tmp_path / "flyer.pdf").write_bytes(b"%PDF-1.7\n")
+    (tmp_path / "clip.mkv").write_bytes(b"\x1a\x45\xdf\xa3")
     (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    (tmp_path / "IMG_0042.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  ")
     (tmp_path / "notes.txt").write_text("plain text")
     found = find_photos(tmp_path)
     assert [p.name for p in found.others] == ["notes.txt"]
+    assert [p.name for p in found.photos] == ["IMG_0042.MOV", "clip.mp4"]
     skipped = {p.name: why for p, why in found.not_checked}
-    assert set(skipped) == {"poster.svg", "drawing", "flyer.pdf", "clip.mp4"}
+    assert set(skipped) == {"poster.svg", "drawing", "flyer.pdf", "clip.mkv"}
     assert skipped["drawing"].startswith("an SVG drawing can show photos of students")

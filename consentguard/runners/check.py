@@ -11,16 +11,27 @@ audit — for the CLI and the web page alike, so both always agree::
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.decide import Decision, FaceEvidence, RosterContext, Verdict, unknown_face_verdict
+from consentguard.decide import (
+    Decision,
+    FaceEvidence,
+    FaceResult,
+    RosterContext,
+    Verdict,
+    combine,
+    unknown_face_verdict,
+    worst,
+)
 from consentguard.errors import DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
+from consentguard.inspect.video import clock, frame_time, frame_view, is_video, open_video, sha256_file
 from consentguard.match.index import FaceIndex, load_index, load_students, unprotected_warning
 from consentguard.match.names import NameHit, scrub
 from consentguard.match.texts import NameSearch
@@ -40,7 +51,8 @@ CLOSEUP_PX = 112
 #: What every check and scan says while a saved setting keeps OCR off (Checker.warnings).
 OCR_SAVED_OFF = ("the text inside photos is not read (the saved setting ocr is false), so a name on a certificate, "
                  "name tag, jersey or slide is not checked; 'consentguard config unset ocr' reads it again")
-CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared")
+CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared",
+                  "video_sample_seconds")
 
 
 @dataclass
@@ -63,6 +75,8 @@ class CheckResult:
     evidence: PhotoEvidence | None = field(default=None, repr=False, compare=False)
     #: the review items this photo's decision listed (its batch's, after :meth:`Checker.decide_together`)
     review_items: list[ReviewItem] = field(default_factory=list, repr=False, compare=False)
+    #: a video's facts (duration, frames sampled, ...); None for a photo
+    video: dict | None = None
 
     @property
     def scrubbed_caption(self) -> str | None:
@@ -88,6 +102,7 @@ class CheckResult:
             "school": self.school,
             "scrubbed_caption": self.scrubbed_caption,
             "thresholds": self.thresholds,
+            **({"video": self.video} if self.video is not None else {}),
         }
 
 
@@ -100,6 +115,59 @@ def decision_json(d: Decision) -> dict:
     if items is not None:
         doc["review_items"] = [getattr(i, "id", i) for i in items]  # ids (or the items themselves)
     return doc
+
+
+@dataclass
+class TimedFace(FaceResult):
+    """A person's faces across a video's sampled frames, judged once (issue #14): the worst of
+    them, shown by a representative frame's box (``view``, ``time``), seen from ``start`` to
+    ``end`` (the first and last sampled frames it is in, seconds) in ``frames`` sampled frames."""
+
+    start: float | None = None
+    end: float | None = None
+    time: float | None = None
+    frames: int = 1
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "start": self.start, "end": self.end, "time": self.time,
+                "frames": self.frames}
+
+
+def timed_decision(photo: PhotoEvidence, decision: Decision, context: RosterContext, policy: Policy) -> Decision:
+    """A video's decision from its frames' (each sampled frame is a picture of the batch, so one
+    person's faces across frames are grouped and judged together): one entry per person (a face
+    not grouped: its own), its worst face as representative, with when it was seen; the verdict is
+    never milder than the frames' (``decision``). A photo's decision is returned as it is."""
+    if not is_video(photo.path) or not photo.faces:
+        return decision
+    people: dict = {}
+    for k, (face, result) in enumerate(zip(photo.faces, decision.faces)):
+        people.setdefault(result.person or k, []).append((frame_time(face.view), face, result))
+    faces, results = [], []
+    for members in people.values():
+        t, face, result = min(members, key=_representative)
+        times = [m[0] for m in members if m[0] is not None] or [0.0]
+        start, end = min(times), max(times)
+        span = clock(start, 0) if end == start else f"{clock(start, 0)}-{clock(math.ceil(end), 0)}"
+        own = result.reason or ""
+        own = own.removeprefix(f"in {result.view}: ")
+        seen = f" (seen in {len(members)} sampled frame{'s' if len(members) != 1 else ''}; this one {result.view})"
+        values = {f.name: getattr(result, f.name) for f in fields(FaceResult)}
+        values["reason"] = f"{span} {own}{seen}" if result.reason else None
+        faces.append(face)
+        results.append(TimedFace(**values, start=round(start, 2), end=round(end, 2), time=t, frames=len(members)))
+    timed = combine(faces, results, photo.names, context, policy, photo.error, photo.unchecked)
+    timed.verdict = worst([timed.verdict, decision.verdict])
+    timed.review_items = decision.review_items
+    return timed
+
+
+def _representative(member) -> tuple:
+    """Which of a person's frames shows them: the worst verdict, then the face nearest a student
+    it matched (its own match, not "the same person as"), then the widest."""
+    _, face, result = member
+    near = result.distance if result.student_number and result.distance is not None else math.inf
+    return (-result.verdict.severity, "same person" in (result.reason or ""), near, -face.width)
 
 
 def concerns(item: ReviewItem, result: "CheckResult") -> bool:
@@ -218,7 +286,10 @@ class Checker:
 
     def check_path(self, path: str | Path, caption: str | None = None, record: bool | None = None) -> CheckResult:
         """``record`` (default: the checker's): False when the photo is decided again with others
-        (:meth:`decide_together` then records the final verdict, once)."""
+        (:meth:`decide_together` then records the final verdict, once). A video (by extension)
+        is checked by :meth:`check_video`."""
+        if is_video(path):
+            return self.check_video(path, caption, record)
         try:
             data = read_file(path)
         except ImageError as exc:
@@ -246,6 +317,39 @@ class Checker:
                                 record=record), None
         return self._finish(name, image.sha256, image, faces, caption, None, text, record), image
 
+    def check_video(self, path: str | Path, caption: str | None = None, record: bool | None = None) -> CheckResult:
+        """Check a clip: every sampled frame (``video_sample_seconds``) through the face stage, the
+        frames decided as one batch (one verdict per person, with when: :func:`timed_decision`),
+        names in the file name, container metadata and caption. A part not read is a review; a
+        clip that cannot be opened or is past the limits is an error."""
+        name, p = str(path), self.policy
+        sha, faces, video = None, [], None
+        try:
+            sha = sha256_file(path)
+            with open_video(path, p.video_max_seconds, p.video_max_side) as video:
+                for frame in video.frames(p.video_sample_seconds, p.video_max_seconds):
+                    faces += self._faces_in(frame.rgb, frame_view(frame.time), False)
+        except ImageError as exc:
+            return self._finish(name, sha, None, [], caption, str(exc), record=record)
+        except MemoryError:
+            return self._finish(name, sha, None, [], caption, f"{name}: too large to analyse within this worker's "
+                                f"memory limit ({WORKER_MEMORY_GB} GB, CONSENTGUARD_WORKER_MEMORY_GB); refused",
+                                record=record)
+        facts = {"duration": None if video.duration is None else round(video.duration, 3),
+                 "fps": None if video.fps is None else round(video.fps, 3), "codec": video.codec,
+                 "rotation": video.rotation, "frames_decoded": video.decoded, "frames_sampled": video.sampled,
+                 "sample_seconds": p.video_sample_seconds,
+                 "last_frame": None if video.last is None else round(video.last, 3)}
+        names = self.names.caption(caption) + self.names.path(name) + self.names.metadata(video.metadata)
+        evidence = PhotoEvidence(name, sha, faces, names, list(video.unchecked), None)
+        (decision,), items = self.decide([evidence])
+        result = CheckResult(path=name, sha256=sha, decision=decision, sync_id=self.sync_id, width=video.width,
+                             height=video.height, thresholds=self.thresholds, channel=self.channel,
+                             school=self.school, caption=caption, evidence=evidence, review_items=items, video=facts)
+        if self.record if record is None else record:
+            audit.record_check(self.db, result, self.interface)
+        return result
+
     def decide(self, photos: list[PhotoEvidence], rematch: bool = False) -> tuple[list[Decision], list[ReviewItem]]:
         """Decide photos as one batch (:func:`consentguard.people.decide_batch`) with the staff
         decisions in force about any of them (read now: a decision made since a photo was checked
@@ -258,7 +362,8 @@ class Checker:
                         face.nearest = self.index.nearest(face.encoding)
         decisions = decisions_for(self.db, [p.sha256 for p in photos])
         apply_decisions(photos, decisions)
-        return decide_batch(photos, self.context, self.policy, decisions)
+        found, items = decide_batch(photos, self.context, self.policy, decisions)
+        return [timed_decision(p, d, self.context, self.policy) for p, d in zip(photos, found)], items
 
     def decide_together(self, results: list[CheckResult], record: bool | None = None) -> list[ReviewItem]:
         """Decide several checked photos again as one batch: faces of one person across them are

@@ -36,6 +36,7 @@ import sqlite_utils
 from consentguard.decide import Verdict
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
+from consentguard.inspect.video import VIDEO_EXTENSIONS, is_video, sha256_file
 from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
 from consentguard.policy import Policy
@@ -78,7 +79,7 @@ KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device"
 def find_photos(folder: Path) -> Found:
     """Photos, other files and entries not checked below ``folder``, sorted.
 
-    A photo is a file with a photo extension, or any other file whose content an
+    A photo is a file with a photo or video extension (inspect.video), or any other file whose content an
     image reader recognises (a photo with a wrong or missing extension is still
     checked). Hidden files are photos like any other (".IMG_0001.jpg" can be
     published too) when their content is an image; otherwise they are other files
@@ -111,7 +112,8 @@ def find_photos(folder: Path) -> Found:
                 skipped.append((path, why))
                 continue
             try:
-                photo = (path.suffix.lower() in EXTENSIONS and not name.startswith(".")) or _is_image(path)
+                photo = (path.suffix.lower() in (*EXTENSIONS, *VIDEO_EXTENSIONS) and not name.startswith(".")
+                         ) or _is_image(path)
                 kind = None if photo else _shows_pictures(path)
             except OSError as exc:
                 skipped.append((path, f"a file that cannot be read ({exc.strerror or exc}): not checked"))
@@ -130,7 +132,6 @@ PICTURE_CARRIERS = {
     ".ai": "an Illustrator file", ".psd": "a Photoshop file", ".html": "a web page", ".htm": "a web page",
     ".docx": "a Word document", ".pptx": "a PowerPoint presentation", ".key": "a Keynote presentation",
     ".pages": "a Pages document", ".odt": "a document", ".odp": "a presentation", ".zip": "a ZIP archive",
-    ".mp4": "a video", ".mov": "a video", ".m4v": "a video", ".avi": "a video", ".webm": "a video",
     ".mkv": "a video", ".3gp": "a video", ".mts": "a video", ".wmv": "a video",
 }
 
@@ -261,6 +262,9 @@ def _check_one(path: str) -> Checked:
     landing during the scan: the photos after it are judged against the new roster), and its
     evidence, so the batch can be decided together."""
     checker = worker_checker()
+    if is_video(path):  # streamed from the file, never read whole; no thumbnail yet
+        result = checker.check_path(path)
+        return Checked(path, result.to_json(), None, checker.version, result.evidence)
     try:
         data = read_file(path)
     except ImageError:  # vanished or unreadable: an error result, never a pass
@@ -384,7 +388,7 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
             todo = []
             for path in photos:
                 try:
-                    sha = sha256_bytes(read_file(path))
+                    sha = sha256_file(path) if is_video(path) else sha256_bytes(read_file(path))
                 except Exception:
                     sha = None
                 version = _cache_version(base_version, folder, path)

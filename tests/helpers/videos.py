@@ -1,0 +1,86 @@
+"""Real video clips made from real face photos with PyAV's encoder (issue #14 tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+
+def face_card(photo: Path, size: tuple[int, int] = (640, 360), face_height: int = 300) -> np.ndarray:
+    """A frame-sized picture with the photo scaled to ``face_height`` in the middle, on grey."""
+    im = ImageOps.exif_transpose(Image.open(photo)).convert("RGB")
+    im.thumbnail((size[0], face_height))
+    frame = Image.new("RGB", size, (90, 110, 130))
+    frame.paste(im, ((size[0] - im.width) // 2, (size[1] - im.height) // 2))
+    return np.asarray(frame)
+
+
+def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.ndarray]],
+              size: tuple[int, int] = (640, 360), fps: int = 25, codec: str = "libx264",
+              rotation: int | None = None, title: str | None = None, faststart: bool = False,
+              sound: str | None = None) -> Path:
+    """A clip of ``seconds`` at ``fps``: plain grey except while a scene (start, end, picture) is on
+    screen. ``rotation``: the display rotation written in the container (the frames are stored
+    turned so that applying it shows them upright, as a phone does). ``faststart``: the index (moov)
+    before the frames, as phones and web exports write it, so a cut file still opens. ``sound``: an
+    audio codec ("aac", "libopus") for a sound track of the same length."""
+    import av
+
+    blank = np.full((size[1], size[0], 3), 100, np.uint8)
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as out:
+        stream = out.add_stream(codec, rate=fps)
+        k = round((rotation or 0) / 90) % 4
+        stored = (size[1], size[0]) if k % 2 else size
+        stream.width, stream.height = stored
+        stream.pix_fmt = "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        if title:
+            out.metadata["title"] = title
+        audio = out.add_stream(sound, rate=48000) if sound else None  # every stream before the first packet
+        for i in range(round(seconds * fps)):
+            t = i / fps
+            picture = next((p for start, end, p in scenes if start <= t < end), blank)
+            if k:  # stored turned clockwise by the rotation, so that the display's turn undoes it
+                picture = np.ascontiguousarray(np.rot90(picture, -k))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+        if audio is not None:
+            _sound(out, audio, seconds)
+    return path
+
+
+def _sound(out, stream, seconds: float) -> None:
+    import av
+
+    size = stream.codec_context.frame_size or 960
+    samples = (np.sin(np.arange(size) / 10) * 0.1).astype(np.float32)[None, :]
+    for i in range(round(seconds * 48000 / size)):
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48000, i * size
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+
+
+def audio_only(path: Path, seconds: float = 1.0) -> Path:
+    """An M4A-like MP4 with an AAC sound track and no video stream."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=44100)
+        samples = (np.sin(np.arange(1024) / 10) * 0.1).astype(np.float32)[None, :]
+        for i in range(round(seconds * 44100 / 1024)):
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate = 44100
+            frame.pts = i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
