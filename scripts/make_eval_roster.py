@@ -38,13 +38,18 @@ def held_out_people(lfw: Path) -> list[Path]:
     return [lfw / name for name in people[len(people) // 2:]]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def roster_arguments(doc: str) -> argparse.ArgumentParser:
+    """The arguments of a script that builds a roster of held-out people (this one, make_eval_set.py)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
     ap.add_argument("--lfw", type=Path, default=LFW)
     ap.add_argument("--people", type=int, default=228, help="how many held-out people (default: all 228)")
     ap.add_argument("--restricted", type=float, default=0.25, help="share of them photo-restricted")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = roster_arguments(__doc__).parse_args()
     people = held_out_people(args.lfw)[: args.people]
     restricted = set(random.Random(7).sample(range(len(people)), round(len(people) * args.restricted)))
     (args.out / "portraits").mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import shutil
@@ -43,7 +42,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_eval_roster import FACE_BOX, LFW, held_out_people  # noqa: E402
+from make_eval_roster import FACE_BOX, LFW, held_out_people, roster_arguments  # noqa: E402
 
 SEED = 2026
 #: LFW's crops are 250 px; the face (FACE_BOX) is 130 px of it.
@@ -324,11 +323,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--lfw", type=Path, default=LFW)
-    ap.add_argument("--people", type=int, default=228, help="how many held-out people (default: all 228)")
-    ap.add_argument("--restricted", type=float, default=0.25, help="share of them photo-restricted")
+    ap = roster_arguments(__doc__)
     ap.add_argument("--groups", type=int, default=20)
     ap.add_argument("--event-photos", type=int, default=48)
     ap.add_argument("--event-people", type=int, default=16)
