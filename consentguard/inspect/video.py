@@ -139,6 +139,8 @@ class Video:
                     rgb = _upright(frame.to_ndarray(format="rgb24"), self.rotation)
                     self.height, self.width = rgb.shape[:2]
                     yield Frame(t, rgb)
+            if found := errors.new():  # logged by a decoder thread after its packet was looked at
+                bad.append((self.last or 0.0, found))
         self._account(bad)
 
     def _account(self, bad: list[tuple[float, str]]) -> None:
