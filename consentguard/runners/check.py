@@ -46,11 +46,11 @@ from consentguard.store.settings import saved_values
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112
-#: Settings a cached scan result depends on besides those always in its version: named only
-#: when not at their default, so the caches of earlier versions stay valid at the defaults.
 #: What every check and scan says while a saved setting keeps OCR off (Checker.warnings).
 OCR_SAVED_OFF = ("the text inside photos is not read (the saved setting ocr is false), so a name on a certificate, "
                  "name tag, jersey or slide is not checked; 'consentguard config unset ocr' reads it again")
+#: Settings a cached scan result depends on besides those always in its version: named only
+#: when not at their default, so the caches of earlier versions stay valid at the defaults.
 CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared",
                   "video_sample_seconds")
 
@@ -311,9 +311,7 @@ class Checker:
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc),
                                 record=record), None
         except MemoryError:  # past the worker's memory limit (limit_worker_memory): never a pass
-            return self._finish(name, sha256_bytes(data) if data else None, None, [], caption,
-                                f"{name}: too large to analyse within this worker's memory limit "
-                                f"({WORKER_MEMORY_GB} GB, CONSENTGUARD_WORKER_MEMORY_GB); refused",
+            return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, _too_large(name),
                                 record=record), None
         return self._finish(name, image.sha256, image, faces, caption, None, text, record), image
 
@@ -332,9 +330,7 @@ class Checker:
         except ImageError as exc:
             return self._finish(name, sha, None, [], caption, str(exc), record=record)
         except MemoryError:
-            return self._finish(name, sha, None, [], caption, f"{name}: too large to analyse within this worker's "
-                                f"memory limit ({WORKER_MEMORY_GB} GB, CONSENTGUARD_WORKER_MEMORY_GB); refused",
-                                record=record)
+            return self._finish(name, sha, None, [], caption, _too_large(name), record=record)
         facts = {"duration": None if video.duration is None else round(video.duration, 3),
                  "fps": None if video.fps is None else round(video.fps, 3), "codec": video.codec,
                  "rotation": video.rotation, "frames_decoded": video.decoded, "frames_sampled": video.sampled,
@@ -433,6 +429,12 @@ class Checker:
         if self.record if record is None else record:
             audit.record_check(self.db, result, self.interface)
         return result
+
+
+def _too_large(name: str) -> str:
+    """The error of a file past the worker's memory limit (:func:`limit_worker_memory`): never a pass."""
+    return (f"{name}: too large to analyse within this worker's memory limit ({WORKER_MEMORY_GB} GB, "
+            "CONSENTGUARD_WORKER_MEMORY_GB); refused")
 
 
 def _references(db: sqlite_utils.Database) -> tuple:
