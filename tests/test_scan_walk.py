@@ -70,14 +70,17 @@ def test_links_hidden_entries_and_devices(tmp_path):
     photo(root / ".IMG_0001.jpg")  # a staff member's hidden photo: still a photo someone can publish
     (root / "._IMG_0002.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS resource fork: not an image
     photo(root / ".thumbs" / "t.jpg")
+    (root / ".IMG_0003.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  ")  # a hidden clip: checked (a video)
+    (root / "._IMG_0003.MOV").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # its resource fork: not a video
     outside = photo(tmp_path / "elsewhere" / "b.jpg")
     os.symlink(outside.parent, root / "linked_folder")
     os.symlink(outside, root / "linked.jpg")  # a link to a photo: checked under its own path
     os.symlink(tmp_path / "gone.jpg", root / "broken.jpg")
     os.symlink("/dev/null", root / "null.jpg")
     found = find_photos(root)
-    assert [p.relative_to(root).as_posix() for p in found.photos] == [".IMG_0001.jpg", "linked.jpg", "day1/a.jpg"]
-    assert [p.name for p in found.others] == ["._IMG_0002.jpg"]
+    assert [p.relative_to(root).as_posix() for p in found.photos] == [".IMG_0001.jpg", ".IMG_0003.MOV", "linked.jpg",
+                                                                     "day1/a.jpg"]
+    assert [p.name for p in found.others] == ["._IMG_0002.jpg", "._IMG_0003.MOV"]
     assert reasons(found, root) == {
         ".thumbs": "a hidden folder: not entered",
         "broken.jpg": "a link to a file that does not exist: not read",

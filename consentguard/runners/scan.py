@@ -63,6 +63,20 @@ def _is_image(path: Path) -> bool:
         return False
 
 
+#: The first bytes of a macOS AppleDouble file ("._IMG_0001.MOV" beside the clip on a USB stick).
+APPLE_DOUBLE = b"\x00\x05\x16\x07"
+
+
+def _is_hidden_video(path: Path) -> bool:
+    """A hidden file with a video extension is a video someone can publish (".IMG_0001.MOV"),
+    unless it is a macOS AppleDouble resource fork. Undecodable content is then the check's
+    error, never a harmless "other file"."""
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        return False
+    with open(path, "rb") as f:
+        return f.read(4) != APPLE_DOUBLE
+
+
 class Found(NamedTuple):
     """What :func:`find_photos` found: photos to check, other files (not images), and the
     entries it did not enter or read, each with the reason a person will read."""
@@ -113,7 +127,7 @@ def find_photos(folder: Path) -> Found:
                 continue
             try:
                 photo = (path.suffix.lower() in (*EXTENSIONS, *VIDEO_EXTENSIONS) and not name.startswith(".")
-                         ) or _is_image(path)
+                         ) or _is_image(path) or _is_hidden_video(path)
                 kind = None if photo else _shows_pictures(path)
             except OSError as exc:
                 skipped.append((path, f"a file that cannot be read ({exc.strerror or exc}): not checked"))
