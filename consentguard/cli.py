@@ -326,9 +326,13 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
     Example: consentguard redact IMG_0412.jpg --out IMG_0412.safe.jpg
     """
     from consentguard.inspect.image import read_file
+    from consentguard.inspect.video import is_video
     from consentguard.output.redact import areas_to_hide, output_format, safe_copy
     from consentguard.runners.check import Checker
 
+    if is_video(image):
+        raise click.ClickException(f"{image}: a video: safe copies of videos are not made yet; check it with "
+                                   "'consentguard check' and edit it by hand")
     fmt = output_format(str(out))
     db = open_database(db_path, create=False)
     policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=ocr_choice(no_ocr))
