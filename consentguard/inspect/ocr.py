@@ -42,9 +42,9 @@ import numpy as np
 
 from consentguard.errors import ModelError
 from consentguard.models import OCR_DETECTOR, OCR_ORIENTATION, OCR_RECOGNISER, weight_path
-from consentguard.policy import DEFAULTS
+from consentguard.policy import Policy
 
-OCR_SIDE = {"default": DEFAULTS["ocr_side"], "thorough": DEFAULTS["ocr_side_thorough"]}
+OCR_SIDE = Policy().ocr_sides  # the defaults (a check passes its own Policy's)
 MIN_SIDE = 30            # a thinner photo is enlarged to this first
 WIDE = 8                 # a photo wider than 8:1 (or at most 30 px high) gets black bands above and below
 DETECT_MIN_SIDE = 736    # the detector sees the short side at least this long
