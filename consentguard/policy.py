@@ -2,7 +2,8 @@
 
 Code, CLI help, ``consentguard config``, the generated docs (docs/settings.md) and tests read the
 same :data:`SETTINGS` list. A value in force comes from the command line, else from the settings
-saved in the database (``consentguard config set``), else from the default: :func:`resolve`.
+saved in the database (``consentguard config set``), else from the default:
+:func:`consentguard.store.settings.policy_in_force`.
 """
 
 from __future__ import annotations

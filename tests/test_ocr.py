@@ -86,3 +86,23 @@ def test_certificate_in_a_photo_is_checked(face_roster, faces, tmp_path):
     tag_result = Checker(db, record=False).check_path(tmp_path / "tag.png")
     assert tag_result.verdict == "review" and "(first name alone" in tag_result.reasons[0]
     assert Checker(db, Policy(ocr=False), record=False).check_path(tmp_path / "certificate.jpg").verdict == "pass"
+
+
+@pytest.mark.slow
+def test_a_photo_with_more_text_regions_than_are_read_is_not_fully_checked():
+    """More than MAX_LINES text regions (a wall of notes, a page of small print): the regions past
+    the first MAX_LINES were skipped without a word, so a name among them let the photo pass."""
+    from consentguard.inspect.ocr import MAX_LINES
+    from consentguard.match.texts import NameSearch
+
+    page = Image.new("RGB", (1600, 1200), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=14)
+    for row in range(40):
+        for column in range(30):  # 1,200 short words, each its own text region
+            draw.text((10 + column * 53, 10 + row * 29), f"ab{(row * 30 + column) % 10}", fill="black", font=font)
+    search = NameSearch.of([Student("2", "Priya", "Natarajan", False, True)])
+    hits, error = search.picture(np.asarray(page), "notes.png", None, Policy())
+    assert hits == []
+    assert error is not None and error.startswith("notes.png: text in the photo was read only in part (")
+    assert f"past the first {MAX_LINES} were not read): names in them cannot be checked" in error

@@ -95,3 +95,23 @@ def test_security_headers_on_every_answer(app):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Cache-Control"] == "no-store"
     assert client.get("/nowhere").status_code == 404 and client.post("/api/check").status_code == 403
+
+
+def test_a_worker_keeps_one_checker_per_scope(tmp_path, db_path, monkeypatch):
+    """Photos checked in turn for two channels (the page's selector) reuse each channel's Checker:
+    each used to rebuild the other's (students and face index read again) for every photo."""
+    from consentguard import Checker
+    from consentguard.runners import workers
+
+    export = write_export(tmp_path / "export.csv", [student("100101", "Ana", "Lopez", photo="Y"),
+                                                    student("100102", "Ben", "Okafor", SchoolID="4471")])
+    sync_roster(open_db(db_path), export)
+    monkeypatch.setattr(workers, "_checker", Checker(open_db(db_path), record=False))
+    monkeypatch.setattr(workers, "_scoped", {})
+    default = workers.worker_checker(None)
+    social = workers.worker_checker(("social", None))
+    assert social.channel == "social" and social is not default
+    assert workers.worker_checker((None, None)) is default
+    assert workers.worker_checker(("social", None)) is social
+    assert workers.worker_checker(("yearbook", "4471")).school == "4471"
+    assert workers.worker_checker(("social", None)) is social and workers.worker_checker(None) is default

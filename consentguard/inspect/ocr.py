@@ -42,9 +42,9 @@ import numpy as np
 
 from consentguard.errors import ModelError
 from consentguard.models import OCR_DETECTOR, OCR_ORIENTATION, OCR_RECOGNISER, weight_path
-from consentguard.policy import DEFAULTS
+from consentguard.policy import Policy
 
-OCR_SIDE = {"default": DEFAULTS["ocr_side"], "thorough": DEFAULTS["ocr_side_thorough"]}
+OCR_SIDE = Policy().ocr_sides  # the defaults (a check passes its own Policy's)
 MIN_SIDE = 30            # a thinner photo is enlarged to this first
 WIDE = 8                 # a photo wider than 8:1 (or at most 30 px high) gets black bands above and below
 DETECT_MIN_SIDE = 736    # the detector sees the short side at least this long
@@ -109,10 +109,19 @@ def _models() -> _Models:
 
 
 def read_text(rgb: np.ndarray, mode: str = "default", sides: dict[str, int] = OCR_SIDE) -> list[OcrLine]:
-    """Every line of text found in ``rgb``, in reading order (``sides``: a Policy's ``ocr_sides``)."""
+    """Every line of text read in ``rgb``, in reading order (``sides``: a Policy's ``ocr_sides``).
+    At most MAX_LINES regions are read: a check uses :func:`read_lines`, which says how many were not."""
+    return read_lines(rgb, mode, sides)[0]
+
+
+def read_lines(rgb: np.ndarray, mode: str = "default",
+               sides: dict[str, int] = OCR_SIDE) -> tuple[list[OcrLine], int]:
+    """The lines of :func:`read_text`, and how many text regions past MAX_LINES were not read
+    (a photo with that many is not fully checked: its caller must say so, never pass it)."""
     models = _models()
     small, (ratio_x, ratio_y), top = _prepare(rgb, sides[mode])
-    quads = _reading_order(_detect(models, small))
+    found, unread = _detect(models, small)
+    quads = _reading_order(found)
     crops = [_upright(_cut(small, quad)) for quad in quads]
     crops = _turn_over(models, crops)
     lines = []
@@ -123,7 +132,7 @@ def read_text(rgb: np.ndarray, mode: str = "default", sides: dict[str, int] = OC
         ys = np.clip((quad[:, 1] - top) * ratio_y, 0, rgb.shape[0])
         box = (int(xs.min()), int(ys.min()), int(round(xs.max())), int(round(ys.max())))
         lines.append(OcrLine(text, box, score))
-    return lines
+    return lines, unread
 
 
 def _prepare(rgb: np.ndarray, side: int) -> tuple[np.ndarray, tuple[float, float], int]:
@@ -150,8 +159,9 @@ def _normalise(image: np.ndarray) -> np.ndarray:
     return (image.astype(np.float32).transpose(2, 0, 1) / 127.5) - 1.0
 
 
-def _detect(models: _Models, image: np.ndarray) -> list[np.ndarray]:
-    """Text lines as quadrilaterals (top-left, top-right, bottom-right, bottom-left) in ``image`` pixels."""
+def _detect(models: _Models, image: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Text lines as quadrilaterals (top-left, top-right, bottom-right, bottom-left) in ``image`` pixels,
+    and how many regions past the first MAX_LINES were not looked at."""
     import cv2
 
     h, w = image.shape[:2]
@@ -173,7 +183,7 @@ def _detect(models: _Models, image: np.ndarray) -> list[np.ndarray]:
         quad = np.clip(np.round(quad), 0, (w - 1, h - 1)).astype(np.float32)
         if np.linalg.norm(quad[0] - quad[1]) > 3 and np.linalg.norm(quad[0] - quad[3]) > 3:
             quads.append(quad)
-    return quads
+    return quads, max(0, len(contours) - MAX_LINES)
 
 
 def _mean_inside(likely: np.ndarray, points: np.ndarray) -> float:

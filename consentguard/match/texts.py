@@ -104,18 +104,22 @@ class NameSearch:
         """Name-restricted students are looked for in every form; photo-restricted ones by full
         name only, as a review (a certificate or name tag suggests they may be in the photo)."""
         from consentguard.errors import ModelError
-        from consentguard.inspect.ocr import box_of, joined, read_text
+        from consentguard.inspect.ocr import MAX_LINES, box_of, joined, read_lines
 
+        where = f" (in {view})" if view else ""
         try:
-            lines = read_text(rgb, policy.detect_mode, policy.ocr_sides)
+            lines, unread = read_lines(rgb, policy.detect_mode, policy.ocr_sides)
         except ModelError:
             raise
         except Exception as exc:  # the OCR engine failing on one photo: that photo is not fully checked
-            where = f" (in {view})" if view else ""
             return [], f"{name}: text in the photo{where} could not be read ({exc}): names in it cannot be checked"
         text, spans = joined(lines)
         hits = self._find(text, "ocr", self.first_names, compact=True)
         for hit in hits:
             hit.box = box_of(spans, hit.start, hit.end)
             hit.view = view
+        if unread:
+            return hits, (f"{name}: text in the photo{where} was read only in part ({unread} of "
+                          f"{unread + MAX_LINES} text regions past the first {MAX_LINES} were not read): "
+                          "names in them cannot be checked")
         return hits, None

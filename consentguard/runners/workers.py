@@ -16,6 +16,11 @@ from consentguard.policy import Policy
 
 #: The Checker of this worker process (built by :func:`init_worker`).
 _checker = None
+#: Checkers for other scopes (channel, school) the web page asked for, kept so that photos checked
+#: in turn for two channels do not rebuild one (students, face index) per photo.
+_scoped: dict = {}
+#: At most this many other scopes are kept (the oldest is dropped): a few channels times a few schools.
+SCOPES_KEPT = 8
 
 
 def exit_with_parent(parent: int) -> None:
@@ -60,8 +65,13 @@ def worker_checker(scope: tuple[str | None, str | None] | None = None):
     global _checker
     from consentguard.runners.check import Checker
 
-    if scope is not None and scope != (_checker.channel, _checker.school):
-        _checker = Checker(_checker.db, _checker.policy, record=False, channel=scope[0], school=scope[1],
-                           root=_checker.root)
-    _checker = _checker.current()
-    return _checker
+    if scope is None or scope == (_checker.channel, _checker.school):
+        _checker = _checker.current()
+        return _checker
+    kept = _scoped.pop(scope, None)
+    checker = kept.current() if kept is not None else Checker(
+        _checker.db, _checker.policy, record=False, channel=scope[0], school=scope[1], root=_checker.root)
+    _scoped[scope] = checker  # the latest used last: the first one is the oldest
+    while len(_scoped) > SCOPES_KEPT:
+        _scoped.pop(next(iter(_scoped)))
+    return checker
