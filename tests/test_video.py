@@ -13,7 +13,7 @@ from consentguard.errors import ImageError
 from consentguard.inspect.video import clock, frame_time, frame_view, open_video
 
 from conftest import R
-from helpers.videos import audio_only, face_card, head_card, make_clip
+from helpers.videos import audio_only, face_card, head_card, make_clip, two_streams
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +242,15 @@ def test_half_a_second_on_screen_is_sampled_twice_whatever_the_phase(tmp_path):
     assert len(times) == 12
     for start in [k / 25 for k in range(0, 63)]:
         assert sum(start <= t < start + 0.5 for t in times) >= 2, start
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+def test_restricted_face_in_a_second_video_stream_is_not_a_pass(checker, restricted_card, tmp_path):
+    """Red team (issue #14): only the first video stream is decoded, so a clip whose second stream
+    (another camera angle, picture-in-picture) shows a restricted student passed on a blank first."""
+    blank = restricted_card * 0 + 100
+    clip = two_streams(tmp_path / "angles.mp4", 2, blank, restricted_card)
+    result = checker.check_path(clip)
+    assert result.verdict != "pass", result.reasons
+    assert any("video streams" in r for r in result.reasons), result.reasons

@@ -234,7 +234,7 @@ def open_video(path: str | Path, max_seconds: float, max_side: int) -> Video:
 def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
     if not container.streams.video:
         raise ImageError(f"{name}: no video stream (audio only, or not a video): not checked")
-    stream = container.streams.video[0]
+    stream, others = _main_stream(container.streams.video)
     stream.thread_type = "AUTO"
     ctx = stream.codec_context
     width, height = ctx.width, ctx.height  # as stored: the frames say how they are turned
@@ -256,5 +256,20 @@ def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
 
     metadata = [TextField(f"video {k.lower()}", str(v)) for k, v in {**container.metadata, **stream.metadata}.items()
                 if k.lower() in NAME_FIELDS and str(v).strip()]
+    unchecked = [f"{name}: the file holds {len(others) + 1} video streams (other camera angles, a cover "
+                 f"picture or thumbnail); only stream #{stream.index} was checked, so stream"
+                 f"{'s' if len(others) > 1 else ''} {', '.join(f'#{s.index}' for s in others)} "
+                 "could show a restricted student unseen: check it by eye"] if others else []
     return Video(name, container, stream, width, height, duration, 0, ctx.name or "?",
-                 float(rate) if rate else None, metadata)
+                 float(rate) if rate else None, metadata, unchecked)
+
+
+def _main_stream(streams) -> tuple[object, list]:
+    """The video stream to check (the first that is not a cover picture) and the other video
+    streams: FFmpeg decodes one at a time, and a second camera angle or a cover picture could
+    show a face that the first never does, so the others are each a part not checked."""
+    from av.stream import Disposition
+
+    moving = [s for s in streams if not s.disposition & Disposition.attached_pic]
+    main = (moving or list(streams))[0]
+    return main, [s for s in streams if s is not main]

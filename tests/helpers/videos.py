@@ -100,3 +100,25 @@ def audio_only(path: Path, seconds: float = 1.0) -> Path:
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def two_streams(path: Path, seconds: float, first: np.ndarray, second: np.ndarray, fps: int = 25) -> Path:
+    """An MP4 with two video streams of ``seconds`` (a multi-angle or picture-in-picture export):
+    the first shows ``first`` throughout, the second ``second``."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        streams = []
+        for picture in (first, second):
+            stream = out.add_stream("libx264", rate=fps)
+            stream.height, stream.width = picture.shape[:2]
+            stream.pix_fmt = "yuv420p"
+            streams.append((stream, picture))
+        for _ in range(round(seconds * fps)):
+            for stream, picture in streams:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                    out.mux(packet)
+        for stream, _ in streams:
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
