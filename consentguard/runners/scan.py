@@ -142,8 +142,18 @@ def _shows_pictures(path: Path) -> str | None:
     if kind:
         return kind
     with open(path, "rb") as f:
-        head = f.read(1024).lstrip().lower()
+        raw = f.read(1024)
+    if _video_content(raw):
+        return "a video (by its content)"
+    head = raw.lstrip().lower()
     return "an SVG drawing" if head.startswith((b"<svg", b"<?xml")) and b"<svg" in head else None
+
+
+def _video_content(head: bytes) -> bool:
+    """Whether a file's first bytes are a video container's (MP4/MOV/3GP 'ftyp', Matroska/WebM,
+    AVI): a clip whose name lost or hides its extension is still a video, never a harmless file."""
+    return (head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3")
+            or (head.startswith(b"RIFF") and head[8:12] == b"AVI "))
 
 
 def _not_a_file(path: Path) -> str | None:
