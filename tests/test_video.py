@@ -254,3 +254,21 @@ def test_restricted_face_in_a_second_video_stream_is_not_a_pass(checker, restric
     result = checker.check_path(clip)
     assert result.verdict != "pass", result.reasons
     assert any("video streams" in r for r in result.reasons), result.reasons
+
+
+def test_a_clip_whose_first_frame_is_not_at_zero_is_timed_from_its_start(tmp_path):
+    """Red team (issue #14): a clip whose first frame is at 5 s (cut from a longer recording) was
+    timed from 0 of the recording: every "when" 5 s late, and a copy cut short after 3.8 of its 10 s
+    said "stops at 0:08.84 ... 0:08.84-0:10.00 was not checked", so staff checked the last second by
+    eye and never the 5 s not read (and a cut past 4.5 s was not named at all)."""
+    whole = make_clip(tmp_path / "whole.mp4", 10, [], start=5.0, faststart=True)
+    with open_video(whole, 600, 4096) as video:
+        times = [f.time for f in video.frames(0.25, 600)]
+        assert times[0] == pytest.approx(0.0) and times[-1] == pytest.approx(9.76) and not video.unchecked
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    with open_video(cut, 600, 4096) as video:
+        list(video.frames(0.25, 600))
+        assert any("the video stream stops at 0:03" in r and "of the 0:10.00 its container declares" in r
+                   for r in video.unchecked), video.unchecked

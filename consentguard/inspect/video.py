@@ -94,6 +94,7 @@ class Video:
     decoded: int = 0           # frames decoded
     sampled: int = 0           # frames checked
     last: float | None = None  # time of the last frame decoded
+    start: float | None = None  # the time its first frame carries (declared, else the first decoded)
 
     def frames(self, step: float, max_seconds: float) -> Iterator[Frame]:
         """One upright frame per ``step`` seconds, streamed. A packet that cannot be decoded is
@@ -125,7 +126,7 @@ class Video:
                     if found := errors.new():  # concealed damage: FFmpeg says so only in its log
                         bad.append((at if at is not None else self.last or 0.0, found))
                 for frame in decoded:
-                    t = frame.time if frame.time is not None else self.decoded / (self.fps or 25.0)
+                    t = self._time(frame)
                     self.decoded += 1
                     self.last = t if self.last is None else max(self.last, t)
                     if t > max_seconds:
@@ -142,6 +143,16 @@ class Video:
             if found := errors.new():  # logged by a decoder thread after its packet was looked at
                 bad.append((self.last or 0.0, found))
         self._account(bad)
+
+    def _time(self, frame) -> float:
+        """A frame's time from the start of the clip: a clip cut from a longer recording carries
+        the recording's times (its first frame at 5 s, say), which would put every "when" late and
+        hide a truncation (the last frame would seem to reach the declared duration)."""
+        if frame.time is None:
+            return self.decoded / (self.fps or 25.0)
+        if self.start is None:
+            self.start = frame.time
+        return round(frame.time - self.start, 6)  # 5.04 - 5.0 is 0.0399..., which would skip its sample
 
     def _account(self, bad: list[tuple[float, str]]) -> None:
         """After the last frame: no frame at all is an error; packets not decoded and a stream
@@ -252,6 +263,11 @@ def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
         raise ImageError(f"{name}: {clock(duration, 0)} long, longer than video_max_seconds ({max_seconds:g} s): "
                          "refused (raise the setting to check it)")
     rate = stream.average_rate or stream.guessed_rate
+    start = None
+    if stream.start_time is not None and stream.time_base is not None:
+        start = float(stream.start_time * stream.time_base)
+    elif container.start_time is not None:
+        start = container.start_time / 1_000_000
     from consentguard.inspect.metadata import TextField
 
     metadata = [TextField(f"video {k.lower()}", str(v)) for k, v in {**container.metadata, **stream.metadata}.items()
@@ -261,7 +277,7 @@ def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
                  f"{'s' if len(others) > 1 else ''} {', '.join(f'#{s.index}' for s in others)} "
                  "could show a restricted student unseen: check it by eye"] if others else []
     return Video(name, container, stream, width, height, duration, 0, ctx.name or "?",
-                 float(rate) if rate else None, metadata, unchecked)
+                 float(rate) if rate else None, metadata, unchecked, start=start)
 
 
 def _main_stream(streams) -> tuple[object, list]:

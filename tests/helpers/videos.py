@@ -36,12 +36,15 @@ def head_card(photo: Path, size: tuple[int, int] = (640, 360), face_height: int 
 def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.ndarray]],
               size: tuple[int, int] = (640, 360), fps: int = 25, codec: str = "libx264",
               rotation: int | None = None, title: str | None = None, faststart: bool = False,
-              sound: str | None = None) -> Path:
+              sound: str | None = None, start: float = 0.0) -> Path:
     """A clip of ``seconds`` at ``fps``: plain grey except while a scene (start, end, picture) is on
     screen. ``rotation``: the display rotation written in the container (the frames are stored
     turned so that applying it shows them upright, as a phone does). ``faststart``: the index (moov)
     before the frames, as phones and web exports write it, so a cut file still opens. ``sound``: an
-    audio codec ("aac", "libopus") for a sound track of the same length."""
+    audio codec ("aac", "libopus") for a sound track of the same length. ``start``: the time of the
+    first frame (a clip cut from a longer recording, or a broadcast capture, need not start at 0)."""
+    from fractions import Fraction
+
     import av
 
     blank = np.full((size[1], size[0], 3), 100, np.uint8)
@@ -61,7 +64,10 @@ def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.nd
             picture = next((p for start, end, p in scenes if start <= t < end), blank)
             if k:  # stored turned clockwise by the rotation, so that the display's turn undoes it
                 picture = np.ascontiguousarray(np.rot90(picture, -k))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            if start:
+                frame.pts, frame.time_base = i + round(start * fps), Fraction(1, fps)
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
