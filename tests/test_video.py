@@ -13,7 +13,7 @@ from consentguard.errors import ImageError
 from consentguard.inspect.video import clock, frame_time, frame_view, open_video
 
 from conftest import R
-from helpers.videos import audio_only, face_card, head_card, make_clip, two_streams
+from helpers.videos import audio_only, face_card, head_card, make_clip, two_streams, with_cover
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +272,15 @@ def test_a_clip_whose_first_frame_is_not_at_zero_is_timed_from_its_start(tmp_pat
         list(video.frames(0.25, 600))
         assert any("the video stream stops at 0:03" in r and "of the 0:10.00 its container declares" in r
                    for r in video.unchecked), video.unchecked
+
+
+def test_a_cover_picture_is_named_as_not_checked_and_the_moving_stream_is_checked(restricted_card, tmp_path):
+    """Red team (issue #14): a clip's cover picture (attached picture stream) can show a student the
+    clip never does; it is not decoded, so it is named as not checked (a review); the stream checked
+    is the moving one, whichever comes first."""
+    clip = with_cover(tmp_path / "cover.mp4", 2, restricted_card)
+    with open_video(clip, 600, 4096) as video:
+        assert video.codec == "h264"
+        assert len(list(video.frames(0.25, 600))) == 8
+        assert len(video.unchecked) == 1 and "2 video streams" in video.unchecked[0], video.unchecked
+        assert "cover picture" in video.unchecked[0]

@@ -128,3 +128,28 @@ def two_streams(path: Path, seconds: float, first: np.ndarray, second: np.ndarra
             for packet in stream.encode():
                 out.mux(packet)
     return path
+
+
+def with_cover(path: Path, seconds: float, cover: np.ndarray, fps: int = 25) -> Path:
+    """A plain grey MP4 with a cover picture (an attached picture stream, as iTunes and some
+    phone apps write a clip's thumbnail) showing ``cover``."""
+    import av
+    from av.stream import Disposition
+
+    height, width = cover.shape[:2]
+    with av.open(str(path), "w") as out:
+        art = out.add_stream("mjpeg", rate=1)
+        art.width, art.height, art.pix_fmt = width, height, "yuvj420p"
+        art.disposition = Disposition.attached_pic
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        picture = av.VideoFrame.from_ndarray(cover, format="rgb24").reformat(format="yuvj420p")
+        for packet in [*art.encode(picture), *art.encode()]:
+            out.mux(packet)
+        blank = np.full_like(cover, 100)
+        for _ in range(round(seconds * fps)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(blank, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
