@@ -13,7 +13,7 @@ from consentguard.errors import ImageError
 from consentguard.inspect.video import clock, frame_time, frame_view, open_video
 
 from conftest import R
-from helpers.videos import audio_only, face_card, head_card, make_clip, two_streams, with_cover
+from helpers.videos import audio_only, face_card, head_card, make_clip, time_jumps_back, two_streams, with_cover
 
 
 @pytest.fixture(scope="module")
@@ -284,3 +284,16 @@ def test_a_cover_picture_is_named_as_not_checked_and_the_moving_stream_is_checke
         assert len(list(video.frames(0.25, 600))) == 8
         assert len(video.unchecked) == 1 and "2 video streams" in video.unchecked[0], video.unchecked
         assert "cover picture" in video.unchecked[0]
+
+
+def test_a_time_that_jumps_back_does_not_stop_the_sampling(tmp_path):
+    """Red team (issue #14): frames were sampled when their time reached the next multiple of
+    ``video_sample_seconds``, so after a timestamp discontinuity (a joined or re-muxed recording)
+    every frame whose time the clip had already passed was skipped: a whole second on screen (a
+    restricted student's face in it) was never looked at, and the clip still ended on time."""
+    clip = time_jumps_back(tmp_path / "joined.webm")
+    with open_video(clip, 600, 4096) as video:
+        frames = list(video.frames(0.25, 600))
+        assert not video.unchecked, video.unchecked
+    bright = [f.time for f in frames if f.rgb[0, 0, 0] > 125]
+    assert len(bright) >= 7, bright  # 2 s of bright frames, one sampled per 0.25 s (one second's jumped back)

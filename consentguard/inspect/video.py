@@ -100,10 +100,11 @@ class Video:
         """One upright frame per ``step`` seconds, streamed. A packet that cannot be decoded is
         skipped and named in :attr:`unchecked` (the rest of the clip is still checked); a container
         that cannot be read further ends the clip there, named too. A frame past ``max_seconds`` (a
-        container that did not declare its duration) refuses the clip (ImageError)."""
+        container that did not declare its duration) refuses the clip (ImageError). Times count from the
+        clip's first frame; a time that jumps back starts the sampling again from there."""
         import av
 
-        due, bad = 0.0, []
+        due, bad, before = 0.0, [], None
         with _decoder_errors() as errors:
             packets = self.container.demux(self.stream)
             while True:
@@ -132,6 +133,9 @@ class Video:
                     if t > max_seconds:
                         raise ImageError(f"{self.name}: longer than video_max_seconds ({max_seconds:g} s): refused "
                                          "(raise the setting to check it)")
+                    if before is not None and t + 1e-6 < before:
+                        due = t  # the time jumped back (joined recordings): these frames are new, sample them
+                    before = t
                     if t + 1e-6 < due:
                         continue
                     due = (int(t / step + 1e-6) + 1) * step

@@ -153,3 +153,31 @@ def with_cover(path: Path, seconds: float, cover: np.ndarray, fps: int = 25) -> 
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def time_jumps_back(path: Path, seconds: int = 4, back: int = 1000) -> Path:
+    """A WebM (VP9) of ``seconds`` whose second half is bright (200) and first half dark (50), one
+    cluster per second, with the third second's cluster timestamp moved ``back`` ms earlier (the
+    timestamp discontinuity of a joined or re-muxed recording): its frames carry times the clip
+    already had, and the last frame still reaches the declared duration."""
+    import av
+
+    with av.open(str(path), "w", options={"cluster_time_limit": "1000"}) as out:
+        stream = out.add_stream("libvpx-vp9", rate=25, options={"g": "25", "deadline": "realtime", "cpu-used": "8"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(seconds * 25):
+            picture = np.full((240, 320, 3), 50 if i < seconds * 25 // 2 else 200, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    clusters, at = [], 0
+    while (at := data.find(b"\x1f\x43\xb6\x75", at + 1)) > 0:  # Cluster, then its Timestamp (0xE7)
+        stamp = data.find(b"\xe7", at + 4, at + 20)
+        size = data[stamp + 1] & 0x7F
+        clusters.append((stamp + 2, size, int.from_bytes(data[stamp + 2:stamp + 2 + size], "big")))
+    start, size, value = clusters[2]
+    data[start:start + size] = (value - back).to_bytes(size, "big")
+    path.write_bytes(bytes(data))
+    return path
