@@ -150,3 +150,13 @@ def test_a_video_whose_name_hides_its_kind_is_not_a_harmless_other_file(tmp_path
     skipped = {p.name: why for p, why in found.not_checked}
     assert set(skipped) == {"IMG_0042", "clip.tmp", "game", "old.bin"}
     assert all(why.startswith("a video (by its content) can show") for why in skipped.values()), skipped
+
+
+def test_a_clips_cached_result_depends_on_the_video_reader(tmp_path):
+    """Red team (issue #14): a clip passed from the scan cache by the reader that looked at only its
+    first video stream would pass again after the fix; a clip's cache version names the reader."""
+    from consentguard.inspect.video import VIDEO_VERSION
+    from consentguard.runners.scan import _cache_version
+
+    assert _cache_version("v", tmp_path, tmp_path / "a" / "clip.MP4") == f"v|a/clip.MP4|{VIDEO_VERSION}"
+    assert _cache_version("v", tmp_path, tmp_path / "a" / "IMG_1.jpg") == "v|a/IMG_1.jpg"

@@ -36,7 +36,7 @@ import sqlite_utils
 from consentguard.decide import Verdict
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
-from consentguard.inspect.video import VIDEO_EXTENSIONS, is_video, sha256_file
+from consentguard.inspect.video import VIDEO_EXTENSIONS, VIDEO_VERSION, is_video, sha256_file
 from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
 from consentguard.policy import Policy
@@ -520,8 +520,10 @@ def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
 
 
 def _cache_version(version: str, folder: Path, path) -> str:
-    """A result depends on the file's place too: its file and folder names are checked for names."""
-    return f"{version}|{Path(path).relative_to(folder).as_posix()}"
+    """A result depends on the file's place too: its file and folder names are checked for names;
+    a clip's on the video reader (VIDEO_VERSION: a clip read better is checked again)."""
+    place = Path(path).relative_to(folder).as_posix()
+    return f"{version}|{place}|{VIDEO_VERSION}" if is_video(path) else f"{version}|{place}"
 
 
 def _keep(db, scan: Scan, result: ScanResult, sha: str | None, version: str) -> None:
