@@ -137,3 +137,29 @@ def test_files_that_can_show_photos_are_not_checked_not_harmless(tmp_path):
     skipped = {p.name: why for p, why in found.not_checked}
     assert set(skipped) == {"poster.svg", "drawing", "flyer.pdf", "clip.mkv"}
     assert skipped["drawing"].startswith("an SVG drawing can show photos of students")
+
+
+def test_a_video_whose_name_hides_its_kind_is_not_a_harmless_other_file(tmp_path):
+    """Red team (issue #14): a clip with no extension (as copied off a phone or out of a chat), or
+    one renamed ``.tmp``, was listed among the "other files (not images)" and the scan could exit
+    0. By its content (MP4/MOV 'ftyp', Matroska/WebM, AVI) it is a video: listed as not checked."""
+    (tmp_path / "IMG_0042").write_bytes(b"\x00\x00\x00\x14ftypqt  " + bytes(64))
+    (tmp_path / "clip.tmp").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    (tmp_path / "game").write_bytes(b"\x1a\x45\xdf\xa3" + bytes(64))
+    (tmp_path / "old.bin").write_bytes(b"RIFF\x00\x10\x00\x00AVI LIST" + bytes(64))
+    (tmp_path / "notes.txt").write_text("plain text")
+    found = find_photos(tmp_path)
+    assert [p.name for p in found.others] == ["notes.txt"]
+    skipped = {p.name: why for p, why in found.not_checked}
+    assert set(skipped) == {"IMG_0042", "clip.tmp", "game", "old.bin"}
+    assert all(why.startswith("a video (by its content) can show") for why in skipped.values()), skipped
+
+
+def test_a_clips_cached_result_depends_on_the_video_reader(tmp_path):
+    """Red team (issue #14): a clip passed from the scan cache by the reader that looked at only its
+    first video stream would pass again after the fix; a clip's cache version names the reader."""
+    from consentguard.inspect.video import VIDEO_VERSION
+    from consentguard.runners.scan import _cache_version
+
+    assert _cache_version("v", tmp_path, tmp_path / "a" / "clip.MP4") == f"v|a/clip.MP4|{VIDEO_VERSION}"
+    assert _cache_version("v", tmp_path, tmp_path / "a" / "IMG_1.jpg") == "v|a/IMG_1.jpg"

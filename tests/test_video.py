@@ -13,7 +13,7 @@ from consentguard.errors import ImageError
 from consentguard.inspect.video import clock, frame_time, frame_view, open_video
 
 from conftest import R
-from helpers.videos import audio_only, face_card, head_card, make_clip
+from helpers.videos import audio_only, face_card, head_card, make_clip, time_jumps_back, two_streams, with_cover
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +257,58 @@ def test_redact_refuses_a_video_saying_so(tmp_path):
     assert r.exit_code == 1 and r.output == (f"Error: {clip}: a video: safe copies of videos are not made yet; check it "
                                              "with 'consentguard check' and edit it by hand\n")
     assert not (tmp_path / "safe.mp4").exists()
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+def test_restricted_face_in_a_second_video_stream_is_not_a_pass(checker, restricted_card, tmp_path):
+    """Red team (issue #14): only the first video stream is decoded, so a clip whose second stream
+    (another camera angle, picture-in-picture) shows a restricted student passed on a blank first."""
+    blank = restricted_card * 0 + 100
+    clip = two_streams(tmp_path / "angles.mp4", 2, blank, restricted_card)
+    result = checker.check_path(clip)
+    assert result.verdict != "pass", result.reasons
+    assert any("video streams" in r for r in result.reasons), result.reasons
+
+
+def test_a_clip_whose_first_frame_is_not_at_zero_is_timed_from_its_start(tmp_path):
+    """Red team (issue #14): a clip whose first frame is at 5 s (cut from a longer recording) was
+    timed from 0 of the recording: every "when" 5 s late, and a copy cut short after 3.8 of its 10 s
+    said "stops at 0:08.84 ... 0:08.84-0:10.00 was not checked", so staff checked the last second by
+    eye and never the 5 s not read (and a cut past 4.5 s was not named at all)."""
+    whole = make_clip(tmp_path / "whole.mp4", 10, [], start=5.0, faststart=True)
+    with open_video(whole, 600, 4096) as video:
+        times = [f.time for f in video.frames(0.25, 600)]
+        assert times[0] == pytest.approx(0.0) and times[-1] == pytest.approx(9.76) and not video.unchecked
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    with open_video(cut, 600, 4096) as video:
+        list(video.frames(0.25, 600))
+        assert any("the video stream stops at 0:03" in r and "of the 0:10.00 its container declares" in r
+                   for r in video.unchecked), video.unchecked
+
+
+def test_a_cover_picture_is_named_as_not_checked_and_the_moving_stream_is_checked(restricted_card, tmp_path):
+    """Red team (issue #14): a clip's cover picture (attached picture stream) can show a student the
+    clip never does; it is not decoded, so it is named as not checked (a review); the stream checked
+    is the moving one, whichever comes first."""
+    clip = with_cover(tmp_path / "cover.mp4", 2, restricted_card)
+    with open_video(clip, 600, 4096) as video:
+        assert video.codec == "h264"
+        assert len(list(video.frames(0.25, 600))) == 8
+        assert len(video.unchecked) == 1 and "2 video streams" in video.unchecked[0], video.unchecked
+        assert "cover picture" in video.unchecked[0]
+
+
+def test_a_time_that_jumps_back_does_not_stop_the_sampling(tmp_path):
+    """Red team (issue #14): frames were sampled when their time reached the next multiple of
+    ``video_sample_seconds``, so after a timestamp discontinuity (a joined or re-muxed recording)
+    every frame whose time the clip had already passed was skipped: a whole second on screen (a
+    restricted student's face in it) was never looked at, and the clip still ended on time."""
+    clip = time_jumps_back(tmp_path / "joined.webm")
+    with open_video(clip, 600, 4096) as video:
+        frames = list(video.frames(0.25, 600))
+        assert not video.unchecked, video.unchecked
+    bright = [f.time for f in frames if f.rgb[0, 0, 0] > 125]
+    assert len(bright) >= 7, bright  # 2 s of bright frames, one sampled per 0.25 s (one second's jumped back)

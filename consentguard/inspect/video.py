@@ -29,6 +29,10 @@ from consentguard.errors import ImageError
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi"})
 #: Container metadata fields whose text is searched for names (FFmpeg's keys, lower case).
 NAME_FIELDS = ("title", "comment", "description", "artist", "album", "keywords", "subtitle", "synopsis")
+#: What a scan's cached result of a clip depends on in this reader (runners.scan): changed when a
+#: clip is read differently (2: other video streams named, times from the first frame, a time that
+#: jumps back sampled), so a clip is checked again rather than passed from the cache.
+VIDEO_VERSION = "video2"
 #: A stream that ends this many seconds (or more) before the declared duration was cut short.
 SHORT_BY = 0.5
 FRAME_VIEW = "the frame at {}"
@@ -94,15 +98,17 @@ class Video:
     decoded: int = 0           # frames decoded
     sampled: int = 0           # frames checked
     last: float | None = None  # time of the last frame decoded
+    start: float | None = None  # the time its first frame carries (declared, else the first decoded)
 
     def frames(self, step: float, max_seconds: float) -> Iterator[Frame]:
         """One upright frame per ``step`` seconds, streamed. A packet that cannot be decoded is
         skipped and named in :attr:`unchecked` (the rest of the clip is still checked); a container
         that cannot be read further ends the clip there, named too. A frame past ``max_seconds`` (a
-        container that did not declare its duration) refuses the clip (ImageError)."""
+        container that did not declare its duration) refuses the clip (ImageError). Times count from the
+        clip's first frame; a time that jumps back starts the sampling again from there."""
         import av
 
-        due, bad = 0.0, []
+        due, bad, before = 0.0, [], None
         with _decoder_errors() as errors:
             packets = self.container.demux(self.stream)
             while True:
@@ -125,12 +131,15 @@ class Video:
                     if found := errors.new():  # concealed damage: FFmpeg says so only in its log
                         bad.append((at if at is not None else self.last or 0.0, found))
                 for frame in decoded:
-                    t = frame.time if frame.time is not None else self.decoded / (self.fps or 25.0)
+                    t = self._time(frame)
                     self.decoded += 1
                     self.last = t if self.last is None else max(self.last, t)
                     if t > max_seconds:
                         raise ImageError(f"{self.name}: longer than video_max_seconds ({max_seconds:g} s): refused "
                                          "(raise the setting to check it)")
+                    if before is not None and t + 1e-6 < before:
+                        due = t  # the time jumped back (joined recordings): these frames are new, sample them
+                    before = t
                     if t + 1e-6 < due:
                         continue
                     due = (int(t / step + 1e-6) + 1) * step
@@ -142,6 +151,16 @@ class Video:
             if found := errors.new():  # logged by a decoder thread after its packet was looked at
                 bad.append((self.last or 0.0, found))
         self._account(bad)
+
+    def _time(self, frame) -> float:
+        """A frame's time from the start of the clip: a clip cut from a longer recording carries
+        the recording's times (its first frame at 5 s, say), which would put every "when" late and
+        hide a truncation (the last frame would seem to reach the declared duration)."""
+        if frame.time is None:
+            return self.decoded / (self.fps or 25.0)
+        if self.start is None:
+            self.start = frame.time
+        return round(frame.time - self.start, 6)  # 5.04 - 5.0 is 0.0399..., which would skip its sample
 
     def _account(self, bad: list[tuple[float, str]]) -> None:
         """After the last frame: no frame at all is an error; packets not decoded and a stream
@@ -234,7 +253,7 @@ def open_video(path: str | Path, max_seconds: float, max_side: int) -> Video:
 def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
     if not container.streams.video:
         raise ImageError(f"{name}: no video stream (audio only, or not a video): not checked")
-    stream = container.streams.video[0]
+    stream, others = _main_stream(container.streams.video)
     stream.thread_type = "AUTO"
     ctx = stream.codec_context
     width, height = ctx.width, ctx.height  # as stored: the frames say how they are turned
@@ -252,9 +271,29 @@ def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
         raise ImageError(f"{name}: {clock(duration, 0)} long, longer than video_max_seconds ({max_seconds:g} s): "
                          "refused (raise the setting to check it)")
     rate = stream.average_rate or stream.guessed_rate
+    start = None
+    if stream.start_time is not None and stream.time_base is not None:
+        start = float(stream.start_time * stream.time_base)
+    elif container.start_time is not None:
+        start = container.start_time / 1_000_000
     from consentguard.inspect.metadata import TextField
 
     metadata = [TextField(f"video {k.lower()}", str(v)) for k, v in {**container.metadata, **stream.metadata}.items()
                 if k.lower() in NAME_FIELDS and str(v).strip()]
+    unchecked = [f"{name}: the file holds {len(others) + 1} video streams (other camera angles, a cover "
+                 f"picture or thumbnail); only stream #{stream.index} was checked, so stream"
+                 f"{'s' if len(others) > 1 else ''} {', '.join(f'#{s.index}' for s in others)} "
+                 "could show a restricted student unseen: check it by eye"] if others else []
     return Video(name, container, stream, width, height, duration, 0, ctx.name or "?",
-                 float(rate) if rate else None, metadata)
+                 float(rate) if rate else None, metadata, unchecked, start=start)
+
+
+def _main_stream(streams) -> tuple[object, list]:
+    """The video stream to check (the first that is not a cover picture) and the other video
+    streams: FFmpeg decodes one at a time, and a second camera angle or a cover picture could
+    show a face that the first never does, so the others are each a part not checked."""
+    from av.stream import Disposition
+
+    moving = [s for s in streams if not s.disposition & Disposition.attached_pic]
+    main = (moving or list(streams))[0]
+    return main, [s for s in streams if s is not main]

@@ -36,7 +36,7 @@ import sqlite_utils
 from consentguard.decide import Verdict
 from consentguard.errors import ImageError
 from consentguard.inspect.image import EXTENSIONS, read_file, sha256_bytes
-from consentguard.inspect.video import VIDEO_EXTENSIONS, is_video, sha256_file
+from consentguard.inspect.video import VIDEO_EXTENSIONS, VIDEO_VERSION, is_video, sha256_file
 from consentguard.match.names import NameHit
 from consentguard.people import PhotoEvidence
 from consentguard.policy import Policy
@@ -156,8 +156,18 @@ def _shows_pictures(path: Path) -> str | None:
     if kind:
         return kind
     with open(path, "rb") as f:
-        head = f.read(1024).lstrip().lower()
+        raw = f.read(1024)
+    if _video_content(raw):
+        return "a video (by its content)"
+    head = raw.lstrip().lower()
     return "an SVG drawing" if head.startswith((b"<svg", b"<?xml")) and b"<svg" in head else None
+
+
+def _video_content(head: bytes) -> bool:
+    """Whether a file's first bytes are a video container's (MP4/MOV/3GP 'ftyp', Matroska/WebM,
+    AVI): a clip whose name lost or hides its extension is still a video, never a harmless file."""
+    return (head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3")
+            or (head.startswith(b"RIFF") and head[8:12] == b"AVI "))
 
 
 def _not_a_file(path: Path) -> str | None:
@@ -524,8 +534,10 @@ def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
 
 
 def _cache_version(version: str, folder: Path, path) -> str:
-    """A result depends on the file's place too: its file and folder names are checked for names."""
-    return f"{version}|{Path(path).relative_to(folder).as_posix()}"
+    """A result depends on the file's place too: its file and folder names are checked for names;
+    a clip's on the video reader (VIDEO_VERSION: a clip read better is checked again)."""
+    place = Path(path).relative_to(folder).as_posix()
+    return f"{version}|{place}|{VIDEO_VERSION}" if is_video(path) else f"{version}|{place}"
 
 
 def _keep(db, scan: Scan, result: ScanResult, sha: str | None, version: str) -> None:

@@ -36,12 +36,15 @@ def head_card(photo: Path, size: tuple[int, int] = (640, 360), face_height: int 
 def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.ndarray]],
               size: tuple[int, int] = (640, 360), fps: int = 25, codec: str = "libx264",
               rotation: int | None = None, title: str | None = None, faststart: bool = False,
-              sound: str | None = None) -> Path:
+              sound: str | None = None, start: float = 0.0) -> Path:
     """A clip of ``seconds`` at ``fps``: plain grey except while a scene (start, end, picture) is on
     screen. ``rotation``: the display rotation written in the container (the frames are stored
     turned so that applying it shows them upright, as a phone does). ``faststart``: the index (moov)
     before the frames, as phones and web exports write it, so a cut file still opens. ``sound``: an
-    audio codec ("aac", "libopus") for a sound track of the same length."""
+    audio codec ("aac", "libopus") for a sound track of the same length. ``start``: the time of the
+    first frame (a clip cut from a longer recording, or a broadcast capture, need not start at 0)."""
+    from fractions import Fraction
+
     import av
 
     blank = np.full((size[1], size[0], 3), 100, np.uint8)
@@ -61,7 +64,10 @@ def make_clip(path: Path, seconds: float, scenes: list[tuple[float, float, np.nd
             picture = next((p for start, end, p in scenes if start <= t < end), blank)
             if k:  # stored turned clockwise by the rotation, so that the display's turn undoes it
                 picture = np.ascontiguousarray(np.rot90(picture, -k))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            if start:
+                frame.pts, frame.time_base = i + round(start * fps), Fraction(1, fps)
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
@@ -99,4 +105,79 @@ def audio_only(path: Path, seconds: float = 1.0) -> Path:
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    return path
+
+
+def two_streams(path: Path, seconds: float, first: np.ndarray, second: np.ndarray, fps: int = 25) -> Path:
+    """An MP4 with two video streams of ``seconds`` (a multi-angle or picture-in-picture export):
+    the first shows ``first`` throughout, the second ``second``."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        streams = []
+        for picture in (first, second):
+            stream = out.add_stream("libx264", rate=fps)
+            stream.height, stream.width = picture.shape[:2]
+            stream.pix_fmt = "yuv420p"
+            streams.append((stream, picture))
+        for _ in range(round(seconds * fps)):
+            for stream, picture in streams:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                    out.mux(packet)
+        for stream, _ in streams:
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
+
+
+def with_cover(path: Path, seconds: float, cover: np.ndarray, fps: int = 25) -> Path:
+    """A plain grey MP4 with a cover picture (an attached picture stream, as iTunes and some
+    phone apps write a clip's thumbnail) showing ``cover``."""
+    import av
+    from av.stream import Disposition
+
+    height, width = cover.shape[:2]
+    with av.open(str(path), "w") as out:
+        art = out.add_stream("mjpeg", rate=1)
+        art.width, art.height, art.pix_fmt = width, height, "yuvj420p"
+        art.disposition = Disposition.attached_pic
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        picture = av.VideoFrame.from_ndarray(cover, format="rgb24").reformat(format="yuvj420p")
+        for packet in [*art.encode(picture), *art.encode()]:
+            out.mux(packet)
+        blank = np.full_like(cover, 100)
+        for _ in range(round(seconds * fps)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(blank, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def time_jumps_back(path: Path, seconds: int = 4, back: int = 1000) -> Path:
+    """A WebM (VP9) of ``seconds`` whose second half is bright (200) and first half dark (50), one
+    cluster per second, with the third second's cluster timestamp moved ``back`` ms earlier (the
+    timestamp discontinuity of a joined or re-muxed recording): its frames carry times the clip
+    already had, and the last frame still reaches the declared duration."""
+    import av
+
+    with av.open(str(path), "w", options={"cluster_time_limit": "1000"}) as out:
+        stream = out.add_stream("libvpx-vp9", rate=25, options={"g": "25", "deadline": "realtime", "cpu-used": "8"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i in range(seconds * 25):
+            picture = np.full((240, 320, 3), 50 if i < seconds * 25 // 2 else 200, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    clusters, at = [], 0
+    while (at := data.find(b"\x1f\x43\xb6\x75", at + 1)) > 0:  # Cluster, then its Timestamp (0xE7)
+        stamp = data.find(b"\xe7", at + 4, at + 20)
+        size = data[stamp + 1] & 0x7F
+        clusters.append((stamp + 2, size, int.from_bytes(data[stamp + 2:stamp + 2 + size], "big")))
+    start, size, value = clusters[2]
+    data[start:start + size] = (value - back).to_bytes(size, "big")
+    path.write_bytes(bytes(data))
     return path
