@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
@@ -315,11 +316,13 @@ class Checker:
                                 record=record), None
         return self._finish(name, image.sha256, image, faces, caption, None, text, record), image
 
-    def check_video(self, path: str | Path, caption: str | None = None, record: bool | None = None) -> CheckResult:
+    def check_video(self, path: str | Path, caption: str | None = None, record: bool | None = None,
+                    progress: Callable[[float, float | None], None] | None = None) -> CheckResult:
         """Check a clip: every sampled frame (``video_sample_seconds``) through the face stage, the
         frames decided as one batch (one verdict per person, with when: :func:`timed_decision`),
         names in the file name, container metadata and caption. A part not read is a review; a
-        clip that cannot be opened or is past the limits is an error."""
+        clip that cannot be opened or is past the limits is an error. ``progress(seconds, duration)``
+        is called after each sampled frame (the page shows it; duration None when not declared)."""
         name, p = str(path), self.policy
         sha, faces, video = None, [], None
         try:
@@ -327,6 +330,8 @@ class Checker:
             with open_video(path, p.video_max_seconds, p.video_max_side) as video:
                 for frame in video.frames(p.video_sample_seconds, p.video_max_seconds):
                     faces += self._faces_in(frame.rgb, frame_view(frame.time), False)
+                    if progress is not None:
+                        progress(frame.time, video.duration)
         except ImageError as exc:
             return self._finish(name, sha, None, [], caption, str(exc), record=record)
         except MemoryError:
