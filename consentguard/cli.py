@@ -352,6 +352,74 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 
 
 @cli.command()
+@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--channel", required=True, type=click.Choice(CHANNELS), help="Where it was published.")
+@click.option("--on", "posted_on", metavar="YYYY-MM-DD", help="The day it was published (default today).")
+@click.option("--where", metavar="URL", help="The page, account or issue it is in.")
+@db_option
+def posted(photos, channel, posted_on, where, db_path):
+    """Mark photos (or clips) as published, so 'consentguard recheck' can list them for
+    taking down when a student in them is restricted later. Each photo's latest check
+    must have passed or been released by an override; the mark is an audit event.
+
+    Example: consentguard posted IMG_0412.jpg --channel website --where https://school.example/news/fair
+    """
+    from consentguard.runners.recheck import mark_posted
+
+    db = open_database(db_path, create=False)
+    for photo in photos:
+        event = mark_posted(db, photo, channel, posted_on, where)
+        click.echo(f"posted  {photo}: on {channel}{f' at {where}' if where else ''} (audit #{event})")
+
+
+@cli.command()
+@click.option("--search", "search", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder to look for photos that were moved (found by their content). Repeatable.")
+@click.option("--keep-copies", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep each affected original with its caption and reasons here (0700; files 0600).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the takedown list as CSV.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the takedown list as a self-contained HTML page.")
+@db_option
+def recheck(search, keep_copies, as_json, csv_path, html_path, db_path):
+    """After a sync: find photos and captions that were let out (passed, or released by an
+    override) and now show or name a student restricted since (or whose release ended,
+    or whose first usable portrait came later). Only those students are looked for;
+    photos are re-read where they were checked or posted (or found under --search);
+    a photo that cannot be found is listed, never dropped. Newest posts first.
+
+    Exit status: 4 if anything shows or names a newly restricted student, 3 if
+    something could not be re-checked (file missing or changed), 0 if nothing.
+
+    Example: consentguard recheck --search /srv/website/photos --html takedown.html
+    """
+    from consentguard.output.report import takedown_csv, takedown_html, write_atomic
+    from consentguard.runners.recheck import AFFECTED
+    from consentguard.runners.recheck import recheck as run
+
+    db = open_database(db_path, create=False)
+    report = run(db, policy_for(db), search, keep_copies)
+    doc = report.to_json()
+    if csv_path:
+        takedown_csv(doc, csv_path)
+    if html_path:
+        write_atomic(html_path, takedown_html(doc))
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        for f in report.findings:
+            where = "; ".join(f"{p.get('channel')} {p.get('on')}" + (f" {p['where']}" if p.get("where") else "")
+                              for p in f.posted) or "not marked as posted"
+            label = "TAKE DOWN" if f.status == AFFECTED else "UNKNOWN"
+            click.echo(f"{label:<9}  {f.path or f.to_json()['path']} (check #{f.check['id']}, {where})")
+            for reason in f.because:
+                click.echo(f"           - {reason}")
+        click.echo(report.summary())
+    sys.exit(4 if report.takedowns else 3 if report.findings else 0)
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but this machine needs --token.")
 @click.option("--port", default=8765, show_default=True, type=int)

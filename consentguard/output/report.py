@@ -365,3 +365,44 @@ def review_section(items) -> str:
 def _name(path: str) -> str:
     from pathlib import Path
     return Path(path).name
+
+
+TAKEDOWN_FIELDS = ("status", "posted_on", "channel", "where", "path", "new_verdict", "students", "because",
+                   "earlier_check", "checked_at", "earlier_verdict", "kept_copy")
+
+
+def _takedown_rows(findings: list[dict]) -> list[list]:
+    """One row per post of a finding (a finding never posted: one row, no post), in the report's order."""
+    rows = []
+    for f in findings:
+        students = "; ".join(f"{n['name']} (#{n['student_number']}): {n['why']}" for n in f["newly_restricted"])
+        for post in f["posted"] or [{}]:
+            rows.append([f["status"] if f["posted"] or f["status"] != "affected" else "affected, not marked posted",
+                         post.get("on", ""), post.get("channel", ""), post.get("where") or "",
+                         post.get("path") or f["path"] or "", f["verdict"], students, " | ".join(f["because"]),
+                         f["earlier"]["check_id"], f["earlier"]["checked_at"], f["earlier"]["verdict"],
+                         f.get("kept_copy") or ""])
+    return rows
+
+
+def takedown_csv(report: dict, path) -> None:
+    """The re-check's takedown list (``RecheckReport.to_json()``) as CSV, newest posts first."""
+    import io
+
+    out = io.StringIO()
+    write_csv(out, TAKEDOWN_FIELDS, _takedown_rows(report["results"]), MAX_CELL)
+    write_atomic(path, out.getvalue())
+
+
+def takedown_html(report: dict, title: str = "consentguard: posts to take down") -> str:
+    """The takedown list as a self-contained page for the communications office, newest posts first."""
+    from html import escape
+
+    head = "".join(f'<th scope="col">{escape(h.replace("_", " "))}</th>' for h in TAKEDOWN_FIELDS)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in _takedown_rows(report["results"]))
+    empty = "" if report["results"] else "<p>Nothing to take down.</p>"
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{HTML_STYLE}</style></head>'
+            f'<body><h1>{escape(title)}</h1><p role="status">{escape(report["summary"])}</p>{empty}'
+            f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>')

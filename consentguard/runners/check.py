@@ -101,6 +101,7 @@ class CheckResult:
             "roster_sync_id": self.sync_id,
             "channel": self.channel,
             "school": self.school,
+            "caption": self.caption,
             "scrubbed_caption": self.scrubbed_caption,
             "thresholds": self.thresholds,
             **({"video": self.video} if self.video is not None else {}),
@@ -279,11 +280,15 @@ class Checker:
 
     @property
     def thresholds(self) -> dict:
+        """Every number a face's verdict depends on, and the detector that found the faces (a re-check
+        trusts an earlier check's faces only when found by the same detector in the same mode)."""
+        from consentguard.inspect.faces import DETECTOR_VERSION
+
         p = self.policy
         names = ("block_distance", "review_distance", "margin", "recognise_distance", "recognise_margin",
                  "min_face_px", "small_face_floor", "small_recognise_distance", "small_recognise_margin",
                  "small_review_distance", "min_sharpness", "group_distance", "group_margin", "detect_mode", "ocr")
-        return {name: getattr(p, name) for name in names}
+        return {**{name: getattr(p, name) for name in names}, "detector": DETECTOR_VERSION}
 
     def check_path(self, path: str | Path, caption: str | None = None, record: bool | None = None) -> CheckResult:
         """``record`` (default: the checker's): False when the photo is decided again with others

@@ -1,0 +1,428 @@
+"""When consent changes, find what was already published (issue #15).
+
+Stage: **runners** (after a sync). Every check is in the audit trail with the photo's hash, path,
+caption, verdict and the roster run it was judged against. A re-check takes the checks that let
+something out (a pass, or a review released by an override), works out for each which students are
+restricted *now* but were not when it was checked (restricted since, a release that ended since, or
+a restricted student whose first usable portrait came later, so the check could not recognise them),
+and checks again only those that have such a student: the photo re-read where it still is (or found
+by its content under ``search`` folders), the caption from the stored text. A result is listed only
+when it shows or names one of those students, or when it cannot be re-checked (the file is missing
+or changed): nothing clear is ever listed, nothing unknown is ever dropped.
+
+Publications are marked with :func:`mark_posted` (``consentguard posted``), audit events like the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from consentguard.decide import BLOCK, PASS, REVIEW, judge_name, worst
+from consentguard.errors import ConsentGuardError, ImageError
+from consentguard.inspect.image import EXTENSIONS
+from consentguard.inspect.video import VIDEO_EXTENSIONS, sha256_file
+from consentguard.people import PhotoEvidence
+from consentguard.roster.consent import CHANNELS, restricted
+from consentguard.roster.sync import consents_of, current_snapshots
+from consentguard.store import audit
+from consentguard.store import posts as stored
+from consentguard.store.connection import now, os_user
+
+#: What a re-check finds about an earlier check.
+AFFECTED, MISSING, CHANGED = "affected", "file missing", "file changed"
+
+
+class PostError(ConsentGuardError):
+    """A post that cannot be marked (one line naming the file or check)."""
+
+
+@dataclass
+class NewRestriction:
+    student_number: str
+    name: str
+    scope: str       # photo | name
+    why: str         # restricted since the check, release ended, portrait added
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Finding:
+    """One earlier check a re-check lists: what it was, where it was posted, who is newly restricted,
+    and what the re-check found (``result``: the new check's document, None when it could not be re-read)."""
+
+    status: str
+    check: dict
+    posted: list[dict]
+    released_by: tuple[str, str] | None
+    new: list[NewRestriction]
+    verdict: str
+    because: list[str]
+    path: str | None = None
+    result: dict | None = None
+    kept: str | None = None
+
+    @property
+    def posted_at(self) -> str:
+        """When it was published (the newest post), else when it was checked: the report's order."""
+        return max([p.get("on") or p["marked_at"] for p in self.posted] or [self.check["checked_at"]])
+
+    def to_json(self) -> dict:
+        doc = json.loads(self.check["result"] or "{}")
+        return {"status": self.status, "path": self.path or doc.get("path"), "verdict": self.verdict,
+                "because": self.because, "caption": _caption(doc),
+                "earlier": {"check_id": self.check["id"], "checked_at": self.check["checked_at"],
+                            "verdict": self.check["verdict"], "interface": self.check["interface"],
+                            "sha256": self.check["sha256"], "roster_sync_id": self.check["sync_id"],
+                            "released_by": None if self.released_by is None else
+                            {"at": self.released_by[0], "by": self.released_by[1]}},
+                "posted": self.posted, "newly_restricted": [n.to_json() for n in self.new],
+                "result": self.result, "kept_copy": self.kept}
+
+
+@dataclass
+class RecheckReport:
+    findings: list[Finding] = field(default_factory=list)
+    looked_at: int = 0        # earlier checks that let something out
+    rechecked: int = 0        # of them, re-checked (a newly restricted student could be in them)
+    quick: int = 0            # of them, cleared by re-encoding the faces found then (no new student near)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def takedowns(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == AFFECTED]
+
+    def summary(self) -> str:
+        posted = sum(1 for f in self.takedowns if f.posted)
+        missing = sum(1 for f in self.findings if f.status != AFFECTED)
+        return "".join(f"Warning: {p}\n" for p in self.problems) + (f"re-check: {self.looked_at} earlier check(s) let a photo or caption out; {self.rechecked} could show "
+                f"or name a newly restricted student and were checked again; {len(self.takedowns)} now show or name "
+                f"one ({posted} marked as posted: take them down); {missing} could not be re-checked "
+                "(file missing or changed: check them by eye)")
+
+    def to_json(self) -> dict:
+        return {"results": [f.to_json() for f in self.findings], "summary": self.summary(),
+                "looked_at": self.looked_at, "rechecked": self.rechecked, "quick": self.quick,
+                "take_down": sum(1 for f in self.takedowns if f.posted), "problems": self.problems}
+
+
+# -- marking what was posted -----------------------------------------------------------------
+
+def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: str | None = None,
+                where: str | None = None, by: str | None = None) -> int:
+    """Record that the photo at ``path`` was published on ``channel`` (``on``: the day, default today;
+    ``where``: a URL or place). Its latest check must have let it out (a pass, or a released review);
+    the audit event refers to that check and keeps the file's full path (a re-check reads it there)."""
+    if channel not in CHANNELS:
+        raise PostError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+    if on is not None:
+        try:
+            on = date.fromisoformat(on).isoformat()
+        except ValueError as exc:
+            raise PostError(f"{on!r} is not a date (YYYY-MM-DD)") from exc
+    path = Path(path)
+    try:
+        sha = sha256_file(path)
+    except ImageError as exc:
+        raise PostError(str(exc)) from exc
+    check = stored.latest_check_of(db, sha)
+    if check is None:
+        raise PostError(f"{path}: never checked: check it first (consentguard check {path})")
+    if check["verdict"] != PASS and not check["released"]:
+        raise PostError(f"{path}: its latest check (#{check['id']}) is '{check['verdict']}', not released: "
+                        "not marked as posted")
+    what = {"channel": channel, "on": on or date.today().isoformat(), "where": where, "path": str(path.resolve())}
+    return audit.record_event(db, {
+        "checked_at": now(), "os_user": by or os_user(), "interface": "cli", "file_name": path.name,
+        "sha256": sha, "verdict": PASS, "reasons": json.dumps([f"posted on {channel} ({what['on']})"
+                                                               + (f" at {where}" if where else "")]),
+        "student_numbers": check.get("student_numbers") or "[]", "sync_id": check["sync_id"],
+        "result": json.dumps(what), "event": "posted", "ref_id": check["id"]})
+
+
+# -- who is newly restricted -----------------------------------------------------------------
+
+class Rosters:
+    """The roster as it stood at each sync run (undoing the later runs' changes), computed once per run."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.now = current_snapshots(db)
+        self.portrait_sync = stored.first_portrait_sync(db)
+        self._at: dict[int | None, dict[str, dict]] = {}
+
+    def at(self, sync_id: int | None) -> dict[str, dict]:
+        if sync_id is None:
+            return {}
+        if sync_id not in self._at:
+            snaps = dict(self.now)
+            for _, number, before in stored.changes_after(self.db, sync_id):
+                if before is None:
+                    snaps.pop(number, None)  # new since: not on the roster then
+                else:
+                    snaps[number] = json.loads(before)
+            self._at[sync_id] = snaps
+        return self._at[sync_id]
+
+    def newly_restricted(self, check: dict, channel: str | None, today: date) -> list[NewRestriction]:
+        """Students restricted today (on ``channel``, None: any) who were not when ``check`` was made,
+        or could not be recognised then (photo-restricted, but no portrait encoded before that run)."""
+        then_day = _day(check["checked_at"])
+        then = self.at(check["sync_id"])
+        found = []
+        for number, snap in self.now.items():
+            name = f"{snap.get('first_name', '')} {snap.get('last_name', '')}".strip()
+            now_c = consents_of(snap)
+            before = then.get(number)
+            then_c = consents_of(before) if before else None
+            for scope in ("photo", "name"):
+                if not restricted(now_c, scope, channel, today):
+                    continue
+                if then_c is None or not restricted(then_c, scope, channel, then_day):
+                    found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)))
+                elif scope == "photo" and self.portrait_sync.get(number, 0) > (check["sync_id"] or 0):
+                    found.append(NewRestriction(number, name, scope, "restricted then, but no usable portrait "
+                                                f"until sync #{self.portrait_sync[number]}: not recognisable then"))
+        return found
+
+
+def _day(stamp: str) -> date:
+    return datetime.fromisoformat(stamp).date()
+
+
+def _why(then, scope: str, channel: str | None, today: date) -> str:
+    if then is None:
+        return f"{scope}-restricted; not on the roster when checked"
+    if not restricted(then, scope, channel, today):
+        return f"{scope}-restricted since the check"
+    return f"{scope} release ended since the check"
+
+
+# -- the re-check ----------------------------------------------------------------------------
+
+def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = (), keep_copies: str | Path | None = None,
+            record: bool = True, progress=None) -> RecheckReport:
+    """Find the earlier checks that let out a photo or caption now showing or naming a newly
+    restricted student (module docstring). ``keep_copies``: store each affected original with its
+    caption and reasons there (0700 folder, 0600 files). ``record``: each finding is an audit event
+    (once per check and set of students), as is each kept copy."""
+    from consentguard.runners.check import Checker
+
+    today = date.today()  # the day the checkers judge by (releases end at midnight)
+    rosters = Rosters(db)
+    released = stored.overrides(db)
+    published = stored.posts(db)
+    report = RecheckReport()
+    checkers: dict[tuple, Checker] = {}
+    finder = _Finder(search)
+    candidates = _latest_per_content(stored.published_candidates(db), published)
+    for n, check in enumerate(candidates):
+        if progress is not None:
+            progress(n, len(candidates))
+        report.looked_at += 1
+        doc = json.loads(check["result"] or "{}")
+        channel, school = doc.get("channel"), doc.get("school")
+        new = rosters.newly_restricted(check, channel, today)
+        if not new:
+            continue
+        report.rechecked += 1
+        key = (channel, school)
+        if key not in checkers:
+            checkers[key] = Checker(db, policy, channel=channel, school=school, interface="recheck", record=False)
+        finding = _recheck_one(checkers[key], check, doc, new, finder, check["posts"], released.get(check["id"]),
+                               report)
+        if finding is not None:
+            report.findings.append(finding)
+    report.problems = sorted({w for c in checkers.values() for w in c.warnings})  # e.g. restricted, no portrait
+    report.findings.sort(key=lambda f: f.posted_at, reverse=True)
+    if keep_copies is not None:
+        _keep(db, report, Path(keep_copies), record)
+    if record:
+        _record(db, report)
+    return report
+
+
+def _latest_per_content(checks: list[dict], published: dict[int, list[dict]]) -> list[dict]:
+    """One earlier check per photo content, caption and channel (the newest: the same photo checked
+    again is one publication to look at), carrying the posts of all of them."""
+    latest: dict[tuple, dict] = {}
+    for check in checks:  # oldest first
+        doc = json.loads(check["result"] or "{}")
+        key = (check["sha256"], _caption(doc), doc.get("channel"), doc.get("school"))
+        posts = (latest[key]["posts"] if key in latest else []) + published.get(check["id"], [])
+        latest[key] = {**check, "posts": posts}
+    return list(latest.values())
+
+
+def _caption(doc: dict) -> str | None:
+    """The caption an earlier check was given (results before it was stored carry only the caption
+    with the then-restricted names taken out: the names a re-check looks for are still in it)."""
+    return doc["caption"] if "caption" in doc else doc.get("scrubbed_caption")
+
+
+def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], finder: "_Finder",
+                 posted: list[dict], released, report: RecheckReport) -> Finding | None:
+    photo_new = {n.student_number for n in new if n.scope == "photo"}
+    name_new = {n.student_number for n in new if n.scope == "name"}
+    caption = _caption(doc)
+    candidates = [p["path"] for p in posted if p.get("path")] + [doc.get("path")]
+    path = finder.find(check["sha256"], [c for c in candidates if c])
+    base = dict(check=check, posted=posted, released_by=released)
+    if path is None:
+        # the caption is stored: it can be checked again; the picture cannot
+        evidence = PhotoEvidence(doc.get("path") or check["file_name"], check["sha256"], [],
+                                 checker.names.caption(caption) + checker.names.path(doc.get("path") or ""), [], None)
+        (decision,), _ = checker.decide([evidence])
+        because = _because(decision, checker, photo_new, name_new)
+        # the text in the picture and its metadata are not stored: unknown, so listed (fail closed)
+        state = CHANGED if finder.changed(candidates, check["sha256"]) else MISSING
+        where = f"{doc.get('path') or check['file_name']}: cannot re-check: " + (
+            "the file there is no longer the photo that was checked" if state == CHANGED else "file missing")
+        return Finding(state, **base, new=new, verdict=worst([REVIEW] + ([decision.verdict] if because else [])),
+                       because=[where + " (pass --search FOLDER to find it by its content)"] + because)
+    if not name_new and _nobody_new_nearby(checker, path, doc, photo_new):
+        report.quick += 1
+        return None
+    result = checker.check_path(path, caption, record=False)
+    fresh = result.to_json()
+    because = _because(result.decision, checker, photo_new, name_new)
+    if released is not None and photo_new:  # staff released it looking for the students restricted then
+        because += [f"{f.reason}; released by {released[1]} before {_names(new, 'photo')} "
+                    "was restricted: look again" for f in result.decision.faces
+                    if f.verdict != PASS and not f.student_number and f.reason]
+    if result.decision.verdict == "error":
+        because = [f"{path}: cannot re-check: {'; '.join(result.decision.reasons)}"]
+    if not because:
+        return None
+    verdict = worst([f.verdict for f in result.decision.faces if f.student_number in photo_new]
+                    + [BLOCK if h.strength == BLOCK else REVIEW for h in result.decision.names
+                       if h.student_number in name_new] + [REVIEW])
+    return Finding(AFFECTED, **base, new=new, verdict=verdict, because=because, path=str(path), result=fresh)
+
+
+def _names(new: list[NewRestriction], scope: str) -> str:
+    return ", ".join(f"{n.name} (#{n.student_number})" for n in new if n.scope == scope)
+
+
+def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str]) -> bool:
+    """The quick re-check: True when no face of the earlier check can be a newly photo-restricted
+    student, from the faces it found (their boxes encoded again: no encoding was kept) compared with
+    those students only. Used only where it is exact: same detector and mode, faces in the photo as
+    shown (not a frame or page), each encodable, every new student with an indexed portrait; anything
+    else is checked in full (None of those: False)."""
+    from consentguard.inspect.faces import DETECTOR_VERSION, MIN_ENCODE_PX, Face, encode_face
+    from consentguard.inspect.image import decode_image, read_file
+    from consentguard.inspect.video import is_video
+
+    p, faces = checker.policy, doc.get("faces")
+    thresholds = doc.get("thresholds") or {}
+    if (is_video(path) or faces is None or thresholds.get("detector") != DETECTOR_VERSION
+            or thresholds.get("detect_mode") != p.detect_mode or not photo_new <= set(checker.index.owners)
+            or any(f.get("view") is not None or f["box"][2] - f["box"][0] < MIN_ENCODE_PX for f in faces)):
+        return False
+    if not faces:
+        return True
+    widest = max(getattr(p, name) for name in vars(p) if name.endswith("_distance") and
+                 isinstance(getattr(p, name), float))
+    try:
+        rgb = decode_image(read_file(path), path).rgb
+    except ImageError:
+        return False
+    for f in faces:
+        encoding = encode_face(rgb, Face(tuple(f["box"]), rotation=f.get("rotation") or 0), p.encode_jitters)
+        if any(number in photo_new and distance <= widest for number, distance in checker.index.nearest(encoding)):
+            return False
+    return True
+
+
+def _because(decision, checker, photo_new: set[str], name_new: set[str]) -> list[str]:
+    """The reasons of a new decision that concern a newly restricted student."""
+    faces = [f.reason for f in decision.faces
+             if f.student_number in photo_new and f.verdict != PASS and f.reason]
+    names = [judge_name(h, checker.context) for h in decision.names if h.student_number in name_new]
+    return faces + names
+
+
+class _Finder:
+    """A photo by its content: where it was, else anywhere under the search folders (hashed once)."""
+
+    def __init__(self, search: Iterable[str | Path]):
+        self.search = [Path(s) for s in search]
+        self._index: dict[str, str] | None = None
+
+    def find(self, sha: str, paths: list[str]) -> str | None:
+        for p in paths:
+            if _sha_of(p) == sha:
+                return p
+        if not self.search:
+            return None
+        if self._index is None:
+            self._index = {}
+            for root in self.search:
+                for p in sorted(root.rglob("*")):
+                    if p.is_file() and p.suffix.lower() in (*EXTENSIONS, *VIDEO_EXTENSIONS):
+                        self._index.setdefault(_sha_of(str(p)) or "", str(p))
+        return self._index.get(sha)
+
+    @staticmethod
+    def changed(paths: list[str], sha: str) -> bool:
+        return any(Path(p).is_file() and _sha_of(p) != sha for p in paths)
+
+
+def _sha_of(path: str) -> str | None:
+    try:
+        if not Path(path).is_file():
+            return None
+        return sha256_file(path)
+    except ImageError:
+        return None
+
+
+# -- keeping copies and the audit trail --------------------------------------------------------
+
+def _keep(db, report: RecheckReport, folder: Path, record: bool) -> None:
+    """Each affected original, its caption and reasons, kept in ``folder`` (0700; files 0600)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    for finding in report.takedowns:
+        if finding.path is None:
+            continue
+        stem = f"check-{finding.check['id']}-{Path(finding.path).name}"
+        target = folder / stem
+        shutil.copyfile(finding.path, target)
+        os.chmod(target, 0o600)
+        record_file = folder / f"{stem}.json"
+        record_file.write_text(json.dumps(finding.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        os.chmod(record_file, 0o600)
+        finding.kept = str(target)
+        if record:
+            audit.record_event(db, _event(finding, "takedown-copy", [f"copy of removed content kept at {target}"]))
+
+
+def _record(db, report: RecheckReport) -> None:
+    """One audit event per finding, once per earlier check and set of newly restricted students."""
+    seen = stored.recheck_findings(db)
+    for finding in report.findings:
+        numbers = json.dumps(sorted({n.student_number for n in finding.new}))
+        if (finding.check["id"], numbers) in seen:
+            continue
+        audit.record_event(db, _event(finding, "recheck", finding.because, numbers))
+
+
+def _event(finding: Finding, event: str, reasons: list[str], numbers: str | None = None) -> dict:
+    return {"checked_at": now(), "os_user": os_user(), "interface": "recheck",
+            "file_name": finding.check["file_name"], "sha256": finding.check["sha256"], "verdict": finding.verdict,
+            "reasons": json.dumps(reasons),
+            "student_numbers": numbers or json.dumps(sorted({n.student_number for n in finding.new})),
+            "sync_id": finding.check["sync_id"], "result": json.dumps({"status": finding.status,
+                                                                      "kept_copy": finding.kept}),
+            "event": event, "ref_id": finding.check["id"], "note": finding.status}
