@@ -352,24 +352,33 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
 
 
 @cli.command()
-@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--channel", required=True, type=click.Choice(CHANNELS), help="Where it was published.")
 @click.option("--on", "posted_on", metavar="YYYY-MM-DD", help="The day it was published (default today).")
 @click.option("--where", metavar="URL", help="The page, account or issue it is in.")
 @db_option
 def posted(photos, channel, posted_on, where, db_path):
-    """Mark photos (or clips) as published, so 'consentguard recheck' can list them for
-    taking down when a student in them is restricted later. Each photo's latest check
-    must have passed or been released by an override; the mark is an audit event.
+    """Mark photos (or clips, or every photo in a folder of published material) as
+    published, so 'consentguard recheck' can list them for taking down when a student
+    in them is restricted later. Each photo's latest check must have passed or been
+    released by an override; the mark is an audit event. A photo that cannot be marked
+    is named with the reason, the others are marked (exit 1 if any could not be).
 
     Example: consentguard posted IMG_0412.jpg --channel website --where https://school.example/news/fair
     """
-    from consentguard.runners.recheck import mark_posted
+    from consentguard.runners.recheck import PostError, mark_posted, published_files
 
     db = open_database(db_path, create=False)
-    for photo in photos:
-        event = mark_posted(db, photo, channel, posted_on, where)
+    refused = 0
+    for photo in published_files(photos):
+        try:
+            event = mark_posted(db, photo, channel, posted_on, where)
+        except PostError as exc:
+            refused += 1
+            click.echo(f"Error: {exc}", err=True)
+            continue
         click.echo(f"posted  {photo}: on {channel}{f' at {where}' if where else ''} (audit #{event})")
+    sys.exit(1 if refused else 0)
 
 
 @cli.command()

@@ -238,3 +238,20 @@ def test_the_quick_recheck_is_not_used_where_it_would_not_be_exact(faces, tmp_pa
     report = recheck(db, None)
     assert report.rechecked == 1 and report.quick == 0
     assert any("no usable portrait" in p or "portrait" in p for p in report.problems), report.problems
+
+
+def test_posted_marks_a_folder_of_published_photos_and_names_the_ones_it_cannot(tmp_path, db_path):
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Yes")])
+    site = tmp_path / "website"
+    (site / "2026").mkdir(parents=True)
+    ok, blocked, unchecked = (_png(site / "a.png", (1, 1, 1)), _png(site / "2026" / "b.png", (2, 2, 2)),
+                              _png(site / "2026" / "c.png", (3, 3, 3)))
+    _check(db, ok, "Lunch")
+    _check(db, blocked, "Tamsin Okafor")
+    (site / "notes.txt").write_text("not a photo")
+    out = CliRunner().invoke(cli, ["posted", str(site), "--channel", "website", "--db", str(db_path)])
+    assert out.exit_code == 1
+    assert f"posted  {ok}: on website" in out.output
+    assert f"Error: {blocked}: its latest check" in out.output and f"Error: {unchecked}: never checked" in out.output
+    assert [r["event"] for r in audit.query(db)].count("posted") == 1

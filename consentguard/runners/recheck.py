@@ -149,6 +149,19 @@ def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: s
         "result": json.dumps(what), "event": "posted", "ref_id": check["id"]})
 
 
+def published_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files named, a folder standing for every photo and clip in it (sub-folders too, hidden
+    files left out), in a stable order."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                            and p.suffix.lower() in (*EXTENSIONS, *VIDEO_EXTENSIONS))
+        else:
+            found.append(path)
+    return found
+
+
 # -- who is newly restricted -----------------------------------------------------------------
 
 class Rosters:
