@@ -37,7 +37,8 @@ from consentguard import open_db, sync_roster  # noqa: E402
 from consentguard.runners.check import Checker  # noqa: E402
 from consentguard.runners.recheck import recheck  # noqa: E402
 
-HEADER = ["Student_Number", "First_Name", "Last_Name", "Grade_Level", "SchoolID", "Enroll_Status", "Photo_Opt_Out"]
+HEADER = ["Student_Number", "First_Name", "Last_Name", "Grade_Level", "SchoolID", "Enroll_Status", "Media_Opt_Out",
+          "Photo_Opt_Out", "Name_Opt_Out"]
 
 
 def people(faces: Path, n: int = 40) -> list[tuple[str, Path, list[Path]]]:
@@ -58,7 +59,7 @@ def export(path: Path, cast, restricted: set[int]) -> Path:
     lines = [",".join(HEADER)]
     for i, (name, _, _) in enumerate(cast):
         first, _, last = name.partition("_")
-        lines.append(f"{800000 + i},{first},{last.replace('_', ' ') or 'X'},6,1201,0,{'Y' if i in restricted else ''}")
+        lines.append(f"{800000 + i},{first},{last.replace('_', ' ') or 'X'},6,1201,0,,{'Y' if i in restricted else ''},")
     path.write_text("\r\n".join(lines) + "\r\n")
     return path
 

@@ -172,6 +172,7 @@ class Rosters:
         self.now = current_snapshots(db)
         self.portrait_sync = stored.first_portrait_sync(db)
         self._at: dict[int | None, dict[str, dict]] = {}
+        self._restricted: dict[tuple, set[str]] = {}
 
     def at(self, sync_id: int | None) -> dict[str, dict]:
         if sync_id is None:
@@ -186,23 +187,32 @@ class Rosters:
             self._at[sync_id] = snaps
         return self._at[sync_id]
 
+    def restricted(self, sync_id: int | None, channel: str | None, day: date, scope: str) -> set[str]:
+        """Students restricted for ``scope`` on ``channel`` on ``day`` by the roster of ``sync_id``
+        (None: today's roster), computed once per combination (thousands of checks share a few)."""
+        key = (sync_id, channel, day, scope)
+        if key not in self._restricted:
+            snaps = self.now if sync_id == "now" else self.at(sync_id)
+            self._restricted[key] = {n for n, snap in snaps.items()
+                                     if restricted(consents_of(snap), scope, channel, day)}
+        return self._restricted[key]
+
     def newly_restricted(self, check: dict, channel: str | None, today: date) -> list[NewRestriction]:
         """Students restricted today (on ``channel``, None: any) who were not when ``check`` was made,
         or could not be recognised then (photo-restricted, but no portrait encoded before that run)."""
-        then_day = _day(check["checked_at"])
-        then = self.at(check["sync_id"])
+        then_day, sync_id = _day(check["checked_at"]), check["sync_id"]
+        then = self.at(sync_id)
         found = []
-        for number, snap in self.now.items():
-            name = f"{snap.get('first_name', '')} {snap.get('last_name', '')}".strip()
-            now_c = consents_of(snap)
-            before = then.get(number)
-            then_c = consents_of(before) if before else None
-            for scope in ("photo", "name"):
-                if not restricted(now_c, scope, channel, today):
-                    continue
-                if then_c is None or not restricted(then_c, scope, channel, then_day):
-                    found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)))
-                elif scope == "photo" and self.portrait_sync.get(number, 0) > (check["sync_id"] or 0):
+        for scope in ("photo", "name"):
+            earlier = self.restricted(sync_id, channel, then_day, scope)
+            for number in sorted(self.restricted("now", channel, today, scope)):
+                snap = self.now[number]
+                name = f"{snap.get('first_name', '')} {snap.get('last_name', '')}".strip()
+                if number not in earlier:
+                    before = then.get(number)
+                    found.append(NewRestriction(number, name, scope, _why(consents_of(before) if before else None,
+                                                                          scope, channel, today)))
+                elif scope == "photo" and self.portrait_sync.get(number, 0) > (sync_id or 0):
                     found.append(NewRestriction(number, name, scope, "restricted then, but no usable portrait "
                                                 f"until sync #{self.portrait_sync[number]}: not recognisable then"))
         return found
