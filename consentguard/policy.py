@@ -227,6 +227,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("video_max_side", 4096,
             "Videos: a clip whose picture is wider or taller than this (pixels) is refused with an error naming it.",
             low=320, high=8192, stage="inspect"),
+    Setting("video_max_upload_mb", 500,
+            "Videos on the page: the largest clip it accepts (MB); a larger one is refused with a message "
+            "saying so. The clip is kept in a private temporary folder only while it is checked (and its safe "
+            "copy made).",
+            low=1, high=8192, stage="inspect"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -282,6 +287,7 @@ class Policy:
     video_sample_seconds: float = DEFAULTS["video_sample_seconds"]
     video_max_seconds: int = DEFAULTS["video_max_seconds"]
     video_max_side: int = DEFAULTS["video_max_side"]
+    video_max_upload_mb: int = DEFAULTS["video_max_upload_mb"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:

@@ -1,0 +1,74 @@
+"""A video dropped on the page, in a real headless Chromium against the real server (issue #14):
+a generated clip with the restricted student's face from 4 s to 6 s shows its progress while it is
+checked, then "Do not post" with a timeline naming 0:04-0:06 and the student, and a thumbnail of
+the moment; the clip is gone from the server's private folder once checked (or at shutdown)."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from helpers.browser import chromium, drop_files, wait_for_results
+from helpers.videos import face_card, make_clip
+from helpers.web import start_server
+
+pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def site(face_roster, tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser_video") / "cg.db"
+    shutil.copy(face_roster, db)
+    proc, url = start_server(db)
+    browser = chromium()
+    try:
+        yield browser, url, proc
+    finally:
+        browser.quit()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def uploads_of(proc) -> list[Path]:
+    """The files in the server's private upload folder."""
+    return [p for root in Path(tempfile.gettempdir()).glob(f"consentguard-videos-{proc.pid}-*")
+            for p in root.rglob("*") if p.is_file()]
+
+
+def test_drop_a_clip_see_progress_then_the_timeline_of_its_moments(site, faces, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, url, proc = site
+    clip = make_clip(tmp_path / "concert.mp4", 10, [(4, 6, face_card(faces.restricted_other))])
+    browser.get(url)
+    drop_files(browser, [clip, faces.stranger])  # a clip and a photo in one drop
+    progress = WebDriverWait(browser, 120, poll_frequency=0.1).until(
+        lambda b: next((c for c in b.find_elements(By.CSS_SELECTOR, "#results > li.video .video-status")
+                        if c.text.startswith("Checking concert.mp4: 0:") and " of 0:10 " in c.text), None))
+    assert progress.text.endswith("%)")
+    bar = browser.find_element(By.CSS_SELECTOR, "#results > li.video progress")
+    assert float(bar.get_attribute("max")) == pytest.approx(10, abs=0.1)
+
+    wait_for_results(browser, 2, timeout=240)
+    card = browser.find_element(By.CSS_SELECTOR, "#results > li.video")
+    assert card.find_element(By.CSS_SELECTOR, "h3").text == "Do not post — concert.mp4"
+    (moment,) = card.find_elements(By.CSS_SELECTOR, ".moments > li")
+    assert moment.text.startswith("0:04-0:06 face matches photo-restricted Marcus Ellery"), moment.text
+    thumb = moment.find_element(By.CSS_SELECTOR, "img.thumb")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumb) > 0
+    assert thumb.get_attribute("alt") == "the frame at 0:04 with the face outlined"
+    # the mark on the clip's bar starts 40% of the way along it
+    mark = card.find_element(By.CSS_SELECTOR, ".timeline .mark.block")
+    timeline = card.find_element(By.CSS_SELECTOR, ".timeline")
+    assert (mark.location["x"] - timeline.location["x"]) / timeline.size["width"] == pytest.approx(0.4, abs=0.03)
+    assert "0:04-0:06" in timeline.get_attribute("aria-label")
+    summary = browser.find_element(By.ID, "summary").text
+    assert summary.startswith("2 files checked: 1 do not post, 1 "), summary
+
+    from consentguard.web.video_jobs import SAFE_COPIES
+    if not SAFE_COPIES:  # the clip was deleted as soon as it was checked
+        assert uploads_of(proc) == []
+    browser.get(url)  # a new page: the page tells the server it is done with the clip
+    WebDriverWait(browser, 10).until(lambda b: uploads_of(proc) == [])
