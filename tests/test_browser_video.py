@@ -72,3 +72,24 @@ def test_drop_a_clip_see_progress_then_the_timeline_of_its_moments(site, faces, 
         assert uploads_of(proc) == []
     browser.get(url)  # a new page: the page tells the server it is done with the clip
     WebDriverWait(browser, 10).until(lambda b: uploads_of(proc) == [])
+
+
+def test_parts_not_checked_are_shown_before_the_moments(site, faces, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from helpers.videos import head_card
+
+    browser, url, _ = site
+    whole = make_clip(tmp_path / "whole.mp4", 4, [(1, 3, head_card(faces.clear_other))], faststart=True)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    browser.get(url)
+    browser.find_element(By.ID, "photos").send_keys(str(cut))  # the file picker
+    (card,) = wait_for_results(browser, 1, timeout=120)
+    assert card.find_element(By.CSS_SELECTOR, "h3").text == "Check before posting — cut.mp4"
+    box = card.find_element(By.CSS_SELECTOR, ".unchecked")
+    assert box.text.startswith("Not checked: watch these parts yourself before posting\ncut.mp4: ")
+    assert "cut.mp4: the video stream stops at 0:0" in box.text
+    assert box.location["y"] < card.find_element(By.CSS_SELECTOR, ".timeline").location["y"]
+    assert card.find_element(By.CSS_SELECTOR, ".override textarea")  # a review can be released with a reason

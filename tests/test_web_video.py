@@ -198,3 +198,18 @@ def test_folders_of_a_killed_server_are_swept(tmp_path):
         (folder / "123" / "clip.mp4").write_bytes(b"x")
     assert sweep_stale(tmp_path) == [dead]
     assert not dead.exists() and alive.exists()
+
+
+@pytest.mark.slow
+def test_parts_not_checked_are_listed_for_the_page(app, client, faces, tmp_path):
+    """A clip cut in half (a phone's, index first): the part not read is a review, listed apart
+    (the page shows it first), naming the clip by its own name."""
+    from helpers.videos import head_card
+
+    whole = make_clip(tmp_path / "whole.mp4", 4, [(1, 3, head_card(faces.clear_other))], faststart=True)
+    data = whole.read_bytes()
+    r = upload(client, data[: len(data) // 2], "cut.mp4")
+    body, _ = wait(client, r.get_json()["id"])
+    assert body["result"]["verdict"] == "review", body["result"]["reasons"]
+    part = next(p for p in body["unchecked"] if p.startswith("cut.mp4: the video stream stops at 0:0"))
+    assert part in body["result"]["reasons"] and all(p.startswith("cut.mp4: ") for p in body["unchecked"])

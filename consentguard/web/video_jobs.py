@@ -269,8 +269,11 @@ class ProgressFile:
             return
         self.last = now
         part = self.path.with_name(self.path.name + ".part")
-        part.write_text(json.dumps([round(seconds, 2), None if duration is None else round(duration, 2)]))
-        os.replace(part, self.path)
+        try:
+            part.write_text(json.dumps([round(seconds, 2), None if duration is None else round(duration, 2)]))
+            os.replace(part, self.path)
+        except OSError:  # the page forgot the job meanwhile: the check still ends and is recorded
+            pass
 
 
 def check_in_worker(path: str, caption: str | None, channel: str | None,
