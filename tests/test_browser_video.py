@@ -1,14 +1,20 @@
 """A video dropped on the page, in a real headless Chromium against the real server (issue #14):
 a generated clip with the restricted student's face from 4 s to 6 s shows its progress while it is
 checked, then "Do not post" with a timeline naming 0:04-0:06 and the student, and a thumbnail of
-the moment; the clip is gone from the server's private folder once checked (or at shutdown)."""
+the moment; its safe copy is made and downloaded (and checked again: the student is gone); nothing
+is left in the server's private folder once the page is done with it."""
 
+import base64
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from consentguard import Checker, open_db
+
+from conftest import R
 from helpers.browser import chromium, drop_files, wait_for_results
 from helpers.videos import face_card, make_clip
 from helpers.web import start_server
@@ -23,7 +29,7 @@ def site(face_roster, tmp_path_factory):
     proc, url = start_server(db)
     browser = chromium()
     try:
-        yield browser, url, proc
+        yield browser, url, proc, db
     finally:
         browser.quit()
         proc.terminate()
@@ -40,7 +46,7 @@ def test_drop_a_clip_see_progress_then_the_timeline_of_its_moments(site, faces, 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser, url, proc = site
+    browser, url, proc, db = site
     clip = make_clip(tmp_path / "concert.mp4", 10, [(4, 6, face_card(faces.restricted_other))])
     browser.get(url)
     drop_files(browser, [clip, faces.stranger])  # a clip and a photo in one drop
@@ -67,9 +73,22 @@ def test_drop_a_clip_see_progress_then_the_timeline_of_its_moments(site, faces, 
     summary = browser.find_element(By.ID, "summary").text
     assert summary.startswith("2 files checked: 1 do not post, 1 "), summary
 
-    from consentguard.web.video_jobs import SAFE_COPIES
-    if not SAFE_COPIES:  # the clip was deleted as soon as it was checked
-        assert uploads_of(proc) == []
+    # the safe copy: made on the server with its progress shown, then a link to download the file
+    card.find_element(By.CSS_SELECTOR, ".safe-copy button").click()
+    link = WebDriverWait(browser, 240).until(lambda b: card.find_elements(By.CSS_SELECTOR, ".safe-copy a"))[0]
+    assert link.text == "Download safe copy (concert.safe.mp4)" and link.get_attribute("download") == "concert.safe.mp4"
+    assert re.fullmatch(re.escape(url) + r"api/video/\d{24}/safe-copy", link.get_attribute("href"))
+    data = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0]).then((r) => r.arrayBuffer()).then((b) => {
+          let s = ""; new Uint8Array(b).forEach((x) => { s += String.fromCharCode(x); }); done(btoa(s)); });""",
+        link.get_attribute("href"))
+    safe = tmp_path / "concert.safe.mp4"
+    safe.write_bytes(base64.b64decode(data))
+    again = Checker(open_db(db), record=False).check_path(safe)
+    assert again.verdict != "block" and R not in again.decision.student_numbers, again.reasons
+    assert [p.name for p in uploads_of(proc)] == ["concert.safe.mp4"]  # the clip itself went once copied
+
     browser.get(url)  # a new page: the page tells the server it is done with the clip
     WebDriverWait(browser, 10).until(lambda b: uploads_of(proc) == [])
 
@@ -79,7 +98,7 @@ def test_parts_not_checked_are_shown_before_the_moments(site, faces, tmp_path):
 
     from helpers.videos import head_card
 
-    browser, url, _ = site
+    browser, url, _, _ = site
     whole = make_clip(tmp_path / "whole.mp4", 4, [(1, 3, head_card(faces.clear_other))], faststart=True)
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"

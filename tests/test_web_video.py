@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from consentguard import Policy, open_db
+from consentguard import Checker, Policy, open_db
 from consentguard.web import create_app
 from consentguard.web import video_jobs
 from consentguard.web.video_jobs import ROOT_PREFIX, VideoJobs, sweep_stale
@@ -75,7 +75,8 @@ def job_folder(app, job_id: str) -> Path:
 
 
 @pytest.mark.slow
-def test_clip_is_checked_in_the_background_with_progress_and_a_timeline(app, client, clip, db_file):
+def test_clip_is_checked_in_the_background_with_progress_a_timeline_and_a_safe_copy(app, client, clip, db_file,
+                                                                                   tmp_path):
     r = upload(client, clip.read_bytes())
     assert r.status_code == 202, r.text
     job = r.get_json()
@@ -111,8 +112,29 @@ def test_clip_is_checked_in_the_background_with_progress_and_a_timeline(app, cli
     row = open_db(db_file).execute("SELECT interface, verdict, file_name FROM checks WHERE id = ?",
                                    [body["check_id"]]).fetchone()
     assert row == ("web", "block", "concert.mp4")
-    if not video_jobs.SAFE_COPIES:  # nothing to make from it: deleted as soon as it was checked
-        assert not (folder / "concert.mp4").exists()
+    assert body["safe_copies"] is True and (folder / "concert.mp4").exists()  # kept for its safe copy
+
+    # the safe copy: made in the background (polled the same way), then downloaded as a file
+    csrf = {"X-CSRF-Token": client.csrf}
+    assert client.post(f"/api/video/{job['id']}/safe-copy").status_code == 403
+    r = client.post(f"/api/video/{job['id']}/safe-copy", headers=csrf)
+    assert r.status_code == 202 and r.get_json()["safe_copy"] == "making"
+    end = time.monotonic() + 240
+    while (body := client.get(f"/api/video/{job['id']}").get_json())["safe_copy"] == "making":
+        assert time.monotonic() < end
+        time.sleep(0.2)
+    assert body["safe_copy"] == "ready", body.get("safe_copy_error")
+    assert body["safe_copy_url"] == f"/api/video/{job['id']}/safe-copy" and body["safe_copy_name"] == "concert.safe.mp4"
+    download = client.get(body["safe_copy_url"])
+    assert download.status_code == 200 and download.mimetype == "video/mp4"
+    assert download.headers["Content-Disposition"] == "attachment; filename=concert.safe.mp4"
+    safe = tmp_path / "concert.safe.mp4"
+    safe.write_bytes(download.data)
+    assert download.data[4:8] == b"ftyp"
+    assert not (folder / "concert.mp4").exists()  # the clip itself went once its copy was made
+    again = Checker(open_db(db_file), record=False).check_path(safe)
+    assert R not in again.decision.student_numbers, again.reasons
+
     assert client.post(f"/api/video/{job['id']}/delete", headers={"X-CSRF-Token": client.csrf}).status_code == 200
     assert not folder.exists()
     assert client.get(f"/api/video/{job['id']}").status_code == 404
@@ -213,3 +235,7 @@ def test_parts_not_checked_are_listed_for_the_page(app, client, faces, tmp_path)
     assert body["result"]["verdict"] == "review", body["result"]["reasons"]
     part = next(p for p in body["unchecked"] if p.startswith("cut.mp4: the video stream stops at 0:0"))
     assert part in body["result"]["reasons"] and all(p.startswith("cut.mp4: ") for p in body["unchecked"])
+    # no safe copy of a clip not read whole (it would look safe); the clip went as soon as it was checked
+    assert body["safe_copies"] is False and not (job_folder(app, body["id"]) / "cut.mp4").exists()
+    r = client.post(f"/api/video/{body['id']}/safe-copy", headers={"X-CSRF-Token": client.csrf})
+    assert r.status_code == 400 and "parts of the clip were not checked" in r.get_json()["error"]

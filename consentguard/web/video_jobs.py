@@ -5,7 +5,8 @@ A clip cannot travel in memory like a photo (up to ``video_max_upload_mb``) and 
 so the upload is written to a **private temporary folder** (0700, made per server process, the
 clip 0600) and deleted:
 
-* right after the check, unless a safe copy can be made from it (:data:`SAFE_COPIES`);
+* right after the check, unless a safe copy can be made from it (:attr:`Job.copyable`), else as
+  soon as its safe copy is made (the copy stays until the job is forgotten);
 * when the page says it is done with it (a new drop, the tab closed: ``POST .../delete``);
 * when nobody has asked about it for ``IDLE_SECONDS``, or the session's or server's job limit
   makes room for a new one (the oldest finished job first);
@@ -47,19 +48,6 @@ ROOT_PREFIX = "consentguard-videos-"
 JOB_ID = re.compile(r"[0-9]{24}")
 
 
-def safe_copies_available() -> bool:
-    """Whether this version can make a video's safe copy (``output.redact_video``)."""
-    try:
-        from consentguard.output.redact_video import redact_video  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-#: Whether the page offers a video's safe copy; without it a clip is deleted as soon as it is checked.
-SAFE_COPIES = safe_copies_available()
-
-
 class JobsFull(Exception):
     """No room for another video now: the message says what to do."""
 
@@ -91,20 +79,28 @@ class Job:
         return self.folder / "safe" / f"{Path(self.name).stem}.safe.mp4"
 
     @property
+    def copyable(self) -> bool:
+        """Whether a safe copy can be made from it: checked whole, and not a pass (nothing to hide)
+        or an error (``output.redact_video`` refuses those, and a clip not read whole)."""
+        return (self.state == "done" and self.doc is not None and not self.unchecked
+                and self.doc["verdict"] in ("block", "review"))
+
+    @property
     def busy(self) -> bool:
         return self.state in ("uploading", "checking") or self.safe == "making"
 
-    def progress(self) -> tuple[float | None, float | None]:
-        """(seconds checked, duration) as the worker last wrote them; (None, None) before it starts."""
+    def progress(self, of: str = "progress") -> tuple[float | None, float | None]:
+        """(seconds checked, duration) as the worker last wrote them; (None, None) before it starts.
+        ``of``: "safe-progress" for the safe copy being made."""
         try:
-            seconds, duration = json.loads((self.folder / "progress").read_text())
+            seconds, duration = json.loads((self.folder / of).read_text())
         except (OSError, ValueError, TypeError):
             return None, None
         return seconds, duration
 
     def delete_clip(self) -> None:
         """The clip and its progress file gone (the safe copy, if any, stays until the job is forgotten)."""
-        for path in (self.clip, self.folder / "progress"):
+        for path in (self.clip, self.folder / "progress", self.folder / "safe-progress"):
             path.unlink(missing_ok=True)
 
     def json(self) -> dict:
@@ -113,7 +109,9 @@ class Job:
         if self.state == "done":  # the worker's file is gone with the clip: the whole clip was read
             seconds = duration = ((self.doc or {}).get("video") or {}).get("duration")
         body = {"id": self.id, "name": self.name, "state": self.state, "seconds": seconds, "duration": duration,
-                "safe_copies": SAFE_COPIES, "safe_copy": self.safe}
+                "safe_copies": self.copyable, "safe_copy": self.safe}
+        if self.safe == "making":
+            body["safe_seconds"] = self.progress("safe-progress")[0]
         if self.state == "done":
             body.update(result=self.doc, unchecked=self.unchecked, thumbnails=self.thumbnails,
                         check_id=self.check_id, audit_id=self.check_id)
@@ -293,11 +291,12 @@ def check_in_worker(path: str, caption: str | None, channel: str | None,
 
 
 def safe_copy_in_worker(src: str, dst: str, doc: dict) -> None:
-    """The safe copy of a checked clip, from its result document (``output.redact_video``)."""
+    """The safe copy of a checked clip, from its result document (``output.redact_video``), its
+    progress written beside the clip for the page."""
     from consentguard.output.redact_video import redact_video
     from consentguard.runners.workers import worker_checker
 
-    redact_video(src, dst, doc, worker_checker(None).policy)
+    redact_video(src, dst, doc, worker_checker(None).policy, progress=ProgressFile(Path(src).parent / "safe-progress"))
 
 
 def moments(path: str, doc: dict, policy) -> list[bytes | None]:

@@ -1,11 +1,12 @@
-"""The page's routes for videos (issue #14): upload a clip, poll its check, forget it, and (when
-this version can make one) its safe copy.
+"""The page's routes for videos (issue #14): upload a clip, poll its check, its safe copy, forget it.
 
 ``POST /api/video`` (``video``, ``caption``, ``channel``, ``school``) streams the clip into its
 job's private folder (:mod:`.video_jobs`) and answers at once (202) with the job; the check runs in
 the app's worker processes, started from a server thread that writes the audit row when it ends.
 ``GET /api/video/<id>`` answers its state and progress, and once done the result document, the
-parts not checked and a thumbnail per moment. ``POST /api/video/<id>/delete`` forgets it now.
+parts not checked and a thumbnail per moment. ``POST /api/video/<id>/safe-copy`` makes its safe copy
+(``output.redact_video``) in a worker, polled the same way, and ``GET`` it downloads the file.
+``POST /api/video/<id>/delete`` forgets it now.
 Every route is behind the page's guard (:mod:`.security`: token, CSRF and origin for POST, host
 names); a job is only ever found by the session that uploaded it.
 """
@@ -26,7 +27,7 @@ from consentguard.store.db import open_db
 from consentguard.web import video_jobs
 from consentguard.web.security import SESSION_COOKIE, video_too_large
 from consentguard.web.state import state
-from consentguard.web.video_jobs import JOB_ID, SAFE_COPIES, Job, JobsFull, VideoJobs
+from consentguard.web.video_jobs import JOB_ID, Job, JobsFull, VideoJobs
 
 #: Room in a video request for the form's other fields (caption: at most MAX_CAPTION characters).
 FORM_SLACK = 1024 * 1024
@@ -157,13 +158,15 @@ def delete(job_id: str):
 @video_page.route("/api/video/<job_id>/safe-copy", methods=["POST"])
 def make_safe_copy(job_id: str):
     job = found()
-    if not SAFE_COPIES:
-        abort(404, "this version makes no safe copy of a video: use 'consentguard redact' once it can")
     if job.state != "done" or job.doc is None:
         abort(400, f"{job.name}: not checked yet: the safe copy is made from its result")
     if job.doc["verdict"] == "pass":
         abort(400, f"{job.name}: passed: nothing to hide, post the clip itself")
-    if not job.clip.is_file():
+    if not job.copyable:
+        abort(400, f"{job.name}: no safe copy: " + ("parts of the clip were not checked, so a copy would look safe "
+                                                    "when it may not be; edit it by hand" if job.unchecked else
+                                                    "the check ended in an error"))
+    if job.safe not in ("making", "ready") and not job.clip.is_file():
         abort(404, f"{job.name}: the clip is no longer kept: drop it again")
     if job.safe not in ("making", "ready"):
         job.safe, job.safe_error = "making", None
@@ -219,7 +222,7 @@ def run_check(app, job: Job, caption: str | None, channel: str | None, school: s
     except Exception as exc:  # noqa: BLE001 - whatever it was, the clip was not checked: say so
         job.error, job.state = f"{job.name}: could not be checked ({type(exc).__name__}: {exc}): do not post it", "failed"
     finally:
-        if not SAFE_COPIES or job.state != "done" or job.doc["verdict"] == "pass":
+        if not job.copyable:
             job.delete_clip()
 
 
@@ -229,8 +232,10 @@ def run_safe_copy(app, job: Job) -> None:
         job.safe_path.parent.mkdir(mode=0o700, exist_ok=True)
         in_worker(app, video_jobs.safe_copy_in_worker, str(job.clip), str(job.safe_path), job.doc)
         job.safe = "ready"
-    except Exception as exc:  # noqa: BLE001 - no safe copy: say why
-        job.safe_error, job.safe = f"{job.name}: no safe copy: {exc}", "failed"
+        job.delete_clip()  # the copy is what the page offers now: the clip itself is no longer needed
+    except Exception as exc:  # noqa: BLE001 - no safe copy: say why (never naming the private folder)
+        why = str(exc).replace(str(job.folder) + os.sep, "")
+        job.safe_error, job.safe = why if why.startswith(job.name) else f"{job.name}: no safe copy: {why}", "failed"
 
 
 def keep_clip(folder: Path, sha256: str, job: Job) -> None:
