@@ -34,6 +34,8 @@ def site(face_roster, tmp_path_factory):
         browser.quit()
         proc.terminate()
         proc.wait(timeout=30)
+    # the server stopped: its private upload folder went with it
+    assert list(Path(tempfile.gettempdir()).glob(f"consentguard-videos-{proc.pid}-*")) == []
 
 
 def uploads_of(proc) -> list[Path]:

@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from consentguard.errors import ConsentGuardError
 from consentguard.inspect.video import VIDEO_EXTENSIONS
 
 #: Videos being checked per session, and jobs kept in all (finished ones are forgotten first).
@@ -310,12 +311,15 @@ def moments(path: str, doc: dict, policy) -> list[bytes | None]:
     thumbs: list[bytes | None] = [None] * len(doc["faces"])
     if not wanted:
         return thumbs
-    with open_video(path, policy.video_max_seconds, policy.video_max_side) as video:
-        for i in wanted:
-            face = doc["faces"][i]
-            rgb = frame_at(video, face["time"])
-            if rgb is not None:
-                thumbs[i] = _boxed(rgb, face)
+    try:
+        with open_video(path, policy.video_max_seconds, policy.video_max_side) as video:
+            for i in wanted:
+                face = doc["faces"][i]
+                rgb = frame_at(video, face["time"])
+                if rgb is not None:
+                    thumbs[i] = _boxed(rgb, face)
+    except ConsentGuardError:  # the clip went meanwhile (the page forgot it): the verdict stands without pictures
+        pass
     return thumbs
 
 
