@@ -157,7 +157,8 @@ function renderVideo(card, job) {
     card.appendChild(list);
   }
   const list = el("ul", { class: "reasons" });
-  doc.names.forEach((n) => list.appendChild(el("li", { text: nameLine(n) })));
+  // a name read in the frames may say when it was on screen (OCR on frames): then the line starts with it
+  doc.names.forEach((n) => list.appendChild(el("li", { text: `${typeof n.start === "number" ? `${span(n)} ` : ""}${nameLine(n)}` })));
   otherReasons(doc, job.unchecked).forEach((r) => list.appendChild(el("li", { text: r })));
   const fine = doc.faces.length - moments.length;
   if (fine) list.appendChild(el("li", { text: `${fine} other ${fine === 1 ? "person" : "people"} seen: no restricted student recognised` }));
