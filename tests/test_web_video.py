@@ -239,3 +239,22 @@ def test_parts_not_checked_are_listed_for_the_page(app, client, faces, tmp_path)
     assert body["safe_copies"] is False and not (job_folder(app, body["id"]) / "cut.mp4").exists()
     r = client.post(f"/api/video/{body['id']}/safe-copy", headers={"X-CSRF-Token": client.csrf})
     assert r.status_code == 400 and "parts of the clip were not checked" in r.get_json()["error"]
+
+
+def test_a_moment_is_found_by_seeking_upright_even_in_a_rotated_or_late_starting_clip(tmp_path):
+    """The thumbnails' frames: the one shown at the time a face entry names, turned as the clip says
+    (a phone's rotation), timed from the clip's first frame (one cut from a longer recording)."""
+    import numpy as np
+
+    from consentguard.inspect.video import open_video
+    from consentguard.web.video_jobs import frame_at
+
+    bright = np.full((360, 640, 3), 230, np.uint8)
+    bright[:40] = 0  # a dark band on top: shows the frame is upright
+    for rotation, start in ((90, 0.0), (None, 5.0)):
+        clip = make_clip(tmp_path / f"r{rotation}.mp4", 3, [(1.0, 1.5, bright)], rotation=rotation, start=start)
+        with open_video(clip, 120, 4096) as video:
+            shown = frame_at(video, 1.0)
+            assert shown.shape == (360, 640, 3) and shown[200:].mean() > 200 and shown[:30].mean() < 40
+            assert frame_at(video, 2.0).mean() < 120  # grey again after the scene
+            assert frame_at(video, 9.0) is None       # past the end
