@@ -311,7 +311,7 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
 @cli.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the safe copy (.jpg, .png or .webp).")
+              help="Where to write the safe copy (.jpg, .png or .webp; of a video: .mp4, .m4v or .mov).")
 @click.option("--caption", help="The draft caption: its scrubbed version is printed.")
 @channel_option
 @school_option
@@ -323,20 +323,27 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
     read in it) pixelated and blurred beyond recognition, all metadata (EXIF with
     GPS, IPTC, XMP) removed. The photo is checked first, as by check.
 
+    A video clip is checked too, then copied frame by frame (H.264): every face that
+    did not pass is blurred in every frame it is in, and so is every face a search of
+    each frame finds that the check did not pass; the sound is kept, all metadata
+    removed. A clip not read whole or not decodable gets no copy.
+
     Example: consentguard redact IMG_0412.jpg --out IMG_0412.safe.jpg
+
+    Example: consentguard redact concert.mp4 --out concert.safe.mp4
     """
     from consentguard.inspect.image import read_file
     from consentguard.inspect.video import is_video
     from consentguard.output.redact import areas_to_hide, output_format, safe_copy
+    from consentguard.output.redact_video import output_format as video_format
     from consentguard.runners.check import Checker
 
-    if is_video(image):
-        raise click.ClickException(f"{image}: a video: safe copies of videos are not made yet; check it with "
-                                   "'consentguard check' and edit it by hand")
-    fmt = output_format(str(out))
+    fmt = video_format(str(out)) if is_video(image) else output_format(str(out))
     db = open_database(db_path, create=False)
     policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=ocr_choice(no_ocr))
     checker = Checker(db, policy, channel=channel, school=school, interface="redact")
+    if is_video(image):
+        return redact_clip(checker, image, out, caption)
     result, decoded = checker.check_decoded(read_file(image), str(image), caption)
     if decoded is None:
         raise click.ClickException(result.reasons[0])
@@ -349,6 +356,41 @@ def redact(image, out, caption, channel, school, thorough, no_ocr, db_path):
         click.echo(f"        - {reason}")
     if result.scrubbed_caption is not None:
         click.echo(f"caption without restricted names: {result.scrubbed_caption}")
+
+
+def redact_clip(checker, clip: Path, out: Path, caption: str | None) -> None:
+    """The video half of ``redact``: check the clip (recorded in the audit trail as a photo's
+    redaction is), write its safe copy, and say what was hidden and when."""
+    from consentguard.inspect.video import clock
+    from consentguard.output.redact_video import redact_video
+
+    result = checker.check_video(clip, caption)
+    done = redact_video(clip, out, result.to_json(), checker.policy)
+    click.echo(f"{result.verdict.upper():<6}  {clip}: safe copy of {clock(done.duration)} ({done.frames} frames; "
+               f"sound: {', '.join(done.sound) or 'none'}), all metadata removed -> {out}")
+    for line in hidden_lines(done):
+        click.echo(f"        hidden: {line}")
+    for reason in result.reasons:
+        click.echo(f"        - {reason}")
+    if result.scrubbed_caption is not None:
+        click.echo(f"caption without restricted names: {result.scrubbed_caption}")
+
+
+def hidden_lines(done) -> list[str]:
+    """What a video's safe copy hid: the tracks by verdict, the faces only the per-frame search found."""
+    from consentguard.inspect.video import clock
+
+    def when(spans) -> str:
+        return ", ".join(f"{clock(a)}-{clock(b)}" for a, b in spans)
+
+    lines = [f"{len(spans)} face{'s' if len(spans) != 1 else ''} with verdict {verdict} ({when(spans)})"
+             for verdict, spans in sorted(done.tracks.items())] or ["no face the check judged (none did not pass)"]
+    found = done.found_only_spans
+    lines.append(f"faces found only by the per-frame search, in {len(done.found_only)} frames ({when(found)})"
+                 if found else "no other face found by the per-frame search")
+    if done.names:
+        lines.append(f"{done.names} restricted name{'s' if done.names != 1 else ''} read in the frames")
+    return lines
 
 
 @cli.command()

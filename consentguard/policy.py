@@ -201,6 +201,11 @@ SETTINGS: tuple[Setting, ...] = (
             "A safe copy (redact, the page's download) hides each face or name box grown by this share of its "
             "width and height on every side (hair, ears, the rest of a name tag). It cannot be made smaller.",
             low=0.35, high=1.0, stage="redact", stricter="higher"),
+    Setting("redact_video_every", 2,
+            "A video's safe copy searches every this many frames for faces the check did not judge (each hidden "
+            "unless it lies on a passed face's track); the frames between get the boxes of the searched frames on "
+            "both sides. 1 = every frame (slower, scripts/bench_redact_video.py).",
+            low=1, high=2, stage="redact", stricter="lower"),
     Setting("max_drop_students", 0.10,
             "A sync is refused (the roster in force stays) when more than this share of the students in "
             "force are missing from the export: a truncated file or the wrong school's. --accept-drop "
@@ -227,6 +232,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("video_max_side", 4096,
             "Videos: a clip whose picture is wider or taller than this (pixels) is refused with an error naming it.",
             low=320, high=8192, stage="inspect"),
+    Setting("video_max_upload_mb", 500,
+            "Videos on the page: the largest clip it accepts (MB); a larger one is refused with a message "
+            "saying so. The clip is kept in a private temporary folder only while it is checked (and its safe "
+            "copy made).",
+            low=1, high=8192, stage="inspect"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -276,12 +286,14 @@ class Policy:
     ocr_side_thorough: int = DEFAULTS["ocr_side_thorough"]
     first_only_max_shared: int = DEFAULTS["first_only_max_shared"]
     redact_grow: float = DEFAULTS["redact_grow"]
+    redact_video_every: int = DEFAULTS["redact_video_every"]
     max_drop_students: float = DEFAULTS["max_drop_students"]
     max_drop_restricted: float = DEFAULTS["max_drop_restricted"]
     min_drop_count: int = DEFAULTS["min_drop_count"]
     video_sample_seconds: float = DEFAULTS["video_sample_seconds"]
     video_max_seconds: int = DEFAULTS["video_max_seconds"]
     video_max_side: int = DEFAULTS["video_max_side"]
+    video_max_upload_mb: int = DEFAULTS["video_max_upload_mb"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:

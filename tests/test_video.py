@@ -244,21 +244,6 @@ def test_half_a_second_on_screen_is_sampled_twice_whatever_the_phase(tmp_path):
         assert sum(start <= t < start + 0.5 for t in times) >= 2, start
 
 
-def test_redact_refuses_a_video_saying_so(tmp_path):
-    """Safe copies of videos are not made yet: redact says so in one line naming the file (it used to
-    read the whole clip into memory and answer "not an image file")."""
-    from click.testing import CliRunner
-
-    from consentguard.cli import cli
-
-    clip = tmp_path / "clip.mp4"
-    clip.write_bytes(b"\x00\x00\x00\x14ftypisom")
-    r = CliRunner().invoke(cli, ["redact", str(clip), "--out", str(tmp_path / "safe.mp4"), "--db", str(tmp_path / "cg.db")])
-    assert r.exit_code == 1 and r.output == (f"Error: {clip}: a video: safe copies of videos are not made yet; check it "
-                                             "with 'consentguard check' and edit it by hand\n")
-    assert not (tmp_path / "safe.mp4").exists()
-
-
 @pytest.mark.faces
 @pytest.mark.slow
 def test_restricted_face_in_a_second_video_stream_is_not_a_pass(checker, restricted_card, tmp_path):

@@ -345,7 +345,8 @@ class Checker:
                  "fps": None if video.fps is None else round(video.fps, 3), "codec": video.codec,
                  "rotation": video.rotation, "frames_decoded": video.decoded, "frames_sampled": video.sampled,
                  "sample_seconds": p.video_sample_seconds,
-                 "last_frame": None if video.last is None else round(video.last, 3)}
+                 "last_frame": None if video.last is None else round(video.last, 3),
+                 "unchecked": list(video.unchecked)}  # a safe copy is refused while any part was not read
         names = self.names.caption(caption) + self.names.path(name) + self.names.metadata(video.metadata)
         evidence = PhotoEvidence(name, sha, faces, names, list(video.unchecked), None)
         (decision,), items = self.decide([evidence])

@@ -15,6 +15,9 @@ Security rules (tests/test_web.py checks each):
   content and decoded with the 100 MP limit; they stay in memory (or an
   unlinked temporary file) and are gone after the response, unless
   ``keep_blocked`` names a folder for blocked photos;
+* a video is streamed to a private temporary folder (0700, the clip 0600), checked in the
+  background while the page polls its progress, and deleted as soon as it is not needed, when the
+  page is done with it, after a while unused, and when the server stops (:mod:`.video_jobs`);
 * the photos of one drop (a ``batch`` id) are decided together: their evidence (encodings:
   biometric) is kept in memory only, bounded and forgotten when idle (:mod:`.batches`);
 * every string from users or photos is written with ``textContent`` (page) or
@@ -28,7 +31,8 @@ is written by the server.
 Layout: this module is the app factory and ``serve``; the routes are Blueprints
 (:mod:`.routes`: the checker page and the audit trail; :mod:`.review_routes`: the review queue);
 every rule above lives in :mod:`.security`; each request uses one database connection, opened
-lazily and closed when it ends (:mod:`.state`); drops decided together are kept in :mod:`.batches`.
+lazily and closed when it ends (:mod:`.state`); drops decided together are kept in :mod:`.batches`; videos are :mod:`.videos` (routes) and
+:mod:`.video_jobs` (the jobs, their files, the work done in the workers).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from consentguard.store.db import open_db
 from consentguard.web import batches as drops
 from consentguard.web.security import MAX_UPLOAD_BYTES, MIN_TOKEN, Security, ServeError, check_bind, served_names
 from consentguard.web.state import State, close_db
+from consentguard.web.video_jobs import VideoJobs
 
 __all__ = ["ServeError", "check_bind", "create_app", "serve"]
 
@@ -63,6 +68,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
 
     from consentguard.web.review_routes import review_page
     from consentguard.web.routes import checker_page
+    from consentguard.web.videos import video_page
 
     db_path = str(db_path)
     policy = policy or Policy()
@@ -89,10 +95,12 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
                                            start_pool if pool is None else None)
     app.extensions["consentguard_pool"] = pool if pool is not None else start_pool()
     app.extensions["consentguard_batches"] = drops.BatchStore()  # memory only: encodings are biometric
+    app.extensions["consentguard_videos"] = VideoJobs()  # clips: a private folder, deleted when done
     security.install(app)
     app.teardown_appcontext(close_db)
     app.register_blueprint(checker_page)
     app.register_blueprint(review_page)
+    app.register_blueprint(video_page)
     return app
 
 
@@ -115,7 +123,8 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
     app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked,
                      hosts=served_names(host, allow_hosts), behind_proxy=behind_proxy)
     signal.signal(signal.SIGTERM, _stop)
-    server = create_server(app, host=host, port=port, threads=8, max_request_body_size=MAX_UPLOAD_BYTES + 65536)
+    body = max(MAX_UPLOAD_BYTES, app.extensions["consentguard"].policy.video_max_upload_mb * 1024 * 1024)
+    server = create_server(app, host=host, port=port, threads=8, max_request_body_size=body + 2 * 1024 * 1024)
     announce(f"consentguard: listening on http://{host}:{server.effective_port}/ (Ctrl-C to stop)")
     try:
         server.run()
@@ -124,3 +133,4 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
     finally:
         server.close()
         app.extensions["consentguard_pool"].shutdown(cancel_futures=True)
+        app.extensions["consentguard_videos"].close()  # no clip outlives the server

@@ -79,7 +79,8 @@ def index():
     ocr_off = OCR_SAVED_OFF if ocr_saved_off(db, state().policy) else None
     return state().security.page_session(lambda csrf: render_template(
         "index.html", csrf=csrf, channels=CHANNELS, schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
-        unprotected=unprotected, ocr_off=ocr_off))
+        unprotected=unprotected, ocr_off=ocr_off, video_max_mb=state().policy.video_max_upload_mb,
+        video_max_minutes=_length(state().policy.video_max_seconds)))
 
 
 def one_photo() -> tuple[bytes, str]:
@@ -291,6 +292,11 @@ def _keep(folder: Path, sha256: str, name: str, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+
+
+def _length(seconds: int) -> str:
+    """"2 minutes", "90 seconds": the longest clip the page says it checks."""
+    return f"{seconds // 60} minute{'s' if seconds != 60 else ''}" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
 def _is_date(text: str) -> bool:

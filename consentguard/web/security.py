@@ -182,7 +182,16 @@ def error(exc):
     message = getattr(exc, "description", str(exc))
     if exc.code == 413 and request.path in ("/api/check", "/api/safe-copy"):
         message = f"photo too large: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB per photo"
+    elif exc.code == 413 and request.path == "/api/video":
+        from flask import current_app
+        message = video_too_large(current_app.extensions["consentguard"].policy.video_max_upload_mb)
     return jsonify({"error": message}), exc.code
+
+
+def video_too_large(mb: int) -> str:
+    """The answer to a clip over ``video_max_upload_mb`` (the page says the same before uploading)."""
+    return (f"video too large: at most {mb} MB per video (the setting video_max_upload_mb); "
+            "check a longer clip with 'consentguard check'")
 
 
 def admin_path(path: str) -> bool:

@@ -39,7 +39,8 @@ function updateSummary() {
   const worst = all.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
   const parts = ["block", "review", "error", "pass"].filter((v) => counts[v]).map((v) => `${counts[v]} ${WORDS[v][0].toLowerCase()}`);
   const advice = worst === "pass" ? "The post may go out." : worst === "review" ? "Some photos need a look before the post goes out." : "Do not post as it is.";
-  summary.textContent = `${all.length} photo${all.length === 1 ? "" : "s"} checked${pending ? `, ${pending} still checking` : ""}: ${parts.join(", ")}. ${advice}`;
+  const noun = videoCards.size ? "file" : "photo";  // a drop with videos: "3 files checked"
+  summary.textContent = `${all.length} ${noun}${all.length === 1 ? "" : "s"} checked${pending ? `, ${pending} still checking` : ""}: ${parts.join(", ")}. ${advice}`;
   summary.className = `summary ${worst}`;
 }
 
@@ -67,16 +68,24 @@ function renderResult(card, data) {
   doc.faces.filter((f) => f.verdict !== "pass" && (!f.reason || doc.reasons.includes(f.reason))).forEach((f) => {
     list.appendChild(el("li", { text: `${f.reason || "face to review"}${f.distance !== null && f.student_number ? ` — ${closeness(f.distance)}` : ""}` }));
   });
-  doc.names.forEach((n) => {
-    const where = n.source === "ocr" ? (n.view ? `text in ${n.view}` : "text in the photo") : n.source.startsWith("metadata:") ? `photo details (${n.source.slice(9)})` : n.source === "filename" ? "file name" : n.source;
-    list.appendChild(el("li", { text: `Name found in ${where}: "${n.text}" (${n.strength === "block" ? "certain" : "possible"})` }));
-  });
-  doc.reasons.filter((r) => !doc.faces.some((f) => f.reason === r) && !r.includes(" names ") && !r.includes(" says the photo shows ")).forEach((r) => list.appendChild(el("li", { text: r })));
+  doc.names.forEach((n) => list.appendChild(el("li", { text: nameLine(n) })));
+  otherReasons(doc).forEach((r) => list.appendChild(el("li", { text: r })));
   if (list.children.length) card.appendChild(list);
   const safe = el("p", { class: "safe-copy" });
   card.appendChild(safe);
   if (data.safe_copy) showSafeCopy(safe, data.safe_copy, data.safe_copy_name);
   if (doc.verdict === "review") card.appendChild(overrideForm(data.audit_id || data.check_id));
+}
+
+// A name found, and where: "Name found in file name: "Priya" (possible)".
+function nameLine(n) {
+  const where = n.source === "ocr" ? (n.view ? `text in ${n.view}` : "text in the photo") : n.source.startsWith("metadata:") ? `${n.source.startsWith("metadata:video ") ? "video" : "photo"} details (${n.source.slice(9)})` : n.source === "filename" ? "file name" : n.source;
+  return `Name found in ${where}: "${n.text}" (${n.strength === "block" ? "certain" : "possible"})`;
+}
+
+// The reasons not said by a face or a name line already.
+function otherReasons(doc, shown = []) {
+  return doc.reasons.filter((r) => !doc.faces.some((f) => f.reason === r) && !shown.includes(r) && !r.includes(" names ") && !r.includes(" says the photo shows "));
 }
 
 function showSafeCopy(where, url, name) {
@@ -221,18 +230,28 @@ async function checkOne(card, file, caption, channel, school) {
   }
 }
 
-async function checkAll(files) {
-  if (!files.length) return;
+async function checkAll(dropped) {
+  if (!dropped.length) return;
   results.replaceChildren();
   verdicts = new Map();
   batch = { id: newBatchId(), cards: new Map(), pending: new Map(), revision: 0 };
   showDecisions([]);
+  forgetVideos();  // the clips of the previous drop are deleted on the server now
+  pending = 0;
+  const files = dropped.filter((file) => !isVideo(file));
+  const clips = dropped.filter(isVideo);  // checked one by one in the background (video.js)
+  if (clips.length) {
+    pending += clips.length;
+    checkVideos(clips, document.getElementById("caption").value, document.getElementById("channel").value,
+      document.getElementById("school").value);
+  }
+  if (!files.length) return;
   if (files.length > MAX_PHOTOS) {
     summary.className = "summary error";
     summary.textContent = `${files.length} photos is too many at once: check at most ${MAX_PHOTOS} (use "consentguard scan" for a whole event folder).`;
     return;
   }
-  pending = files.length;
+  pending += files.length;
   summary.className = "summary";
   summary.textContent = `Checking ${files.length} photo${files.length === 1 ? "" : "s"}…`;
   const caption = document.getElementById("caption").value;
