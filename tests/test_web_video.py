@@ -16,8 +16,7 @@ import pytest
 from PIL import Image
 
 from consentguard import Checker, Policy, open_db
-from consentguard.web import create_app
-from consentguard.web import video_jobs
+from consentguard.web import create_app, video_jobs
 from consentguard.web.video_jobs import ROOT_PREFIX, VideoJobs, sweep_stale
 
 from conftest import R
