@@ -1,0 +1,170 @@
+"""Red team of the re-check (issue #15): ways a photo or caption let out earlier, that now shows or
+names a newly restricted student, was not listed (fail open), something clear was listed, or a post
+mark was lost. Each test reproduced its problem before the fix. Real files, real SQLite, no mocks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from consentguard import open_db, sync_roster
+from consentguard.roster.mapping import load_mapping
+from consentguard.runners.check import Checker
+from consentguard.runners.recheck import PostError, mark_posted, recheck
+from consentguard.store import audit
+from tests.conftest import R, ROOT, student, write_export
+
+#: every check runs the face stage (the models load on the first photo)
+pytestmark = pytest.mark.faces
+
+
+def _sync(db, tmp_path, rows, portraits=None, tag="1", **kw):
+    export = write_export(tmp_path / f"export{tag}.csv", rows, **kw)
+    return sync_roster(db, export, portraits, index_policy="restricted")
+
+
+def _png(path, colour=(120, 160, 200)):
+    Image.new("RGB", (40, 40), colour).save(path)
+    return path
+
+
+def _released(db, photo, caption):
+    """Check ``photo`` with ``caption``; a review is released by staff (as the page's override does)."""
+    result = Checker(db).check_path(photo, caption)
+    if result.verdict == "review":
+        audit.record_override(db, audit.query(db, limit=1)[0]["id"], "not her: another family's name", "A. Admin")
+    return result
+
+
+# -- channels: a post on another channel than the check judged ----------------------------------
+
+YEARBOOK_MAPPING = ('name = "yearbook-column"\npolicy = "opt-out"\n[columns]\nstudent_number = "ID"\n'
+                    'first_name = "First"\nlast_name = "Last"\n[[consent]]\ncolumn = "Media"\n'
+                    'meaning = "opt-out"\n[[consent]]\ncolumn = "Yearbook"\nscopes = ["name"]\n'
+                    'channels = ["yearbook"]\nmeaning = "opt-out"\n')
+
+
+def _sync_yearbook(db, tmp_path, yearbook: str, tag: str, media: str = ""):
+    (tmp_path / "m.toml").write_text(YEARBOOK_MAPPING)
+    (tmp_path / f"y{tag}.csv").write_text(f"ID,First,Last,Media,Yearbook\n900010,Tamsin,Okafor,{media},{yearbook}\n"
+                                          "900011,Leo,Brandt,,\n")
+    sync_roster(db, tmp_path / f"y{tag}.csv", mapping=load_mapping(tmp_path / "m.toml"))
+
+
+def test_a_post_on_a_channel_the_check_did_not_judge_is_refused(tmp_path, db_path):
+    """Checked for the website (where she may be named), posted in the yearbook (where she may not):
+    the yearbook post was never judged, and a re-check judged by the check's channel never lists it."""
+    db = open_db(db_path)
+    _sync_yearbook(db, tmp_path, "Y", "1")
+    photo = _png(tmp_path / "fair.png")
+    assert Checker(db, channel="website").check_path(photo, "Tamsin Okafor at the fair").verdict == "pass"
+    with pytest.raises(PostError, match="checked for website, not yearbook"):
+        mark_posted(db, photo, "yearbook")
+    mark_posted(db, photo, "website")  # where it was judged: fine
+
+
+def test_a_post_is_marked_against_the_check_for_its_channel_not_the_latest_check(tmp_path, db_path):
+    """Checked for the website (pass), then for the yearbook (block): the website post is still the
+    website check's, and a restriction on the website later lists it with its post."""
+    db = open_db(db_path)
+    _sync_yearbook(db, tmp_path, "Y", "1")
+    photo = _png(tmp_path / "fair.png")
+    assert Checker(db, channel="website").check_path(photo, "Tamsin Okafor at the fair").verdict == "pass"
+    assert Checker(db, channel="yearbook").check_path(photo, "Tamsin Okafor at the fair").verdict == "block"
+    mark_posted(db, photo, "website", "2026-10-02")
+    _sync_yearbook(db, tmp_path, "Y", "2", media="Y")
+    [finding] = recheck(db, None).findings
+    assert finding.status == "affected" and [p["channel"] for p in finding.posted] == ["website"]
+
+
+def test_a_post_marked_after_checking_the_photo_again_without_its_caption_stays_with_the_caption(tmp_path, db_path):
+    """A photo checked with its caption, then again without one (for a safe copy), then marked posted:
+    the mark went to the caption-less check, and the caption that now names a restricted student was
+    listed as 'not marked as posted' (the post was lost from the takedown list)."""
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor"), student("900011", "Leo", "Brandt")])
+    photo = _png(tmp_path / "fair.png")
+    assert Checker(db).check_path(photo, "Tamsin Okafor at the fair").verdict == "pass"
+    assert Checker(db).check_path(photo).verdict == "pass"
+    mark_posted(db, photo, "website", "2026-10-02")
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Y"), student("900011", "Leo", "Brandt")],
+          tag="2")
+    report = recheck(db, None)
+    [finding] = report.findings
+    assert finding.posted and finding.posted[0]["on"] == "2026-10-02"
+    assert report.to_json()["take_down"] == 1
+
+
+# -- names: a name-restricted student whose name changed since the check ------------------------
+
+def test_a_caption_with_the_new_name_of_a_renamed_restricted_student_is_listed(tmp_path, db_path):
+    """Name-restricted all along, but the caption has the name she has now (a surname changed at a
+    later sync): the check could not find it then, and nothing about her consent changed, so she was
+    not 'newly restricted' and the caption was never looked at again."""
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Y"), student("900011", "Leo", "Brandt")])
+    pas, rel = _png(tmp_path / "relay.png", (1, 2, 3)), _png(tmp_path / "fair.png", (4, 5, 6))
+    assert Checker(db).check_path(pas, "Whitfield wins the relay").verdict == "pass"
+    _released(db, rel, "Tamsin Whitfield at the fair")
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Whitfield", name="Y"), student("900011", "Leo", "Brandt")],
+          tag="2")
+    report = recheck(db, None)
+    assert {f.path for f in report.findings} == {str(rel), str(pas)}
+    for finding in report.findings:
+        assert finding.status == "affected"
+        assert [(n.student_number, n.scope) for n in finding.new] == [("900010", "name")]
+        assert "Okafor" in finding.new[0].why and any("Whitfield" in b for b in finding.because)
+
+
+def test_a_renamed_student_who_is_not_named_is_not_listed(tmp_path, db_path):
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Y"), student("900011", "Leo", "Brandt")])
+    photo = _png(tmp_path / "relay.png")
+    assert Checker(db).check_path(photo, "Leo Brandt wins the relay").verdict == "pass"
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Whitfield", name="Y"), student("900011", "Leo", "Brandt")],
+          tag="2")
+    report = recheck(db, None)
+    assert report.findings == [] and report.rechecked == 1
+
+
+# -- faces: a better portrait of a student restricted all along -------------------------------
+
+def test_a_photo_of_a_restricted_student_recognisable_only_with_a_newer_portrait_is_listed(faces, tmp_path, db_path):
+    """Photo-restricted all along, but the portrait on file was someone else's (a mix-up, or a
+    child's portrait from years ago): the photo passed. The next sync brings the right portrait; the
+    re-check looked only at the first portrait's sync, so the photo was never looked at again."""
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.stranger, portraits / f"{R}.jpg")
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery", photo="Y")], portraits)
+    photo = tmp_path / "r.jpg"
+    shutil.copy(faces.restricted_other, photo)
+    assert Checker(db).check_path(photo).verdict == "pass"
+    mark_posted(db, photo, "website")
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery", photo="Y")], portraits, tag="2")
+    [finding] = recheck(db, None).findings
+    assert finding.status == "affected" and finding.verdict == "block"
+    assert finding.new[0].scope == "photo" and "portrait" in finding.new[0].why
+
+
+# -- the nightly job ------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_nightly_job_fails_when_the_recheck_cannot_run(tmp_path):
+    """The folder of published photos is not mounted tonight: 'recheck --search' refuses to start
+    (exit 2). The job said so on stderr but exited 0, so a monitor saw a good night."""
+    env = {**os.environ, "CONSENTGUARD_EXPORT": str(write_export(tmp_path / "e.csv", [student("1", "Ann", "Lee")])),
+           "CONSENTGUARD_DB": str(tmp_path / "cg.db"), "CONSENTGUARD_LOG": str(tmp_path / "sync.log"),
+           "CONSENTGUARD_BIN": str(Path(sys.executable).parent / "consentguard"),
+           "CONSENTGUARD_SEARCH": str(tmp_path / "not-mounted")}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "nightly-sync")], env=env, capture_output=True, text=True)
+    assert done.returncode == 5, (done.returncode, done.stderr)
+    assert "re-check FAILED" in done.stderr
