@@ -120,8 +120,9 @@ class RecheckReport:
 def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: str | None = None,
                 where: str | None = None, by: str | None = None) -> int:
     """Record that the photo at ``path`` was published on ``channel`` (``on``: the day, default today;
-    ``where``: a URL or place). Its latest check must have let it out (a pass, or a released review);
-    the audit event refers to that check and keeps the file's full path (a re-check reads it there)."""
+    ``where``: a URL or place). Its latest check judged for that channel (or for every channel) must
+    have let it out (a pass, or a released review): a check for another channel never judged this one.
+    The audit event refers to that check and keeps the file's full path (a re-check reads it there)."""
     if channel not in CHANNELS:
         raise PostError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
     if on is not None:
@@ -134,8 +135,13 @@ def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: s
         sha = sha256_file(path)
     except ImageError as exc:
         raise PostError(str(exc)) from exc
-    check = stored.latest_check_of(db, sha)
+    check = stored.latest_check_of(db, sha, channel)
     if check is None:
+        other = stored.latest_check_of(db, sha)
+        if other is not None:  # judged for another channel only: its consents there say nothing of this one
+            judged = json.loads(other["result"] or "{}").get("channel")
+            raise PostError(f"{path}: checked for {judged}, not {channel}: check it for {channel} first "
+                            f"(consentguard check {path} --channel {channel})")
         raise PostError(f"{path}: never checked: check it first (consentguard check {path})")
     if check["verdict"] != PASS and not check["released"]:
         raise PostError(f"{path}: its latest check (#{check['id']}) is '{check['verdict']}', not released: "
@@ -253,14 +259,18 @@ def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = ()
 
 def _latest_per_content(checks: list[dict], published: dict[int, list[dict]]) -> list[dict]:
     """One earlier check per photo content, caption and channel (the newest: the same photo checked
-    again is one publication to look at), carrying the posts of all of them."""
+    again is one publication to look at), carrying the posts of that photo on that channel. A post
+    marks the photo, not one caption: a photo checked with its caption and then again without one
+    (and marked posted after that) keeps its post with the caption too (which text went with it is
+    not known, so every caption it was let out with is listed as posted)."""
     latest: dict[tuple, dict] = {}
+    by_photo: dict[str, list[dict]] = {}
     for check in checks:  # oldest first
         doc = json.loads(check["result"] or "{}")
-        key = (check["sha256"], _caption(doc), doc.get("channel"), doc.get("school"))
-        posts = (latest[key]["posts"] if key in latest else []) + published.get(check["id"], [])
-        latest[key] = {**check, "posts": posts}
-    return list(latest.values())
+        latest[(check["sha256"], _caption(doc), doc.get("channel"), doc.get("school"))] = check
+        by_photo.setdefault(check["sha256"], []).extend(published.get(check["id"], []))
+    return [{**check, "posts": [p for p in by_photo[sha] if channel is None or p.get("channel") == channel]}
+            for (sha, _, channel, _), check in latest.items()]
 
 
 def _caption(doc: dict) -> str | None:

@@ -40,10 +40,13 @@ def posts(db: sqlite_utils.Database) -> dict[int, list[dict]]:
     return found
 
 
-def latest_check_of(db: sqlite_utils.Database, sha256: str) -> dict | None:
-    """The newest check of this content (any verdict), with whether it was released."""
-    row = db.execute(f"SELECT {', '.join(EARLIER)} FROM checks WHERE event = 'check' AND sha256 = ? "
-                     "ORDER BY id DESC LIMIT 1", [sha256]).fetchone()
+def latest_check_of(db: sqlite_utils.Database, sha256: str, channel: str | None = None) -> dict | None:
+    """The newest check of this content (any verdict), with whether it was released. ``channel``:
+    only checks judged for that channel or for every channel (a check for the website says nothing
+    of the yearbook)."""
+    where = "" if channel is None else " AND coalesce(json_extract(result, '$.channel'), ?) = ?"
+    row = db.execute(f"SELECT {', '.join(EARLIER)} FROM checks WHERE event = 'check' AND sha256 = ?{where} "
+                     "ORDER BY id DESC LIMIT 1", [sha256] + ([channel, channel] if channel else [])).fetchone()
     if row is None:
         return None
     found = dict(zip(EARLIER, row))
