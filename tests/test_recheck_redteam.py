@@ -104,22 +104,26 @@ def test_a_post_marked_after_checking_the_photo_again_without_its_caption_stays_
 # -- names: a name-restricted student whose name changed since the check ------------------------
 
 def test_a_caption_with_the_new_name_of_a_renamed_restricted_student_is_listed(tmp_path, db_path):
-    """Name-restricted all along, but the caption has the name she has now (a surname changed at a
-    later sync): the check could not find it then, and nothing about her consent changed, so she was
-    not 'newly restricted' and the caption was never looked at again."""
+    """Name-restricted all along, but the caption has the name they have now (a surname changed, a
+    new first name, at a later sync): the check could not find it then, and nothing about their
+    consent changed, so they were not 'newly restricted' and the caption was never looked at again."""
     db = open_db(db_path)
-    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Y"), student("900011", "Leo", "Brandt")])
+    roster = [student("900010", "Tamsin", "Okafor", name="Y"), student("900012", "Alex", "Ortiz", name="Y"),
+              student("900011", "Leo", "Brandt")]
+    _sync(db, tmp_path, roster)
     pas, rel = _png(tmp_path / "relay.png", (1, 2, 3)), _png(tmp_path / "fair.png", (4, 5, 6))
-    assert Checker(db).check_path(pas, "Whitfield wins the relay").verdict == "pass"
-    _released(db, rel, "Tamsin Whitfield at the fair")
-    _sync(db, tmp_path, [student("900010", "Tamsin", "Whitfield", name="Y"), student("900011", "Leo", "Brandt")],
-          tag="2")
+    assert Checker(db).check_path(pas, "Priya Lindqvist wins the relay").verdict == "pass"
+    _released(db, rel, "Tamsin Whitfield at the fair")  # first name only: a review, released
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Whitfield", name="Y"),
+                         student("900012", "Priya", "Lindqvist", name="Y"), roster[2]], tag="2")
     report = recheck(db, None)
-    assert {f.path for f in report.findings} == {str(rel), str(pas)}
+    assert {f.path: [(n.student_number, n.scope) for n in f.new] for f in report.findings} == {
+        str(rel): [("900010", "name"), ("900012", "name")], str(pas): [("900010", "name"), ("900012", "name")]}
     for finding in report.findings:
-        assert finding.status == "affected"
-        assert [(n.student_number, n.scope) for n in finding.new] == [("900010", "name")]
-        assert "Okafor" in finding.new[0].why and any("Whitfield" in b for b in finding.because)
+        assert finding.status == "affected" and finding.verdict == "block"
+        assert "was Tamsin Okafor" in finding.new[0].why
+    assert any("Whitfield" in b for f in report.findings for b in f.because)
+    assert any("Lindqvist" in b for f in report.findings for b in f.because)
 
 
 def test_a_renamed_student_who_is_not_named_is_not_listed(tmp_path, db_path):

@@ -181,7 +181,8 @@ class Rosters:
 
     def newly_restricted(self, check: dict, channel: str | None, today: date) -> list[NewRestriction]:
         """Students restricted today (on ``channel``, None: any) who were not when ``check`` was made,
-        or could not be recognised then (photo-restricted, but no portrait encoded before that run)."""
+        or could not be found then: photo-restricted, but no portrait encoded before that run;
+        name-restricted, but renamed since (the check looked for the old name)."""
         then_day = _day(check["checked_at"])
         then = self.at(check["sync_id"])
         found = []
@@ -195,10 +196,26 @@ class Rosters:
                     continue
                 if then_c is None or not restricted(then_c, scope, channel, then_day):
                     found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)))
+                elif scope == "name" and _renamed(before, snap):
+                    found.append(NewRestriction(number, name, scope, "name-restricted, and renamed since the "
+                                                f"check (was {_full_name(before)}): the check looked for the old name"))
                 elif scope == "photo" and self.portrait_sync.get(number, 0) > (check["sync_id"] or 0):
                     found.append(NewRestriction(number, name, scope, "restricted then, but no usable portrait "
                                                 f"until sync #{self.portrait_sync[number]}: not recognisable then"))
         return found
+
+
+#: The fields a caption is searched for (the name as the roster has it and the legal name).
+NAME_FIELDS = ("first_name", "middle_name", "last_name", "legal_first_name", "legal_last_name")
+
+
+def _renamed(then: dict, now_: dict) -> bool:
+    """A name the check could not look for: a name field changed since (a new surname, a preferred name)."""
+    return any((then.get(f) or "") != (now_.get(f) or "") for f in NAME_FIELDS)
+
+
+def _full_name(snap: dict) -> str:
+    return " ".join(snap.get(f) or "" for f in ("first_name", "middle_name", "last_name") if snap.get(f))
 
 
 def _day(stamp: str) -> date:
