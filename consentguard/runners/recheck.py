@@ -163,7 +163,7 @@ class Rosters:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
         self.now = current_snapshots(db)
-        self.portrait_sync = stored.first_portrait_sync(db)
+        self.portrait_sync = stored.portrait_syncs(db)
         self._at: dict[int | None, dict[str, dict]] = {}
 
     def at(self, sync_id: int | None) -> dict[str, dict]:
@@ -181,7 +181,7 @@ class Rosters:
 
     def newly_restricted(self, check: dict, channel: str | None, today: date) -> list[NewRestriction]:
         """Students restricted today (on ``channel``, None: any) who were not when ``check`` was made,
-        or could not be found then: photo-restricted, but no portrait encoded before that run;
+        or could not be found then: photo-restricted, but no portrait (or a newer one) encoded before that run;
         name-restricted, but renamed since (the check looked for the old name)."""
         then_day = _day(check["checked_at"])
         then = self.at(check["sync_id"])
@@ -199,10 +199,20 @@ class Rosters:
                 elif scope == "name" and _renamed(before, snap):
                     found.append(NewRestriction(number, name, scope, "name-restricted, and renamed since the "
                                                 f"check (was {_full_name(before)}): the check looked for the old name"))
-                elif scope == "photo" and self.portrait_sync.get(number, 0) > (check["sync_id"] or 0):
-                    found.append(NewRestriction(number, name, scope, "restricted then, but no usable portrait "
-                                                f"until sync #{self.portrait_sync[number]}: not recognisable then"))
+                elif scope == "photo" and self.portrait_sync.get(number, (0, 0))[1] > (check["sync_id"] or 0):
+                    found.append(NewRestriction(number, name, scope, _portrait_why(self.portrait_sync[number],
+                                                                                   check["sync_id"] or 0)))
         return found
+
+
+def _portrait_why(syncs: tuple[int, float], check_sync: int) -> str:
+    """Why a student restricted then is looked for again: their face could not be recognised then,
+    or only from an older portrait (a newer one, or a face confirmed in review, may recognise them)."""
+    first, newest = syncs
+    if first > check_sync:
+        return f"restricted then, but no usable portrait until sync #{first}: not recognisable then"
+    return (f"restricted then; a newer portrait or reference (sync #{int(newest)}) came since the check, "
+            "which compared the face with the older portraits only")
 
 
 #: The fields a caption is searched for (the name as the roster has it and the legal name).
