@@ -172,3 +172,69 @@ def test_the_nightly_job_fails_when_the_recheck_cannot_run(tmp_path):
     done = subprocess.run(["bash", str(ROOT / "scripts" / "nightly-sync")], env=env, capture_output=True, text=True)
     assert done.returncode == 5, (done.returncode, done.stderr)
     assert "re-check FAILED" in done.stderr
+
+
+# -- the quick re-check: stored boxes in the pixels it encodes ------------------------------------
+
+def test_the_quick_recheck_finds_a_face_in_an_exif_rotated_and_in_an_upside_down_photo(faces, tmp_path, db_path):
+    """The quick re-check encodes the faces again from the boxes the check stored: a phone photo
+    stored sideways with an EXIF orientation, and a photo upside down (a face found turned), must be
+    encoded in the same pixels and the same turn as the check found them, or a restricted student's
+    face is encoded wrong and nobody is 'near': cleared without a full check."""
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    shutil.copy(faces.stranger, portraits / "900009.jpg")
+    db = open_db(db_path)
+    held = student("900009", "Ines", "Marlow", photo="Y")  # restricted from the start: faces were judged
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery"), held], portraits)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90° clockwise
+    photos = {}
+    for who, source in (("r", faces.restricted_other), ("c", faces.clear_other)):
+        upright = Image.open(source).convert("RGB")
+        photos[who] = (tmp_path / f"{who}-sideways.jpg", tmp_path / f"{who}-flipped.jpg")
+        upright.transpose(Image.Transpose.ROTATE_90).save(photos[who][0], quality=95, exif=exif)
+        upright.transpose(Image.Transpose.ROTATE_180).save(photos[who][1], quality=95)
+    for photo in (*photos["r"], *photos["c"]):
+        result = Checker(db).check_path(photo)
+        assert result.verdict == "pass" and result.to_json()["faces"], photo
+    assert {f["rotation"] for p in photos["r"] for f in [Checker(db, record=False).check_path(p).to_json()["faces"][0]]} \
+        >= {180}
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery", photo="Y"), held], portraits, tag="2")
+    report = recheck(db, None)
+    assert {f.path: f.verdict for f in report.findings} == {str(p): "block" for p in photos["r"]}
+    assert report.quick == 2  # the clear ones: cleared by the quick re-check (used, and exact)
+
+
+# -- faces that could not be judged, passed while nobody could be in the photo ----------------------
+
+def test_a_blurred_face_passed_while_nobody_was_photo_restricted_is_listed_when_someone_becomes_so(
+        faces, tmp_path, db_path):
+    """With no photo-restricted student, a face too blurred to identify passes (nobody it could be).
+    Once a student is photo-restricted, the same face is a review: it could be them. The quick
+    re-check encoded it, found nobody near and cleared it; a full re-check dropped the review because
+    it names no student. Listed now, as a review; a sharp clear face is still not listed."""
+    from PIL import ImageFilter
+
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    db = open_db(db_path)
+    roster = [student(R, "Marcus", "Ellery"), student("900002", "Jordan", "Whitfield")]
+    _sync(db, tmp_path, roster, portraits)
+    source = Image.open(faces.clear_portrait).convert("RGB")
+    blurred, sharp = tmp_path / "blurred.jpg", tmp_path / "sharp.jpg"
+    source.filter(ImageFilter.GaussianBlur(max(4, source.width // 140))).save(blurred, quality=95)
+    shutil.copy(faces.clear_other, sharp)
+    for photo in (blurred, sharp):
+        assert Checker(db).check_path(photo).verdict == "pass"
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery", photo="Y"), roster[1]], portraits, tag="2")
+    assert Checker(db, record=False).check_path(blurred).verdict == "review"  # what a check says today
+    report = recheck(db, None)
+    [finding] = report.findings
+    assert finding.path == str(blurred) and finding.status == "affected" and finding.verdict == "review"
+    assert any("too blurred" in b and "Marcus Ellery" in b for b in finding.because), finding.because
+    # the sharp one is checked in full (the quick re-check cannot tell a face that was unjudgeable
+    # then: nothing about its quality was stored) and not listed
+    assert report.rechecked == 2 and report.quick == 0

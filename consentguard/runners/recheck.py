@@ -228,6 +228,17 @@ def _full_name(snap: dict) -> str:
     return " ".join(snap.get(f) or "" for f in ("first_name", "middle_name", "last_name") if snap.get(f))
 
 
+def _at_risk_then(rosters: "Rosters", check: dict, channel: str | None, school: str | None) -> int:
+    """Photo-restricted students who could have been in the photo when it was checked (the count a
+    face that cannot be judged is reviewed by): with none, such a face passed unjudged."""
+    from consentguard.match.index import Student
+
+    day = _day(check["checked_at"])
+    return sum(1 for number, snap in rosters.at(check["sync_id"]).items()
+               if restricted(consents_of(snap), "photo", channel, day)
+               and Student(number, "", "", True, False, school_id=snap.get("school_id") or "").attends(school))
+
+
 def _day(stamp: str) -> date:
     return datetime.fromisoformat(stamp).date()
 
@@ -271,8 +282,9 @@ def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = ()
         key = (channel, school)
         if key not in checkers:
             checkers[key] = Checker(db, policy, channel=channel, school=school, interface="recheck", record=False)
+        judged = _at_risk_then(rosters, check, channel, school) > 0
         finding = _recheck_one(checkers[key], check, doc, new, finder, check["posts"], released.get(check["id"]),
-                               report)
+                               report, judged)
         if finding is not None:
             report.findings.append(finding)
     report.problems = sorted({w for c in checkers.values() for w in c.warnings})  # e.g. restricted, no portrait
@@ -307,7 +319,9 @@ def _caption(doc: dict) -> str | None:
 
 
 def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], finder: "_Finder",
-                 posted: list[dict], released, report: RecheckReport) -> Finding | None:
+                 posted: list[dict], released, report: RecheckReport, judged: bool = True) -> Finding | None:
+    """``judged``: a photo-restricted student could be in the photo when it was checked, so a face
+    that cannot be judged was reviewed then (False: such a face passed unjudged)."""
     photo_new = {n.student_number for n in new if n.scope == "photo"}
     name_new = {n.student_number for n in new if n.scope == "name"}
     caption = _caption(doc)
@@ -326,15 +340,16 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
             "the file there is no longer the photo that was checked" if state == CHANGED else "file missing")
         return Finding(state, **base, new=new, verdict=worst([REVIEW] + ([decision.verdict] if because else [])),
                        because=[where + " (pass --search FOLDER to find it by its content)"] + because)
-    if not name_new and _nobody_new_nearby(checker, path, doc, photo_new):
+    if not name_new and _nobody_new_nearby(checker, path, doc, photo_new, judged):
         report.quick += 1
         return None
     result = checker.check_path(path, caption, record=False)
     fresh = result.to_json()
     because = _because(result.decision, checker, photo_new, name_new)
-    if released is not None and photo_new:  # staff released it looking for the students restricted then
-        because += [f"{f.reason}; released by {released[1]} before {_names(new, 'photo')} "
-                    "was restricted: look again" for f in result.decision.faces
+    if photo_new:  # a face that cannot be judged was let out without anyone looking for these students
+        since = (f"released by {released[1]}" if released is not None else "it passed") + \
+            f" before {_names(new, 'photo')} was photo-restricted: look again"
+        because += [f"{f.reason}; {since}" for f in result.decision.faces
                     if f.verdict != PASS and not f.student_number and f.reason]
     if result.decision.verdict == "error":
         because = [f"{path}: cannot re-check: {'; '.join(result.decision.reasons)}"]
@@ -350,12 +365,13 @@ def _names(new: list[NewRestriction], scope: str) -> str:
     return ", ".join(f"{n.name} (#{n.student_number})" for n in new if n.scope == scope)
 
 
-def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str]) -> bool:
+def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str], judged: bool = True) -> bool:
     """The quick re-check: True when no face of the earlier check can be a newly photo-restricted
     student, from the faces it found (their boxes encoded again: no encoding was kept) compared with
     those students only. Used only where it is exact: same detector and mode, faces in the photo as
-    shown (not a frame or page), each encodable, every new student with an indexed portrait; anything
-    else is checked in full (None of those: False)."""
+    shown (not a frame or page), each encodable, every new student with an indexed portrait, and a
+    photo-restricted student could be in it then (``judged``: else a face too blurred, turned or small
+    to judge passed unjudged, and is a review now); anything else is checked in full (False)."""
     from consentguard.inspect.faces import DETECTOR_VERSION, MIN_ENCODE_PX, Face, encode_face
     from consentguard.inspect.image import decode_image, read_file
     from consentguard.inspect.video import is_video
@@ -368,6 +384,8 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str]) -> bo
         return False
     if not faces:
         return True
+    if not judged:
+        return False
     widest = max(getattr(p, name) for name in vars(p) if name.endswith("_distance") and
                  isinstance(getattr(p, name), float))
     try:
