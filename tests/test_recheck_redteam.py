@@ -238,3 +238,37 @@ def test_a_blurred_face_passed_while_nobody_was_photo_restricted_is_listed_when_
     # the sharp one is checked in full (the quick re-check cannot tell a face that was unjudgeable
     # then: nothing about its quality was stored) and not listed
     assert report.rechecked == 2 and report.quick == 0
+
+
+# -- text that says a newly photo-restricted student is shown ---------------------------------------
+
+def test_text_naming_a_newly_photo_restricted_student_as_shown_is_listed(faces, tmp_path, db_path):
+    """A photo-restricted student is looked for in the text that says who is shown: the people-shown
+    metadata (a block) and their full name read in the photo (a certificate: a review). The quick
+    re-check looked at faces only (a photo without a face was cleared at once), and a full re-check
+    kept only hits of name-restricted students: both dropped them."""
+    from PIL import ImageDraw, ImageFont
+    from PIL.PngImagePlugin import PngInfo
+
+    from tests.helpers.metadata import xmp
+
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
+    shutil.copy(faces.stranger, portraits / "900009.jpg")
+    db = open_db(db_path)
+    held = student("900009", "Ines", "Marlow", photo="Y")  # restricted from the start: faces were judged
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery"), held], portraits)
+    tagged, certificate = tmp_path / "tagged.png", tmp_path / "certificate.png"
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp(people=["Marcus Ellery"]).decode())
+    Image.new("RGB", (60, 60), "white").save(tagged, pnginfo=info)
+    image = Image.new("RGB", (900, 300), "white")
+    ImageDraw.Draw(image).text((40, 110), "Marcus Ellery", fill="black", font=ImageFont.truetype("DejaVuSans.ttf", 64))
+    image.save(certificate)
+    for photo in (tagged, certificate):
+        assert Checker(db).check_path(photo).verdict == "pass"
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery", photo="Y"), held], portraits, tag="2")
+    report = recheck(db, None)
+    assert {f.path: f.verdict for f in report.findings} == {str(tagged): "block", str(certificate): "review"}
+    assert all(any("Marcus Ellery" in b for b in f.because) for f in report.findings)

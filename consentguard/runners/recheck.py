@@ -357,7 +357,7 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
         return None
     verdict = worst([f.verdict for f in result.decision.faces if f.student_number in photo_new]
                     + [BLOCK if h.strength == BLOCK else REVIEW for h in result.decision.names
-                       if h.student_number in name_new] + [REVIEW])
+                       if _new_hit(h, photo_new, name_new)] + [REVIEW])
     return Finding(AFFECTED, **base, new=new, verdict=verdict, because=because, path=str(path), result=fresh)
 
 
@@ -369,7 +369,8 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str], judge
     """The quick re-check: True when no face of the earlier check can be a newly photo-restricted
     student, from the faces it found (their boxes encoded again: no encoding was kept) compared with
     those students only. Used only where it is exact: same detector and mode, faces in the photo as
-    shown (not a frame or page), each encodable, every new student with an indexed portrait, and a
+    shown (not a frame or page), each encodable, every new student with an indexed portrait, no text
+    (metadata, or read in the picture when OCR is on) naming one of them as shown, and a
     photo-restricted student could be in it then (``judged``: else a face too blurred, turned or small
     to judge passed unjudged, and is a review now); anything else is checked in full (False)."""
     from consentguard.inspect.faces import DETECTOR_VERSION, MIN_ENCODE_PX, Face, encode_face
@@ -382,16 +383,24 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str], judge
             or thresholds.get("detect_mode") != p.detect_mode or not photo_new <= set(checker.index.owners)
             or any(f.get("view") is not None or f["box"][2] - f["box"][0] < MIN_ENCODE_PX for f in faces)):
         return False
-    if not faces:
-        return True
-    if not judged:
+    if faces and not judged:
         return False
     widest = max(getattr(p, name) for name in vars(p) if name.endswith("_distance") and
                  isinstance(getattr(p, name), float))
     try:
-        rgb = decode_image(read_file(path), path).rgb
+        image = decode_image(read_file(path), path)
     except ImageError:
         return False
+    # text that says who is shown names photo-restricted students too: metadata, and text in the picture
+    texts, unread = checker.names.metadata(image.metadata), None
+    if p.ocr:
+        found, unread = checker.names.pictures(image, p)
+        texts += found
+    if unread or any(h.student_number in photo_new for h in texts):
+        return False
+    if not faces:
+        return True
+    rgb = image.rgb
     for f in faces:
         encoding = encode_face(rgb, Face(tuple(f["box"]), rotation=f.get("rotation") or 0), p.encode_jitters)
         if any(number in photo_new and distance <= widest for number, distance in checker.index.nearest(encoding)):
@@ -403,8 +412,14 @@ def _because(decision, checker, photo_new: set[str], name_new: set[str]) -> list
     """The reasons of a new decision that concern a newly restricted student."""
     faces = [f.reason for f in decision.faces
              if f.student_number in photo_new and f.verdict != PASS and f.reason]
-    names = [judge_name(h, checker.context) for h in decision.names if h.student_number in name_new]
+    names = [judge_name(h, checker.context) for h in decision.names if _new_hit(h, photo_new, name_new)]
     return faces + names
+
+
+def _new_hit(hit, photo_new: set[str], name_new: set[str]) -> bool:
+    """A name hit about a newly restricted student: a name-restricted one named anywhere, or a
+    photo-restricted one named where text says who is shown (people-shown metadata, a name tag)."""
+    return hit.student_number in (photo_new if hit.restriction == "photo" else name_new)
 
 
 class _Finder:
