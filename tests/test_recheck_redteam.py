@@ -272,3 +272,29 @@ def test_text_naming_a_newly_photo_restricted_student_as_shown_is_listed(faces, 
     report = recheck(db, None)
     assert {f.path: f.verdict for f in report.findings} == {str(tagged): "block", str(certificate): "review"}
     assert all(any("Marcus Ellery" in b for b in f.because) for f in report.findings)
+
+
+# -- where the file is: a check or scan run with a relative path ----------------------------------
+
+def test_a_photo_checked_or_scanned_by_a_relative_path_is_found_by_a_recheck_run_elsewhere(tmp_path, db_path,
+                                                                                          monkeypatch):
+    """Staff check 'fair.png' and scan 'photos' from the folder they are in; the nightly job runs the
+    re-check from another folder. The stored paths were relative, so every such photo was listed as
+    'cannot re-check: file missing' (a false alarm every night) and never actually re-checked."""
+    from consentguard.runners.scan import run_scan
+
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor"), student("900011", "Leo", "Brandt")])
+    work = tmp_path / "work"
+    (work / "photos").mkdir(parents=True)
+    _png(work / "fair.png")
+    _png(work / "photos" / "Tamsin Okafor.png", (9, 9, 9))
+    monkeypatch.chdir(work)
+    assert Checker(db).check_path("fair.png", "Tamsin Okafor at the fair").verdict == "pass"
+    assert [r.verdict for r in run_scan(db, str(db_path), Path("photos"), workers=1).results] == ["pass"]
+    monkeypatch.chdir(tmp_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Y"), student("900011", "Leo", "Brandt")],
+          tag="2")
+    report = recheck(db, None)
+    assert sorted((f.status, f.path) for f in report.findings) == [
+        ("affected", str(work / "fair.png")), ("affected", str(work / "photos" / "Tamsin Okafor.png"))]

@@ -325,7 +325,9 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
     photo_new = {n.student_number for n in new if n.scope == "photo"}
     name_new = {n.student_number for n in new if n.scope == "name"}
     caption = _caption(doc)
-    candidates = [p["path"] for p in posted if p.get("path")] + [doc.get("path")]
+    # where it was posted from, where it was checked (the absolute path; the path as given last: a
+    # relative one means the folder the check was run in)
+    candidates = [p["path"] for p in posted if p.get("path")] + [doc.get("location"), doc.get("path")]
     path = finder.find(check["sha256"], [c for c in candidates if c])
     base = dict(check=check, posted=posted, released_by=released)
     if path is None:
