@@ -298,3 +298,41 @@ def test_a_photo_checked_or_scanned_by_a_relative_path_is_found_by_a_recheck_run
     report = recheck(db, None)
     assert sorted((f.status, f.path) for f in report.findings) == [
         ("affected", str(work / "fair.png")), ("affected", str(work / "photos" / "Tamsin Okafor.png"))]
+
+
+# -- the day a check was made ---------------------------------------------------------------------
+
+def test_a_release_that_ended_is_judged_by_the_local_day_the_check_was_made(tmp_path, db_path, monkeypatch):
+    """A district in Chicago checks a caption at 8 pm on the last day of a release (still valid that
+    day: the checker judges by the local date). The audit stamp is UTC, already the next day; the
+    re-check took that day for the check's, found the release already ended then ('restricted then')
+    and never listed the caption."""
+    import json
+    import time
+    from datetime import date, datetime, timedelta, timezone
+
+    monkeypatch.setenv("TZ", "America/Chicago")
+    time.tzset()
+    try:
+        (tmp_path / "m.toml").write_text('name = "releases"\npolicy = "opt-in"\n[columns]\nstudent_number = "ID"\n'
+                                         'first_name = "First"\nlast_name = "Last"\n[[consent]]\ncolumn = "Release"\n'
+                                         'meaning = "permission"\nexpires_column = "Until"\n')
+        last_day = date.today() - timedelta(days=10)
+        (tmp_path / "e.csv").write_text(f"ID,First,Last,Release,Until\n1,Ann,Lee,Yes,{last_day.isoformat()}\n")
+        db = open_db(db_path)
+        sync_roster(db, tmp_path / "e.csv", mapping=load_mapping(tmp_path / "m.toml"))
+        photo = _png(tmp_path / "p.png")
+        doc = Checker(db, record=False).check_path(photo, "Ann Lee wins the relay").to_json()
+        evening = datetime(last_day.year, last_day.month, last_day.day, 20, 0).astimezone()  # 8 pm, Chicago
+        stamp = evening.astimezone(timezone.utc).isoformat(timespec="seconds")
+        assert stamp[:10] != last_day.isoformat()  # UTC: already the next day
+        audit.record_event(db, {"checked_at": stamp, "os_user": "staff", "interface": "cli", "file_name": "p.png",
+                                "sha256": doc["sha256"], "verdict": "pass", "reasons": "[]", "student_numbers": "[]",
+                                "sync_id": doc["roster_sync_id"], "result": json.dumps({**doc, "verdict": "pass"})})
+        report = recheck(db, None)
+        assert [f.status for f in report.findings] == ["affected"]
+        assert {n.why for n in report.findings[0].new} == {"name release ended since the check",
+                                                            "photo release ended since the check"}
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -240,7 +240,9 @@ def _at_risk_then(rosters: "Rosters", check: dict, channel: str | None, school: 
 
 
 def _day(stamp: str) -> date:
-    return datetime.fromisoformat(stamp).date()
+    """The day a check judged by: this machine's local date when it was made (the checker uses
+    ``date.today()``; the audit stamp is UTC, a day ahead on a US evening)."""
+    return datetime.fromisoformat(stamp).astimezone().date()
 
 
 def _why(then, scope: str, channel: str | None, today: date) -> str:
