@@ -336,3 +336,24 @@ def test_a_release_that_ended_is_judged_by_the_local_day_the_check_was_made(tmp_
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_people_shown_metadata_with_the_new_name_of_a_renamed_photo_restricted_student_is_listed(
+        faces, tmp_path, db_path):
+    """The photo's people-shown field has the name a photo-restricted student has now (renamed at a
+    later sync): the check looked for the old name. Not a consent change, so never looked at again."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from tests.helpers.metadata import xmp
+
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student(R, "Marcus", "Ellery", photo="Y")])
+    tagged = tmp_path / "tagged.png"
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp(people=["Tobias Okonkwo"]).decode())
+    Image.new("RGB", (60, 60), "white").save(tagged, pnginfo=info)
+    assert Checker(db).check_path(tagged).verdict == "pass"
+    _sync(db, tmp_path, [student(R, "Tobias", "Okonkwo", photo="Y")], tag="2")
+    [finding] = recheck(db, None).findings
+    assert finding.path == str(tagged) and finding.verdict == "block"
+    assert [(n.scope, "was Marcus Ellery" in n.why) for n in finding.new] == [("photo", True)]

@@ -182,7 +182,8 @@ class Rosters:
     def newly_restricted(self, check: dict, channel: str | None, today: date) -> list[NewRestriction]:
         """Students restricted today (on ``channel``, None: any) who were not when ``check`` was made,
         or could not be found then: photo-restricted, but no portrait (or a newer one) encoded before that run;
-        name-restricted, but renamed since (the check looked for the old name)."""
+        renamed since (the check looked for the old name: in any text if name-restricted, in text
+        saying who is shown if photo-restricted)."""
         then_day = _day(check["checked_at"])
         then = self.at(check["sync_id"])
         found = []
@@ -196,8 +197,8 @@ class Rosters:
                     continue
                 if then_c is None or not restricted(then_c, scope, channel, then_day):
                     found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)))
-                elif scope == "name" and _renamed(before, snap):
-                    found.append(NewRestriction(number, name, scope, "name-restricted, and renamed since the "
+                elif _renamed(before, snap):  # text naming a photo-restricted student as shown counts too
+                    found.append(NewRestriction(number, name, scope, f"{scope}-restricted, and renamed since the "
                                                 f"check (was {_full_name(before)}): the check looked for the old name"))
                 elif scope == "photo" and self.portrait_sync.get(number, (0, 0))[1] > (check["sync_id"] or 0):
                     found.append(NewRestriction(number, name, scope, _portrait_why(self.portrait_sync[number],
