@@ -357,3 +357,26 @@ def test_people_shown_metadata_with_the_new_name_of_a_renamed_photo_restricted_s
     [finding] = recheck(db, None).findings
     assert finding.path == str(tagged) and finding.verdict == "block"
     assert [(n.scope, "was Marcus Ellery" in n.why) for n in finding.new] == [("photo", True)]
+
+
+# -- school-scoped checks ---------------------------------------------------------------------------
+
+def test_a_blurred_face_checked_for_a_school_is_listed_when_a_restricted_student_moves_there(
+        faces, tmp_path, db_path):
+    """Checked for school 1201, where nobody was photo-restricted: a face too blurred to judge passed.
+    A photo-restricted student of school 1202 moves to 1201: the face could be them. Their consent
+    did not change, so they were not 'newly restricted' and the photo was never looked at again."""
+    from PIL import ImageFilter
+
+    db = open_db(db_path)
+    mover, other = student(R, "Marcus", "Ellery", photo="Y", SchoolID="1202"), student("900002", "Jordan", "Whitfield")
+    _sync(db, tmp_path, [mover, other])
+    source = Image.open(faces.clear_portrait).convert("RGB")
+    blurred = tmp_path / "blurred.jpg"
+    source.filter(ImageFilter.GaussianBlur(max(4, source.width // 140))).save(blurred, quality=95)
+    assert Checker(db, school="1201").check_path(blurred).verdict == "pass"
+    _sync(db, tmp_path, [{**mover, "SchoolID": "1201"}, other], tag="2")
+    [finding] = recheck(db, None).findings
+    assert finding.path == str(blurred) and finding.verdict == "review"
+    assert "moved to school 1201" in finding.new[0].why
+    assert any("too blurred" in b for b in finding.because)

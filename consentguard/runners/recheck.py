@@ -179,11 +179,13 @@ class Rosters:
             self._at[sync_id] = snaps
         return self._at[sync_id]
 
-    def newly_restricted(self, check: dict, channel: str | None, today: date) -> list[NewRestriction]:
+    def newly_restricted(self, check: dict, channel: str | None, today: date,
+                         school: str | None = None) -> list[NewRestriction]:
         """Students restricted today (on ``channel``, None: any) who were not when ``check`` was made,
         or could not be found then: photo-restricted, but no portrait (or a newer one) encoded before that run;
         renamed since (the check looked for the old name: in any text if name-restricted, in text
-        saying who is shown if photo-restricted)."""
+        saying who is shown if photo-restricted); photo-restricted and moved into the ``school`` a
+        check was scoped to since (a face that could not be judged passed if nobody there was)."""
         then_day = _day(check["checked_at"])
         then = self.at(check["sync_id"])
         found = []
@@ -197,6 +199,9 @@ class Rosters:
                     continue
                 if then_c is None or not restricted(then_c, scope, channel, then_day):
                     found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)))
+                elif scope == "photo" and school is not None and _attends(snap, school) and not _attends(before, school):
+                    found.append(NewRestriction(number, name, scope, f"photo-restricted, and moved to school {school} "
+                                                "since the check (it counted the students of that school only)"))
                 elif _renamed(before, snap):  # text naming a photo-restricted student as shown counts too
                     found.append(NewRestriction(number, name, scope, f"{scope}-restricted, and renamed since the "
                                                 f"check (was {_full_name(before)}): the check looked for the old name"))
@@ -232,12 +237,16 @@ def _full_name(snap: dict) -> str:
 def _at_risk_then(rosters: "Rosters", check: dict, channel: str | None, school: str | None) -> int:
     """Photo-restricted students who could have been in the photo when it was checked (the count a
     face that cannot be judged is reviewed by): with none, such a face passed unjudged."""
+    day = _day(check["checked_at"])
+    return sum(1 for snap in rosters.at(check["sync_id"]).values()
+               if restricted(consents_of(snap), "photo", channel, day) and _attends(snap, school))
+
+
+def _attends(snap: dict, school: str | None) -> bool:
+    """A snapshot's student is in the scope of ``school`` (the rule of :meth:`Student.attends`)."""
     from consentguard.match.index import Student
 
-    day = _day(check["checked_at"])
-    return sum(1 for number, snap in rosters.at(check["sync_id"]).items()
-               if restricted(consents_of(snap), "photo", channel, day)
-               and Student(number, "", "", True, False, school_id=snap.get("school_id") or "").attends(school))
+    return Student("", "", "", True, False, school_id=snap.get("school_id") or "").attends(school)
 
 
 def _day(stamp: str) -> date:
@@ -278,7 +287,7 @@ def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = ()
         report.looked_at += 1
         doc = json.loads(check["result"] or "{}")
         channel, school = doc.get("channel"), doc.get("school")
-        new = rosters.newly_restricted(check, channel, today)
+        new = rosters.newly_restricted(check, channel, today, school)
         if not new:
             continue
         report.rechecked += 1
