@@ -380,3 +380,32 @@ def test_a_blurred_face_checked_for_a_school_is_listed_when_a_restricted_student
     assert finding.path == str(blurred) and finding.verdict == "review"
     assert "moved to school 1201" in finding.new[0].why
     assert any("too blurred" in b for b in finding.because)
+
+
+# -- a face as near to a student restricted before as to one restricted since --------------------
+
+def test_a_released_twin_is_listed_when_the_other_twin_becomes_photo_restricted(faces, tmp_path, db_path):
+    """Twins: one photo-restricted from the start, the other not. A photo of one matched both
+    ('ambiguous'), and staff released it as the permitted twin. When that twin is restricted too,
+    the face blocks as the twin restricted before (nearest by a hair), who is not new: the re-check
+    kept only faces attributed to a newly restricted student and dropped it."""
+    portraits = tmp_path / "portraits"
+    portraits.mkdir()
+    shutil.copy(faces.restricted_portrait, portraits / "900001.jpg")
+    shutil.copy(faces.restricted_portrait, portraits / "900005.jpg")
+    db = open_db(db_path)
+    twin = student("900005", "Mara", "Ellery")
+
+    def sync(rows, tag):
+        sync_roster(db, write_export(tmp_path / f"t{tag}.csv", rows), portraits, index_policy="all")
+
+    sync([student("900001", "Marcus", "Ellery", photo="Y"), twin], "1")
+    photo = tmp_path / "twin.jpg"
+    shutil.copy(faces.restricted_other, photo)
+    result = _released(db, photo, None)
+    assert result.verdict == "review" and "ambiguous" in result.decision.reasons[0]
+    sync([student("900001", "Marcus", "Ellery", photo="Y"), {**twin, "Photo_Opt_Out": "Y"}], "2")
+    [finding] = recheck(db, None).findings
+    assert finding.path == str(photo) and finding.verdict == "block"
+    assert [n.student_number for n in finding.new] == ["900005"]
+    assert any("Mara Ellery" in b for b in finding.because), finding.because

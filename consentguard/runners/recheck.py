@@ -359,7 +359,7 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
         return None
     result = checker.check_path(path, caption, record=False)
     fresh = result.to_json()
-    because = _because(result.decision, checker, photo_new, name_new)
+    because = _because(result.decision, checker, photo_new, name_new, result.evidence)
     if photo_new:  # a face that cannot be judged was let out without anyone looking for these students
         since = (f"released by {released[1]}" if released is not None else "it passed") + \
             f" before {_names(new, 'photo')} was photo-restricted: look again"
@@ -369,7 +369,7 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
         because = [f"{path}: cannot re-check: {'; '.join(result.decision.reasons)}"]
     if not because:
         return None
-    verdict = worst([f.verdict for f in result.decision.faces if f.student_number in photo_new]
+    verdict = worst([f.verdict for f, _ in _new_faces(result.decision, checker, photo_new, result.evidence)]
                     + [BLOCK if h.strength == BLOCK else REVIEW for h in result.decision.names
                        if _new_hit(h, photo_new, name_new)] + [REVIEW])
     return Finding(AFFECTED, **base, new=new, verdict=verdict, because=because, path=str(path), result=fresh)
@@ -422,12 +422,38 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str], judge
     return True
 
 
-def _because(decision, checker, photo_new: set[str], name_new: set[str]) -> list[str]:
+def _because(decision, checker, photo_new: set[str], name_new: set[str], evidence=None) -> list[str]:
     """The reasons of a new decision that concern a newly restricted student."""
-    faces = [f.reason for f in decision.faces
-             if f.student_number in photo_new and f.verdict != PASS and f.reason]
+    faces = [f.reason + (f"; {also}" if also else "") for f, also in _new_faces(decision, checker, photo_new, evidence)
+             if f.reason]
     names = [judge_name(h, checker.context) for h in decision.names if _new_hit(h, photo_new, name_new)]
     return faces + names
+
+
+def _new_faces(decision, checker, photo_new: set[str], evidence=None) -> list[tuple]:
+    """(face result, what else to say) of each face not passed that is, or is as near to, a newly
+    photo-restricted student: a face reviewed or blocked as a student restricted before (twins, a
+    sibling) who is nearest by a hair was let out before, and may be the one restricted since."""
+    nearest = {(tuple(f.box), f.view): f.nearest or [] for f in (evidence.faces if evidence else [])}
+    found = []
+    for f in decision.faces:
+        if f.verdict == PASS:
+            continue
+        if f.student_number in photo_new:
+            found.append((f, None))
+            continue
+        close = [(n, d) for n, d in nearest.get((tuple(f.box), f.view), [])
+                 if n in photo_new and d <= checker.policy.review_distance]
+        if f.student_number and close:
+            number, distance = close[0]
+            found.append((f, f"it is as near to {_who(checker, number)}, photo-restricted since the check "
+                             f"(distance {distance:.2f}): look again"))
+    return found
+
+
+def _who(checker, number: str) -> str:
+    student = checker.students.get(number)
+    return f"{student.full_name} (#{number})" if student else f"#{number}"
 
 
 def _new_hit(hit, photo_new: set[str], name_new: set[str]) -> bool:
