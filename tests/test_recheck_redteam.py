@@ -409,3 +409,18 @@ def test_a_released_twin_is_listed_when_the_other_twin_becomes_photo_restricted(
     assert finding.path == str(photo) and finding.verdict == "block"
     assert [n.student_number for n in finding.new] == ["900005"]
     assert any("Mara Ellery" in b for b in finding.because), finding.because
+
+
+def test_a_restriction_on_some_channels_says_which_for_a_check_made_for_every_channel(tmp_path, db_path):
+    """Checked without a channel (for every channel) and posted on the website; the student is then
+    name-restricted in the yearbook only. Listed (it may be in the yearbook: posts are marked only
+    when staff mark them), but the reason said nothing of the channel, so the website post looked
+    like one to take down."""
+    db = open_db(db_path)
+    _sync_yearbook(db, tmp_path, "", "1")
+    photo = _png(tmp_path / "fair.png")
+    assert Checker(db).check_path(photo, "Tamsin Okafor at the fair").verdict == "pass"
+    mark_posted(db, photo, "website")
+    _sync_yearbook(db, tmp_path, "Y", "2")
+    [finding] = recheck(db, None).findings
+    assert [n.why for n in finding.new] == ["name-restricted since the check (on yearbook only)"]

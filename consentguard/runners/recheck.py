@@ -198,7 +198,8 @@ class Rosters:
                 if not restricted(now_c, scope, channel, today):
                     continue
                 if then_c is None or not restricted(then_c, scope, channel, then_day):
-                    found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)))
+                    found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)
+                                                + _where(now_c, scope, channel)))
                 elif scope == "photo" and school is not None and _attends(snap, school) and not _attends(before, school):
                     found.append(NewRestriction(number, name, scope, f"photo-restricted, and moved to school {school} "
                                                 "since the check (it counted the students of that school only)"))
@@ -253,6 +254,15 @@ def _day(stamp: str) -> date:
     """The day a check judged by: this machine's local date when it was made (the checker uses
     ``date.today()``; the audit stamp is UTC, a day ahead on a US evening)."""
     return datetime.fromisoformat(stamp).astimezone().date()
+
+
+def _where(consents, scope: str, channel: str | None) -> str:
+    """On which channels, when the check judged for every channel and the restriction is not on all
+    (a student restricted in the yearbook only: a website post of a check without a channel may stay)."""
+    from consentguard.roster.consent import describe
+
+    where = describe(consents, scope)
+    return f" (on {where.replace(',', ', ')} only)" if channel is None and where not in ("all", "none") else ""
 
 
 def _why(then, scope: str, channel: str | None, today: date) -> str:
