@@ -424,3 +424,41 @@ def test_a_restriction_on_some_channels_says_which_for_a_check_made_for_every_ch
     _sync_yearbook(db, tmp_path, "Y", "2")
     [finding] = recheck(db, None).findings
     assert [n.why for n in finding.new] == ["name-restricted since the check (on yearbook only)"]
+
+
+# -- tried and safe: kept as guards ---------------------------------------------------------------
+
+def test_a_restriction_restored_by_a_rollback_is_new_for_a_check_made_while_it_was_lifted(tmp_path, db_path):
+    """A sync that lifted her restriction by mistake, a caption passed while it was in force, and a
+    rollback to the sync before: the roster at the check's sync is rebuilt through the rollback's
+    own change rows, so she is newly restricted for that check."""
+    from consentguard.roster.history import rollback
+
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Y"), student("900011", "Leo", "Brandt")])
+    sync_roster(db, write_export(tmp_path / "e2.csv", [student("900010", "Tamsin", "Okafor"),
+                                                       student("900011", "Leo", "Brandt")]), accept_drop=True)
+    photo = _png(tmp_path / "fair.png")
+    assert Checker(db).check_path(photo, "Tamsin Okafor at the fair").verdict == "pass"
+    rollback(db, 1)
+    [finding] = recheck(db, None).findings
+    assert finding.status == "affected" and finding.new[0].why == "name-restricted since the check"
+
+
+def test_a_check_recorded_before_captions_were_stored_is_still_rechecked(tmp_path, db_path):
+    """A check from before this change has no caption (only the caption with the names restricted
+    then taken out), no detector version and no absolute path: its caption is still searched for the
+    students restricted since, and its photo checked in full."""
+    import json
+
+    db = open_db(db_path)
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor"), student("900011", "Leo", "Brandt")])
+    photo = _png(tmp_path / "fair.png")
+    doc = Checker(db, record=False).check_path(photo, "Tamsin Okafor at the fair").to_json()
+    legacy = {k: v for k, v in doc.items() if k not in ("caption", "location")}
+    legacy["thresholds"] = {k: v for k, v in doc["thresholds"].items() if k != "detector"}
+    audit.record_doc(db, legacy, "cli")
+    _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor", name="Y"), student("900011", "Leo", "Brandt")],
+          tag="2")
+    [finding] = recheck(db, None).findings
+    assert finding.status == "affected" and finding.verdict == "block"
