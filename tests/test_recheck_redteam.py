@@ -18,7 +18,7 @@ from consentguard.roster.mapping import load_mapping
 from consentguard.runners.check import Checker
 from consentguard.runners.recheck import PostError, mark_posted, recheck
 from consentguard.store import audit
-from tests.conftest import R, ROOT, student, write_export
+from tests.conftest import ROOT, R, student, write_export
 
 #: every check runs the face stage (the models load on the first photo)
 pytestmark = pytest.mark.faces
@@ -449,7 +449,6 @@ def test_a_check_recorded_before_captions_were_stored_is_still_rechecked(tmp_pat
     """A check from before this change has no caption (only the caption with the names restricted
     then taken out), no detector version and no absolute path: its caption is still searched for the
     students restricted since, and its photo checked in full."""
-    import json
 
     db = open_db(db_path)
     _sync(db, tmp_path, [student("900010", "Tamsin", "Okafor"), student("900011", "Leo", "Brandt")])
