@@ -78,6 +78,9 @@ class CheckResult:
     review_items: list[ReviewItem] = field(default_factory=list, repr=False, compare=False)
     #: a video's facts (duration, frames sampled, ...); None for a photo
     video: dict | None = None
+    #: the file's absolute path when it was read from disk (``path`` is as given, maybe relative: a
+    #: re-check run from another folder, as the nightly job is, finds the file here); None for bytes
+    location: str | None = None
 
     @property
     def scrubbed_caption(self) -> str | None:
@@ -102,6 +105,7 @@ class CheckResult:
             "channel": self.channel,
             "school": self.school,
             "caption": self.caption,
+            **({"location": self.location} if self.location is not None else {}),
             "scrubbed_caption": self.scrubbed_caption,
             "thresholds": self.thresholds,
             **({"video": self.video} if self.video is not None else {}),
@@ -300,26 +304,27 @@ class Checker:
             data = read_file(path)
         except ImageError as exc:
             return self._finish(str(path), None, None, [], caption, str(exc), record=record)
-        return self.check_bytes(data, str(path), caption, record)
+        return self.check_decoded(data, str(path), caption, record, os.path.abspath(path))[0]
 
     def check_bytes(self, data: bytes, name: str, caption: str | None = None,
                     record: bool | None = None) -> CheckResult:
         return self.check_decoded(data, name, caption, record)[0]
 
-    def check_decoded(self, data: bytes, name: str, caption: str | None = None,
-                      record: bool | None = None) -> tuple[CheckResult, LoadedImage | None]:
-        """Check image bytes; also return the decoded image (None if it could not be decoded)."""
+    def check_decoded(self, data: bytes, name: str, caption: str | None = None, record: bool | None = None,
+                      location: str | None = None) -> tuple[CheckResult, LoadedImage | None]:
+        """Check image bytes; also return the decoded image (None if it could not be decoded).
+        ``location``: the absolute path the bytes were read from (None: not from a file on disk)."""
         try:
             image = decode_image(data, name)
             faces = self._faces(image)
             text = self.names.pictures(image, self.policy) if self.policy.ocr else ([], None)
         except ImageError as exc:
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, str(exc),
-                                record=record), None
+                                record=record, location=location), None
         except MemoryError:  # past the worker's memory limit (limit_worker_memory): never a pass
             return self._finish(name, sha256_bytes(data) if data else None, None, [], caption, _too_large(name),
-                                record=record), None
-        return self._finish(name, image.sha256, image, faces, caption, None, text, record), image
+                                record=record, location=location), None
+        return self._finish(name, image.sha256, image, faces, caption, None, text, record, location), image
 
     def check_video(self, path: str | Path, caption: str | None = None, record: bool | None = None,
                     progress: Callable[[float, float | None], None] | None = None) -> CheckResult:
@@ -352,7 +357,8 @@ class Checker:
         (decision,), items = self.decide([evidence])
         result = CheckResult(path=name, sha256=sha, decision=decision, sync_id=self.sync_id, width=video.width,
                              height=video.height, thresholds=self.thresholds, channel=self.channel,
-                             school=self.school, caption=caption, evidence=evidence, review_items=items, video=facts)
+                             school=self.school, caption=caption, evidence=evidence, review_items=items, video=facts,
+                             location=os.path.abspath(path))
         if self.record if record is None else record:
             audit.record_check(self.db, result, self.interface)
         return result
@@ -423,7 +429,8 @@ class Checker:
         """Restricted names in a caption (:meth:`NameSearch.caption`)."""
         return self.names.caption(caption)
 
-    def _finish(self, name, sha, image, faces, caption, error, text=([], None), record=None) -> CheckResult:
+    def _finish(self, name, sha, image, faces, caption, error, text=([], None), record=None,
+                location=None) -> CheckResult:
         ocr_hits, ocr_error = text
         names = (self.names.caption(caption) + self.names.path(name)
                  + self.names.metadata(image.metadata if image is not None else []) + ocr_hits)
@@ -436,7 +443,8 @@ class Checker:
             path=name, sha256=sha, decision=decision, sync_id=self.sync_id,
             width=image.width if image else None, height=image.height if image else None,
             orientation=image.orientation if image else None, thresholds=self.thresholds,
-            channel=self.channel, school=self.school, caption=caption, evidence=evidence, review_items=items)
+            channel=self.channel, school=self.school, caption=caption, evidence=evidence, review_items=items,
+            location=location)
         if self.record if record is None else record:
             audit.record_check(self.db, result, self.interface)
         return result

@@ -120,8 +120,9 @@ class RecheckReport:
 def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: str | None = None,
                 where: str | None = None, by: str | None = None) -> int:
     """Record that the photo at ``path`` was published on ``channel`` (``on``: the day, default today;
-    ``where``: a URL or place). Its latest check must have let it out (a pass, or a released review);
-    the audit event refers to that check and keeps the file's full path (a re-check reads it there)."""
+    ``where``: a URL or place). Its latest check judged for that channel (or for every channel) must
+    have let it out (a pass, or a released review): a check for another channel never judged this one.
+    The audit event refers to that check and keeps the file's full path (a re-check reads it there)."""
     if channel not in CHANNELS:
         raise PostError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
     if on is not None:
@@ -134,8 +135,13 @@ def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: s
         sha = sha256_file(path)
     except ImageError as exc:
         raise PostError(str(exc)) from exc
-    check = stored.latest_check_of(db, sha)
+    check = stored.latest_check_of(db, sha, channel)
     if check is None:
+        other = stored.latest_check_of(db, sha)
+        if other is not None:  # judged for another channel only: its consents there say nothing of this one
+            judged = json.loads(other["result"] or "{}").get("channel")
+            raise PostError(f"{path}: checked for {judged}, not {channel}: check it for {channel} first "
+                            f"(consentguard check {path} --channel {channel})")
         raise PostError(f"{path}: never checked: check it first (consentguard check {path})")
     if check["verdict"] != PASS and not check["released"]:
         raise PostError(f"{path}: its latest check (#{check['id']}) is '{check['verdict']}', not released: "
@@ -170,7 +176,7 @@ class Rosters:
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
         self.now = current_snapshots(db)
-        self.portrait_sync = stored.first_portrait_sync(db)
+        self.portrait_sync = stored.portrait_syncs(db)
         self._at: dict[int | None, dict[str, dict]] = {}
         self._restricted: dict[tuple, set[str]] = {}
 
@@ -187,7 +193,7 @@ class Rosters:
             self._at[sync_id] = snaps
         return self._at[sync_id]
 
-    def restricted(self, sync_id: int | None, channel: str | None, day: date, scope: str) -> set[str]:
+    def restricted_set(self, sync_id: int | None, channel: str | None, day: date, scope: str) -> set[str]:
         """Students restricted for ``scope`` on ``channel`` on ``day`` by the roster of ``sync_id``
         (None: today's roster), computed once per combination (thousands of checks share a few)."""
         key = (sync_id, channel, day, scope)
@@ -197,29 +203,91 @@ class Rosters:
                                      if restricted(consents_of(snap), scope, channel, day)}
         return self._restricted[key]
 
-    def newly_restricted(self, check: dict, channel: str | None, today: date) -> list[NewRestriction]:
+    def newly_restricted(self, check: dict, channel: str | None, today: date,
+                         school: str | None = None) -> list[NewRestriction]:
         """Students restricted today (on ``channel``, None: any) who were not when ``check`` was made,
-        or could not be recognised then (photo-restricted, but no portrait encoded before that run)."""
+        or could not be found then: photo-restricted, but no portrait (or a newer one) encoded before that run;
+        renamed since (the check looked for the old name: in any text if name-restricted, in text
+        saying who is shown if photo-restricted); photo-restricted and moved into the ``school`` a
+        check was scoped to since (a face that could not be judged passed if nobody there was).
+        Only the students restricted today are looked at (sets computed once per run, channel and day)."""
         then_day, sync_id = _day(check["checked_at"]), check["sync_id"]
         then = self.at(sync_id)
         found = []
         for scope in ("photo", "name"):
-            earlier = self.restricted(sync_id, channel, then_day, scope)
-            for number in sorted(self.restricted("now", channel, today, scope)):
+            earlier = self.restricted_set(sync_id, channel, then_day, scope)
+            for number in sorted(self.restricted_set("now", channel, today, scope)):
                 snap = self.now[number]
                 name = f"{snap.get('first_name', '')} {snap.get('last_name', '')}".strip()
+                now_c = consents_of(snap)
+                before = then.get(number)
+                then_c = consents_of(before) if before else None
                 if number not in earlier:
-                    before = then.get(number)
-                    found.append(NewRestriction(number, name, scope, _why(consents_of(before) if before else None,
-                                                                          scope, channel, today)))
-                elif scope == "photo" and self.portrait_sync.get(number, 0) > (sync_id or 0):
-                    found.append(NewRestriction(number, name, scope, "restricted then, but no usable portrait "
-                                                f"until sync #{self.portrait_sync[number]}: not recognisable then"))
+                    found.append(NewRestriction(number, name, scope, _why(then_c, scope, channel, today)
+                                                + _where(now_c, scope, channel)))
+                elif scope == "photo" and school is not None and _attends(snap, school) and not _attends(before, school):
+                    found.append(NewRestriction(number, name, scope, f"photo-restricted, and moved to school {school} "
+                                                "since the check (it counted the students of that school only)"))
+                elif _renamed(before, snap):  # text naming a photo-restricted student as shown counts too
+                    found.append(NewRestriction(number, name, scope, f"{scope}-restricted, and renamed since the "
+                                                f"check (was {_full_name(before)}): the check looked for the old name"))
+                elif scope == "photo" and self.portrait_sync.get(number, (0, 0))[1] > (sync_id or 0):
+                    found.append(NewRestriction(number, name, scope, _portrait_why(self.portrait_sync[number],
+                                                                                   sync_id or 0)))
         return found
 
 
+def _portrait_why(syncs: tuple[int, float], check_sync: int) -> str:
+    """Why a student restricted then is looked for again: their face could not be recognised then,
+    or only from an older portrait (a newer one, or a face confirmed in review, may recognise them)."""
+    first, newest = syncs
+    if first > check_sync:
+        return f"restricted then, but no usable portrait until sync #{first}: not recognisable then"
+    return (f"restricted then; a newer portrait or reference (sync #{int(newest)}) came since the check, "
+            "which compared the face with the older portraits only")
+
+
+#: The fields a caption is searched for (the name as the roster has it and the legal name).
+NAME_FIELDS = ("first_name", "middle_name", "last_name", "legal_first_name", "legal_last_name")
+
+
+def _renamed(then: dict, now_: dict) -> bool:
+    """A name the check could not look for: a name field changed since (a new surname, a preferred name)."""
+    return any((then.get(f) or "") != (now_.get(f) or "") for f in NAME_FIELDS)
+
+
+def _full_name(snap: dict) -> str:
+    return " ".join(snap.get(f) or "" for f in ("first_name", "middle_name", "last_name") if snap.get(f))
+
+
+def _at_risk_then(rosters: "Rosters", check: dict, channel: str | None, school: str | None) -> int:
+    """Photo-restricted students who could have been in the photo when it was checked (the count a
+    face that cannot be judged is reviewed by): with none, such a face passed unjudged."""
+    day = _day(check["checked_at"])
+    return sum(1 for snap in rosters.at(check["sync_id"]).values()
+               if restricted(consents_of(snap), "photo", channel, day) and _attends(snap, school))
+
+
+def _attends(snap: dict, school: str | None) -> bool:
+    """A snapshot's student is in the scope of ``school`` (the rule of :meth:`Student.attends`)."""
+    from consentguard.match.index import Student
+
+    return Student("", "", "", True, False, school_id=snap.get("school_id") or "").attends(school)
+
+
 def _day(stamp: str) -> date:
-    return datetime.fromisoformat(stamp).date()
+    """The day a check judged by: this machine's local date when it was made (the checker uses
+    ``date.today()``; the audit stamp is UTC, a day ahead on a US evening)."""
+    return datetime.fromisoformat(stamp).astimezone().date()
+
+
+def _where(consents, scope: str, channel: str | None) -> str:
+    """On which channels, when the check judged for every channel and the restriction is not on all
+    (a student restricted in the yearbook only: a website post of a check without a channel may stay)."""
+    from consentguard.roster.consent import describe
+
+    where = describe(consents, scope)
+    return f" (on {where.replace(',', ', ')} only)" if channel is None and where not in ("all", "none") else ""
 
 
 def _why(then, scope: str, channel: str | None, today: date) -> str:
@@ -254,15 +322,16 @@ def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = ()
         report.looked_at += 1
         doc = json.loads(check["result"] or "{}")
         channel, school = doc.get("channel"), doc.get("school")
-        new = rosters.newly_restricted(check, channel, today)
+        new = rosters.newly_restricted(check, channel, today, school)
         if not new:
             continue
         report.rechecked += 1
         key = (channel, school)
         if key not in checkers:
             checkers[key] = Checker(db, policy, channel=channel, school=school, interface="recheck", record=False)
+        judged = _at_risk_then(rosters, check, channel, school) > 0
         finding = _recheck_one(checkers[key], check, doc, new, finder, check["posts"], released.get(check["id"]),
-                               report)
+                               report, judged)
         if finding is not None:
             report.findings.append(finding)
     report.problems = sorted({w for c in checkers.values() for w in c.warnings})  # e.g. restricted, no portrait
@@ -276,14 +345,18 @@ def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = ()
 
 def _latest_per_content(checks: list[dict], published: dict[int, list[dict]]) -> list[dict]:
     """One earlier check per photo content, caption and channel (the newest: the same photo checked
-    again is one publication to look at), carrying the posts of all of them."""
+    again is one publication to look at), carrying the posts of that photo on that channel. A post
+    marks the photo, not one caption: a photo checked with its caption and then again without one
+    (and marked posted after that) keeps its post with the caption too (which text went with it is
+    not known, so every caption it was let out with is listed as posted)."""
     latest: dict[tuple, dict] = {}
+    by_photo: dict[str, list[dict]] = {}
     for check in checks:  # oldest first
         doc = json.loads(check["result"] or "{}")
-        key = (check["sha256"], _caption(doc), doc.get("channel"), doc.get("school"))
-        posts = (latest[key]["posts"] if key in latest else []) + published.get(check["id"], [])
-        latest[key] = {**check, "posts": posts}
-    return list(latest.values())
+        latest[(check["sha256"], _caption(doc), doc.get("channel"), doc.get("school"))] = check
+        by_photo.setdefault(check["sha256"], []).extend(published.get(check["id"], []))
+    return [{**check, "posts": [p for p in by_photo[sha] if channel is None or p.get("channel") == channel]}
+            for (sha, _, channel, _), check in latest.items()]
 
 
 def _caption(doc: dict) -> str | None:
@@ -293,11 +366,15 @@ def _caption(doc: dict) -> str | None:
 
 
 def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], finder: "_Finder",
-                 posted: list[dict], released, report: RecheckReport) -> Finding | None:
+                 posted: list[dict], released, report: RecheckReport, judged: bool = True) -> Finding | None:
+    """``judged``: a photo-restricted student could be in the photo when it was checked, so a face
+    that cannot be judged was reviewed then (False: such a face passed unjudged)."""
     photo_new = {n.student_number for n in new if n.scope == "photo"}
     name_new = {n.student_number for n in new if n.scope == "name"}
     caption = _caption(doc)
-    candidates = [p["path"] for p in posted if p.get("path")] + [doc.get("path")]
+    # where it was posted from, where it was checked (the absolute path; the path as given last: a
+    # relative one means the folder the check was run in)
+    candidates = [p["path"] for p in posted if p.get("path")] + [doc.get("location"), doc.get("path")]
     path = finder.find(check["sha256"], [c for c in candidates if c])
     base = dict(check=check, posted=posted, released_by=released)
     if path is None:
@@ -312,23 +389,24 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
             "the file there is no longer the photo that was checked" if state == CHANGED else "file missing")
         return Finding(state, **base, new=new, verdict=worst([REVIEW] + ([decision.verdict] if because else [])),
                        because=[where + " (pass --search FOLDER to find it by its content)"] + because)
-    if not name_new and _nobody_new_nearby(checker, path, doc, photo_new):
+    if not name_new and _nobody_new_nearby(checker, path, doc, photo_new, judged):
         report.quick += 1
         return None
     result = checker.check_path(path, caption, record=False)
     fresh = result.to_json()
-    because = _because(result.decision, checker, photo_new, name_new)
-    if released is not None and photo_new:  # staff released it looking for the students restricted then
-        because += [f"{f.reason}; released by {released[1]} before {_names(new, 'photo')} "
-                    "was restricted: look again" for f in result.decision.faces
+    because = _because(result.decision, checker, photo_new, name_new, result.evidence)
+    if photo_new:  # a face that cannot be judged was let out without anyone looking for these students
+        since = (f"released by {released[1]}" if released is not None else "it passed") + \
+            f" before {_names(new, 'photo')} was photo-restricted: look again"
+        because += [f"{f.reason}; {since}" for f in result.decision.faces
                     if f.verdict != PASS and not f.student_number and f.reason]
     if result.decision.verdict == "error":
         because = [f"{path}: cannot re-check: {'; '.join(result.decision.reasons)}"]
     if not because:
         return None
-    verdict = worst([f.verdict for f in result.decision.faces if f.student_number in photo_new]
+    verdict = worst([f.verdict for f, _ in _new_faces(result.decision, checker, photo_new, result.evidence)]
                     + [BLOCK if h.strength == BLOCK else REVIEW for h in result.decision.names
-                       if h.student_number in name_new] + [REVIEW])
+                       if _new_hit(h, photo_new, name_new)] + [REVIEW])
     return Finding(AFFECTED, **base, new=new, verdict=verdict, because=because, path=str(path), result=fresh)
 
 
@@ -336,12 +414,14 @@ def _names(new: list[NewRestriction], scope: str) -> str:
     return ", ".join(f"{n.name} (#{n.student_number})" for n in new if n.scope == scope)
 
 
-def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str]) -> bool:
+def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str], judged: bool = True) -> bool:
     """The quick re-check: True when no face of the earlier check can be a newly photo-restricted
     student, from the faces it found (their boxes encoded again: no encoding was kept) compared with
     those students only. Used only where it is exact: same detector and mode, faces in the photo as
-    shown (not a frame or page), each encodable, every new student with an indexed portrait; anything
-    else is checked in full (None of those: False)."""
+    shown (not a frame or page), each encodable, every new student with an indexed portrait, no text
+    (metadata, or read in the picture when OCR is on) naming one of them as shown, and a
+    photo-restricted student could be in it then (``judged``: else a face too blurred, turned or small
+    to judge passed unjudged, and is a review now); anything else is checked in full (False)."""
     from consentguard.inspect.faces import DETECTOR_VERSION, MIN_ENCODE_PX, Face, encode_face
     from consentguard.inspect.image import decode_image, read_file
     from consentguard.inspect.video import is_video
@@ -352,14 +432,24 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str]) -> bo
             or thresholds.get("detect_mode") != p.detect_mode or not photo_new <= set(checker.index.owners)
             or any(f.get("view") is not None or f["box"][2] - f["box"][0] < MIN_ENCODE_PX for f in faces)):
         return False
-    if not faces:
-        return True
+    if faces and not judged:
+        return False
     widest = max(getattr(p, name) for name in vars(p) if name.endswith("_distance") and
                  isinstance(getattr(p, name), float))
     try:
-        rgb = decode_image(read_file(path), path).rgb
+        image = decode_image(read_file(path), path)
     except ImageError:
         return False
+    # text that says who is shown names photo-restricted students too: metadata, and text in the picture
+    texts, unread = checker.names.metadata(image.metadata), None
+    if p.ocr:
+        found, unread = checker.names.pictures(image, p)
+        texts += found
+    if unread or any(h.student_number in photo_new for h in texts):
+        return False
+    if not faces:
+        return True
+    rgb = image.rgb
     for f in faces:
         encoding = encode_face(rgb, Face(tuple(f["box"]), rotation=f.get("rotation") or 0), p.encode_jitters)
         if any(number in photo_new and distance <= widest for number, distance in checker.index.nearest(encoding)):
@@ -367,12 +457,44 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str]) -> bo
     return True
 
 
-def _because(decision, checker, photo_new: set[str], name_new: set[str]) -> list[str]:
+def _because(decision, checker, photo_new: set[str], name_new: set[str], evidence=None) -> list[str]:
     """The reasons of a new decision that concern a newly restricted student."""
-    faces = [f.reason for f in decision.faces
-             if f.student_number in photo_new and f.verdict != PASS and f.reason]
-    names = [judge_name(h, checker.context) for h in decision.names if h.student_number in name_new]
+    faces = [f.reason + (f"; {also}" if also else "") for f, also in _new_faces(decision, checker, photo_new, evidence)
+             if f.reason]
+    names = [judge_name(h, checker.context) for h in decision.names if _new_hit(h, photo_new, name_new)]
     return faces + names
+
+
+def _new_faces(decision, checker, photo_new: set[str], evidence=None) -> list[tuple]:
+    """(face result, what else to say) of each face not passed that is, or is as near to, a newly
+    photo-restricted student: a face reviewed or blocked as a student restricted before (twins, a
+    sibling) who is nearest by a hair was let out before, and may be the one restricted since."""
+    nearest = {(tuple(f.box), f.view): f.nearest or [] for f in (evidence.faces if evidence else [])}
+    found = []
+    for f in decision.faces:
+        if f.verdict == PASS:
+            continue
+        if f.student_number in photo_new:
+            found.append((f, None))
+            continue
+        close = [(n, d) for n, d in nearest.get((tuple(f.box), f.view), [])
+                 if n in photo_new and d <= checker.policy.review_distance]
+        if f.student_number and close:
+            number, distance = close[0]
+            found.append((f, f"it is as near to {_who(checker, number)}, photo-restricted since the check "
+                             f"(distance {distance:.2f}): look again"))
+    return found
+
+
+def _who(checker, number: str) -> str:
+    student = checker.students.get(number)
+    return f"{student.full_name} (#{number})" if student else f"#{number}"
+
+
+def _new_hit(hit, photo_new: set[str], name_new: set[str]) -> bool:
+    """A name hit about a newly restricted student: a name-restricted one named anywhere, or a
+    photo-restricted one named where text says who is shown (people-shown metadata, a name tag)."""
+    return hit.student_number in (photo_new if hit.restriction == "photo" else name_new)
 
 
 class _Finder:

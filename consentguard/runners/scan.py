@@ -294,7 +294,7 @@ def _check_one(path: str) -> Checked:
     except ImageError:  # vanished or unreadable: an error result, never a pass
         result = checker.check_path(path)
         return Checked(path, result.to_json(), None, checker.version, result.evidence)
-    result, image = checker.check_decoded(data, path)
+    result, image = checker.check_decoded(data, path, location=os.path.abspath(path))
     return Checked(path, result.to_json(), plain_thumbnail(image) if image is not None else None,
                    checker.version, result.evidence)
 
@@ -446,7 +446,7 @@ def _from_cache(checker: "Checker", row, path: str, sha: str) -> ScanResult | No
         evidence = evidence_from_json(json.loads(row[2]), path, sha)
     except (ValueError, KeyError, TypeError):  # damaged cache entry: the photo is checked again
         return None
-    doc["path"] = path
+    doc["path"], doc["location"] = path, os.path.abspath(path)
     (decision,), _ = checker.decide([evidence], rematch=True)
     doc.update(decision_json(decision))
     return ScanResult(doc, boxed_thumbnail(row[1], doc), True, evidence, row[1])

@@ -40,10 +40,13 @@ def posts(db: sqlite_utils.Database) -> dict[int, list[dict]]:
     return found
 
 
-def latest_check_of(db: sqlite_utils.Database, sha256: str) -> dict | None:
-    """The newest check of this content (any verdict), with whether it was released."""
-    row = db.execute(f"SELECT {', '.join(EARLIER)} FROM checks WHERE event = 'check' AND sha256 = ? "
-                     "ORDER BY id DESC LIMIT 1", [sha256]).fetchone()
+def latest_check_of(db: sqlite_utils.Database, sha256: str, channel: str | None = None) -> dict | None:
+    """The newest check of this content (any verdict), with whether it was released. ``channel``:
+    only checks judged for that channel or for every channel (a check for the website says nothing
+    of the yearbook)."""
+    where = "" if channel is None else " AND coalesce(json_extract(result, '$.channel'), ?) = ?"
+    row = db.execute(f"SELECT {', '.join(EARLIER)} FROM checks WHERE event = 'check' AND sha256 = ?{where} "
+                     "ORDER BY id DESC LIMIT 1", [sha256] + ([channel, channel] if channel else [])).fetchone()
     if row is None:
         return None
     found = dict(zip(EARLIER, row))
@@ -64,10 +67,14 @@ def changes_after(db: sqlite_utils.Database, sync_id: int) -> list[tuple[int, st
                       "ORDER BY sync_id DESC, id DESC", [sync_id]).fetchall()
 
 
-def first_portrait_sync(db: sqlite_utils.Database) -> dict[str, int]:
-    """student number -> the earliest sync run an encoded portrait of theirs is from."""
-    return dict(db.execute("SELECT student_number, min(sync_id) FROM portraits WHERE status = 'encoded' "
-                           "AND encoding IS NOT NULL AND sync_id IS NOT NULL GROUP BY student_number"))
+def portrait_syncs(db: sqlite_utils.Database) -> dict[str, tuple[int, float]]:
+    """student number -> (the earliest, the newest) sync run an encoded portrait of theirs is from. A
+    reference (a face confirmed in review, source ``review:...``) counts as half a run later than the
+    run it was added under: it came after some checks judged against that run."""
+    return {r[0]: (r[1], r[2]) for r in db.execute(
+        "SELECT student_number, min(sync_id), max(sync_id + CASE WHEN source LIKE 'review:%' THEN 0.5 ELSE 0 END) "
+        "FROM portraits WHERE status = 'encoded' AND encoding IS NOT NULL AND sync_id IS NOT NULL "
+        "GROUP BY student_number")}
 
 
 def recheck_findings(db: sqlite_utils.Database) -> set[tuple[int, str]]:
