@@ -227,6 +227,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("video_max_side", 4096,
             "Videos: a clip whose picture is wider or taller than this (pixels) is refused with an error naming it.",
             low=320, high=8192, stage="inspect"),
+    Setting("video_ocr_seconds", 1.0,
+            "Videos: the text inside the frames (titles, lower thirds, jerseys, name tags) is read (OCR) in a "
+            "sampled frame at least every this many seconds, and at once (at most twice as often) in a frame "
+            "that changed a lot since the last one read (a new title); a frame that looks the same as the last "
+            "one read is not read again. About 0.6 s per 1080p frame read on one core (scripts/bench_ocr.py). "
+            "Smaller = slower; only with ocr on.",
+            low=0.25, high=5.0, stage="inspect", stricter="lower"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -282,6 +289,7 @@ class Policy:
     video_sample_seconds: float = DEFAULTS["video_sample_seconds"]
     video_max_seconds: int = DEFAULTS["video_max_seconds"]
     video_max_side: int = DEFAULTS["video_max_side"]
+    video_ocr_seconds: float = DEFAULTS["video_ocr_seconds"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:

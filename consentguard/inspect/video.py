@@ -10,6 +10,13 @@ Fail closed: a file with no video stream, no frame, or that FFmpeg cannot open i
 duration its container declares, or a decode error part-way, leaves the part not read in
 :attr:`Video.unchecked`, which the decision turns into a review naming the seconds not checked.
 Past the duration or resolution limit (settings) the clip is refused with an error naming the file.
+
+Text (issue #14): :func:`container_texts` gives every text the container carries (all string
+metadata of the container and of each stream but :data:`TECHNICAL_KEYS`, QuickTime keys, chapter
+titles), :func:`subtitle_cues` the text of every subtitle stream with each cue's time,
+:func:`xmp_texts` the XMP packets found by scanning the file in chunks, and :class:`TextFrames`
+which sampled frames are worth reading (OCR). A text part that cannot be read is named as a part
+not checked, never skipped.
 """
 
 from __future__ import annotations
@@ -27,12 +34,35 @@ from consentguard.errors import ImageError
 
 #: The clips checked (by extension): the scan's file walk and check route them here.
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi"})
-#: Container metadata fields whose text is searched for names (FFmpeg's keys, lower case).
-NAME_FIELDS = ("title", "comment", "description", "artist", "album", "keywords", "subtitle", "synopsis")
+#: Container and stream metadata keys (FFmpeg's, lower case) that hold only what a program wrote
+#: (its name, a format, a time, a place, a device): every *other* string key is searched for names.
+TECHNICAL_KEYS = frozenset({
+    "encoder", "encoded_by", "handler_name", "vendor_id", "creation_time", "major_brand", "minor_version",
+    "compatible_brands", "language", "duration", "timecode", "rotate", "bps", "number_of_frames",
+    "number_of_bytes", "_statistics_writing_app", "_statistics_writing_date_utc", "_statistics_tags",
+    "com.apple.quicktime.creationdate", "com.apple.quicktime.location.iso6709",
+    "com.apple.quicktime.location.accuracy.horizontal", "com.apple.quicktime.make",
+    "com.apple.quicktime.model", "com.apple.quicktime.software", "com.apple.quicktime.content.identifier",
+    "com.apple.quicktime.full-frame-rate-playback-intent", "com.apple.quicktime.live-photo.auto",
+    "com.apple.quicktime.live-photo.vitality-score", "com.apple.quicktime.live-photo.vitality-scoring-version",
+    "location", "location-eng", "date",
+})
 #: What a scan's cached result of a clip depends on in this reader (runners.scan): changed when a
 #: clip is read differently (2: other video streams named, times from the first frame, a time that
-#: jumps back sampled), so a clip is checked again rather than passed from the cache.
-VIDEO_VERSION = "video2"
+#: jumps back sampled; 3: text in frames, every metadata key, chapters, subtitles, XMP), so a clip is
+#: checked again rather than passed from the cache.
+VIDEO_VERSION = "video3"
+#: XMP packets are found by scanning the file (any container) in chunks of this many bytes...
+XMP_CHUNK = 1 << 20
+#: ...and one longer than this (bytes) is not read: a part not checked.
+XMP_MAX = 4 << 20
+XMP_BEGIN, XMP_END = b"<?xpacket begin", b"<?xpacket end"
+#: A sampled frame whose grey levels, averaged over a TEXT_GRID of blocks, all moved less than
+#: SAME_LEVEL since the last frame read for text looks the same (it is not read again); one whose
+#: blocks moved CHANGED_LEVEL or more somewhere changed a lot (a new title: read at once).
+TEXT_GRID = (64, 36)
+SAME_LEVEL = 3.0
+CHANGED_LEVEL = 24.0
 #: A stream that ends this many seconds (or more) before the declared duration was cut short.
 SHORT_BY = 0.5
 FRAME_VIEW = "the frame at {}"
@@ -278,8 +308,7 @@ def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
         start = container.start_time / 1_000_000
     from consentguard.inspect.metadata import TextField
 
-    metadata = [TextField(f"video {k.lower()}", str(v)) for k, v in {**container.metadata, **stream.metadata}.items()
-                if k.lower() in NAME_FIELDS and str(v).strip()]
+    metadata = container_texts(container)
     unchecked = [f"{name}: the file holds {len(others) + 1} video streams (other camera angles, a cover "
                  f"picture or thumbnail); only stream #{stream.index} was checked, so stream"
                  f"{'s' if len(others) > 1 else ''} {', '.join(f'#{s.index}' for s in others)} "
@@ -297,3 +326,178 @@ def _main_stream(streams) -> tuple[object, list]:
     moving = [s for s in streams if not s.disposition & Disposition.attached_pic]
     main = (moving or list(streams))[0]
     return main, [s for s in streams if s is not main]
+
+
+# -- text the container carries ----------------------------------------------------------------
+
+def _text_keys(metadata) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a metadata dict that a person may have written (not TECHNICAL_KEYS)."""
+    return [(k, str(v)) for k, v in metadata.items()
+            if k.lower() not in TECHNICAL_KEYS and not k.lower().startswith("_statistics") and str(v).strip()]
+
+
+def container_texts(container) -> list:
+    """Every text the container carries in its metadata (inspect.metadata.TextField): the
+    container's keys ("video title", "video com.apple.quicktime.description"), each stream's
+    ("stream #1 title") and each chapter's title ("chapter 2 title", with its time), leaving
+    out only :data:`TECHNICAL_KEYS`."""
+    from consentguard.inspect.metadata import TextField
+
+    fields = [TextField(f"video {k.lower()}", v) for k, v in _text_keys(container.metadata)]
+    for stream in container.streams:
+        fields += [TextField(f"stream #{stream.index} {k.lower()}", v) for k, v in _text_keys(stream.metadata)]
+    start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+    for n, chapter in enumerate(container.chapters(), 1):
+        base = chapter.get("time_base") or 0
+        seconds = (max(0.0, float(chapter["start"] * base) - start), max(0.0, float(chapter["end"] * base) - start))
+        fields += [TextField(f"chapter {n} {k.lower()}", v, seconds=seconds)
+                   for k, v in _text_keys(chapter.get("metadata") or {})]
+    return fields
+
+
+def subtitle_cues(path: str | Path, origin: float = 0.0) -> tuple[list, list[str]]:
+    """The text of every subtitle stream (mov_text/tx3g, WebVTT, SubRip, ASS ...), one
+    inspect.metadata.TextField per cue with its time (seconds from the clip's first frame,
+    ``origin`` being that frame's own time), and the parts not read: a stream of pictures (DVD,
+    Blu-ray subtitles) or one the decoder fails on is a part not checked, never skipped."""
+    import av
+
+    from consentguard.inspect.metadata import TextField
+
+    name = str(path)
+    try:
+        container = av.open(name, metadata_errors="replace")
+    except (av.error.FFmpegError, OSError) as exc:
+        return [], [f"{name}: its subtitle streams could not be opened ({_why(exc)}): names in them were not checked"]
+    cues, unread = [], []
+    with container:
+        streams = list(container.streams.subtitles)
+        if not streams:
+            return [], []
+        pictures = {s.index for s in streams if s.codec_context.name in ("dvd_subtitle", "hdmv_pgs_subtitle",
+                                                                         "dvb_subtitle", "xsub")}
+        try:
+            for packet in container.demux(streams):
+                if packet.stream.index in pictures or packet.size == 0:
+                    continue
+                at = float(packet.pts * packet.time_base) - origin if packet.pts is not None else 0.0
+                until = at + float((packet.duration or 0) * packet.time_base)
+                label = _subtitle_label(packet.stream)
+                for text in _cue_texts(packet):
+                    cues.append(TextField(label, text, seconds=(round(max(at, 0.0), 3), round(max(until, at, 0.0), 3))))
+        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            unread.append(f"{name}: a subtitle stream could not be read to its end ({_why(exc)}): names in the "
+                          "rest of it were not checked; check it by eye")
+        for index in sorted(pictures):
+            unread.append(f"{name}: subtitle stream #{index} is pictures, not text: its words were not read; "
+                          "check it by eye")
+    return cues, unread
+
+
+def _subtitle_label(stream) -> str:
+    language = stream.metadata.get("language")
+    return f"subtitle stream #{stream.index}" + (f" ({language})" if language and language != "und" else "")
+
+
+def _cue_texts(packet) -> list[str]:
+    """The words of one subtitle packet: ASS/SSA override tags ({\\b1}) and line breaks (\\N) out."""
+    texts = []
+    for rect in packet.decode():
+        raw = getattr(rect, "dialogue", None) or getattr(rect, "text", None) or b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        text = re.sub(r"\{[^}]*\}", "", text).replace("\\N", " ").replace("\\n", " ")
+        if text.strip():
+            texts.append(text.strip())
+    return texts
+
+
+def xmp_texts(path: str | Path, size: tuple[int, int]) -> tuple[list, list[str]]:
+    """The text fields of every XMP packet in the file (an MP4/MOV uuid or XMP_ box, a Matroska tag,
+    an AVI chunk: XMP packets are made to be found by scanning for ``<?xpacket begin``), read in
+    chunks, and the packets that could not be read (cut off, too long, not XML): parts not checked."""
+    from consentguard.inspect.metadata import MetadataError, xmp_fields
+
+    name, fields, unread = str(path), [], []
+    for offset, packet in _xmp_packets(path):
+        if packet is None:
+            unread.append(f"{name}: an XMP packet at byte {offset} has no end within {XMP_MAX >> 20} MB (cut off "
+                          "or damaged): names in it were not checked; check the file's metadata by eye")
+            continue
+        try:
+            fields += xmp_fields(packet, size)
+        except MetadataError as exc:
+            unread.append(f"{name}: the XMP packet at byte {offset}: {exc}: names in it were not checked")
+    return fields, unread
+
+
+def _xmp_packets(path: str | Path) -> Iterator[tuple[int, bytes | None]]:
+    """(offset, packet bytes) of each ``<?xpacket begin`` ... ``<?xpacket end ...?>`` in the file,
+    None for one with no end within XMP_MAX bytes; the file is read XMP_CHUNK bytes at a time."""
+    keep = len(XMP_BEGIN) - 1
+    with open(path, "rb") as f:
+        buffer, base = b"", 0  # buffer starts at file offset base
+        while True:
+            block = f.read(XMP_CHUNK)
+            buffer += block
+            start = buffer.find(XMP_BEGIN)
+            while start >= 0:
+                end = buffer.find(XMP_END, start)
+                close = buffer.find(b"?>", end) if end >= 0 else -1
+                if close < 0:
+                    if len(buffer) - start > XMP_MAX or not block:
+                        yield base + start, None
+                        buffer, base = buffer[start + len(XMP_BEGIN):], base + start + len(XMP_BEGIN)
+                        start = buffer.find(XMP_BEGIN)
+                        continue
+                    break  # its end may be in the next chunk
+                yield base + start, buffer[start:close + 2]
+                buffer, base = buffer[close + 2:], base + close + 2
+                start = buffer.find(XMP_BEGIN)
+            if not block:
+                return
+            if start < 0:  # nothing open: keep only what could be the start of a marker cut in two
+                cut = max(0, len(buffer) - keep)
+                buffer, base = buffer[cut:], base + cut
+
+
+# -- which frames are read for text -------------------------------------------------------------
+
+#: What :meth:`TextFrames.look` says of a sampled frame.
+READ, SAME, SKIP = "read", "same", "skip"
+
+
+class TextFrames:
+    """Which sampled frames are read for text (OCR costs about 0.6 s per 1080p frame on a core,
+    more than twice the face stage's frame): one at least every ``every`` seconds, at once one that
+    changed a lot since the last one read (a title appears; at most every ``every / 2`` s), and never
+    one that looks the same as the last one read (a title held on screen is read once). A frame not
+    read is SAME (its text is the last read one's: a hit seen there lasts to it) or SKIP."""
+
+    def __init__(self, every: float):
+        self.every, self.last, self.signature = every, None, None
+        self.read = 0
+
+    def look(self, time: float, rgb: np.ndarray) -> str:
+        signature = _signature(rgb)
+        if self.signature is None or signature.shape != self.signature.shape:
+            return self._read(time, signature)
+        moved = float(np.abs(signature - self.signature).max())
+        if moved < SAME_LEVEL:
+            return SAME
+        since = time - self.last
+        if since < 0 or since + 1e-6 >= self.every or (moved >= CHANGED_LEVEL and since + 1e-6 >= self.every / 2):
+            return self._read(time, signature)
+        return SKIP
+
+    def _read(self, time: float, signature: np.ndarray) -> str:
+        self.last, self.signature = time, signature
+        self.read += 1
+        return READ
+
+
+def _signature(rgb: np.ndarray) -> np.ndarray:
+    """The frame's grey levels averaged over TEXT_GRID blocks (what :class:`TextFrames` compares)."""
+    import cv2
+
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, TEXT_GRID, interpolation=cv2.INTER_AREA).astype(np.float32)
