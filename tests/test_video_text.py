@@ -93,6 +93,17 @@ def test_subtitle_cues_with_their_time(tmp_path, suffix, codec):
     assert "Priya" in cues[0].text and "Natarajan" in cues[0].text
 
 
+def test_ass_cues_lose_their_styling_and_a_cue_whose_words_are_dropped_is_named(tmp_path):
+    clip = text_clip(tmp_path / "styled.mkv", 2, subtitle_codec="ass", subtitles=[
+        (0.5, 1.0, "0,0,Default,,0,0,0,,{\\b1}Priya{\\b0}\\NNatarajan wins"), (1.0, 1.5, "1,0,Default,,0,0,0,,")])
+    cues, unread = subtitle_cues(clip)
+    assert [(c.text, c.seconds) for c in cues] == [("Priya Natarajan wins", (0.5, 1.0))] and unread == []
+    broken = text_clip(tmp_path / "broken.mkv", 2, subtitle_codec="ass", subtitles=[(0.5, 1.0, "Priya Natarajan")])
+    cues, unread = subtitle_cues(broken)  # not an ASS event: the decoder drops its words
+    assert cues == [] and len(unread) == 1, unread
+    assert "subtitle stream #1 was not read" in unread[0] and "decoded to nothing" in unread[0]
+
+
 def test_xmp_packet_is_found_across_chunks_and_a_cut_one_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(video_module, "XMP_CHUNK", 64)  # the packet spans many chunks, markers cut in two
     clip = with_xmp_box(text_clip(tmp_path / "premiere.mp4", 1), xmp_packet(title="Priya Natarajan at the fair"))
@@ -192,3 +203,43 @@ def test_an_unreadable_xmp_packet_is_a_review(face_roster, tmp_path):
     result = Checker(open_db(face_roster), record=False, policy=Policy(ocr=False)).check_path(clip)
     assert result.verdict == "review", result.reasons
     assert any("XMP packet at byte" in r and "not checked" in r for r in result.reasons), result.reasons
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+def test_scan_keeps_when_of_names_fresh_and_from_the_cache(face_roster, tmp_path):
+    """The scan's worker reads the frames' text and the subtitles; the second scan decides the clip
+    again from the cached evidence and says the same, times included."""
+    import shutil
+
+    from consentguard.runners.scan import run_scan
+
+    root = tmp_path / "event"
+    root.mkdir()
+    text_clip(root / "awards.mp4", 3, [(1, 2, title_card("Priya Natarajan"))],
+              subtitles=[(0.5, 1.5, "Our winner, Priya Natarajan")])
+    db_path = tmp_path / "cg.db"
+    shutil.copy(face_roster, db_path)
+    db = open_db(db_path)
+    docs = []
+    for _ in range(2):
+        scan = run_scan(db, str(db_path), root, workers=1)
+        (result,) = scan.results
+        docs.append(result.doc)
+    assert scan.cached == 1
+    for doc in docs:
+        assert doc["verdict"] == "block"
+        spans = sorted((n["source"], n["start"], n["end"]) for n in doc["names"])
+        assert spans[0][0] == "metadata:subtitle stream #1" and spans[0][1:] == (0.5, 1.5)
+        assert spans[1][0] == "ocr" and spans[1][1] == pytest.approx(1.0, abs=0.3)
+        assert spans[1][2] == pytest.approx(2.0, abs=0.3)
+    assert docs[0]["names"] == docs[1]["names"] and docs[0]["reasons"] == docs[1]["reasons"]
+
+
+@pytest.mark.faces
+def test_a_subtitle_stream_of_pictures_is_a_review(face_roster, tmp_path):
+    """DVD subtitles are pictures: their words cannot be searched, so the clip is not passed."""
+    clip = text_clip(tmp_path / "dvd.mp4", 1, subtitle_codec="dvd_subtitle", subtitles=[(0.2, 0.8, "pixels")])
+    result = Checker(open_db(face_roster), record=False, policy=Policy(ocr=False)).check_path(clip)
+    assert result.verdict == "review", result.reasons
+    assert any("subtitle stream #1 was not read: it is pictures" in r for r in result.reasons), result.reasons

@@ -61,6 +61,10 @@ XMP_BEGIN, XMP_END = b"<?xpacket begin", b"<?xpacket end"
 #: SAME_LEVEL since the last frame read for text looks the same (it is not read again); one whose
 #: blocks moved CHANGED_LEVEL or more somewhere changed a lot (a new title: read at once).
 TEXT_GRID = (64, 36)
+#: Subtitle codecs whose cues are pictures (DVD, Blu-ray, DVB) or need a decoder not built in
+#: (teletext): their words cannot be searched, so such a stream is a part not checked.
+PICTURE_SUBTITLES = frozenset({"dvd_subtitle", "dvdsub", "hdmv_pgs_subtitle", "pgssub", "dvb_subtitle", "dvbsub",
+                               "xsub", "dvb_teletext", "libzvbi_teletextdec"})
 SAME_LEVEL = 3.0
 CHANGED_LEVEL = 24.0
 #: A stream that ends this many seconds (or more) before the declared duration was cut short.
@@ -359,7 +363,8 @@ def subtitle_cues(path: str | Path, origin: float = 0.0) -> tuple[list, list[str
     """The text of every subtitle stream (mov_text/tx3g, WebVTT, SubRip, ASS ...), one
     inspect.metadata.TextField per cue with its time (seconds from the clip's first frame,
     ``origin`` being that frame's own time), and the parts not read: a stream of pictures (DVD,
-    Blu-ray subtitles) or one the decoder fails on is a part not checked, never skipped."""
+    Blu-ray subtitles), one with no decoder, or one the decoder fails on is a part not checked,
+    never skipped (the other streams are still read)."""
     import av
 
     from consentguard.inspect.metadata import TextField
@@ -369,28 +374,33 @@ def subtitle_cues(path: str | Path, origin: float = 0.0) -> tuple[list, list[str
         container = av.open(name, metadata_errors="replace")
     except (av.error.FFmpegError, OSError) as exc:
         return [], [f"{name}: its subtitle streams could not be opened ({_why(exc)}): names in them were not checked"]
-    cues, unread = [], []
+    cues, failed = [], {}  # stream index -> why it was not read (fully)
     with container:
         streams = list(container.streams.subtitles)
         if not streams:
             return [], []
-        pictures = {s.index for s in streams if s.codec_context.name in ("dvd_subtitle", "hdmv_pgs_subtitle",
-                                                                         "dvb_subtitle", "xsub")}
         try:
             for packet in container.demux(streams):
-                if packet.stream.index in pictures or packet.size == 0:
+                index = packet.stream.index
+                if index in failed or packet.size == 0:
+                    continue
+                try:
+                    texts = _cue_texts(packet)
+                except (av.error.FFmpegError, ValueError, AttributeError) as exc:
+                    failed[index] = f"it could not be decoded ({_why(exc)})"
+                    continue
+                if texts is None:
+                    failed[index] = "it is pictures, not text (DVD or Blu-ray subtitles)"
                     continue
                 at = float(packet.pts * packet.time_base) - origin if packet.pts is not None else 0.0
                 until = at + float((packet.duration or 0) * packet.time_base)
-                label = _subtitle_label(packet.stream)
-                for text in _cue_texts(packet):
-                    cues.append(TextField(label, text, seconds=(round(max(at, 0.0), 3), round(max(until, at, 0.0), 3))))
-        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-            unread.append(f"{name}: a subtitle stream could not be read to its end ({_why(exc)}): names in the "
-                          "rest of it were not checked; check it by eye")
-        for index in sorted(pictures):
-            unread.append(f"{name}: subtitle stream #{index} is pictures, not text: its words were not read; "
-                          "check it by eye")
+                seconds = (round(max(at, 0.0), 3), round(max(until, at, 0.0), 3))
+                cues += [TextField(_subtitle_label(packet.stream), text, seconds=seconds) for text in texts]
+        except av.error.FFmpegError as exc:
+            for stream in streams:
+                failed.setdefault(stream.index, f"the file could not be read to its end ({_why(exc)})")
+    unread = [f"{name}: subtitle stream #{index} was not read: {why}: names in it were not checked; check it "
+              "by eye" for index, why in sorted(failed.items())]
     return cues, unread
 
 
@@ -399,16 +409,40 @@ def _subtitle_label(stream) -> str:
     return f"subtitle stream #{stream.index}" + (f" ({language})" if language and language != "und" else "")
 
 
-def _cue_texts(packet) -> list[str]:
-    """The words of one subtitle packet: ASS/SSA override tags ({\\b1}) and line breaks (\\N) out."""
+def _cue_texts(packet) -> list[str] | None:
+    """The words of one subtitle packet: ASS/SSA override tags ({\\b1}) and line breaks (\\N)
+    out; None for a picture (a bitmap subtitle has no words to search)."""
+    if packet.stream.codec_context is not None and packet.stream.codec_context.name in PICTURE_SUBTITLES:
+        return None
     texts = []
     for rect in packet.decode():
-        raw = getattr(rect, "dialogue", None) or getattr(rect, "text", None) or b""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        text = re.sub(r"\{[^}]*\}", "", text).replace("\\N", " ").replace("\\n", " ")
-        if text.strip():
-            texts.append(text.strip())
+        if getattr(rect, "type", None) == b"bitmap" or not hasattr(rect, "dialogue"):
+            return None
+        raw = rect.dialogue or rect.text or b""
+        text = _words(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+        if text:
+            texts.append(text)
+    if not texts and any(c.isalpha() for c in _words(_cue_payload(packet))):
+        at = clock(float(packet.pts * packet.time_base)) if packet.pts is not None else "?"
+        raise ValueError(f"the cue at {at} holds words that decoded to nothing")  # dropped: never a silent pass
     return texts
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"\{[^}]*\}", "", text).replace("\\N", " ").replace("\\n", " ").split())
+
+
+def _cue_payload(packet) -> str:
+    """A subtitle packet's own text, as stored: an ASS event's text is its last field (after 8
+    commas: read order, layer, style, ...); a mov_text cue starts with its length (2 bytes)."""
+    data = bytes(packet)
+    codec = packet.stream.codec_context.name if packet.stream.codec_context else ""
+    if codec == "mov_text":
+        data = data[2:2 + int.from_bytes(data[:2], "big")] if len(data) >= 2 else b""
+    text = data.decode("utf-8", "replace")
+    if codec in ("ass", "ssa"):
+        text = text.split(",", 8)[8] if text.count(",") >= 8 else text
+    return text
 
 
 def xmp_texts(path: str | Path, size: tuple[int, int]) -> tuple[list, list[str]]:
