@@ -231,7 +231,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Videos: the text inside the frames (titles, lower thirds, jerseys, name tags) is read (OCR) in a "
             "sampled frame at least every this many seconds, and at once (at most twice as often) in a frame "
             "that changed a lot since the last one read (a new title); a frame that looks the same as the last "
-            "one read is not read again. About 0.6 s per 1080p frame read on one core (scripts/bench_ocr.py). "
+            "one read is not read again (a camera panning is no change). About 0.6 s per 1080p frame read on one "
+            "core: 0.3-0.5 s per second of video, 7-14% of the face stage's time (scripts/bench_video_text.py). "
             "Smaller = slower; only with ocr on.",
             low=0.25, high=5.0, stage="inspect", stricter="lower"),
 )

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from consentguard.inspect.faces import find_and_encode  # noqa: E402
 from consentguard.inspect.ocr import read_lines  # noqa: E402
-from consentguard.inspect.video import READ, TextFrames, open_video  # noqa: E402
+from consentguard.inspect.video import READ, SAME, TextFrames, open_video  # noqa: E402
 from consentguard.policy import Policy  # noqa: E402
 
 SIZE = (1920, 1080)
@@ -81,6 +81,7 @@ def run(clip: Path, policy: Policy, every_frame: bool = False) -> dict:
     faces_s = text_s = 0.0
     frames, seen = TextFrames(policy.video_ocr_seconds), {}
     sampled = read = 0
+    showing: list[str] = []
     with open_video(clip, policy.video_max_seconds, policy.video_max_side) as video:
         for frame in video.frames(policy.video_sample_seconds, policy.video_max_seconds):
             sampled += 1
@@ -88,11 +89,13 @@ def run(clip: Path, policy: Policy, every_frame: bool = False) -> dict:
             find_and_encode(frame.rgb, policy.encode_jitters, policy.detect_mode, policy.face_promises)
             faces_s += time.perf_counter() - start
             start = time.perf_counter()
-            if every_frame or frames.look(frame.time, frame.rgb) == READ:
+            look = READ if every_frame else frames.look(frame.time, frame.rgb)
+            if look == READ:
                 read += 1
-                for line in read_lines(frame.rgb, policy.detect_mode, policy.ocr_sides)[0]:
-                    first, _ = seen.get(line.text, (frame.time, frame.time))
-                    seen[line.text] = (first, frame.time)
+                showing = [line.text for line in read_lines(frame.rgb, policy.detect_mode, policy.ocr_sides)[0]]
+            for text in showing if look in (READ, SAME) else []:  # the same picture: the same words, still there
+                first, _ = seen.get(text, (frame.time, frame.time))
+                seen[text] = (first, frame.time)
             text_s += time.perf_counter() - start
     return {"faces": faces_s, "text": text_s, "sampled": sampled, "read": read, "seen": seen}
 

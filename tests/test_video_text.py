@@ -62,6 +62,30 @@ def test_a_frame_that_keeps_changing_a_little_is_read_once_per_period():
     assert looks.count(READ) == 3, looks  # 0.0, 1.0, 2.0
 
 
+def test_a_camera_panning_is_no_new_title_but_a_title_over_it_is():
+    """A textured scene moving 15 px per sampled frame (a phone in a hand) is read once per period,
+    not at every change; a lower third appearing over it is read at once."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(7)
+    scene = Image.fromarray(rng.integers(0, 255, (54, 192, 3), dtype=np.uint8)).resize((1920 * 2, 1080), Image.BICUBIC)
+    draw = ImageDraw.Draw(scene)
+    for k in range(40):  # hard edges: people, chairs, a stage
+        x, y = rng.integers(0, 3700), rng.integers(0, 900)
+        draw.rectangle((x, y, x + 120, y + 180), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+    big = np.asarray(scene)
+
+    def at(k: int) -> np.ndarray:
+        return np.ascontiguousarray(big[:, 15 * k:15 * k + 1920])
+
+    frames = TextFrames(every=1.0)
+    looks = [frames.look(k * 0.25, at(k)) for k in range(9)]
+    assert looks.count(READ) == 3, looks  # 0, 1 and 2 s: the period, not every half second
+    titled = np.array(at(10))
+    titled[900:990] = title_card("Priya Natarajan", (1920, 90), font_px=48)[:90]
+    assert frames.look(2.5, titled) == READ
+
+
 # -- text the container carries (no face models) ------------------------------------------------
 
 def test_every_text_key_chapters_and_quicktime_keys_but_not_technical_keys(tmp_path):

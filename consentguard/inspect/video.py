@@ -22,6 +22,7 @@ not checked, never skipped.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,16 +58,18 @@ XMP_CHUNK = 1 << 20
 #: ...and one longer than this (bytes) is not read: a part not checked.
 XMP_MAX = 4 << 20
 XMP_BEGIN, XMP_END = b"<?xpacket begin", b"<?xpacket end"
-#: A sampled frame whose grey levels, averaged over a TEXT_GRID of blocks, all moved less than
-#: SAME_LEVEL since the last frame read for text looks the same (it is not read again); one whose
-#: blocks moved CHANGED_LEVEL or more somewhere changed a lot (a new title: read at once).
-TEXT_GRID = (64, 36)
 #: Subtitle codecs whose cues are pictures (DVD, Blu-ray, DVB) or need a decoder not built in
 #: (teletext): their words cannot be searched, so such a stream is a part not checked.
 PICTURE_SUBTITLES = frozenset({"dvd_subtitle", "dvdsub", "hdmv_pgs_subtitle", "pgssub", "dvb_subtitle", "dvbsub",
                                "xsub", "dvb_teletext", "libzvbi_teletextdec"})
+#: A sampled frame whose grey levels, averaged over cells of TEXT_CELL x TEXT_CELL pixels, all moved less than
+#: SAME_LEVEL since the last frame read for text looks the same (it is not read again). One changed
+#: a lot (a new title, a cut: read at once) when, even moved by up to PAN_CELLS cells each way to fit
+#: the last frame read best (a camera panning is no new title), 1% of its cells moved CHANGED_LEVEL or more.
+TEXT_CELL = 16
 SAME_LEVEL = 3.0
 CHANGED_LEVEL = 24.0
+PAN_CELLS = 4
 #: A stream that ends this many seconds (or more) before the declared duration was cut short.
 SHORT_BY = 0.5
 FRAME_VIEW = "the frame at {}"
@@ -310,8 +313,6 @@ def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
         start = float(stream.start_time * stream.time_base)
     elif container.start_time is not None:
         start = container.start_time / 1_000_000
-    from consentguard.inspect.metadata import TextField
-
     metadata = container_texts(container)
     unchecked = [f"{name}: the file holds {len(others) + 1} video streams (other camera angles, a cover "
                  f"picture or thumbnail); only stream #{stream.index} was checked, so stream"
@@ -501,9 +502,11 @@ READ, SAME, SKIP = "read", "same", "skip"
 
 
 class TextFrames:
-    """Which sampled frames are read for text (OCR costs about 0.6 s per 1080p frame on a core,
-    more than twice the face stage's frame): one at least every ``every`` seconds, at once one that
-    changed a lot since the last one read (a title appears; at most every ``every / 2`` s), and never
+    """Which sampled frames are read for text (OCR of a 1080p frame costs about as much as its
+    face stage, so reading every sampled frame would double a clip's time): one at least every
+    ``every`` seconds, at once one that
+    changed a lot since the last one read (a title appears, not the camera panning; at most every
+    ``every / 2`` s), and never
     one that looks the same as the last one read (a title held on screen is read once). A frame not
     read is SAME (its text is the last read one's: a hit seen there lasts to it) or SKIP."""
 
@@ -519,7 +522,9 @@ class TextFrames:
         if moved < SAME_LEVEL:
             return SAME
         since = time - self.last
-        if since < 0 or since + 1e-6 >= self.every or (moved >= CHANGED_LEVEL and since + 1e-6 >= self.every / 2):
+        if since < 0 or since + 1e-6 >= self.every:
+            return self._read(time, signature)
+        if since + 1e-6 >= self.every / 2 and _changed(self.signature, signature) >= CHANGED_LEVEL:
             return self._read(time, signature)
         return SKIP
 
@@ -529,9 +534,25 @@ class TextFrames:
         return READ
 
 
+def _changed(before: np.ndarray, now: np.ndarray) -> float:
+    """How much of ``now`` is new since ``before`` (signatures): the 99th percentile of the cells'
+    change at the shift (up to PAN_CELLS cells each way) that explains most of it."""
+    h, w = before.shape
+    best = math.inf
+    for dy in range(-PAN_CELLS, PAN_CELLS + 1):
+        for dx in range(-PAN_CELLS, PAN_CELLS + 1):
+            a = before[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
+            b = now[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)]
+            diff = np.abs(a - b).ravel()
+            k = int(diff.size * 0.99)
+            best = min(best, float(np.partition(diff, k)[k]))
+    return best
+
+
 def _signature(rgb: np.ndarray) -> np.ndarray:
-    """The frame's grey levels averaged over TEXT_GRID blocks (what :class:`TextFrames` compares)."""
+    """The frame's grey levels averaged over TEXT_CELL-pixel cells (what :class:`TextFrames` compares)."""
     import cv2
 
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, TEXT_GRID, interpolation=cv2.INTER_AREA).astype(np.float32)
+    grid = (max(8, grey.shape[1] // TEXT_CELL), max(8, grey.shape[0] // TEXT_CELL))
+    return cv2.resize(grey, grid, interpolation=cv2.INTER_AREA).astype(np.float32)
