@@ -148,7 +148,7 @@ class FrameTexts:
         look = self.frames.look(time, rgb)
         if look == SAME:
             for hit in self.showing.values():
-                hit.seconds = (hit.seconds[0], max(hit.seconds[1], time))
+                hit.seconds = _lasting(hit.seconds, time)
         if look != READ:
             return
         found, error = self.search.picture(rgb, self.name, frame_view(time), self.policy)
@@ -161,7 +161,7 @@ class FrameTexts:
                 continue
             before = self.showing.get(key)
             if before is not None:
-                before.seconds = (before.seconds[0], time)
+                before.seconds = _lasting(before.seconds, time)
                 showing[key] = before
             else:
                 hit.seconds = (time, time)
@@ -179,3 +179,8 @@ class FrameTexts:
         times = ", ".join(clock(t) for t, _ in self.errors[:5]) + (" ..." if len(self.errors) > 5 else "")
         return [f"{self.errors[0][1]}" + (f" (and in {len(self.errors) - 1} more frames read for text: {times})"
                                           if len(self.errors) > 1 else "")]
+
+
+def _lasting(seconds: tuple[float, float], time: float) -> tuple[float, float]:
+    """A showing's (first, last) seen again at ``time`` (a clip's time can jump back: joined recordings)."""
+    return min(seconds[0], time), max(seconds[1], time)
