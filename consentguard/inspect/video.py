@@ -313,7 +313,7 @@ def _probe(container, name: str, max_seconds: float, max_side: int) -> Video:
         start = float(stream.start_time * stream.time_base)
     elif container.start_time is not None:
         start = container.start_time / 1_000_000
-    metadata = container_texts(container)
+    metadata = container_texts(container, start or 0.0)
     unchecked = [f"{name}: the file holds {len(others) + 1} video streams (other camera angles, a cover "
                  f"picture or thumbnail); only stream #{stream.index} was checked, so stream"
                  f"{'s' if len(others) > 1 else ''} {', '.join(f'#{s.index}' for s in others)} "
@@ -341,17 +341,18 @@ def _text_keys(metadata) -> list[tuple[str, str]]:
             if k.lower() not in TECHNICAL_KEYS and not k.lower().startswith("_statistics") and str(v).strip()]
 
 
-def container_texts(container) -> list:
+def container_texts(container, origin: float | None = None) -> list:
     """Every text the container carries in its metadata (inspect.metadata.TextField): the
     container's keys ("video title", "video com.apple.quicktime.description"), each stream's
     ("stream #1 title") and each chapter's title ("chapter 2 title", with its time), leaving
-    out only :data:`TECHNICAL_KEYS`."""
+    out only :data:`TECHNICAL_KEYS`. Chapter times count from ``origin`` (the clip's first frame's
+    own time; default the container's start)."""
     from consentguard.inspect.metadata import TextField
 
     fields = [TextField(f"video {k.lower()}", v) for k, v in _text_keys(container.metadata)]
     for stream in container.streams:
         fields += [TextField(f"stream #{stream.index} {k.lower()}", v) for k, v in _text_keys(stream.metadata)]
-    start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+    start = origin if origin is not None else container.start_time / 1_000_000 if container.start_time else 0.0
     for n, chapter in enumerate(container.chapters(), 1):
         base = chapter.get("time_base") or 0
         seconds = (max(0.0, float(chapter["start"] * base) - start), max(0.0, float(chapter["end"] * base) - start))
@@ -453,7 +454,12 @@ def xmp_texts(path: str | Path, size: tuple[int, int]) -> tuple[list, list[str]]
     from consentguard.inspect.metadata import MetadataError, xmp_fields
 
     name, fields, unread = str(path), [], []
-    for offset, packet in _xmp_packets(path):
+    try:
+        packets = list(_xmp_packets(path))
+    except OSError as exc:
+        return [], [f"{name}: the file could not be read again for XMP metadata ({exc.strerror or exc}): names "
+                    "in it were not checked"]
+    for offset, packet in packets:
         if packet is None:
             unread.append(f"{name}: an XMP packet at byte {offset} has no end within {XMP_MAX >> 20} MB (cut off "
                           "or damaged): names in it were not checked; check the file's metadata by eye")

@@ -83,7 +83,7 @@ class NameSearch:
             found = self._find(item.text, f"metadata:{item.field}", self.first_names,
                                restrictions=RESTRICTIONS if item.identity else ("name",))
             for hit in found:
-                hit.box, hit.seconds = item.box, getattr(item, "seconds", None)
+                hit.box, hit.seconds = item.box, item.seconds
             hits += found
         return hits
 
