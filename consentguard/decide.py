@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from consentguard.inspect.video import clock
 from consentguard.match.index import Student
 from consentguard.policy import DEFAULTS, Policy
 
@@ -149,6 +150,8 @@ class NameHit:
     restriction: str = "name"  # name: a name-restricted student is named; photo: a photo-restricted one is shown
     matched: str | None = None  # fuzzy hits: the name as the roster writes it ("Maximiliano Villanueva")
     view: str | None = None  # OCR text in another picture of the file ("frame 3 of 12"); its box is there
+    #: a video's: when the name was on screen or in a subtitle cue or chapter (first, last second)
+    seconds: tuple[float, float] | None = None
 
     def to_json(self) -> dict:
         doc = {"student_number": self.student_number, "text": self.text, "source": self.source,
@@ -160,6 +163,8 @@ class NameHit:
             doc["matched"] = self.matched
         if self.view is not None:
             doc["view"] = self.view
+        if self.seconds is not None:
+            doc["start"], doc["end"] = self.seconds
         return doc
 
 
@@ -442,6 +447,9 @@ def same_student_twice(results: list[FaceResult], context: RosterContext) -> lis
 
 def judge_name(hit: NameHit, context: RosterContext) -> str:
     where = (f" in {hit.view}" if hit.view else "") + (f" at {_box(hit.box)}" if hit.box is not None else "")
+    if hit.seconds is not None:  # a video's: when
+        first, last = hit.seconds
+        where += f" (from {clock(first)} to {clock(last)})" if last > first else "" if hit.view else f" (at {clock(first)})"
     who = _who(context, hit.student_number)
     if hit.restriction == "photo" and hit.source.startswith("metadata"):
         what = f"says the photo shows photo-restricted {who}"

@@ -237,6 +237,14 @@ SETTINGS: tuple[Setting, ...] = (
             "saying so. The clip is kept in a private temporary folder only while it is checked (and its safe "
             "copy made).",
             low=1, high=8192, stage="inspect"),
+    Setting("video_ocr_seconds", 1.0,
+            "Videos: the text inside the frames (titles, lower thirds, jerseys, name tags) is read (OCR) in a "
+            "sampled frame at least every this many seconds, and at once (at most twice as often) in a frame "
+            "that changed a lot since the last one read (a new title); a frame that looks the same as the last "
+            "one read is not read again (a camera panning is no change). About 0.6 s per 1080p frame read on one "
+            "core: 0.3-0.5 s per second of video, 7-14% of the face stage's time (scripts/bench_video_text.py). "
+            "Smaller = slower; only with ocr on.",
+            low=0.25, high=5.0, stage="inspect", stricter="lower"),
 )
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -294,6 +302,7 @@ class Policy:
     video_max_seconds: int = DEFAULTS["video_max_seconds"]
     video_max_side: int = DEFAULTS["video_max_side"]
     video_max_upload_mb: int = DEFAULTS["video_max_upload_mb"]
+    video_ocr_seconds: float = DEFAULTS["video_ocr_seconds"]
 
     def __post_init__(self) -> None:
         if not 0 < self.block_distance <= self.review_distance:

@@ -60,6 +60,7 @@ class TextField:
     text: str
     identity: bool = False  # names a person shown in the photo
     box: tuple[int, int, int, int] | None = None  # a region's box, upright photo pixels
+    seconds: tuple[float, float] | None = None  # a video's subtitle cue or chapter: from, to (s)
 
 
 class MetadataError(Exception):
@@ -238,6 +239,12 @@ def _xmp(data: bytes, size: tuple[int, int], orientation: int) -> list[TextField
             fields += [TextField(f"XMP {name}", v, identity=True) for v in _values(desc, name)]
     fields += _mwg_regions(root, size, orientation) + _microsoft_regions(root, size, orientation)
     return fields
+
+
+def xmp_fields(data: bytes, size: tuple[int, int]) -> list[TextField]:
+    """The text fields of an XMP packet found outside a photo (a video's: inspect.video), read as a
+    photo's; MetadataError if it cannot be parsed."""
+    return [f for f in _xmp(data, size, 1) if f.text.strip()]
 
 
 def _upright_box(x: float, y: float, w: float, h: float, size: tuple[int, int],

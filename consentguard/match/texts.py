@@ -83,7 +83,7 @@ class NameSearch:
             found = self._find(item.text, f"metadata:{item.field}", self.first_names,
                                restrictions=RESTRICTIONS if item.identity else ("name",))
             for hit in found:
-                hit.box = item.box
+                hit.box, hit.seconds = item.box, item.seconds
             hits += found
         return hits
 
@@ -123,3 +123,64 @@ class NameSearch:
                           f"{unread + MAX_LINES} text regions past the first {MAX_LINES} were not read): "
                           "names in them cannot be checked")
         return hits, None
+
+
+class FrameTexts:
+    """The names in the text inside a clip's sampled frames (OCR), fed frame by frame while the
+    clip streams (:meth:`see`). Which frames are read is :class:`consentguard.inspect.video.TextFrames`'
+    choice; each is read as a photo is (:meth:`NameSearch.picture`: same forms, same downgrades).
+    One showing of a name is one hit: seen again in the next frame read (or in frames that look
+    the same) it only lasts longer (``seconds``: first, last), so a title on screen from 2 s to 5 s
+    is one entry whose view is the first frame it was read in."""
+
+    def __init__(self, search: NameSearch, name: str, policy: Policy):
+        from consentguard.inspect.video import TextFrames
+
+        self.search, self.name, self.policy = search, name, policy
+        self.frames = TextFrames(policy.video_ocr_seconds)
+        self.hits: list[NameHit] = []
+        self.showing: dict[tuple, NameHit] = {}  # what the last frame read showed
+        self.errors: list[tuple[float, str]] = []
+
+    def see(self, time: float, rgb) -> None:
+        from consentguard.inspect.video import READ, SAME, frame_view
+
+        look = self.frames.look(time, rgb)
+        if look == SAME:
+            for hit in self.showing.values():
+                hit.seconds = _lasting(hit.seconds, time)
+        if look != READ:
+            return
+        found, error = self.search.picture(rgb, self.name, frame_view(time), self.policy)
+        if error:
+            self.errors.append((time, error))
+        showing = {}
+        for hit in found:
+            key = (hit.student_number, hit.restriction, hit.form, hit.text.casefold())
+            if key in showing:
+                continue
+            before = self.showing.get(key)
+            if before is not None:
+                before.seconds = _lasting(before.seconds, time)
+                showing[key] = before
+            else:
+                hit.seconds = (time, time)
+                self.hits.append(hit)
+                showing[key] = hit
+        self.showing = showing
+
+    @property
+    def unchecked(self) -> list[str]:
+        """The frames whose text could not be read (fully): one part not checked naming them all."""
+        if not self.errors:
+            return []
+        from consentguard.inspect.video import clock
+
+        times = ", ".join(clock(t) for t, _ in self.errors[:5]) + (" ..." if len(self.errors) > 5 else "")
+        return [f"{self.errors[0][1]}" + (f" (and in {len(self.errors) - 1} more frames read for text: {times})"
+                                          if len(self.errors) > 1 else "")]
+
+
+def _lasting(seconds: tuple[float, float], time: float) -> tuple[float, float]:
+    """A showing's (first, last) seen again at ``time`` (a clip's time can jump back: joined recordings)."""
+    return min(seconds[0], time), max(seconds[1], time)

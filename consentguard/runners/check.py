@@ -32,10 +32,19 @@ from consentguard.decide import (
 )
 from consentguard.errors import DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
-from consentguard.inspect.video import clock, frame_time, frame_view, is_video, open_video, sha256_file
+from consentguard.inspect.video import (
+    clock,
+    frame_time,
+    frame_view,
+    is_video,
+    open_video,
+    sha256_file,
+    subtitle_cues,
+    xmp_texts,
+)
 from consentguard.match.index import FaceIndex, load_index, load_students, unprotected_warning
 from consentguard.match.names import NameHit, scrub
-from consentguard.match.texts import NameSearch
+from consentguard.match.texts import FrameTexts, NameSearch
 from consentguard.people import PhotoEvidence, decide_batch
 from consentguard.policy import DEFAULTS, Policy
 from consentguard.review import SAME_FACE_IOU, FaceDecision, ReviewItem, decisions_for, iou
@@ -50,10 +59,13 @@ CLOSEUP_PX = 112
 #: What every check and scan says while a saved setting keeps OCR off (Checker.warnings).
 OCR_SAVED_OFF = ("the text inside photos is not read (the saved setting ocr is false), so a name on a certificate, "
                  "name tag, jersey or slide is not checked; 'consentguard config unset ocr' reads it again")
+#: What a video's facts say while ocr is off (a run's --no-ocr or the saved setting).
+OCR_OFF_VIDEO = ("the text inside the frames was not read (ocr is off), so a name in a title, lower third, jersey "
+                 "or name tag is not checked")
 #: Settings a cached scan result depends on besides those always in its version: named only
 #: when not at their default, so the caches of earlier versions stay valid at the defaults.
 CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared",
-                  "video_sample_seconds")
+                  "video_sample_seconds", "video_ocr_seconds")
 
 
 @dataclass
@@ -335,11 +347,14 @@ class Checker:
         is called after each sampled frame (the page shows it; duration None when not declared)."""
         name, p = str(path), self.policy
         sha, faces, video = None, [], None
+        text = FrameTexts(self.names, name, p) if p.ocr and self.names.anyone else None
         try:
             sha = sha256_file(path)
             with open_video(path, p.video_max_seconds, p.video_max_side) as video:
                 for frame in video.frames(p.video_sample_seconds, p.video_max_seconds):
                     faces += self._faces_in(frame.rgb, frame_view(frame.time), False)
+                    if text is not None:
+                        text.see(frame.time, frame.rgb)
                     if progress is not None:
                         progress(frame.time, video.duration)
         except ImageError as exc:
@@ -350,10 +365,10 @@ class Checker:
                  "fps": None if video.fps is None else round(video.fps, 3), "codec": video.codec,
                  "rotation": video.rotation, "frames_decoded": video.decoded, "frames_sampled": video.sampled,
                  "sample_seconds": p.video_sample_seconds,
-                 "last_frame": None if video.last is None else round(video.last, 3),
-                 "unchecked": list(video.unchecked)}  # a safe copy is refused while any part was not read
-        names = self.names.caption(caption) + self.names.path(name) + self.names.metadata(video.metadata)
-        evidence = PhotoEvidence(name, sha, faces, names, list(video.unchecked), None)
+                 "last_frame": None if video.last is None else round(video.last, 3)}
+        names, unchecked = self._video_names(name, video, caption, text, facts)
+        facts["unchecked"] = list(video.unchecked) + unchecked  # a safe copy is refused while any part was not read
+        evidence = PhotoEvidence(name, sha, faces, names, list(facts["unchecked"]), None)
         (decision,), items = self.decide([evidence])
         result = CheckResult(path=name, sha256=sha, decision=decision, sync_id=self.sync_id, width=video.width,
                              height=video.height, thresholds=self.thresholds, channel=self.channel,
@@ -362,6 +377,22 @@ class Checker:
         if self.record if record is None else record:
             audit.record_check(self.db, result, self.interface)
         return result
+
+    def _video_names(self, name: str, video, caption: str | None, text: FrameTexts | None,
+                     facts: dict) -> tuple[list[NameHit], list[str]]:
+        """A clip's name hits and the text parts not read: caption, file name, every text the
+        container carries (metadata, chapters), its subtitle streams, XMP packets, and the text read
+        in its frames (``text``: None when ocr is off, which ``facts`` then says)."""
+        cues, unread = subtitle_cues(name, video.start or 0.0)
+        xmp, bad_xmp = xmp_texts(name, (video.width, video.height))
+        fields = video.metadata + cues + xmp
+        names = self.names.caption(caption) + self.names.path(name) + self.names.metadata(fields)
+        facts.update({"ocr": text is not None, "ocr_seconds": self.policy.video_ocr_seconds,
+                      "frames_read_for_text": text.frames.read if text is not None else 0,
+                      "subtitle_cues": len(cues), "xmp_fields": len(xmp)})
+        if not self.policy.ocr:
+            facts["ocr_note"] = OCR_OFF_VIDEO
+        return names + (text.hits if text is not None else []), unread + bad_xmp + (text.unchecked if text else [])
 
     def decide(self, photos: list[PhotoEvidence], rematch: bool = False) -> tuple[list[Decision], list[ReviewItem]]:
         """Decide photos as one batch (:func:`consentguard.people.decide_batch`) with the staff
