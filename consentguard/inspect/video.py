@@ -31,8 +31,9 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi"})
 NAME_FIELDS = ("title", "comment", "description", "artist", "album", "keywords", "subtitle", "synopsis")
 #: What a scan's cached result of a clip depends on in this reader (runners.scan): changed when a
 #: clip is read differently (2: other video streams named, times from the first frame, a time that
-#: jumps back sampled), so a clip is checked again rather than passed from the cache.
-VIDEO_VERSION = "video2"
+#: jumps back sampled; 3: faces followed in tracks, the evidence holds them), so a clip is checked
+#: again rather than passed from the cache.
+VIDEO_VERSION = "video3"
 #: A stream that ends this many seconds (or more) before the declared duration was cut short.
 SHORT_BY = 0.5
 FRAME_VIEW = "the frame at {}"
