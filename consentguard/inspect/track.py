@@ -151,6 +151,26 @@ class Tracker:
         track.best_sharpness = max(track.best_sharpness, face.sharpness or 0.0)
 
 
+def follow(rgb: np.ndarray, time: float, tracker: Tracker, policy) -> tuple[list, list[tuple[object, Track]]]:
+    """One sampled frame of a clip: its faces (searched down to the thorough promise,
+    :func:`~consentguard.inspect.faces.video_scale`), each linked to its track, and the faces the
+    tracker asked to encode with their tracks, encoded (one too small to encode keeps no encoding:
+    it is evidence all the same, too small to identify)."""
+    from consentguard.inspect.faces import MIN_ENCODE_PX, detect_faces, encode_face, sharpness
+
+    faces = detect_faces(rgb, policy.detect_mode, policy.face_promises, video=True)
+    for face in faces:
+        face.sharpness = sharpness(rgb, face.box)
+    encoded = []
+    for face, (track, encode) in zip(faces, tracker.step(time, rgb, faces)):
+        if encode:
+            if face.width >= MIN_ENCODE_PX:
+                face.encoding = encode_face(rgb, face, policy.encode_jitters)
+            tracker.encoded(track, face, time)
+            encoded.append((face, track))
+    return faces, encoded
+
+
 def _links(last: list, boxes: list) -> dict[int, int | None]:
     """Face k -> index of the track it continues, or None: only a clear overlap with exactly one
     track, which overlaps no other face so."""

@@ -32,7 +32,7 @@ from consentguard.decide import (
 )
 from consentguard.errors import DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
-from consentguard.inspect.track import Track, Tracker, judged
+from consentguard.inspect.track import Track, Tracker, follow, judged
 from consentguard.inspect.video import clock, frame_time, frame_view, is_video, open_video, sha256_file
 from consentguard.match.index import FaceIndex, load_index, load_students, unprotected_warning
 from consentguard.match.names import NameHit, scrub
@@ -453,26 +453,12 @@ class Checker:
                             closeup=closeup(rgb, face.box, face.rotation))
 
     def _frame_faces(self, frame, tracker: Tracker) -> tuple[int, list[FaceEvidence], list[Track]]:
-        """A sampled frame's faces (searched down to the thorough promise, :func:`video_scale`), each
-        linked to its track; (how many were found, the faces encoded as evidence, their tracks). A
-        face the tracker does not ask for is not encoded: it only extends its track. One it asks for
-        that is too small to encode is evidence all the same (too small to identify: a review)."""
-        from consentguard.inspect.faces import MIN_ENCODE_PX, detect_faces, encode_face, sharpness
-
-        p, rgb = self.policy, frame.rgb
-        faces = detect_faces(rgb, p.detect_mode, p.face_promises, video=True)
-        for face in faces:
-            face.sharpness = sharpness(rgb, face.box)
-        evidence, tracks = [], []
-        for face, (track, encode) in zip(faces, tracker.step(frame.time, rgb, faces)):
-            if not encode:
-                continue
-            if face.width >= MIN_ENCODE_PX:
-                face.encoding = encode_face(rgb, face, p.encode_jitters)
-            tracker.encoded(track, face, frame.time)
-            evidence.append(self._evidence(rgb, face, frame_view(frame.time), False))
-            tracks.append(track)
-        return len(faces), evidence, tracks
+        """A sampled frame's faces, each linked to its track (:func:`~consentguard.inspect.track.follow`):
+        (how many were found, the faces encoded as evidence, their tracks). A face the tracker does
+        not ask for is not encoded: it only extends its track."""
+        faces, encoded = follow(frame.rgb, frame.time, tracker, self.policy)
+        view = frame_view(frame.time)
+        return len(faces), [self._evidence(frame.rgb, f, view, False) for f, _ in encoded], [t for _, t in encoded]
 
     def find_names(self, caption: str | None) -> list[NameHit]:
         """Restricted names in a caption (:meth:`NameSearch.caption`)."""
