@@ -53,6 +53,9 @@ class PhotoEvidence:
     names: list[NameHit] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
     error: str | None = None
+    #: a video's facts and tracks (runners.check.check_video): which faces are one track, and where
+    #: each track is in every sampled frame; None for a photo
+    video: dict | None = None
 
 
 #: rows of the distance matrix computed at once when linking a large batch (memory, not speed)

@@ -223,6 +223,12 @@ SETTINGS: tuple[Setting, ...] = (
             "so a face on screen for twice as long is seen in at least two frames. At most 0.25: a student "
             "visible for half a second is always seen twice. Smaller = slower.",
             low=0.02, high=0.25, stage="inspect", stricter="lower"),
+    Setting("video_encode_seconds", 1.0,
+            "Videos: a face followed from frame to frame (one track) is encoded and judged when its track "
+            "starts, when it no longer looks like the face last encoded, when it is clearly larger or sharper, "
+            "and at least every this many seconds; the frames between only extend when the face is seen. "
+            "Smaller = slower, never weaker: 0.25 judges every sampled frame.",
+            low=0.25, high=2.0, stage="inspect", stricter="lower"),
     Setting("video_max_seconds", 120,
             "Videos: a clip longer than this (seconds) is refused with an error naming it. Checking takes "
             "2-4 s per second of 1080p video on one core (scripts/bench_video.py), and grouping one person's "
@@ -299,6 +305,7 @@ class Policy:
     max_drop_restricted: float = DEFAULTS["max_drop_restricted"]
     min_drop_count: int = DEFAULTS["min_drop_count"]
     video_sample_seconds: float = DEFAULTS["video_sample_seconds"]
+    video_encode_seconds: float = DEFAULTS["video_encode_seconds"]
     video_max_seconds: int = DEFAULTS["video_max_seconds"]
     video_max_side: int = DEFAULTS["video_max_side"]
     video_max_upload_mb: int = DEFAULTS["video_max_upload_mb"]

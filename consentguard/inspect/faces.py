@@ -155,6 +155,15 @@ def proposal_scale(width: int, height: int, mode: str = "default", promises: dic
     return min(1.0, PROPOSAL_FACE_PX / promises[mode])
 
 
+def video_scale(promises: dict[str, int] = MODES) -> float:
+    """How much a video frame is shrunk for CenterFace, whatever its size: so the thorough mode's
+    smallest face (``thorough_face_px``, 32 px) is PROPOSAL_FACE_PX there (1080p at 0.5). A frame of a
+    1080p clip is under SMALL_PHOTO_PIXELS, so as a photo it would be searched at full size for faces
+    of 14 px: five times the cost, on every sampled frame, for faces far below what can be identified
+    (a face under ``small_face_floor`` never passes, and one found is a review; issue #14)."""
+    return min(1.0, PROPOSAL_FACE_PX / min(promises.values()))
+
+
 def rotated_scale(width: int, height: int, mode: str = "default", promises: dict[str, int] = MODES) -> float:
     """How much the photo is shrunk for the turned passes: as for the upright one in
     the thorough mode; in the default mode to about ROTATED_PIXELS (the three passes
@@ -306,19 +315,21 @@ def derived_box(proposal) -> tuple[float, float, float, float]:
     return cx - half, cy - half, cx + half, cy + half
 
 
-def detect_faces(rgb: np.ndarray, mode: str = "default", promises: dict[str, int] = MODES) -> list[Face]:
+def detect_faces(rgb: np.ndarray, mode: str = "default", promises: dict[str, int] = MODES,
+                 video: bool = False) -> list[Face]:
     """Every face in ``rgb`` down to the mode's smallest promised size (``promises``), upright or
-    turned by a quarter, half or three-quarter turn; boxes in ``rgb``'s pixels."""
+    turned by a quarter, half or three-quarter turn; boxes in ``rgb``'s pixels. ``video``: a video
+    frame, searched once at :func:`video_scale` (faces down to the thorough promise) in either mode."""
     height, width = rgb.shape[:2]
-    scale = proposal_scale(width, height, mode, promises)
+    scale = video_scale(promises) if video else proposal_scale(width, height, mode, promises)
     small = _shrink(rgb, scale)  # the upright pass's copy; the turned passes shrink it further
     proposals = propose_faces(rgb, scale, small)
-    turned = propose_rotated(rgb, rotated_scale(width, height, mode, promises), small, scale)
+    turned = propose_rotated(rgb, min(scale, rotated_scale(width, height, mode, promises)), small, scale)
     gray = _gray(rgb) if len(proposals) or len(turned) else None
     faces = place_faces(proposals, [confirm_face(gray, p) for p in proposals], width, height)
     turned = [p for p in turned if not any(_surely_upright(f, p) for f in faces)]
     faces = add_rotated(faces, turned, [confirm_rotated(gray, p) for p in turned], width, height)
-    if wide_shot(faces, width, height, mode, promises):
+    if not video and wide_shot(faces, width, height, mode, promises):
         faces = add_smaller(rgb, gray, faces, promises)
     return faces
 
@@ -442,6 +453,17 @@ def encode_face(rgb: np.ndarray, face: Face, jitters: int = 1) -> np.ndarray:
     rect = models.dlib.rectangle(*box)
     shape = models.landmarks(image, rect)
     return np.asarray(models.encoder.compute_face_descriptor(image, shape, jitters), dtype=np.float64)
+
+
+def aligned_chip(rgb: np.ndarray, face: Face, size: int = 24) -> np.ndarray:
+    """The face cut out upright and aligned on its eyes and nose (dlib's 5-point landmarks, about
+    2 ms), ``size`` px square: the same face gives the same chip whatever box the detector drew
+    round it (dlib's boxes jump by a quarter of their width between frames), so the video tracker
+    can tell one face from another (inspect.track.look)."""
+    models = face_models()
+    image, box = _upright(rgb, face) if face.rotation else (rgb, face.box)
+    shape = models.landmarks(image, models.dlib.rectangle(*(int(c) for c in box)))
+    return np.asarray(models.dlib.get_face_chip(image, shape, size=size, padding=0.0))
 
 
 def _upright(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, tuple[int, int, int, int]]:

@@ -32,6 +32,7 @@ from consentguard.decide import (
 )
 from consentguard.errors import DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
+from consentguard.inspect.track import Track, Tracker, follow, judged
 from consentguard.inspect.video import (
     clock,
     frame_time,
@@ -65,7 +66,7 @@ OCR_OFF_VIDEO = ("the text inside the frames was not read (ocr is off), so a nam
 #: Settings a cached scan result depends on besides those always in its version: named only
 #: when not at their default, so the caches of earlier versions stay valid at the defaults.
 CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared",
-                  "video_sample_seconds", "video_ocr_seconds")
+                  "video_sample_seconds", "video_ocr_seconds", "video_encode_seconds")
 
 
 @dataclass
@@ -110,8 +111,10 @@ class CheckResult:
         return self.decision.reasons
 
     def to_json(self) -> dict:
+        decided = decision_json(self.decision)
+        tracked = decided.pop("video", None)  # a video's tracks, with their verdicts (timed_decision)
         return {
-            "path": self.path, "sha256": self.sha256, **decision_json(self.decision),
+            "path": self.path, "sha256": self.sha256, **decided,
             "image": {"width": self.width, "height": self.height, "exif_orientation": self.orientation},
             "roster_sync_id": self.sync_id,
             "channel": self.channel,
@@ -120,7 +123,7 @@ class CheckResult:
             **({"location": self.location} if self.location is not None else {}),
             "scrubbed_caption": self.scrubbed_caption,
             "thresholds": self.thresholds,
-            **({"video": self.video} if self.video is not None else {}),
+            **({"video": {**self.video, **(tracked or {})}} if self.video is not None else {}),
         }
 
 
@@ -132,6 +135,9 @@ def decision_json(d: Decision) -> dict:
     items = getattr(d, "review_items", None)  # the batch stage lists the items a photo is in
     if items is not None:
         doc["review_items"] = [getattr(i, "id", i) for i in items]  # ids (or the items themselves)
+    video = getattr(d, "video", None)  # a video's facts and tracks, whose verdicts change with the decision
+    if video is not None:
+        doc["video"] = video
     return doc
 
 
@@ -139,51 +145,76 @@ def decision_json(d: Decision) -> dict:
 class TimedFace(FaceResult):
     """A person's faces across a video's sampled frames, judged once (issue #14): the worst of
     them, shown by a representative frame's box (``view``, ``time``), seen from ``start`` to
-    ``end`` (the first and last sampled frames it is in, seconds) in ``frames`` sampled frames."""
+    ``end`` (the first and last sampled frames its tracks are in, seconds) in ``frames`` sampled
+    frames; ``tracks``: the ids of its tracks (``video.tracks``)."""
 
     start: float | None = None
     end: float | None = None
     time: float | None = None
     frames: int = 1
+    tracks: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {**super().to_json(), "start": self.start, "end": self.end, "time": self.time,
-                "frames": self.frames}
+                "frames": self.frames, "tracks": self.tracks}
 
 
 def timed_decision(photo: PhotoEvidence, decision: Decision, context: RosterContext, policy: Policy) -> Decision:
     """A video's decision from its frames' (each sampled frame is a picture of the batch, so one
     person's faces across frames are grouped and judged together): one entry per person (a face
-    not grouped: its own), its worst face as representative, with when it was seen; the verdict is
-    never milder than the frames' (``decision``). A photo's decision is returned as it is."""
-    if not is_video(photo.path) or not photo.faces:
+    not grouped: its own), its worst face as representative, with when it was seen (the span of
+    its tracks: the faces between those judged extend it); the verdict is never milder than the
+    frames' (``decision``). The tracks get the verdict of the person they belong to
+    (``Decision.video``, :func:`tracks_json`). A photo's decision is returned as it is."""
+    if not is_video(photo.path):
         return decision
+    tracks = (photo.video or {}).get("tracks", [])
+    track_of = {k: t["id"] for t in tracks for k in t["faces"]}
+    seen_at = {t["id"]: [b[0] for b in t["boxes"]] for t in tracks}
     people: dict = {}
     for k, (face, result) in enumerate(zip(photo.faces, decision.faces)):
-        people.setdefault(result.person or k, []).append((frame_time(face.view), face, result))
+        people.setdefault(result.person or k, []).append((frame_time(face.view), face, result, track_of.get(k)))
     faces, results = [], []
     for members in people.values():
-        t, face, result = min(members, key=_representative)
-        times = [m[0] for m in members if m[0] is not None] or [0.0]
-        start, end = min(times), max(times)
+        t, face, result, _ = min(members, key=_representative)
+        ids = sorted({m[3] for m in members if m[3] is not None})
+        times = sorted({m[0] for m in members if m[0] is not None} | {s for i in ids for s in seen_at[i]}) or [0.0]
+        start, end = times[0], times[-1]
         span = clock(start, 0) if end == start else f"{clock(start, 0)}-{clock(math.ceil(end), 0)}"
         own = result.reason or ""
         own = own.removeprefix(f"in {result.view}: ")
-        seen = f" (seen in {len(members)} sampled frame{'s' if len(members) != 1 else ''}; this one {result.view})"
+        seen = f" (seen in {len(times)} sampled frame{'s' if len(times) != 1 else ''}; this one {result.view})"
         values = {f.name: getattr(result, f.name) for f in fields(FaceResult)}
         values["reason"] = f"{span} {own}{seen}" if result.reason else None
         faces.append(face)
-        results.append(TimedFace(**values, start=round(start, 2), end=round(end, 2), time=t, frames=len(members)))
+        results.append(TimedFace(**values, start=round(start, 2), end=round(end, 2), time=t, frames=len(times),
+                                 tracks=ids))
     timed = combine(faces, results, photo.names, context, policy, photo.error, photo.unchecked)
     timed.verdict = worst([timed.verdict, decision.verdict])
     timed.review_items = decision.review_items
+    if photo.video is not None:
+        timed.video = {**{k: v for k, v in photo.video.items() if k != "tracks"},
+                       "tracks": tracks_json(tracks, results)}
     return timed
+
+
+def tracks_json(tracks: list[dict], entries: list[TimedFace]) -> list[dict]:
+    """A video's tracks as the result document gives them: id, the verdict and student of the person
+    entry the track belongs to (the worst, should its faces be in two), and its box in every sampled
+    frame it was found in. A track in no entry (never so: each has a face judged) is a review."""
+    out = []
+    for track in tracks:
+        mine = [e for e in entries if track["id"] in e.tracks]
+        entry = min(mine, key=lambda e: (-e.verdict.severity, e.student_number is None), default=None)
+        out.append({"id": track["id"], "verdict": entry.verdict if entry else "review",
+                    "student_number": entry.student_number if entry else None, "boxes": track["boxes"]})
+    return out
 
 
 def _representative(member) -> tuple:
     """Which of a person's frames shows them: the worst verdict, then the face nearest a student
     it matched (its own match, not "the same person as"), then the widest."""
-    _, face, result = member
+    _, face, result, _ = member
     near = result.distance if result.student_number and result.distance is not None else math.inf
     return (-result.verdict.severity, "same person" in (result.reason or ""), near, -face.width)
 
@@ -340,19 +371,22 @@ class Checker:
 
     def check_video(self, path: str | Path, caption: str | None = None, record: bool | None = None,
                     progress: Callable[[float, float | None], None] | None = None) -> CheckResult:
-        """Check a clip: every sampled frame (``video_sample_seconds``) through the face stage, the
+        """Check a clip: faces searched in every sampled frame (``video_sample_seconds``), followed
+        from frame to frame (:class:`~consentguard.inspect.track.Tracker`: one person, one track) and
+        encoded when a track needs it (:meth:`_frame_faces`); a few of each track's faces judged, the
         frames decided as one batch (one verdict per person, with when: :func:`timed_decision`),
         names in the file name, container metadata and caption. A part not read is a review; a
         clip that cannot be opened or is past the limits is an error. ``progress(seconds, duration)``
         is called after each sampled frame (the page shows it; duration None when not declared)."""
         name, p = str(path), self.policy
-        sha, faces, video = None, [], None
+        sha, faces, owners, video, tracker, found = None, [], [], None, Tracker(p.video_encode_seconds), 0
         text = FrameTexts(self.names, name, p) if p.ocr and self.names.anyone else None
         try:
             sha = sha256_file(path)
             with open_video(path, p.video_max_seconds, p.video_max_side) as video:
                 for frame in video.frames(p.video_sample_seconds, p.video_max_seconds):
-                    faces += self._faces_in(frame.rgb, frame_view(frame.time), False)
+                    seen, encoded, tracks = self._frame_faces(frame, tracker)
+                    found, faces, owners = found + seen, faces + encoded, owners + tracks
                     if text is not None:
                         text.see(frame.time, frame.rgb)
                     if progress is not None:
@@ -365,10 +399,13 @@ class Checker:
                  "fps": None if video.fps is None else round(video.fps, 3), "codec": video.codec,
                  "rotation": video.rotation, "frames_decoded": video.decoded, "frames_sampled": video.sampled,
                  "sample_seconds": p.video_sample_seconds,
-                 "last_frame": None if video.last is None else round(video.last, 3)}
+                 "last_frame": None if video.last is None else round(video.last, 3),
+                 "faces_found": found, "faces_encoded": len(faces), "scene_cuts": tracker.cuts}
+        faces, tracks = _judged_tracks(faces, owners, tracker.tracks, p)
+        facts["faces_judged"] = len(faces)
         names, unchecked = self._video_names(name, video, caption, text, facts)
         facts["unchecked"] = list(video.unchecked) + unchecked  # a safe copy is refused while any part was not read
-        evidence = PhotoEvidence(name, sha, faces, names, list(facts["unchecked"]), None)
+        evidence = PhotoEvidence(name, sha, faces, names, list(facts["unchecked"]), None, {**facts, "tracks": tracks})
         (decision,), items = self.decide([evidence])
         result = CheckResult(path=name, sha256=sha, decision=decision, sync_id=self.sync_id, width=video.width,
                              height=video.height, thresholds=self.thresholds, channel=self.channel,
@@ -451,10 +488,20 @@ class Checker:
         from consentguard.inspect.faces import find_and_encode  # loads dlib on first photo only
 
         faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode, self.policy.face_promises)
-        return [FaceEvidence(f.box, None if f.encoding is None else self.index.nearest(f.encoding), f.sharpness,
-                             f.confirmed, view, f.rotation, on_photo, encoding=f.encoding,
-                             closeup=closeup(rgb, f.box, f.rotation))
-                for f in faces]
+        return [self._evidence(rgb, f, view, on_photo) for f in faces]
+
+    def _evidence(self, rgb, face, view: str | None, on_photo: bool) -> FaceEvidence:
+        return FaceEvidence(face.box, None if face.encoding is None else self.index.nearest(face.encoding),
+                            face.sharpness, face.confirmed, view, face.rotation, on_photo, encoding=face.encoding,
+                            closeup=closeup(rgb, face.box, face.rotation))
+
+    def _frame_faces(self, frame, tracker: Tracker) -> tuple[int, list[FaceEvidence], list[Track]]:
+        """A sampled frame's faces, each linked to its track (:func:`~consentguard.inspect.track.follow`):
+        (how many were found, the faces encoded as evidence, their tracks). A face the tracker does
+        not ask for is not encoded: it only extends its track."""
+        faces, encoded = follow(frame.rgb, frame.time, tracker, self.policy)
+        view = frame_view(frame.time)
+        return len(faces), [self._evidence(frame.rgb, f, view, False) for f, _ in encoded], [t for _, t in encoded]
 
     def find_names(self, caption: str | None) -> list[NameHit]:
         """Restricted names in a caption (:meth:`NameSearch.caption`)."""
@@ -479,6 +526,20 @@ class Checker:
         if self.record if record is None else record:
             audit.record_check(self.db, result, self.interface)
         return result
+
+
+def _judged_tracks(faces: list[FaceEvidence], owners: list[Track], tracks: list[Track],
+                   policy: Policy) -> tuple[list[FaceEvidence], list[dict]]:
+    """The faces judged (a few of each track's encoded faces: :func:`~consentguard.inspect.track.judged`)
+    and the tracks as evidence: id, boxes ([t, x1, y1, x2, y2] in every sampled frame) and the
+    indices of its judged faces."""
+    kept, out = [], []
+    for track in tracks:
+        mine = [k for k, owner in enumerate(owners) if owner is track]
+        chosen = [mine[i] for i in judged([faces[k] for k in mine], policy.group_distance, policy.review_distance)]
+        out.append({"id": track.id, "boxes": track.to_json(), "faces": list(range(len(kept), len(kept) + len(chosen)))})
+        kept += [faces[k] for k in chosen]
+    return kept, out
 
 
 def _too_large(name: str) -> str:

@@ -238,7 +238,7 @@ CACHED_NEAREST = 10
 def evidence_to_json(evidence: PhotoEvidence) -> dict:
     """A photo's evidence for the scan cache: per face its box, view, width, sharpness, detector
     confirmation, rotation, place, 10 nearest students, encoding (base64 float64) and close-up
-    (base64 JPEG); the names found, the parts not checked, the error. Biometric: emptied by
+    (base64 JPEG); the names found, the parts not checked, the error; a video's facts and tracks. Biometric: emptied by
     ``consentguard index purge --all``."""
     def b64(data: bytes | None) -> str | None:
         return None if data is None else base64.b64encode(data).decode("ascii")
@@ -250,7 +250,7 @@ def evidence_to_json(evidence: PhotoEvidence) -> dict:
                    "encoding": None if f.encoding is None else b64(np.asarray(f.encoding, np.float64).tobytes()),
                    "closeup": b64(f.closeup)} for f in evidence.faces],
         "names": [{**vars(h), "box": None if h.box is None else list(h.box)} for h in evidence.names],
-        "unchecked": list(evidence.unchecked), "error": evidence.error}
+        "unchecked": list(evidence.unchecked), "error": evidence.error, "video": evidence.video}
 
 
 def evidence_from_json(doc: dict, path: str, sha256: str | None) -> PhotoEvidence:
@@ -266,7 +266,7 @@ def evidence_from_json(doc: dict, path: str, sha256: str | None) -> PhotoEvidenc
                           closeup=raw(f["closeup"]))
              for f in doc["faces"]]
     names = [NameHit(**{**h, "box": None if h["box"] is None else tuple(h["box"])}) for h in doc["names"]]
-    return PhotoEvidence(path, sha256, faces, names, list(doc["unchecked"]), doc["error"])
+    return PhotoEvidence(path, sha256, faces, names, list(doc["unchecked"]), doc["error"], doc.get("video"))
 
 
 # -- worker processes (started by consentguard.runners.workers) -----------------------------

@@ -181,3 +181,44 @@ def time_jumps_back(path: Path, seconds: int = 4, back: int = 1000) -> Path:
     data[start:start + size] = (value - back).to_bytes(size, "big")
     path.write_bytes(bytes(data))
     return path
+
+
+def head(photo: Path, height: int = 150) -> np.ndarray:
+    """The photo cropped around its largest face as :func:`head_card` crops it, ``height`` px tall."""
+    from consentguard.inspect.faces import find_and_encode
+
+    im = ImageOps.exif_transpose(Image.open(photo)).convert("RGB")
+    left, top, right, bottom = max((f.box for f in find_and_encode(np.asarray(im))), key=lambda b: b[2] - b[0])
+    half = right - left
+    crop = im.crop((max(0, left - half // 2), max(0, top - half // 2), min(im.width, right + half // 2),
+                    min(im.height, bottom + half)))
+    crop.thumbnail((10 * height, height))
+    return np.asarray(crop)
+
+
+def stage(heads: list[tuple[np.ndarray, int, int]], size: tuple[int, int] = (640, 360)) -> np.ndarray:
+    """A frame of ``size`` on grey with each head pasted with its top-left corner at (x, y), in order
+    (a later head covers an earlier one where they overlap), cut off at the frame's edges."""
+    frame = np.full((size[1], size[0], 3), (90, 110, 130), np.uint8)
+    for picture, x, y in heads:
+        h, w = picture.shape[:2]
+        left, top = max(x, 0), max(y, 0)
+        right, bottom = min(x + w, size[0]), min(y + h, size[1])
+        if right > left and bottom > top:
+            frame[top:bottom, left:right] = picture[top - y:bottom - y, left - x:right - x]
+    return frame
+
+
+def moving_clip(path: Path, seconds: float, picture_at, size: tuple[int, int] = (640, 360), fps: int = 25) -> Path:
+    """An H.264 clip of ``seconds`` whose frame at time t is ``picture_at(t)`` (an RGB array of ``size``)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(round(seconds * fps)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture_at(i / fps), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
