@@ -467,6 +467,8 @@ def recheck(search, keep_copies, as_json, csv_path, html_path, db_path):
             for reason in f.because:
                 click.echo(f"           - {reason}")
         click.echo(report.summary())
+    for problem in report.problems:  # what weakens the re-check (a restricted student without a portrait)
+        click.echo(f"Warning: {problem}", err=True)
     sys.exit(4 if report.takedowns else 3 if report.findings else 0)
 
 

@@ -117,6 +117,29 @@ def spreadsheet_safe(value) -> str:
 def write_atomic(path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step (a temporary file renamed over it), so a reader, or
     a scan killed mid-write, never leaves half a report. Created 0600: reports name students."""
+    def write(fd: int) -> None:
+        import os
+
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+
+    _replace(path, write)
+
+
+def copy_atomic(source, path) -> None:
+    """Copy the file ``source`` to ``path`` as :func:`write_atomic` writes (0600 from the start,
+    whole or not at all), streamed: a kept clip is never read into memory whole."""
+    def write(fd: int) -> None:
+        import os
+        import shutil
+
+        with open(source, "rb") as src, os.fdopen(fd, "wb") as f:
+            shutil.copyfileobj(src, f, 1 << 20)
+
+    _replace(path, write)
+
+
+def _replace(path, write) -> None:
     import os
     import tempfile
     from pathlib import Path
@@ -125,8 +148,7 @@ def write_atomic(path, text: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # a report folder that does not exist yet
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        write(fd)
         os.replace(tmp, path)
     except BaseException:  # Ctrl-C may land after the rename: then there is nothing to remove
         try:

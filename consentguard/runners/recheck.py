@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,10 +24,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.decide import BLOCK, PASS, REVIEW, judge_name, worst
+from consentguard.decide import BLOCK, PASS, REVIEW, _who, judge_name, worst
 from consentguard.errors import ConsentGuardError, ImageError
-from consentguard.inspect.image import EXTENSIONS
-from consentguard.inspect.video import VIDEO_EXTENSIONS, sha256_file
+from consentguard.inspect.video import sha256_file
+from consentguard.output.report import copy_atomic, write_atomic
 from consentguard.people import PhotoEvidence
 from consentguard.roster.consent import CHANNELS, restricted
 from consentguard.roster.sync import consents_of, current_snapshots
@@ -104,7 +103,7 @@ class RecheckReport:
     def summary(self) -> str:
         posted = sum(1 for f in self.takedowns if f.posted)
         missing = sum(1 for f in self.findings if f.status != AFFECTED)
-        return "".join(f"Warning: {p}\n" for p in self.problems) + (f"re-check: {self.looked_at} earlier check(s) let a photo or caption out; {self.rechecked} could show "
+        return (f"re-check: {self.looked_at} earlier check(s) let a photo or caption out; {self.rechecked} could show "
                 f"or name a newly restricted student and were checked again; {len(self.takedowns)} now show or name "
                 f"one ({posted} marked as posted: take them down); {missing} could not be re-checked "
                 "(file missing or changed: check them by eye)")
@@ -156,15 +155,13 @@ def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: s
 
 
 def published_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The files named, a folder standing for every photo and clip in it (sub-folders too, hidden
-    files left out), in a stable order."""
+    """The files named, a folder standing for every photo and clip the scan would check in it
+    (:func:`~consentguard.runners.scan.find_photos`: hidden and misnamed ones too)."""
+    from consentguard.runners.scan import find_photos
+
     found: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                            and p.suffix.lower() in (*EXTENSIONS, *VIDEO_EXTENSIONS))
-        else:
-            found.append(path)
+        found += find_photos(path).photos if path.is_dir() else [path]
     return found
 
 
@@ -260,12 +257,13 @@ def _full_name(snap: dict) -> str:
     return " ".join(snap.get(f) or "" for f in ("first_name", "middle_name", "last_name") if snap.get(f))
 
 
-def _at_risk_then(rosters: "Rosters", check: dict, channel: str | None, school: str | None) -> int:
-    """Photo-restricted students who could have been in the photo when it was checked (the count a
-    face that cannot be judged is reviewed by): with none, such a face passed unjudged."""
-    day = _day(check["checked_at"])
-    return sum(1 for snap in rosters.at(check["sync_id"]).values()
-               if restricted(consents_of(snap), "photo", channel, day) and _attends(snap, school))
+def _at_risk_then(rosters: "Rosters", check: dict, channel: str | None, school: str | None) -> bool:
+    """Whether a photo-restricted student could have been in the photo when it was checked (what a
+    face that cannot be judged is reviewed by): with none, such a face passed unjudged. From the
+    restricted set computed once per run, channel and day."""
+    then = rosters.at(check["sync_id"])
+    return any(_attends(then[n], school)
+               for n in rosters.restricted_set(check["sync_id"], channel, _day(check["checked_at"]), "photo"))
 
 
 def _attends(snap: dict, school: str | None) -> bool:
@@ -329,7 +327,7 @@ def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = ()
         key = (channel, school)
         if key not in checkers:
             checkers[key] = Checker(db, policy, channel=channel, school=school, interface="recheck", record=False)
-        judged = _at_risk_then(rosters, check, channel, school) > 0
+        judged = _at_risk_then(rosters, check, channel, school)
         finding = _recheck_one(checkers[key], check, doc, new, finder, check["posts"], released.get(check["id"]),
                                report, judged)
         if finding is not None:
@@ -481,14 +479,9 @@ def _new_faces(decision, checker, photo_new: set[str], evidence=None) -> list[tu
                  if n in photo_new and d <= checker.policy.review_distance]
         if f.student_number and close:
             number, distance = close[0]
-            found.append((f, f"it is as near to {_who(checker, number)}, photo-restricted since the check "
+            found.append((f, f"it is as near to {_who(checker.context, number)}, photo-restricted since the check "
                              f"(distance {distance:.2f}): look again"))
     return found
-
-
-def _who(checker, number: str) -> str:
-    student = checker.students.get(number)
-    return f"{student.full_name} (#{number})" if student else f"#{number}"
 
 
 def _new_hit(hit, photo_new: set[str], name_new: set[str]) -> bool:
@@ -512,10 +505,8 @@ class _Finder:
             return None
         if self._index is None:
             self._index = {}
-            for root in self.search:
-                for p in sorted(root.rglob("*")):
-                    if p.is_file() and p.suffix.lower() in (*EXTENSIONS, *VIDEO_EXTENSIONS):
-                        self._index.setdefault(_sha_of(str(p)) or "", str(p))
+            for p in published_files(self.search):
+                self._index.setdefault(_sha_of(str(p)) or "", str(p))
         return self._index.get(sha)
 
     @staticmethod
@@ -543,11 +534,8 @@ def _keep(db, report: RecheckReport, folder: Path, record: bool) -> None:
             continue
         stem = f"check-{finding.check['id']}-{Path(finding.path).name}"
         target = folder / stem
-        shutil.copyfile(finding.path, target)
-        os.chmod(target, 0o600)
-        record_file = folder / f"{stem}.json"
-        record_file.write_text(json.dumps(finding.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
-        os.chmod(record_file, 0o600)
+        copy_atomic(finding.path, target)  # 0600 from the start, never half a copy
+        write_atomic(folder / f"{stem}.json", json.dumps(finding.to_json(), indent=2, ensure_ascii=False))
         finding.kept = str(target)
         if record:
             audit.record_event(db, _event(finding, "takedown-copy", [f"copy of removed content kept at {target}"]))

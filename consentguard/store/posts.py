@@ -55,11 +55,6 @@ def latest_check_of(db: sqlite_utils.Database, sha256: str, channel: str | None 
     return found
 
 
-def check_row(db: sqlite_utils.Database, check_id: int) -> dict | None:
-    row = db.execute(f"SELECT {', '.join(EARLIER)}, event FROM checks WHERE id = ?", [check_id]).fetchone()
-    return dict(zip(EARLIER + ("event",), row)) if row else None
-
-
 def changes_after(db: sqlite_utils.Database, sync_id: int) -> list[tuple[int, str, str | None]]:
     """(sync id, student number, JSON snapshot before) of every student change made by a sync run
     after ``sync_id``, newest first: undone in this order, they give the roster as it was then."""
