@@ -87,6 +87,8 @@ def test_disappearing_consent_column_refused_unless_accepted(tmp_path, db_path):
     cut = write_export(tmp_path / "b.csv", roster(105, media=range(50, 100)), header=no_photo_column)
     with pytest.raises(SyncRefused, match=r"b.csv: consent column 'Photo_Opt_Out' was in the last sync \(#1\) "
                                           r"and is missing now; 5 student\(s\) would lose a restriction in this sync\. "
+                                          r"Would lose a restriction: First0 Last0 \(#1000\), First1 Last1 \(#1001\), "
+                                          r"First2 Last2 \(#1002\), First3 Last3 \(#1003\), First4 Last4 \(#1004\)\. "
                                           r"Nothing imported; run again with --accept-drop"):
         sync_roster(db, cut)
     assert state(db) == before
@@ -104,7 +106,8 @@ def test_disappearing_column_refused_on_the_cli(tmp_path):
                          "--db", db])
     assert out.exit_code == 1 and out.output.count("\n") == 1
     assert ("consent columns 'Photo_Opt_Out' and 'Name_Opt_Out' were in the last sync (#1) and are missing now; "
-            "1 student(s) would lose a restriction in this sync. Nothing imported; run again with --accept-drop"
+            "1 student(s) would lose a restriction in this sync. Would lose a restriction: First1 Last1 (#1001). "
+            "Nothing imported; run again with --accept-drop"
             ) in out.output
 
 
@@ -133,6 +136,18 @@ def test_guard_counts_partial_losses(tmp_path, db_path):
     with pytest.raises(SyncRefused, match=r"5 of 20 restricted students would be missing or lose a restriction "
                                           r"\(25 restrictions; more than 10%\)"):
         sync_roster(db, write_export(tmp_path / "b.csv", partly))
+
+
+def test_a_refused_sync_names_the_students_it_would_have_cleared(tmp_path, db_path):
+    """The admin can look a few of them up in the SIS before deciding (at most ten named)."""
+    db = open_db(db_path)
+    sync_roster(db, write_export(tmp_path / "a.csv", roster(40, media=range(14))))
+    with pytest.raises(SyncRefused) as refused:
+        sync_roster(db, write_export(tmp_path / "b.csv", roster(40, media=range(14, 40))))
+    assert ("has a consent column changed meaning? Would lose a restriction: First0 Last0 (#1000), "
+            "First1 Last1 (#1001), ") in str(refused.value)
+    assert " and 4 more. Nothing imported" in str(refused.value)
+    assert str(refused.value).count(" (#") == 10  # sorted by last name: Last0, Last1, Last10, ...
 
 
 # -- mappings validated by a schema --------------------------------------------------------

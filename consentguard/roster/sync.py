@@ -215,12 +215,25 @@ def check_guards(roster: Roster, before: dict[str, dict], previous: set[str], ma
     if len(dropped) >= g.min_drop_count and len(dropped) > g.max_drop_restricted * len(was_restricted):
         return (f"{len(dropped)} of {len(was_restricted)} restricted students would be missing or lose a "
                 f"restriction ({lifted} restrictions; more than {g.max_drop_restricted:.0%}); "
-                "has a consent column changed meaning?")
+                f"has a consent column changed meaning? {_would_lose(dropped, before)}")
     if len(dropped) >= g.min_drop_count and lifted > g.max_drop_restricted * held:
         return (f"{lifted} of {held} restrictions held in the last sync would be missing or lifted "
                 f"(more than {g.max_drop_restricted:.0%}), for {len(dropped)} student(s); "
-                "has a consent column changed meaning?")
+                f"has a consent column changed meaning? {_would_lose(dropped, before)}")
     return None
+
+
+def _would_lose(numbers, before: dict[str, dict], shown: int = 10) -> str:
+    """The students a refused sync would have cleared, by name, so the admin can check a few of them
+    in the SIS before deciding: "Would lose a restriction: Ann Lee (#1), Bo Kim (#2) and 3 more." """
+    ordered = sorted(numbers, key=lambda n: (str(before.get(n, {}).get("last_name") or ""), n))
+    named = ", ".join(f"{_full_name(before.get(n))} (#{n})" for n in ordered[:shown])
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return f"Would lose a restriction: {named}{more}."
+
+
+def _full_name(snap: dict | None) -> str:
+    return " ".join(p for p in ((snap or {}).get("first_name"), (snap or {}).get("last_name")) if p) or "(no name)"
 
 
 def last_consent_columns(db: sqlite_utils.Database) -> tuple[int, list[str]] | None:
@@ -242,12 +255,12 @@ def check_columns(db: sqlite_utils.Database, roster: Roster, before: dict[str, d
     gone = [c for c in columns if c not in roster.consent_columns]
     if not gone:
         return None
-    losing = sum(bool(restrictions_lost(before.get(n), snapshot(r))) for n, r in roster.records.items())
+    losing = [n for n, r in roster.records.items() if restrictions_lost(before.get(n), snapshot(r))]
     names = " and ".join(f"'{c}'" for c in gone)
     many = len(gone) > 1
     return (f"consent column{'s' if many else ''} {names} {'were' if many else 'was'} in the last sync "
-            f"(#{sync_id}) and {'are' if many else 'is'} missing now; {losing} student(s) would lose a "
-            "restriction in this sync.")
+            f"(#{sync_id}) and {'are' if many else 'is'} missing now; {len(losing)} student(s) would lose a "
+            "restriction in this sync." + (f" {_would_lose(losing, before)}" if losing else ""))
 
 
 def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Path | None = None,
