@@ -7,6 +7,7 @@ only ever added, never renamed or removed, and ``format_version`` says which.
 from __future__ import annotations
 
 import json
+import re
 
 from consentguard.decide import PASS, verdict_summary
 
@@ -91,7 +92,7 @@ def csv_text(results: list[dict], status: str | None = None, not_checked: list[t
     rows = [[WARNING, "", "", "", warning, ""] for warning in warnings]
     rows += [[INCOMPLETE, "", "", "", status, ""]] if status else []
     rows += [[doc["verdict"], doc["path"], len(doc["faces"]), " ".join(doc["student_numbers"]),
-              " | ".join(doc["reasons"]), doc["sha256"] or ""] for doc in results]
+              " | ".join(summarised_reasons(doc["reasons"])), doc["sha256"] or ""] for doc in results]
     rows += [[NOT_CHECKED, str(path), "", "", reason, ""] for path, reason in not_checked]
     out = io.StringIO()
     write_csv(out, CSV_FIELDS, rows, MAX_CELL)
@@ -272,27 +273,38 @@ img{max-width:360px;height:auto;display:block}ul{margin:0;padding-left:1.1rem}
 .closeups img{width:128px;min-width:96px;max-width:none}.closeups figure{margin:0}
 figcaption{font-size:.8rem;max-width:128px;word-break:break-all}
 code{background:#f2f2f2;padding:.1rem .3rem;display:inline-block;word-break:break-all}
+.filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;margin:.5rem 0}
+.filters fieldset{border:1px solid #ccc;border-radius:.3rem}.see{font-size:.9rem}
+.judged{margin:.5rem 0}.judged ul{columns:2;font-size:.85rem}details summary{cursor:pointer}
 """
 
 
 def html_report(scan_results, title: str, status: str | None = None, not_checked: list[tuple] = (),
                 warnings: list[str] = (), review_items=()) -> str:
-    """A self-contained page (no external files): thumbnails with face boxes, worst first; when not
-    everything was checked, it says so first and lists what was not checked last; what weakened
-    every check (``warnings``) is said first; then the decisions staff must make
-    (``review_items``, :func:`review_section`), before the photos."""
+    """A self-contained page (no external files; one small inline script): thumbnails with face
+    boxes, worst first; when not everything was checked, it says so first and lists what was not
+    checked last; what weakened every check (``warnings``) is said first; the roster sync and
+    settings the photos were judged with; then the decisions staff must make (``review_items``,
+    :func:`review_section`, with close-ups), then the photos, with filters (verdict, student, folder)
+    and their reasons summarised (faces alike in one line; more than three behind "more")."""
     import base64
     from html import escape
 
     summary = verdict_summary(r.verdict for r in scan_results)
-    rows = []
+    rows, students, folders = [], {}, set()
     for r in scan_results:
         doc = r.doc
         img = (f'<img alt="{escape(_name(doc["path"]))} with face boxes: red blocked, orange review, green pass" '
                f'src="data:image/jpeg;base64,{base64.b64encode(r.thumbnail).decode()}">' if r.thumbnail else "")
-        reasons = "".join(f"<li>{escape(x)}</li>" for x in doc["reasons"]) or "<li>no restricted student found</li>"
-        rows.append(f'<tr><td><span class="v {doc["verdict"]}">{doc["verdict"].upper()}</span></td>'
-                    f'<td>{img}<div class="path">{escape(doc["path"])}</div></td><td><ul>{reasons}</ul></td></tr>')
+        folder = _folder(doc["path"])
+        folders.add(folder)
+        named = _students_named(doc)
+        students.update(named)
+        rows.append(f'<tr data-verdict="{escape(doc["verdict"])}" data-folder="{escape(folder)}" '
+                    f'data-students="{escape(" ".join(named))}">'
+                    f'<td><span class="v {doc["verdict"]}">{doc["verdict"].upper()}</span></td>'
+                    f'<td>{img}<div class="path">{escape(doc["path"])}</div></td>'
+                    f'<td>{_reasons_html(doc)}</td></tr>')
     banner = "".join(f'<p class="warning" role="note"><strong>Protection is weaker:</strong> {escape(w)}</p>'
                      for w in warnings)
     banner += f'<p class="incomplete" role="alert">{escape(status)}</p>' if status else ""
@@ -302,10 +314,132 @@ def html_report(scan_results, title: str, status: str | None = None, not_checked
                f'</th><th scope="col">Why</th></tr></thead><tbody>{missing}</tbody></table>' if not_checked else "")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{HTML_STYLE}</style></head>'
-            f'<body><h1>{escape(title)}</h1>{banner}{review_section(review_items)}'
+            f'<body><h1>{escape(title)}</h1>{banner}{_judged_with([r.doc for r in scan_results])}'
+            f'{review_section(review_items)}'
             f'<h2 id="photos">Photos</h2><p>{len(scan_results)} photos: {escape(summary)}. Worst first.</p>'
+            f'{_filters(scan_results, students, folders)}'
             f'<table><thead><tr><th scope="col">Verdict</th><th scope="col">Photo</th>'
-            f'<th scope="col">Reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>{missing}</body></html>')
+            f'<th scope="col">Reasons</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<p id="shown" role="status"></p>{missing}<script>{FILTER_SCRIPT}</script></body></html>')
+
+
+#: Faces named in a reason ("face at (1, 2, 3, 4) (turned ...)"), and the distances in it.
+_FACE_AT = re.compile(r"face at \([^)]*\)( \((?:turned|upside)[^)]*\))?")
+_DISTANCE = re.compile(r"\b\d\.\d\d\b")
+_STUDENT = re.compile(r"-restricted (.+?) #([0-9A-Za-z_-]+)")
+SHOWN_REASONS = 3
+
+
+def summarised_reasons(reasons: list[str]) -> list[str]:
+    """A crowd photo's reasons in few lines: reasons about faces that differ only in the face's box
+    and the distances ("face at (..) resembles photo-restricted X: distance 0.58 ...") become one,
+    the first (the order is the decision's) followed by how many more faces and their distances.
+    Reasons about names, metadata or the photo are kept as they are; an exact repeat is dropped."""
+    groups: dict[str, list[str]] = {}
+    for reason in reasons:
+        key = _DISTANCE.sub("#", _FACE_AT.sub("face", reason)) if _FACE_AT.search(reason) else reason
+        groups.setdefault(key, []).append(reason)
+    lines = []
+    for alike in groups.values():
+        first, more = alike[0], [r for r in alike[1:] if r != alike[0]]
+        if more:
+            distances = [d for r in more for d in _DISTANCE.findall(r)[:1]]
+            lines.append(f"{first} (and {len(more)} more face{'s' if len(more) > 1 else ''} like it"
+                         + (f": distance {', '.join(distances)})" if distances else ")"))
+        else:
+            lines.append(first)
+    return lines
+
+
+def _reasons_html(doc: dict) -> str:
+    """The photo's reasons, summarised; more than SHOWN_REASONS behind a "more" (a crowd photo's row
+    stays readable); a link to the decision(s) with close-ups of its faces in question."""
+    from html import escape
+
+    lines = summarised_reasons(doc["reasons"])
+    if not lines:
+        return "<ul><li>no restricted student found</li></ul>"
+    shown = "".join(f"<li>{escape(x)}</li>" for x in lines[:SHOWN_REASONS])
+    rest = "".join(f"<li>{escape(x)}</li>" for x in lines[SHOWN_REASONS:])
+    more = (f"<details><summary>{len(lines) - SHOWN_REASONS} more reason"
+            f"{'s' if len(lines) - SHOWN_REASONS > 1 else ''}</summary><ul>{rest}</ul></details>" if rest else "")
+    items = [i if isinstance(i, str) else getattr(i, "id", None) for i in doc.get("review_items") or []]
+    links = ", ".join(f'<a href="#item-{escape(i)}">decision {n}</a>' for n, i in enumerate(items, 1) if i)
+    closeups = f'<p class="see">Close-ups of the faces in question: {links}</p>' if links else ""
+    return f"<ul>{shown}</ul>{more}{closeups}"
+
+
+def _students_named(doc: dict) -> dict[str, str]:
+    """student number -> "Name #number" for the students a photo's reasons name (the filter's list)."""
+    named = {number: f"{name} #{number}" for reason in doc["reasons"] for name, number in _STUDENT.findall(reason)}
+    for number in doc.get("student_numbers") or []:
+        named.setdefault(number, f"#{number}")
+    return named
+
+
+def _folder(path: str) -> str:
+    from pathlib import PurePath
+    return str(PurePath(path).parent)
+
+
+def _judged_with(docs: list[dict]) -> str:
+    """Which roster sync and which settings the photos were judged with (a cached result may be from an
+    earlier sync or other settings: each differing value is listed with how many photos used it)."""
+    from html import escape
+
+    if not docs:
+        return ""
+    syncs: dict[str, int] = {}
+    for doc in docs:
+        key = f"#{doc['roster_sync_id']}" if doc.get("roster_sync_id") is not None else "none"
+        syncs[key] = syncs.get(key, 0) + 1
+    sync_text = ", ".join(f"{k} ({n} photo{'s' if n > 1 else ''})" if len(syncs) > 1 else k for k, n in syncs.items())
+    settings: dict[str, dict[str, int]] = {}
+    for doc in docs:
+        for name, value in (doc.get("thresholds") or {}).items():
+            settings.setdefault(name, {}).setdefault(str(value), 0)
+            settings[name][str(value)] += 1
+    items = "".join(
+        f"<li><code>{escape(name)}</code> "
+        + (escape(next(iter(values))) if len(values) == 1 else
+           "; ".join(f"{escape(v)} ({n} photos)" for v, n in values.items())) + "</li>"
+        for name, values in settings.items())
+    channels = sorted({str(doc.get("channel")) for doc in docs if doc.get("channel")})
+    return (f'<details class="judged"><summary>Judged with roster sync {escape(sync_text)}'
+            + (f"; channel {escape(', '.join(channels))}" if channels else "")
+            + f"</summary><ul>{items}</ul></details>")
+
+
+def _filters(scan_results, students: dict[str, str], folders: set[str]) -> str:
+    """The filter form above the photos (the inline script hides the rows that do not match)."""
+    from html import escape
+
+    if len(scan_results) < 2:
+        return ""
+    verdicts = sorted({r.doc["verdict"] for r in scan_results}, key=("block", "review", "error", "pass").index)
+    boxes = "".join(f'<label><input type="checkbox" name="verdict" value="{v}" checked> {v}</label> '
+                    for v in verdicts)
+    people = "".join(f'<option value="{escape(n)}">{escape(label)}</option>'
+                     for n, label in sorted(students.items(), key=lambda kv: kv[1]))
+    places = "".join(f'<option value="{escape(f)}">{escape(f)}</option>' for f in sorted(folders))
+    return ('<form id="filters" class="filters">' + f"<fieldset><legend>Show</legend>{boxes}</fieldset>"
+            + (f'<label>Student <select name="student"><option value="">any</option>{people}</select></label> '
+               if students else "")
+            + (f'<label>Folder <select name="folder"><option value="">any</option>{places}</select></label>'
+               if len(folders) > 1 else "")
+            + "</form>")
+
+
+FILTER_SCRIPT = """
+(function(){var f=document.getElementById('filters');if(!f)return;
+function apply(){var on={};f.querySelectorAll('input[name=verdict]').forEach(function(b){on[b.value]=b.checked;});
+var s=f.elements.student?f.elements.student.value:'',d=f.elements.folder?f.elements.folder.value:'',n=0,all=0;
+document.querySelectorAll('tr[data-verdict]').forEach(function(r){all++;
+var ok=on[r.dataset.verdict]!==false&&(!s||r.dataset.students.split(' ').indexOf(s)>=0)&&(!d||r.dataset.folder===d);
+r.hidden=!ok;if(ok)n++;});
+document.getElementById('shown').textContent=n===all?'':'Showing '+n+' of '+all+' photos (filters above).';}
+f.addEventListener('change',apply);apply();})();
+"""
 
 
 def decide_commands(item) -> list[str]:
