@@ -665,8 +665,10 @@ def audit_verify(new_anchor, db_path):
 @click.option("--verdict", type=click.Choice(["pass", "review", "block", "error"]))
 @click.option("--since", metavar="YYYY-MM-DD", help="Only rows from this day on.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only rows up to this day.")
+@click.option("--student", metavar="NAME|NUMBER",
+              help="Only rows that name this student (a student number, or part of a name on the roster).")
 @db_option
-def audit_export(out, verdict, since, until, db_path):
+def audit_export(out, verdict, since, until, student, db_path):
     """Write the audit trail (newest first) as CSV.
 
     Example: consentguard audit export --since 2026-09-01 --out audit.csv
@@ -677,7 +679,7 @@ def audit_export(out, verdict, since, until, db_path):
     for day in (since, until):
         if day is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
             raise click.BadParameter(f"{day!r} is not a date like 2026-09-01")
-    export_audit_csv(query(open_database(db_path, create=False), verdict, since, until), out)
+    export_audit_csv(query(open_database(db_path, create=False), verdict, since, until, student=student), out)
 
 
 @cli.group(cls=Group)

@@ -208,8 +208,28 @@ EXPORT_FIELDS = ("id", "checked_at", "event", "ref_id", "os_user", "interface", 
 
 
 def query(db: sqlite_utils.Database, verdict: str | None = None, since: str | None = None,
-          until: str | None = None, limit: int | None = None) -> list[dict]:
-    """Audit rows, newest first, filtered by verdict and date (YYYY-MM-DD, inclusive)."""
+          until: str | None = None, limit: int | None = None, student: str | None = None,
+          offset: int = 0) -> list[dict]:
+    """Audit rows, newest first, filtered by verdict, date (YYYY-MM-DD, inclusive) and ``student``
+    (see :func:`_where`); ``limit`` rows from ``offset`` (a page)."""
+    where, params = _where(db, verdict, since, until, student)
+    sql = f"SELECT {', '.join(EXPORT_FIELDS)} FROM checks{where} ORDER BY id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)} OFFSET {max(0, int(offset))}"
+    return [dict(zip(EXPORT_FIELDS, r)) for r in db.execute(sql, params)]
+
+
+def count(db: sqlite_utils.Database, verdict: str | None = None, since: str | None = None,
+          until: str | None = None, student: str | None = None) -> int:
+    """How many audit rows :func:`query` would give without a limit (the page's "of N")."""
+    where, params = _where(db, verdict, since, until, student)
+    return db.execute(f"SELECT count(*) FROM checks{where}", params).fetchone()[0]
+
+
+def _where(db, verdict, since, until, student) -> tuple[str, list]:
+    """The WHERE clause of a filtered audit query. ``student``: a student number, or part of a name
+    ("Ellery", "marcus ell"), matched against the roster's current names: the rows that name any of
+    those students (a check that found them, an override of such a check)."""
     where, params = [], []
     if verdict:
         where.append("verdict = ?")
@@ -220,8 +240,21 @@ def query(db: sqlite_utils.Database, verdict: str | None = None, since: str | No
     if until:
         where.append("substr(checked_at, 1, 10) <= ?")
         params.append(until)
-    sql = f"SELECT {', '.join(EXPORT_FIELDS)} FROM checks"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else "")
-    return [dict(zip(EXPORT_FIELDS, r)) for r in db.execute(sql, params)]
+    if student:
+        numbers = _students_matching(db, student)
+        where.append(f"EXISTS (SELECT 1 FROM json_each(checks.student_numbers) WHERE value IN "
+                     f"({', '.join('?' * len(numbers)) or 'NULL'}))")
+        params.extend(numbers)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def _students_matching(db, text: str) -> list[str]:
+    """The student numbers ``text`` means: itself (also a student no longer on the roster) and every
+    student whose first + last (or middle) name contains it, case-insensitively."""
+    text = text.strip().lstrip("#")
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = db.execute(
+        "SELECT student_number FROM students WHERE first_name || ' ' || last_name LIKE ? ESCAPE '\\' "
+        "OR first_name || ' ' || coalesce(middle_name, '') || ' ' || last_name LIKE ? ESCAPE '\\'",
+        [pattern, pattern]) if "students" in db.table_names() else []
+    return sorted({text, *(r[0] for r in rows)})

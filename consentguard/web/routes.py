@@ -11,6 +11,7 @@ import base64
 import io
 import os
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request
 
@@ -22,7 +23,7 @@ from consentguard.roster.consent import CHANNELS
 from consentguard.runners.check import OCR_SAVED_OFF, ocr_saved_off
 from consentguard.runners.scan import boxed_thumbnail
 from consentguard.runners.workers import worker_checker
-from consentguard.store.audit import OverrideError, query, record_doc, record_override
+from consentguard.store.audit import OverrideError, count, query, record_doc, record_override
 from consentguard.store.roster import school_ids
 from consentguard.web import batches as drops
 from consentguard.web.security import MAX_UPLOAD_BYTES, SESSION_COOKIE
@@ -254,6 +255,9 @@ def override():
 
 # -- the audit trail --------------------------------------------------------------------------
 
+AUDIT_PAGE_ROWS = 100
+
+
 def _filters():
     verdict = request.args.get("verdict") or None
     if verdict not in (None, "pass", "review", "block", "error"):
@@ -262,22 +266,32 @@ def _filters():
     for day in (since, until):
         if day is not None and not _is_date(day):
             abort(400, f"{day!r} is not a date like 2026-09-01")
-    return verdict, since, until
+    student = (request.args.get("student") or "").strip()[:100] or None
+    return verdict, since, until, student
 
 
 @checker_page.route("/audit")
 def audit_page():
-    verdict, since, until = _filters()
-    rows = query(get_db(), verdict, since, until, limit=500)
-    return render_template("audit.html", rows=rows, verdict=verdict or "", since=since or "",
-                           until=until or "")
+    verdict, since, until, student = _filters()
+    page = request.args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        abort(400, f"{page!r} is not a page number")
+    total = count(get_db(), verdict, since, until, student)
+    pages = max(1, -(-total // AUDIT_PAGE_ROWS))
+    page = min(int(page), pages)
+    rows = query(get_db(), verdict, since, until, limit=AUDIT_PAGE_ROWS, student=student,
+                 offset=(page - 1) * AUDIT_PAGE_ROWS)
+    filters = {"verdict": verdict or "", "since": since or "", "until": until or "", "student": student or ""}
+    return render_template("audit.html", rows=rows, total=total, page=page, pages=pages,
+                           first=(page - 1) * AUDIT_PAGE_ROWS + 1 if rows else 0,
+                           last=(page - 1) * AUDIT_PAGE_ROWS + len(rows), query=urlencode(filters), **filters)
 
 
 @checker_page.route("/audit.csv")
 def audit_csv():
-    verdict, since, until = _filters()
+    verdict, since, until, student = _filters()
     out = io.StringIO()
-    export_audit_csv(query(get_db(), verdict, since, until), out)
+    export_audit_csv(query(get_db(), verdict, since, until, student=student), out)
     response = make_response(out.getvalue())
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="consentguard-audit.csv"'
