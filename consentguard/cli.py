@@ -441,7 +441,8 @@ def recheck(search, keep_copies, as_json, csv_path, html_path, db_path):
     a photo that cannot be found is listed, never dropped. Newest posts first.
 
     Exit status: 4 if anything shows or names a newly restricted student, 3 if
-    something could not be re-checked (file missing or changed), 0 if nothing.
+    something could not be re-checked (file missing or changed), 0 if nothing (or
+    everything listed was marked taken down on the page since it was posted).
 
     Example: consentguard recheck --search /srv/website/photos --html takedown.html
     """
@@ -462,14 +463,15 @@ def recheck(search, keep_copies, as_json, csv_path, html_path, db_path):
         for f in report.findings:
             where = "; ".join(f"{p.get('channel')} {p.get('on')}" + (f" {p['where']}" if p.get("where") else "")
                               for p in f.posted) or "not marked as posted"
-            label = "TAKE DOWN" if f.status == AFFECTED else "UNKNOWN"
-            click.echo(f"{label:<9}  {f.path or f.to_json()['path']} (check #{f.check['id']}, {where})")
+            label = "TAKEN DOWN" if f.taken_down else "TAKE DOWN" if f.status == AFFECTED else "UNKNOWN"
+            done = f"; taken down {f.taken_down['at'][:10]} by {f.taken_down['by']}" if f.taken_down else ""
+            click.echo(f"{label:<10}  {f.path or f.to_json()['path']} (check #{f.check['id']}, {where}{done})")
             for reason in f.because:
                 click.echo(f"           - {reason}")
         click.echo(report.summary())
     for problem in report.problems:  # what weakens the re-check (a restricted student without a portrait)
         click.echo(f"Warning: {problem}", err=True)
-    sys.exit(4 if report.takedowns else 3 if report.findings else 0)
+    sys.exit(4 if report.takedowns else 3 if report.open else 0)
 
 
 @cli.command()
@@ -485,14 +487,18 @@ def recheck(search, keep_copies, as_json, csv_path, html_path, db_path):
 @click.option("--token", envvar="CONSENTGUARD_TOKEN",
               help="Access token (env CONSENTGUARD_TOKEN): required to listen beyond this machine.")
 @click.option("--admin-token", envvar="CONSENTGUARD_ADMIN_TOKEN",
-              help="Also required for the audit page (env CONSENTGUARD_ADMIN_TOKEN).")
+              help="Also required for the audit page and the takedown list (env CONSENTGUARD_ADMIN_TOKEN).")
 @click.option("--keep-blocked", type=click.Path(file_okay=False, path_type=Path),
               help="Keep blocked photos in this private folder as a record (default: no photo is kept).")
+@click.option("--keep-posted", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep photos marked as posted on the page in this private folder, so 'consentguard recheck' "
+                   "can look at them again after a consent change (default: only their caption is re-checked).")
 @click.option("--workers", type=int, help="Worker processes for face work (default: one per core).")
 @thorough_option
 @ocr_option
 @db_option
-def serve(host, port, behind_proxy, allow_hosts, token, admin_token, keep_blocked, workers, thorough, no_ocr, db_path):
+def serve(host, port, behind_proxy, allow_hosts, token, admin_token, keep_blocked, keep_posted, workers, thorough,
+          no_ocr, db_path):
     """Open the drag-and-drop checker: a web page on this machine.
 
     Settings saved with 'consentguard config set' are read when the page starts: restart it after
@@ -507,7 +513,7 @@ def serve(host, port, behind_proxy, allow_hosts, token, admin_token, keep_blocke
                         ocr=ocr_choice(no_ocr))
     run(db_path, host, port, token, policy, workers,
         announce=lambda line: click.echo(line, err=True), admin_token=admin_token, keep_blocked=keep_blocked,
-        allow_hosts=allow_hosts, behind_proxy=behind_proxy)
+        allow_hosts=allow_hosts, behind_proxy=behind_proxy, keep_posted=keep_posted)
 
 
 @cli.group(cls=Group)

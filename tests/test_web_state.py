@@ -81,12 +81,14 @@ def test_requests_on_different_threads_never_share_a_connection(app, opened):
 
 def test_routes_are_blueprints_and_keep_their_paths(app):
     rules = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
-    assert set(app.blueprints) == {"checker", "review", "videos"}
+    assert set(app.blueprints) == {"checker", "review", "videos", "takedown"}
     for path in ("/", "/api/check", "/api/safe-copy", "/api/override", "/audit", "/audit.csv", "/review",
                  "/api/review", "/api/review/<item_id>/decide", "/api/review/decisions/<int:decision_id>/undo"):
         assert rules[path].split(".")[0] in ("checker", "review"), path
     for path in ("/api/video", "/api/video/<job_id>", "/api/video/<job_id>/delete", "/api/video/<job_id>/safe-copy"):
         assert rules[path].startswith("videos."), path
+    for path in ("/api/posted", "/takedown", "/api/takedown", "/api/takedown/<int:check_id>"):
+        assert rules[path].startswith("takedown."), path
     assert rules["/login"] == "login"  # the sign-in belongs to the security module, outside the blueprints
 
 

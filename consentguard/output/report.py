@@ -533,7 +533,10 @@ def _takedown_rows(findings: list[dict]) -> list[list]:
     for f in findings:
         students = "; ".join(f"{n['name']} (#{n['student_number']}): {n['why']}" for n in f["newly_restricted"])
         for post in f["posted"] or [{}]:
-            rows.append([f["status"] if f["posted"] or f["status"] != "affected" else "affected, not marked posted",
+            done = f.get("taken_down")
+            status = (f"taken down {done['at'][:10]} by {done['by']}: {done['note']}" if done else
+                      f["status"] if f["posted"] or f["status"] != "affected" else "affected, not marked posted")
+            rows.append([status,
                          post.get("on", ""), post.get("channel", ""), post.get("where") or "",
                          post.get("path") or f["path"] or "", f["verdict"], students, " | ".join(f["because"]),
                          f["earlier"]["check_id"], f["earlier"]["checked_at"], f["earlier"]["verdict"],

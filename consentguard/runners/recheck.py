@@ -69,6 +69,8 @@ class Finding:
     path: str | None = None
     result: dict | None = None
     kept: str | None = None
+    #: marked "taken down" (id, at, by, note) after its newest post: listed, but nothing left to do
+    taken_down: dict | None = None
 
     @property
     def posted_at(self) -> str:
@@ -85,7 +87,7 @@ class Finding:
                             "released_by": None if self.released_by is None else
                             {"at": self.released_by[0], "by": self.released_by[1]}},
                 "posted": self.posted, "newly_restricted": [n.to_json() for n in self.new],
-                "result": self.result, "kept_copy": self.kept}
+                "result": self.result, "kept_copy": self.kept, "taken_down": self.taken_down}
 
 
 @dataclass
@@ -97,16 +99,23 @@ class RecheckReport:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def open(self) -> list[Finding]:
+        """Findings someone still has to act on (not marked taken down since their newest post)."""
+        return [f for f in self.findings if f.taken_down is None]
+
+    @property
     def takedowns(self) -> list[Finding]:
-        return [f for f in self.findings if f.status == AFFECTED]
+        return [f for f in self.open if f.status == AFFECTED]
 
     def summary(self) -> str:
         posted = sum(1 for f in self.takedowns if f.posted)
-        missing = sum(1 for f in self.findings if f.status != AFFECTED)
+        missing = sum(1 for f in self.open if f.status != AFFECTED)
+        done = len(self.findings) - len(self.open)
         return (f"re-check: {self.looked_at} earlier check(s) let a photo or caption out; {self.rechecked} could show "
                 f"or name a newly restricted student and were checked again; {len(self.takedowns)} now show or name "
                 f"one ({posted} marked as posted: take them down); {missing} could not be re-checked "
-                "(file missing or changed: check them by eye)")
+                "(file missing or changed: check them by eye)"
+                + (f"; {done} already marked as taken down" if done else ""))
 
     def to_json(self) -> dict:
         return {"results": [f.to_json() for f in self.findings], "summary": self.summary(),
@@ -122,36 +131,91 @@ def mark_posted(db: sqlite_utils.Database, path: str | Path, channel: str, on: s
     ``where``: a URL or place). Its latest check judged for that channel (or for every channel) must
     have let it out (a pass, or a released review): a check for another channel never judged this one.
     The audit event refers to that check and keeps the file's full path (a re-check reads it there)."""
-    if channel not in CHANNELS:
-        raise PostError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
-    if on is not None:
-        try:
-            on = date.fromisoformat(on).isoformat()
-        except ValueError as exc:
-            raise PostError(f"{on!r} is not a date (YYYY-MM-DD)") from exc
+    on = _post_day(channel, on)
     path = Path(path)
     try:
         sha = sha256_file(path)
     except ImageError as exc:
         raise PostError(str(exc)) from exc
+    check = _releasing_check(db, sha, channel, str(path), f"consentguard check {path}")
+    return _record_post(db, check, channel, on, where, str(path.resolve()), path.name, by or os_user(), "cli")
+
+
+def mark_posted_check(db: sqlite_utils.Database, check_id: int, channel: str, on: str | None = None,
+                      where: str | None = None, by: str | None = None, kept: str | None = None,
+                      interface: str = "web") -> int:
+    """:func:`mark_posted` for a photo checked on the page, by its check's id (the page keeps no file):
+    the same rules, applied to the latest check of the same content for ``channel`` (a drop decided
+    again, or the photo checked again since, is judged by its newest check). ``kept``: where the
+    server stored the posted photo (``serve --keep-posted``), so a re-check can read it; None: only
+    the caption can be checked again."""
+    on = _post_day(channel, on)
+    row = db.execute("SELECT sha256, file_name FROM checks WHERE id = ? AND event = 'check'", [check_id]).fetchone()
+    if row is None or row[0] is None:
+        raise PostError(f"check #{check_id} does not exist or checked nothing readable: not marked as posted")
+    sha, name = row
+    check = _releasing_check(db, sha, channel, f"{name} (check #{check_id})", None)
+    return _record_post(db, check, channel, on, where, kept, name, by or os_user(), interface)
+
+
+def _post_day(channel: str, on: str | None) -> str:
+    if channel not in CHANNELS:
+        raise PostError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+    if on is None:
+        return date.today().isoformat()
+    try:
+        return date.fromisoformat(on).isoformat()
+    except ValueError as exc:
+        raise PostError(f"{on!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _releasing_check(db, sha: str, channel: str, label: str, how: str | None) -> dict:
+    """The latest check of this content judged for ``channel`` (or every channel); it must have let the
+    photo out (a pass, or a released review), or the post is refused with one line naming ``label``
+    (and ``how`` to check it, a command)."""
     check = stored.latest_check_of(db, sha, channel)
     if check is None:
         other = stored.latest_check_of(db, sha)
         if other is not None:  # judged for another channel only: its consents there say nothing of this one
             judged = json.loads(other["result"] or "{}").get("channel")
-            raise PostError(f"{path}: checked for {judged}, not {channel}: check it for {channel} first "
-                            f"(consentguard check {path} --channel {channel})")
-        raise PostError(f"{path}: never checked: check it first (consentguard check {path})")
+            raise PostError(f"{label}: checked for {judged}, not {channel}: check it for {channel} first"
+                            + (f" ({how} --channel {channel})" if how else ""))
+        raise PostError(f"{label}: never checked: check it first" + (f" ({how})" if how else ""))
     if check["verdict"] != PASS and not check["released"]:
-        raise PostError(f"{path}: its latest check (#{check['id']}) is '{check['verdict']}', not released: "
+        raise PostError(f"{label}: its latest check (#{check['id']}) is '{check['verdict']}', not released: "
                         "not marked as posted")
-    what = {"channel": channel, "on": on or date.today().isoformat(), "where": where, "path": str(path.resolve())}
+    return check
+
+
+def _record_post(db, check: dict, channel: str, on: str, where: str | None, path: str | None, name: str,
+                 by: str, interface: str) -> int:
+    what = {"channel": channel, "on": on, "where": where, "path": path}
     return audit.record_event(db, {
-        "checked_at": now(), "os_user": by or os_user(), "interface": "cli", "file_name": path.name,
-        "sha256": sha, "verdict": PASS, "reasons": json.dumps([f"posted on {channel} ({what['on']})"
-                                                               + (f" at {where}" if where else "")]),
+        "checked_at": now(), "os_user": by, "interface": interface, "file_name": name,
+        "sha256": check["sha256"], "verdict": PASS, "reasons": json.dumps([f"posted on {channel} ({on})"
+                                                                           + (f" at {where}" if where else "")]),
         "student_numbers": check.get("student_numbers") or "[]", "sync_id": check["sync_id"],
         "result": json.dumps(what), "event": "posted", "ref_id": check["id"]})
+
+
+def mark_taken_down(db: sqlite_utils.Database, check_id: int, note: str, by: str | None = None,
+                    interface: str = "web") -> int:
+    """Record that the posts of the earlier check ``check_id`` a re-check listed were taken down (who,
+    when, ``note``: where it was removed, what was kept). Only a check with a re-check finding can be
+    marked; later re-checks show it as taken down, not as something still to take down, until the
+    photo is marked as posted again."""
+    note = " ".join((note or "").split())
+    if len(note) < 5:
+        raise PostError("say in a few words what was taken down, and where (kept with the mark)")
+    check = stored.check_row(db, check_id)
+    found = [f for f in stored.recheck_list(db) if f["ref_id"] == check_id]
+    if check is None or not found:
+        raise PostError(f"check #{check_id} has no re-check finding: nothing to take down")
+    return audit.record_event(db, {
+        "checked_at": now(), "os_user": by or os_user(), "interface": interface, "file_name": check["file_name"],
+        "sha256": check["sha256"], "verdict": found[0]["verdict"], "reasons": json.dumps([f"taken down: {note}"]),
+        "student_numbers": found[0]["student_numbers"], "sync_id": check["sync_id"], "result": json.dumps({}),
+        "event": "taken-down", "ref_id": check_id, "note": note[:500]})
 
 
 def published_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -333,6 +397,11 @@ def recheck(db: sqlite_utils.Database, policy, search: Iterable[str | Path] = ()
         if finding is not None:
             report.findings.append(finding)
     report.problems = sorted({w for c in checkers.values() for w in c.warnings})  # e.g. restricted, no portrait
+    done = stored.taken_down(db)
+    for finding in report.findings:  # taken down after its newest post (a post marked again is open again)
+        mark = done.get(finding.check["id"])
+        if mark is not None and all(mark["at"] >= p["marked_at"] for p in finding.posted):
+            finding.taken_down = mark
     report.findings.sort(key=lambda f: f.posted_at, reverse=True)
     if keep_copies is not None:
         _keep(db, report, Path(keep_copies), record)

@@ -75,3 +75,29 @@ def portrait_syncs(db: sqlite_utils.Database) -> dict[str, tuple[int, float]]:
 def recheck_findings(db: sqlite_utils.Database) -> set[tuple[int, str]]:
     """(check id, JSON list of students) of re-check findings already in the audit trail (each is recorded once)."""
     return {(r[0], r[1]) for r in db.execute("SELECT ref_id, student_numbers FROM checks WHERE event = 'recheck'")}
+
+
+def taken_down(db: sqlite_utils.Database) -> dict[int, dict]:
+    """check id -> its newest "taken down" mark (id, at, by, note)."""
+    return {r[0]: {"id": r[1], "at": r[2], "by": r[3], "note": r[4]} for r in db.execute(
+        "SELECT ref_id, id, checked_at, os_user, note FROM checks WHERE event = 'taken-down' ORDER BY id")}
+
+
+#: Columns of a re-check finding as the audit trail keeps it (the takedown list on the page).
+FINDING = ("id", "checked_at", "ref_id", "file_name", "verdict", "reasons", "student_numbers", "note")
+
+
+def recheck_list(db: sqlite_utils.Database) -> list[dict]:
+    """The newest re-check finding recorded for each earlier check (``consentguard recheck`` and the
+    nightly job record each finding once), newest first."""
+    rows = db.execute(
+        f"SELECT {', '.join(FINDING)} FROM checks AS c WHERE event = 'recheck' AND id = "
+        "(SELECT max(id) FROM checks WHERE event = 'recheck' AND ref_id = c.ref_id) ORDER BY id DESC").fetchall()
+    return [dict(zip(FINDING, r)) for r in rows]
+
+
+def check_row(db: sqlite_utils.Database, check_id: int) -> dict | None:
+    """An earlier check (the columns a re-check starts from), or None."""
+    row = db.execute(f"SELECT {', '.join(EARLIER)} FROM checks WHERE id = ? AND event = 'check'",
+                     [check_id]).fetchone()
+    return dict(zip(EARLIER, row)) if row else None

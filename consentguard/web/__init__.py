@@ -8,7 +8,7 @@ Security rules (tests/test_web.py checks each):
   ``serve`` refuses to start;
 * with a token, every page and API call needs it (a login form sets an
   HttpOnly, SameSite=Strict cookie); an admin token, if set, is needed for
-  the audit page and for undoing a review decision as well;
+  the audit page, the takedown list and undoing a review decision as well;
 * state-changing requests (check, safe copy, override, review decisions) need the CSRF token of the page
   (HMAC of the session cookie) in a header, and a same-origin ``Origin``;
 * one photo per request, at most ``MAX_UPLOAD_BYTES``; photos are sniffed by
@@ -29,7 +29,8 @@ Face work runs in worker processes (models loaded once per worker,
 is written by the server.
 
 Layout: this module is the app factory and ``serve``; the routes are Blueprints
-(:mod:`.routes`: the checker page and the audit trail; :mod:`.review_routes`: the review queue);
+(:mod:`.routes`: the checker page and the audit trail; :mod:`.review_routes`: the review queue;
+:mod:`.takedown_routes`: marking posts and the admin's takedown list);
 every rule above lives in :mod:`.security`; each request uses one database connection, opened
 lazily and closed when it ends (:mod:`.state`); drops decided together are kept in :mod:`.batches`; videos are :mod:`.videos` (routes) and
 :mod:`.video_jobs` (the jobs, their files, the work done in the workers).
@@ -55,19 +56,22 @@ __all__ = ["ServeError", "check_bind", "create_app", "serve"]
 
 def create_app(db_path: str | Path, policy: Policy | None = None, token: str | None = None,
                workers: int | None = None, pool=None, admin_token: str | None = None,
-               keep_blocked: str | Path | None = None, hosts: tuple[str, ...] = (), behind_proxy: bool = False):
+               keep_blocked: str | Path | None = None, hosts: tuple[str, ...] = (), behind_proxy: bool = False,
+               keep_posted: str | Path | None = None):
     """The Flask app. ``pool``: an executor to use instead of starting worker processes.
     ``hosts``: host names it answers to besides this machine's loopback names (DNS rebinding guard).
     ``behind_proxy``: one HTTPS reverse proxy in front: its X-Forwarded-For/-Proto/-Host are trusted
     (cookies then get ``Secure``; the lockout counts the real client's address).
     ``admin_token``: also required for the audit page. ``keep_blocked``: a folder where blocked
-    uploads are kept as a record (otherwise no photo is ever written to disk)."""
+    uploads are kept as a record (otherwise no photo is ever written to disk). ``keep_posted``: a
+    folder where photos marked as posted on the page are kept, so ``recheck`` can read them again."""
     import multiprocessing as mp
 
     from flask import Flask
 
     from consentguard.web.review_routes import review_page
     from consentguard.web.routes import checker_page
+    from consentguard.web.takedown_routes import takedown_page
     from consentguard.web.videos import video_page
 
     db_path = str(db_path)
@@ -92,7 +96,8 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     security = Security(token, admin_token, hosts)
     app.extensions["consentguard"] = State(db_path, policy, security,
                                            Path(keep_blocked) if keep_blocked is not None else None,
-                                           start_pool if pool is None else None)
+                                           start_pool if pool is None else None,
+                                           Path(keep_posted).resolve() if keep_posted is not None else None)
     app.extensions["consentguard_pool"] = pool if pool is not None else start_pool()
     app.extensions["consentguard_batches"] = drops.BatchStore()  # memory only: encodings are biometric
     app.extensions["consentguard_videos"] = VideoJobs()  # clips: a private folder, deleted when done
@@ -101,6 +106,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
     app.register_blueprint(checker_page)
     app.register_blueprint(review_page)
     app.register_blueprint(video_page)
+    app.register_blueprint(takedown_page)
     return app
 
 
@@ -111,7 +117,8 @@ def _stop(signum, frame):
 def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           policy: Policy | None = None, workers: int | None = None, announce=print,
           admin_token: str | None = None, keep_blocked: str | Path | None = None,
-          allow_hosts: tuple[str, ...] = (), behind_proxy: bool = False) -> None:
+          allow_hosts: tuple[str, ...] = (), behind_proxy: bool = False,
+          keep_posted: str | Path | None = None) -> None:
     """Run the page until interrupted."""
     import signal
 
@@ -121,7 +128,7 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
     if admin_token is not None and len(admin_token) < MIN_TOKEN:
         raise ServeError(f"the admin token is too short: use at least {MIN_TOKEN} random characters")
     app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked,
-                     hosts=served_names(host, allow_hosts), behind_proxy=behind_proxy)
+                     hosts=served_names(host, allow_hosts), behind_proxy=behind_proxy, keep_posted=keep_posted)
     signal.signal(signal.SIGTERM, _stop)
     body = max(MAX_UPLOAD_BYTES, app.extensions["consentguard"].policy.video_max_upload_mb * 1024 * 1024)
     server = create_server(app, host=host, port=port, threads=8, max_request_body_size=body + 2 * 1024 * 1024)

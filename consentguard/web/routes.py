@@ -28,6 +28,7 @@ from consentguard.store.roster import school_ids
 from consentguard.web import batches as drops
 from consentguard.web.security import MAX_UPLOAD_BYTES, SESSION_COOKIE
 from consentguard.web.state import get_db, state
+from consentguard.web.takedown_routes import keep_posted_note
 
 #: Longest caption checked: far above any social post (Facebook allows 63,206) yet bounded, so one
 #: pasted document cannot hold a worker for minutes.
@@ -81,6 +82,7 @@ def index():
     return state().security.page_session(lambda csrf: render_template(
         "index.html", csrf=csrf, channels=CHANNELS, schools=schools, max_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
         unprotected=unprotected, ocr_off=ocr_off, video_max_mb=state().policy.video_max_upload_mb,
+        keep_posted_note=keep_posted_note(),
         video_max_minutes=_length(state().policy.video_max_seconds)))
 
 
@@ -298,14 +300,16 @@ def audit_csv():
     return response
 
 
-def _keep(folder: Path, sha256: str, name: str, data: bytes) -> None:
-    """Keep a blocked upload as a record: private folder, named by content hash."""
+def _keep(folder: Path, sha256: str, name: str, data: bytes) -> Path:
+    """Keep an upload (a blocked one as a record, a posted one for re-checks): private folder, named by
+    content hash; its path."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.chmod(0o700)  # also when it already existed with a wider mode: it holds photos of children
     path = folder / f"{sha256[:16]}_{Path(name).name}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+    return path
 
 
 def _length(seconds: int) -> str:

@@ -138,7 +138,7 @@ class Security:
                     abort(403, "request from another site refused")
             return None
         if request.path.startswith("/api/") or request.path.endswith(".csv"):
-            abort(401, "undoing a review decision needs the admin token: sign in on the audit page first"
+            abort(401, "this needs the admin token: sign in on the audit page first"
                   if self.admin_token and admin_path(request.path) else "access token required")
         return make_response(render_template("login.html", error=None, next=login_target(request.path)), 401)
 
@@ -147,7 +147,7 @@ class Security:
 
         given = request.form.get("token", "")
         target = request.form.get("next", "/")
-        target = target if target in ("/", "/audit", "/review") else "/"
+        target = target if target in ("/", "/audit", "/review", "/takedown") else "/"
         for kind, value, cookie in self.kinds:
             if value and hmac.compare_digest(given.encode(), value.encode()):
                 response = make_response("", 303)
@@ -195,14 +195,16 @@ def video_too_large(mb: int) -> str:
 
 
 def admin_path(path: str) -> bool:
-    """Paths that need the admin token (when one is set): the audit trail, and undoing a review
-    decision (it can lift a block a colleague decided)."""
-    return path.startswith("/audit") or (path.startswith("/api/review/decisions/") and path.endswith("/undo"))
+    """Paths that need the admin token (when one is set): the audit trail, the takedown list (names
+    restricted students and where their photos were posted) and marking a takedown, and undoing a
+    review decision (it can lift a block a colleague decided)."""
+    return (path.startswith(("/audit", "/takedown", "/api/takedown"))
+            or (path.startswith("/api/review/decisions/") and path.endswith("/undo")))
 
 
 def login_target(path: str) -> str:
     """Where the sign-in form returns to."""
-    return "/audit" if path.startswith("/audit") else "/review" if path.startswith("/review") else "/"
+    return next((page for page in ("/audit", "/review", "/takedown") if path.startswith(page)), "/")
 
 
 def host_name(host: str) -> str:

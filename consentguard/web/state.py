@@ -27,6 +27,8 @@ class State:
     keep_blocked: Path | None
     #: starts a new pool of workers; None when the caller gave the pool (never replaced)
     start_pool: Callable | None
+    #: where photos marked as posted on the page are kept for re-checks (``serve --keep-posted``)
+    keep_posted: Path | None = None
 
 
 def state() -> State:

@@ -74,7 +74,48 @@ function renderResult(card, data) {
   const safe = el("p", { class: "safe-copy" });
   card.appendChild(safe);
   if (data.safe_copy) showSafeCopy(safe, data.safe_copy, data.safe_copy_name);
-  if (doc.verdict === "review") card.appendChild(overrideForm(data.audit_id || data.check_id));
+  const checkId = data.audit_id || data.check_id;
+  const known = batch.cards.get(data.check_id);
+  if (doc.verdict === "review") card.appendChild(overrideForm(checkId, known ? known.file : null));
+  if (doc.verdict === "pass") card.appendChild(postedForm(checkId, known ? known.file : null));
+}
+
+// "Mark as posted": after a photo passed (or its review was released) and went out, staff say where
+// and when, so a later consent change finds it (consentguard recheck). The photo is sent again; the
+// server keeps it only when started with --keep-posted (and only if it is the photo checked).
+function postedForm(checkId, file) {
+  const ids = { channel: `posted-channel-${checkId}`, on: `posted-on-${checkId}`, where: `posted-where-${checkId}`, who: `posted-who-${checkId}` };
+  const channel = el("select", { id: ids.channel, required: "required" });
+  Array.from(document.getElementById("channel").options).forEach((o) => {
+    channel.appendChild(el("option", { value: o.value, text: o.value ? o.text : "Choose…" }));
+  });
+  channel.value = document.getElementById("channel").value;
+  const on = el("input", { id: ids.on, type: "date", required: "required" });
+  on.value = new Date().toLocaleDateString("en-CA");  // today, YYYY-MM-DD, in this computer's time zone
+  const where = el("input", { id: ids.where, type: "text", size: "40", placeholder: "link or place (optional)" });
+  const who = el("input", { id: ids.who, type: "text", required: "required", autocomplete: "name" });
+  who.value = localStorage.getItem("consentguard-name") || "";
+  const said = el("p", { role: "status", "aria-live": "polite" });
+  const form = el("form", { class: "posted" },
+    el("label", { for: ids.channel, text: "Posted it? Where: " }), channel,
+    el("label", { for: ids.on, text: " on " }), on, el("label", { for: ids.where, text: " at " }), where, el("br"),
+    el("label", { for: ids.who, text: "Your name: " }), who,
+    el("button", { type: "submit", text: "Mark as posted" }), said);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!channel.value) { said.textContent = "Say where it was posted."; return; }
+    if (who.value) localStorage.setItem("consentguard-name", who.value);
+    const body = new FormData();
+    Object.entries({ check_id: String(checkId), channel: channel.value, on: on.value, where: where.value, user: who.value })
+      .forEach(([k, v]) => body.append(k, v));
+    if (file) body.append("photo", file, file.name);
+    const response = await fetch("/api/posted", { method: "POST", body, headers: { "X-CSRF-Token": csrf } });
+    const answer = await response.json();
+    said.textContent = response.ok ? `Marked as posted (#${answer.posted_id}).` : `Not marked: ${answer.error}`;
+  });
+  const note = document.getElementById("posted-note");
+  if (note) note.hidden = false;  // said once, above the results: whether re-checks can see the photos
+  return form;
 }
 
 // A name found, and where: "Name found in file name: "Priya" (possible)".
@@ -171,7 +212,7 @@ function showDecisions(items) {
   decisions.hidden = !items.length;
 }
 
-function overrideForm(checkId) {
+function overrideForm(checkId, file = null) {
   const id = `reason-${checkId}`;
   const reason = el("textarea", { id, rows: "2", cols: "60", required: "required", minlength: "10" });
   const who = el("input", { id: `who-${checkId}`, type: "text", required: "required", autocomplete: "name" });
@@ -190,6 +231,7 @@ function overrideForm(checkId) {
     if (who.value) localStorage.setItem("consentguard-name", who.value);
     const body = await response.json();
     status.textContent = response.ok ? `Override recorded (#${body.override_id}).` : `Not recorded: ${body.error}`;
+    if (response.ok && !form.nextElementSibling) form.after(postedForm(checkId, file));  // released: it may go out
   });
   return form;
 }

@@ -168,6 +168,7 @@ function renderVideo(card, job) {
   }
   if (job.safe_copies && doc.verdict !== "pass" && doc.verdict !== "error") card.appendChild(safeCopyPart(job));
   if (doc.verdict === "review") card.appendChild(overrideForm(job.audit_id || job.check_id));
+  if (doc.verdict === "pass") card.appendChild(postedForm(job.audit_id || job.check_id, null));  // the clip is not sent again
 }
 
 // A bar the length of the clip with a mark where each moment is (colour and a title: not colour alone).
