@@ -605,7 +605,7 @@ def roster_rollback(sync_id, accept_drop, db_path):
 
 @cli.group(cls=Group)
 def index():
-    """The face index: stored encodings of photo-restricted students' portraits."""
+    """The face index: stored encodings of students' portraits (see 'index status')."""
 
 
 @index.command("purge")
@@ -629,6 +629,29 @@ def index_purge(purge_all, db_path):
     if photo_faces and any(photo_faces):
         click.echo(f"emptied the faces kept from checked photos: {photo_faces[0]} cached scan result(s), "
                    f"{photo_faces[1]} review item(s)")
+
+
+@index.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@db_option
+def index_status(as_json, db_path):
+    """What biometric data the database holds: stored face encodings (portraits and faces confirmed
+    in review), the students they cover, faces kept from checked photos, and whether face
+    recognition is on.
+
+    Example: consentguard index status --json
+    """
+    from consentguard.match.index import status
+
+    figures = status(open_database(db_path, create=False))
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    click.echo(f"face recognition: {figures['face_recognition']}; index: {figures['index_mode']}")
+    click.echo(f"face encodings: {figures['encodings']} ({figures['students_indexed']} students; "
+               f"{figures['review_references']} confirmed in review)")
+    click.echo(f"faces kept from checked photos: {figures['cached_results_with_faces']} cached scan result(s), "
+               f"{figures['review_items_with_faces']} review item(s)")
 
 
 @cli.group(cls=Group)
@@ -891,10 +914,12 @@ def config_set(name, value, db_path):
 
     Example: consentguard config set review_distance 0.66
     """
-    from consentguard.store.settings import save
+    from consentguard.match.index import save_setting
 
-    change = save(open_database(db_path), name, value)  # before the first sync too (creates the database)
+    change = save_setting(open_database(db_path), name, value)  # before the first sync too (creates the database)
     click.echo(_change_line(change))
+    if change.also:
+        click.echo(change.also)
 
 
 @config.command("unset")
@@ -905,9 +930,13 @@ def config_unset(name, db_path):
 
     Example: consentguard config unset review_distance
     """
+    from consentguard.match.index import FACE_RECOGNITION_ON
     from consentguard.store.settings import unset
 
-    click.echo(_change_line(unset(open_database(db_path), name)))
+    change = unset(open_database(db_path), name)
+    click.echo(_change_line(change))
+    if name == "face_recognition" and change.audit_id is not None and change.old is False:
+        click.echo(FACE_RECOGNITION_ON)
 
 
 def _change_line(change) -> str:

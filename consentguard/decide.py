@@ -311,13 +311,20 @@ def _box(box) -> str:
     return "[{}, {}, {}, {}]".format(*box)
 
 
+#: Why a face is a review when the district has turned face recognition off.
+NO_FR = "face recognition is off in this district: say who is shown (check --people)"
+
+
 def judge_face(face: FaceEvidence, context: RosterContext, policy: Policy) -> FaceResult:
     """A face's verdict. A face that cannot be identified reliably (too small,
     too blurred, turned or covered) is still matched, so a clear match blocks, but it never passes.
     A face in another view of the file (a later frame, a thumbnail) is judged the same way; its
     reason says where."""
-    result = _match_face(face, context, policy)
-    problem = quality_problem(face, policy, context)
+    if not policy.face_recognition:  # the district does not identify faces: staff say who is shown
+        result, problem = FaceResult(face.box, REVIEW, None, None, f"{_at(face)}: {NO_FR}", "no-fr"), None
+    else:
+        result = _match_face(face, context, policy)
+        problem = quality_problem(face, policy, context)
     if result.verdict == PASS and face.width < policy.min_face_px and not problem:
         result.reason = _small_pass(face, context, policy)
     if problem and context.at_risk:
@@ -759,6 +766,8 @@ def face_reasons(faces: list[FaceEvidence], results: list[FaceResult], context: 
 
 def _summary(kind: str, faces: list[FaceEvidence], context: RosterContext, policy: Policy) -> str:
     n = len(faces)
+    if kind == "no-fr":
+        return f"{n} faces: {NO_FR}"
     if kind == "unprotected":
         m = context.unprotected
         return (f"{n} faces are not recognised as permitted students, and {m} photo-restricted student"

@@ -161,6 +161,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Read the text inside photos (certificates, name tags, slides, jerseys) and check it for "
             "names. Costs about 1.0 s per 12 MP photo per core (default mode; 3.2 s thorough).",
             stage="inspect"),
+    Setting("face_recognition", True,
+            "Match faces with students' portraits. off (for districts and states that do not allow face "
+            "recognition): no portrait is encoded or stored, existing encodings and the faces kept from "
+            "checked photos are deleted at once, faces are still found (for reviews and safe copies) but "
+            "never identified: a photo with faces is a review unless staff declare who is shown "
+            "(check --people); names are checked as always. Turned on again, portraits are encoded at the "
+            "next sync (until then photos with faces are reviews).",
+            stage="faces"),
     Setting("encode_jitters", 1,
             "Random re-crops averaged per face encoding (dlib num_jitters). 1 = fastest.",
             low=1, high=100),
@@ -291,6 +299,7 @@ class Policy:
     min_sharpness: float = DEFAULTS["min_sharpness"]
     detect_mode: str = DEFAULTS["detect_mode"]
     ocr: bool = DEFAULTS["ocr"]
+    face_recognition: bool = DEFAULTS["face_recognition"]
     encode_jitters: int = DEFAULTS["encode_jitters"]
     group_distance: float = DEFAULTS["group_distance"]
     group_margin: float = DEFAULTS["group_margin"]

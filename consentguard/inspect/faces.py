@@ -493,11 +493,12 @@ def sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
 
 
 def find_and_encode(rgb: np.ndarray, jitters: int = 1, mode: str = "default",
-                    promises: dict[str, int] = MODES) -> list[Face]:
-    """Detect every face; encode each one wide enough and measure its sharpness."""
+                    promises: dict[str, int] = MODES, encode: bool = True) -> list[Face]:
+    """Detect every face; encode each one wide enough (unless ``encode`` is False: face recognition
+    is off, nothing biometric is computed) and measure its sharpness."""
     faces = detect_faces(rgb, mode, promises)
     for face in faces:
-        if face.width >= MIN_ENCODE_PX:
+        if encode and face.width >= MIN_ENCODE_PX:
             face.encoding = encode_face(rgb, face, jitters)
         face.sharpness = sharpness(rgb, face.box)
     return faces

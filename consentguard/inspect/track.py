@@ -164,7 +164,7 @@ def follow(rgb: np.ndarray, time: float, tracker: Tracker, policy) -> tuple[list
     encoded = []
     for face, (track, encode) in zip(faces, tracker.step(time, rgb, faces)):
         if encode:
-            if face.width >= MIN_ENCODE_PX:
+            if face.width >= MIN_ENCODE_PX and policy.face_recognition:  # off: followed, never identified
                 face.encoding = encode_face(rgb, face, policy.encode_jitters)
             tracker.encoded(track, face, time)
             encoded.append((face, track))

@@ -173,5 +173,42 @@ def purge_photo_faces(db: sqlite_utils.Database) -> tuple[int, int]:
     return scan_cache.purge_evidence(db), stored_review.purge_item_biometrics(db)
 
 
+def status(db: sqlite_utils.Database) -> dict:
+    """What biometric data the database holds, for ``consentguard index status``: stored portrait
+    encodings (and faces confirmed in review), the students they cover, and the faces kept from
+    checked photos (cached scan evidence, review items), with the settings that decide it."""
+    from consentguard.store.db import roster_policies
+    from consentguard.store.settings import saved_values
+
+    encodings, students, references = stored_portraits.held(db)
+    return {"face_recognition": "off" if saved_values(db).get("face_recognition") is False else "on",
+            "index_mode": roster_policies(db)[0], "encodings": encodings, "students_indexed": students,
+            "review_references": references, "cached_results_with_faces": scan_cache.with_faces(db),
+            "review_items_with_faces": stored_review.items_with_faces(db)}
+
+
+#: What turning face recognition on again means (config set face_recognition on, or config unset).
+FACE_RECOGNITION_ON = ("face recognition is on: portraits are encoded at the next sync ('consentguard sync EXPORT "
+                       "--photos ...'); until then every photo with a face is a review")
+
+
+def save_setting(db: sqlite_utils.Database, name: str, text: str, by: str | None = None,
+                 interface: str = "cli"):
+    """``consentguard config set``: a setting saved (:func:`consentguard.store.settings.save`), and
+    when it turns face recognition off, every stored face encoding and the faces kept from checked
+    photos deleted in the same transaction (nothing biometric is kept in that mode)."""
+    from consentguard.store.settings import save
+
+    def off(db, value) -> str | None:
+        if value is not False:
+            return FACE_RECOGNITION_ON
+        portraits = stored_portraits.purge_all(db)
+        cached, items = purge_photo_faces(db)
+        return (f"face recognition is off: deleted {portraits} portrait encoding(s), the faces kept with {cached} "
+                f"cached scan result(s) and {items} review item(s); nothing biometric is stored from now on")
+
+    return save(db, name, text, by, interface, then=off if name == "face_recognition" else None)
+
+
 def portrait_box(box: tuple[int, int, int, int] | None) -> str | None:
     return json.dumps(list(box)) if box else None

@@ -30,6 +30,7 @@ from consentguard.roster.portraits import PortraitResult, PortraitSource, open_p
 from consentguard.store import portraits as stored_portraits
 from consentguard.store import roster as stored
 from consentguard.store.db import latest_sync_id, now, os_user, policy_sync, transaction, writer_lock
+from consentguard.store.settings import without_face_recognition_if_off
 
 STUDENT_FIELDS = ("first_name", "middle_name", "last_name", "legal_first_name", "legal_last_name",
                   "grade_level", "school_id", "enroll_status")
@@ -270,7 +271,7 @@ def sync_roster(db: sqlite_utils.Database, export: str | Path, photos: str | Pat
     """Import ``export`` (and portraits from ``photos``; consent from ``consent`` for
     mappings that join a second file) as one sync run. ``index_policy`` None: the last sync's
     policy, or the default (``all``) on a database never synced (see :func:`resolve_index_policy`)."""
-    policy = policy or Policy()
+    policy = without_face_recognition_if_off(db, policy or Policy())
     mapping = (mapping or load_preset("powerschool")).with_policy_guards(policy)
     if index_policy is not None and index_policy not in face_index.INDEX_POLICIES:
         raise ValueError(f"index policy must be one of {', '.join(face_index.INDEX_POLICIES)}")
@@ -348,7 +349,8 @@ def _locked_sync(db, export, photos, policy: Policy, mapping: Mapping, accept_dr
         raise
     try:
         with transaction(db):
-            report = _apply(db, roster, before, portraits, reused, sync_id, problems, index_policy)
+            report = _apply(db, roster, before, portraits, reused, sync_id, problems, index_policy,
+                            policy.face_recognition)
             report.notes = notes
             report.index_policy_source, report.index_policy_before = index_how
             stored.update_run(db, sync_id, {
@@ -373,8 +375,10 @@ def restore_encodings(db: sqlite_utils.Database, numbers, policy: Policy | None 
     a restriction re-imposed by a rollback protects the face again. The students restored."""
     from consentguard.inspect.image import sha256_bytes
 
-    policy = policy or Policy()
+    policy = without_face_recognition_if_off(db, policy or Policy())
     restored = []
+    if not policy.face_recognition:  # nothing biometric is computed in this mode
+        return restored
     for number in numbers:
         for sha, source in stored_portraits.purged(db, number):
             try:
@@ -393,7 +397,13 @@ def restore_encodings(db: sqlite_utils.Database, numbers, policy: Policy | None 
 
 def _portraits(db, roster: Roster, photos, policy: Policy, problems: list[Problem], notes: list[str],
                index_policy: str) -> tuple[list[PortraitResult], int]:
-    """Encode the portraits the index needs that are new or changed (by content hash)."""
+    """Encode the portraits the index needs that are new or changed (by content hash). With face
+    recognition off nothing is read or encoded."""
+    if not policy.face_recognition:
+        if photos is not None:
+            notes.append(f"face recognition is off: the portraits in {photos} were not read, and no face is "
+                         "encoded or stored (consentguard config get face_recognition)")
+        return [], 0
     if photos is None:
         return [], 0
     source: PortraitSource = open_portraits(Path(photos))
@@ -437,7 +447,7 @@ def _photo_restricted(record) -> bool:
 
 
 def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[PortraitResult], reused: int,
-           sync_id: int, problems: list[Problem], index_policy: str) -> SyncReport:
+           sync_id: int, problems: list[Problem], index_policy: str, face_recognition: bool = True) -> SyncReport:
     newly_restricted, newly_cleared, changed = [], [], 0
     lost: dict[str, dict[str, str]] = {}
     loose = {n.lstrip("0"): n for n in before}
@@ -469,7 +479,8 @@ def _apply(db, roster: Roster, before: dict[str, dict], portraits: list[Portrait
         })
     face_index.purge_unneeded(db, index_policy)
     references = reference_counts(db, index_policy)
-    unprotected = face_index.unprotected(db)
+    # with face recognition off no face is recognised by design (every face is a review): not "weaker"
+    unprotected = face_index.unprotected(db) if face_recognition else {}
     for number, name in unprotected.items():
         problems.append(Problem(f"{name} (#{number}) is photo-restricted but has no usable portrait: "
                                 "their face cannot be recognised", None, number))

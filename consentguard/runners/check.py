@@ -53,7 +53,7 @@ from consentguard.roster.consent import CHANNELS
 from consentguard.store import audit
 from consentguard.store import portraits as stored_portraits
 from consentguard.store.db import latest_sync_id, roster_policies
-from consentguard.store.settings import saved_values
+from consentguard.store.settings import saved_values, without_face_recognition_if_off
 
 #: Longest side of a face close-up (px): large enough for a person to recognise the face in review.
 CLOSEUP_PX = 112
@@ -66,7 +66,7 @@ OCR_OFF_VIDEO = ("the text inside the frames was not read (ocr is off), so a nam
 #: Settings a cached scan result depends on besides those always in its version: named only
 #: when not at their default, so the caches of earlier versions stay valid at the defaults.
 CACHE_SETTINGS = ("detect_face_px", "thorough_face_px", "ocr_side", "ocr_side_thorough", "first_only_max_shared",
-                  "video_sample_seconds", "video_ocr_seconds", "video_encode_seconds")
+                  "video_sample_seconds", "video_ocr_seconds", "video_encode_seconds", "face_recognition")
 
 
 @dataclass
@@ -281,7 +281,7 @@ class Checker:
             raise ValueError(f"unknown channel {channel!r}; choose one of {', '.join(CHANNELS)}")
         self.db = db
         self.channel = channel
-        self.policy = policy or Policy()
+        self.policy = without_face_recognition_if_off(db, policy or Policy())
         self.interface = interface
         self.record = record
         self.sync_id = latest_sync_id(db)
@@ -301,7 +301,7 @@ class Checker:
         here = len(in_scope) if school is not None else None
         #: photo-restricted students in scope whose face cannot be recognised (no usable portrait), from
         #: the roster and index this checker judges with (not a second read that a sync could change)
-        self.unprotected = sorted(in_scope - set(self.index.owners))
+        self.unprotected = sorted(in_scope - set(self.index.owners)) if self.policy.face_recognition else []
         self.context = RosterContext(self.students, len(restricted), len(restricted & set(self.index.owners)),
                                      self.sync_id, unknown_face_verdict(self.consent_policy),
                                      school, here, len(self.unprotected))
@@ -487,13 +487,15 @@ class Checker:
     def _faces_in(self, rgb, view: str | None, on_photo: bool) -> list[FaceEvidence]:
         from consentguard.inspect.faces import find_and_encode  # loads dlib on first photo only
 
-        faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode, self.policy.face_promises)
+        faces = find_and_encode(rgb, self.policy.encode_jitters, self.policy.detect_mode, self.policy.face_promises,
+                                encode=self.policy.face_recognition)
         return [self._evidence(rgb, f, view, on_photo) for f in faces]
 
     def _evidence(self, rgb, face, view: str | None, on_photo: bool) -> FaceEvidence:
+        # with face recognition off nothing biometric is kept: no encoding, no close-up of the face
         return FaceEvidence(face.box, None if face.encoding is None else self.index.nearest(face.encoding),
                             face.sharpness, face.confirmed, view, face.rotation, on_photo, encoding=face.encoding,
-                            closeup=closeup(rgb, face.box, face.rotation))
+                            closeup=closeup(rgb, face.box, face.rotation) if self.policy.face_recognition else None)
 
     def _frame_faces(self, frame, tracker: Tracker) -> tuple[int, list[FaceEvidence], list[Track]]:
         """A sampled frame's faces, each linked to its track (:func:`~consentguard.inspect.track.follow`):

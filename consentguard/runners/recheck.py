@@ -150,10 +150,10 @@ def mark_posted_check(db: sqlite_utils.Database, check_id: int, channel: str, on
     server stored the posted photo (``serve --keep-posted``), so a re-check can read it; None: only
     the caption can be checked again."""
     on = _post_day(channel, on)
-    row = db.execute("SELECT sha256, file_name FROM checks WHERE id = ? AND event = 'check'", [check_id]).fetchone()
-    if row is None or row[0] is None:
+    row = stored.check_row(db, check_id)
+    if row is None or row["sha256"] is None:
         raise PostError(f"check #{check_id} does not exist or checked nothing readable: not marked as posted")
-    sha, name = row
+    sha, name = row["sha256"], row["file_name"]
     check = _releasing_check(db, sha, channel, f"{name} (check #{check_id})", None)
     return _record_post(db, check, channel, on, where, kept, name, by or os_user(), interface)
 
@@ -495,7 +495,7 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str], judge
 
     p, faces = checker.policy, doc.get("faces")
     thresholds = doc.get("thresholds") or {}
-    if (is_video(path) or faces is None or thresholds.get("detector") != DETECTOR_VERSION
+    if (not p.face_recognition or is_video(path) or faces is None or thresholds.get("detector") != DETECTOR_VERSION
             or thresholds.get("detect_mode") != p.detect_mode or not photo_new <= set(checker.index.owners)
             or any(f.get("view") is not None or f["box"][2] - f["box"][0] < MIN_ENCODE_PX for f in faces)):
         return False

@@ -109,3 +109,9 @@ def other_confirmation(db: sqlite_utils.Database, number: str, sha256: str, item
                      "AND undone_at IS NULL AND item_id IS NOT NULL AND item_id != ? ORDER BY id LIMIT 1",
                      [number, sha256, item_id]).fetchone()
     return row[0] if row else None
+
+
+def items_with_faces(db: sqlite_utils.Database) -> int:
+    """Review items that keep face encodings or close-ups."""
+    return db.execute("SELECT count(*) FROM review_items WHERE encodings IS NOT NULL OR closeups IS NOT NULL"
+                      ).fetchone()[0]

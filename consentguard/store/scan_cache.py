@@ -21,3 +21,9 @@ def save(db: sqlite_utils.Database, sha256: str, version: str, result: str, thum
 def purge_evidence(db: sqlite_utils.Database) -> int:
     """Empty the evidence (face encodings, close-ups) of every cached result; how many had any."""
     return db.execute("UPDATE scan_cache SET evidence = NULL WHERE evidence IS NOT NULL").rowcount
+
+
+def with_faces(db: sqlite_utils.Database) -> int:
+    """Cached results whose evidence holds a face encoding or close-up."""
+    return db.execute("SELECT count(*) FROM scan_cache WHERE evidence LIKE '%\"encoding\": \"%' "
+                      "OR evidence LIKE '%\"closeup\": \"%'").fetchone()[0]

@@ -49,6 +49,8 @@ class Change:
     old: object | None  # the saved value before (None: the default was in force)
     new: object | None  # the saved value after (None: unset, the default is in force)
     audit_id: int | None  # None: nothing changed, nothing recorded
+    #: what a change did besides (e.g. turning face recognition off deleted encodings), in words
+    also: str | None = None
 
 
 def saved(db: sqlite_utils.Database) -> dict[str, Saved]:
@@ -59,6 +61,15 @@ def saved(db: sqlite_utils.Database) -> dict[str, Saved]:
 
 def saved_values(db: sqlite_utils.Database) -> dict[str, object]:
     return {name: s.value for name, s in saved(db).items()}
+
+
+def without_face_recognition_if_off(db: sqlite_utils.Database, policy: Policy) -> Policy:
+    """``policy``, with face recognition off if the district saved it off: a saved "off" wins over
+    any policy a caller builds (a library call with the defaults, a stale server), so nothing
+    biometric is computed while it is off."""
+    if policy.face_recognition and saved_values(db).get("face_recognition") is False:
+        return policy.with_(face_recognition=False)
+    return policy
 
 
 def policy_in_force(db: sqlite_utils.Database, **options) -> Policy:
@@ -77,11 +88,13 @@ def in_force(db: sqlite_utils.Database | None) -> list[InForce]:
             for s in SETTINGS]
 
 
-def save(db: sqlite_utils.Database, name: str, text: str, by: str | None = None, interface: str = "cli") -> Change:
+def save(db: sqlite_utils.Database, name: str, text: str, by: str | None = None, interface: str = "cli",
+         then=None) -> Change:
     """Save ``text`` as setting ``name`` (parsed and checked as the option would be) and record the
-    change in the audit trail. Setting the value already saved changes and records nothing."""
+    change in the audit trail. Setting the value already saved changes and records nothing.
+    ``then(db, value)``: more to do in the same transaction (returns what it did, in words)."""
     value = setting(name).check_saved(setting(name).parse(text))
-    return _change(db, name, value, by, interface)
+    return _change(db, name, value, by, interface, then)
 
 
 def unset(db: sqlite_utils.Database, name: str, by: str | None = None, interface: str = "cli") -> Change:
@@ -92,7 +105,8 @@ def unset(db: sqlite_utils.Database, name: str, by: str | None = None, interface
     return _change(db, name, None, by, interface)
 
 
-def _change(db: sqlite_utils.Database, name: str, value: object | None, by: str | None, interface: str) -> Change:
+def _change(db: sqlite_utils.Database, name: str, value: object | None, by: str | None, interface: str,
+            then=None) -> Change:
     from consentguard.store import audit
 
     old = saved_values(db).get(name)
@@ -119,6 +133,8 @@ def _change(db: sqlite_utils.Database, name: str, value: object | None, by: str 
             db.execute("INSERT OR REPLACE INTO settings (name, value, set_by, set_at) VALUES (?, ?, ?, ?)",
                        [name, json.dumps(value), by, now()])
         result["old"] = before
+        if then is not None:
+            result["also"] = then(db, value)
         return {"reasons": json.dumps([f"setting {name}: {_shown(before, name)} -> {_shown(value, name)}"]),
                 "result": json.dumps({"setting": name, "old": before, "new": value, "default": DEFAULTS.get(name)})}
 
@@ -126,7 +142,7 @@ def _change(db: sqlite_utils.Database, name: str, value: object | None, by: str 
         "checked_at": now(), "os_user": by, "interface": interface, "file_name": f"setting {name}",
         "sha256": None, "verdict": "setting", "student_numbers": "[]", "sync_id": None,
         "event": "setting"}, write)
-    return Change(name, result.get("old"), value, audit_id)
+    return Change(name, result.get("old"), value, audit_id, result.get("also"))
 
 
 def _shown(value: object | None, name: str) -> str:

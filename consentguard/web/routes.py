@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -29,6 +28,7 @@ from consentguard.web import batches as drops
 from consentguard.web.security import MAX_UPLOAD_BYTES, SESSION_COOKIE
 from consentguard.web.state import get_db, state
 from consentguard.web.takedown_routes import keep_posted_note
+from consentguard.web.uploads import keep_upload, one_photo
 
 #: Longest caption checked: far above any social post (Facebook allows 63,206) yet bounded, so one
 #: pasted document cannot hold a worker for minutes.
@@ -84,17 +84,6 @@ def index():
         unprotected=unprotected, ocr_off=ocr_off, video_max_mb=state().policy.video_max_upload_mb,
         keep_posted_note=keep_posted_note(),
         video_max_minutes=_length(state().policy.video_max_seconds)))
-
-
-def one_photo() -> tuple[bytes, str]:
-    files = request.files.getlist("photo")
-    if len(files) != 1:
-        abort(400, "send exactly one photo per request (field 'photo')")
-    upload = files[0]
-    data = upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        abort(413)
-    return data, Path(upload.filename or "photo").name[:200]
 
 
 def in_worker(name: str, function, *args):
@@ -158,7 +147,7 @@ def check():
 
 def keep(doc: dict, name: str, data: bytes) -> None:
     if state().keep_blocked is not None and doc["verdict"] == "block":
-        _keep(Path(state().keep_blocked), doc["sha256"], name, data)
+        keep_upload(Path(state().keep_blocked), doc["sha256"], name, data)
 
 
 def decide_with_batch(batch: drops.Batch, name: str, data: bytes, doc: dict, safe, evidence, plain) -> dict:
@@ -298,18 +287,6 @@ def audit_csv():
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="consentguard-audit.csv"'
     return response
-
-
-def _keep(folder: Path, sha256: str, name: str, data: bytes) -> Path:
-    """Keep an upload (a blocked one as a record, a posted one for re-checks): private folder, named by
-    content hash; its path."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)  # also when it already existed with a wider mode: it holds photos of children
-    path = folder / f"{sha256[:16]}_{Path(name).name}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return path
 
 
 def _length(seconds: int) -> str:

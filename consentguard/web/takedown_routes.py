@@ -18,6 +18,7 @@ from consentguard.runners.recheck import PostError, mark_posted_check, mark_take
 from consentguard.store import posts as stored
 from consentguard.store.roster import student_name
 from consentguard.web.state import get_db, state
+from consentguard.web.uploads import keep_upload, one_photo
 
 takedown_page = Blueprint("takedown", __name__)
 
@@ -36,8 +37,6 @@ def _check_id(value) -> int:
 def posted():
     """Mark a checked photo as posted: form fields check_id, channel, on (YYYY-MM-DD), where, user,
     and the photo itself (kept only with ``serve --keep-posted``, and only if it is the photo checked)."""
-    from consentguard.web.routes import _keep, one_photo
-
     form = request.form
     check_id = _check_id(form.get("check_id"))
     user = (form.get("user") or "").strip()[:200]
@@ -51,7 +50,7 @@ def posted():
         row = stored.check_row(get_db(), check_id)
         if row is None or row["sha256"] != sha256_bytes(data):
             abort(400, f"{name}: not the photo of check #{check_id}: not marked as posted")
-        kept = str(_keep(folder, row["sha256"], name, data))
+        kept = str(keep_upload(folder, row["sha256"], name, data))
     try:
         event = mark_posted_check(get_db(), check_id, form.get("channel") or "", form.get("on") or None, where,
                                   user, kept)
