@@ -199,9 +199,14 @@ def describe_mapping(mapping) -> str:
 @ocr_option
 @click.option("--block-distance", type=float, help=setting_help("block_distance"))
 @click.option("--review-distance", type=float, help=setting_help("review_distance"))
+@click.option("--people", metavar='"NAME; NAME"',
+              help="Who is shown, as staff know it (one photo at a time): names as on the roster, or student "
+                   "numbers (#100104). Declared photo-restricted students block; more faces than people "
+                   "declared is a review; with face recognition off, faces no more than the declared "
+                   "permitted people pass as them. Declaring never clears a face matched to a student.")
 @db_option
 def check(images, caption, caption_file, as_json, channel, school, thorough, no_ocr, block_distance,
-          review_distance, db_path):
+          review_distance, people, db_path):
     """Check photos (and a caption): pass, review, block or error for each.
 
     Several photos are decided together, as a scan decides its folder: faces
@@ -225,9 +230,15 @@ def check(images, caption, caption_file, as_json, channel, school, thorough, no_
         Policy().with_(**options)  # the options alone: a usage error before anything is opened
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    if people is not None and len(images) != 1:
+        raise click.UsageError("--people says who is shown in one photo: check one photo at a time with it")
     db = open_database(db_path, create=False)
     checker = Checker(db, policy_for(db, **options), channel=channel, school=school)
+    declared = checker.declared(people) if people is not None else []
     results = [checker.check_path(image, caption, record=False) for image in images]
+    for result in results:
+        if result.evidence is not None:
+            result.evidence.declared = declared
     items = checker.decide_together(results)  # one person judged once across the photos; audited once each
     if checker.record:
         from consentguard.review import save_items

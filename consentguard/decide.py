@@ -294,12 +294,23 @@ class Decision:
     names: list[NameHit] = field(default_factory=list)
     #: ids of the review items (consentguard.review.ReviewItem) that concern this photo
     review_items: list[str] = field(default_factory=list)
+    #: the people staff declared as shown (check --people), each judged: {student_number, name, verdict}
+    declared: list[dict] = field(default_factory=list)
 
     @property
     def student_numbers(self) -> list[str]:
         found = [f.student_number for f in self.faces if f.student_number]
         found += [n.student_number for n in self.names]
+        found += [d["student_number"] for d in self.declared if d["verdict"] != PASS]
         return sorted(set(found))
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A student staff say is shown in the photo (``check --people``, the page's "People shown")."""
+
+    student_number: str
+    name: str
 
 
 def _who(context: RosterContext, number: str) -> str:
@@ -478,12 +489,15 @@ def decide(faces: list[FaceEvidence], names: list[NameHit], context: RosterConte
 
 def combine(faces: list[FaceEvidence], face_results: list[FaceResult], names: list[NameHit],
             context: RosterContext, policy: Policy, image_error: str | None = None,
-            unchecked: list[str] | None = None, cleared: list | None = None) -> Decision:
+            unchecked: list[str] | None = None, cleared: list | None = None,
+            declared: list[Declared] | None = None) -> Decision:
     """One photo's verdict from its faces' verdicts (judged alone, or as a person across a batch),
     its name hits and the parts that could not be analysed. ``cleared``: staff decisions
     (review.FaceDecision, ``cleared``) that the photo's review-level problems were checked by eye:
     the unchecked parts and review-level name hits then count as checked, named with who and when;
-    they never touch a face or a block."""
+    they never touch a face or a block. ``declared``: the people staff say are shown
+    (:func:`judge_declared`)."""
+    face_results, said, declared_json = judge_declared(declared or [], face_results, context, policy)
     reasons = face_reasons(faces, face_results, context, policy)
     reasons += same_student_twice(face_results, context)
     checked = f"checked by eye by {cleared[-1].decided_by} on {cleared[-1].decided_at}" if cleared else None
@@ -497,10 +511,51 @@ def combine(faces: list[FaceEvidence], face_results: list[FaceResult], names: li
     for part in unchecked or []:
         reasons.append(f"{part}; {checked}" if checked else part)
         verdicts += [] if checked else [REVIEW]
+    for reason, verdict in said:
+        reasons.append(reason)
+        verdicts.append(verdict)
     if image_error:
         reasons.insert(0, image_error)
         verdicts.append(ERROR)
-    return Decision(verdict=worst(verdicts), reasons=reasons, faces=face_results, names=names)
+    return Decision(verdict=worst(verdicts), reasons=reasons, faces=face_results, names=names,
+                    declared=declared_json)
+
+
+def judge_declared(declared: list[Declared], face_results: list[FaceResult], context: RosterContext,
+                   policy: Policy) -> tuple[list[FaceResult], list[tuple[str, Verdict]], list[dict]]:
+    """The people staff declared as shown, judged like recognised faces: a photo-restricted one
+    blocks. Declaring never clears a face matched to a student (a declared permitted student whose
+    face matches a restricted one stays a review or block, as the face says). More faces in the
+    picture as shown than people declared is a review. With face recognition off, the faces (none
+    identified) are covered when there are no more of them than declared permitted people: they
+    pass as those people. Returns the face results (covered ones passed), (reason, verdict) pairs
+    for the photo, and the JSON of each declared person. Faces in other views (frames of a clip, a
+    thumbnail) are not counted: in a clip, declaring can only block."""
+    if not declared:
+        return face_results, [], []
+    said: list[tuple[str, Verdict]] = []
+    entries, permitted = [], 0
+    for person in declared:
+        if _photo_restricted(context, person.student_number):
+            said.append((f"declared as shown by staff: photo-restricted {_who(context, person.student_number)}", BLOCK))
+            entries.append({"student_number": person.student_number, "name": person.name, "verdict": BLOCK.value})
+        else:
+            permitted += 1
+            entries.append({"student_number": person.student_number, "name": person.name, "verdict": PASS.value})
+    shown = [k for k, r in enumerate(face_results) if r.view is None]
+    if len(shown) > len(declared):
+        n = len(declared)
+        said.append((f"{len(shown)} faces in the photo but {n} {'person' if n == 1 else 'people'} declared as "
+                     "shown: say who the others are, or look at the photo", REVIEW))
+    elif not policy.face_recognition and len(shown) <= permitted:
+        names = ", ".join(e["name"] for e in entries if e["verdict"] == PASS.value)
+        face_results = list(face_results)
+        for k in shown:
+            if face_results[k].kind == "no-fr":
+                face_results[k] = replace(face_results[k], verdict=PASS,
+                                          reason=f"face at {_box(face_results[k].box)}: one of the people declared as shown "
+                                                 f"({names})")
+    return face_results, said, entries
 
 
 def photo_problems(names: list[NameHit], context: RosterContext, unchecked: list[str] | None) -> list[str]:

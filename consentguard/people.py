@@ -56,6 +56,8 @@ class PhotoEvidence:
     #: a video's facts and tracks (runners.check.check_video): which faces are one track, and where
     #: each track is in every sampled frame; None for a photo
     video: dict | None = None
+    #: the people staff declared as shown (decide.Declared): judged with the photo
+    declared: list = field(default_factory=list)
 
 
 #: rows of the distance matrix computed at once when linking a large batch (memory, not speed)
@@ -195,7 +197,7 @@ def decide_batch(photos: list[PhotoEvidence], context: RosterContext, policy: Po
     for p, photo in enumerate(photos):
         cleared = _cleared(photo, context, decisions)
         out.append(combine([faces[k] for k in by_photo[p]], [results[k] for k in by_photo[p]], photo.names,
-                           context, policy, photo.error, photo.unchecked, cleared))
+                           context, policy, photo.error, photo.unchecked, cleared, photo.declared))
     items = _person_items(members, flat, faces, results, photos, context)
     items += _photo_items(photos, context, decisions)
     # a decision only matters where it can change a verdict: not on photos that are blocked (or could

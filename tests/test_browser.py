@@ -95,11 +95,11 @@ def test_page_is_usable_by_keyboard_and_screen_reader(site, faces):
     assert browser.find_element(By.ID, "summary").get_attribute("aria-live") == "polite"
     focused = []
     body = browser.find_element(By.TAG_NAME, "body")
-    for _ in range(6):
+    for _ in range(7):
         body.send_keys(Keys.TAB)
         focused.append(browser.switch_to.active_element.get_attribute("id") or
                        browser.switch_to.active_element.tag_name)
-    assert {"photos", "caption", "channel", "school", "check"} <= set(focused), focused
+    assert {"photos", "caption", "people", "channel", "school", "check"} <= set(focused), focused
     browser.find_element(By.ID, "photos").send_keys(str(faces.group))
     (card,) = wait_for_results(browser, 1)
     assert card.find_element(By.TAG_NAME, "img").get_attribute("alt").startswith(f"{faces.group.name} with ")

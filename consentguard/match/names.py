@@ -826,3 +826,60 @@ def scrub(text: str, hits: Iterable[NameHit], replacement: str = "a student") ->
         out.append(text[last:start] + replacement + ("'s" if possessive else ""))
         last = end
     return "".join(out) + text[last:]
+
+
+# -- people staff declare as shown (check --people) ------------------------------------------
+
+class DeclaredError(ValueError):
+    """A declared person who is not exactly one student of the roster (the message names them)."""
+
+
+_NUMBER = re.compile(r"^(?:(?P<name>.*?)\s*\(\s*)?#?\s*(?P<number>[0-9A-Za-z_-]*\d[0-9A-Za-z_-]*)\s*\)?$")
+
+
+def declared_people(text: str, students: dict[str, Student]) -> list:
+    """The students named in ``text`` ("Marcus Ellery; Priya N (#100118); #100104"), each exactly
+    one student: a student number (with or without "#", alone or in brackets after a name), or a
+    name written as the roster has it, its legal first name, a nickname of the first name, or with
+    the middle name, letters folded (Łukasz = Lukasz, case and accents ignored). An unknown name or
+    one shared by several students is a :class:`DeclaredError` naming it (and the numbers to choose
+    from). A person declared twice counts once."""
+    from consentguard.decide import Declared
+
+    found: dict[str, Declared] = {}
+    for raw in (part.strip() for part in re.split(r"[;\n]", text or "")):
+        if not raw:
+            continue
+        match = _NUMBER.match(raw)
+        if match and match.group("number") in students:
+            number = match.group("number")
+            written = (match.group("name") or "").strip()
+            if written and tuple(name_words(written)) not in _declared_forms(students[number]):
+                # a mistyped number must not swap a restricted student for a permitted one
+                raise DeclaredError(f"declared person {raw!r}: #{number} is {students[number].full_name}, "
+                                    f"not {written}: check the name and the number")
+        elif match and match.group("name") is None and any(c.isdigit() for c in raw):
+            raise DeclaredError(f"declared person {raw!r}: no student has that number")
+        else:
+            wanted = tuple(name_words(raw))
+            numbers = sorted(n for n, s in students.items() if wanted in _declared_forms(s))
+            if not numbers:
+                raise DeclaredError(f"declared person {raw!r}: no student of the roster has that name "
+                                    "(give their student number, e.g. #100104)")
+            if len(numbers) > 1:
+                raise DeclaredError(f"declared person {raw!r}: {len(numbers)} students have that name "
+                                    f"({', '.join('#' + n for n in numbers)}): give the student number")
+            number = numbers[0]
+        found.setdefault(number, Declared(number, students[number].full_name))
+    return list(found.values())
+
+
+def _declared_forms(s: Student) -> set[tuple[str, ...]]:
+    """The folded word sequences a declared name may be written as for student ``s``."""
+    firsts = {s.first_name, s.legal_first_name} - {""}
+    firsts |= {v for f in firsts for v in variants(f.casefold())}
+    forms = set()
+    for first in firsts:
+        for middle in ("", s.middle_name):
+            forms.update(tuple(w) for w in name_spellings(" ".join(p for p in (first, middle, s.last_name) if p)))
+    return forms

@@ -30,7 +30,7 @@ from consentguard.decide import (
     unknown_face_verdict,
     worst,
 )
-from consentguard.errors import DatabaseError, ImageError
+from consentguard.errors import ConsentGuardError, DatabaseError, ImageError
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
 from consentguard.inspect.track import Track, Tracker, follow, judged
 from consentguard.inspect.video import (
@@ -138,6 +138,8 @@ def decision_json(d: Decision) -> dict:
     video = getattr(d, "video", None)  # a video's facts and tracks, whose verdicts change with the decision
     if video is not None:
         doc["video"] = video
+    if d.declared:
+        doc["declared"] = d.declared
     return doc
 
 
@@ -189,7 +191,8 @@ def timed_decision(photo: PhotoEvidence, decision: Decision, context: RosterCont
         faces.append(face)
         results.append(TimedFace(**values, start=round(start, 2), end=round(end, 2), time=t, frames=len(times),
                                  tracks=ids))
-    timed = combine(faces, results, photo.names, context, policy, photo.error, photo.unchecked)
+    timed = combine(faces, results, photo.names, context, policy, photo.error, photo.unchecked,
+                    declared=photo.declared)
     timed.verdict = worst([timed.verdict, decision.verdict])
     timed.review_items = decision.review_items
     if photo.video is not None:
@@ -308,6 +311,16 @@ class Checker:
         self.names = NameSearch.of(self.students.values(), root, self.policy.first_only_max_shared)
         self.root = self.names.root
         self.ocr_saved_off = ocr_saved_off(db, self.policy)
+
+    def declared(self, people: str | None) -> list:
+        """The people staff declared as shown (``check --people``), as roster students; an unknown or
+        ambiguous name is a one-line :class:`~consentguard.errors.ConsentGuardError`."""
+        from consentguard.match.names import DeclaredError, declared_people
+
+        try:
+            return declared_people(people or "", self.students)
+        except DeclaredError as exc:
+            raise ConsentGuardError(str(exc)) from exc
 
     def current(self) -> "Checker":
         """This checker, or a new one built the same way if a roster sync has landed (or the day has

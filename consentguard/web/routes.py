@@ -41,15 +41,20 @@ checker_page = Blueprint("checker", __name__)
 # -- in the worker processes ---------------------------------------------------------------
 
 def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str | None,
-                     school: str | None, keep: bool = False) -> tuple:
+                     school: str | None, keep: bool = False, people: str | None = None) -> tuple:
     """Check one photo: its result document, a preview with boxes, and a safe copy (if not a pass).
     ``keep`` (a photo of a drop decided together): also its evidence (encodings, close-ups) and a
-    preview without boxes, so the server can decide it again with the other photos of its drop."""
+    preview without boxes, so the server can decide it again with the other photos of its drop.
+    ``people``: who staff say is shown (decided with the photo; an unknown name is an error)."""
     from consentguard.output.redact import safe_copy
     from consentguard.runners.scan import plain_thumbnail, thumbnail
 
     checker = worker_checker((channel, school))
-    result, image = checker.check_decoded(data, name, caption)
+    declared = checker.declared(people) if people else []
+    result, image = checker.check_decoded(data, name, caption, record=False)
+    if declared and result.evidence is not None:
+        result.evidence.declared = declared
+        (result.decision,), result.review_items = checker.decide([result.evidence])
     doc = result.to_json()
     evidence = result.evidence if keep else None
     if image is None:
@@ -121,9 +126,11 @@ def check():
     if caption is not None and len(caption) > MAX_CAPTION:
         abort(400, f"the caption is too long ({len(caption):,} characters; at most {MAX_CAPTION:,})")
     school = request.form.get("school") or None
+    people = (request.form.get("people") or "").strip()[:2000] or None
     drop = batch_id()
     if drop is None:  # decided alone
-        doc, preview, safe, _, _ = in_worker(name, _check_in_worker, data, name, caption, channel, school)
+        doc, preview, safe, _, _ = in_worker(name, _check_in_worker, data, name, caption, channel, school,
+                                             False, people)
         keep(doc, name, data)
         del data
         check_id = record_doc(get_db(), doc, "web")
@@ -138,7 +145,7 @@ def check():
         abort(400, f"{name}: {exc}")
     try:
         doc, _, safe, evidence, plain = in_worker(name, _check_in_worker, data, name, caption, channel, school,
-                                                  True)
+                                                  True, people)
         with batch.lock:
             return jsonify(decide_with_batch(batch, name, data, doc, safe, evidence, plain))
     finally:
@@ -242,6 +249,37 @@ def override():
     except OverrideError as exc:
         abort(400, str(exc))
     return jsonify({"override_id": row})
+
+
+@checker_page.route("/api/people")
+def people_search():
+    """Students whose name (or number) starts with what was typed, for the "People shown" field: at
+    most 20, never the whole roster."""
+    from consentguard.match.names import fold
+
+    typed = fold((request.args.get("q") or "").strip().lstrip("#"))[:100]
+    if len(typed) < 2:
+        return jsonify({"people": []})
+    found = []
+    for student in worker_roster().values():
+        names = (student.full_name, student.last_name, f"{student.legal_first_name} {student.last_name}")
+        if student.student_number.startswith(typed) or any(fold(n).startswith(typed) for n in names if n.strip()):
+            found.append({"student_number": student.student_number, "name": student.full_name})
+            if len(found) == 20:
+                break
+    return jsonify({"people": sorted(found, key=lambda p: p["name"])})
+
+
+def worker_roster() -> dict:
+    """The roster in force (students by number), read once per roster sync for the people search."""
+    from consentguard.match.index import load_students
+    from consentguard.store.db import latest_sync_id
+
+    cache = current_app.extensions.setdefault("consentguard_roster", {})
+    sync = latest_sync_id(get_db())
+    if cache.get("sync") != sync:
+        cache.update(sync=sync, students=load_students(get_db(), None))
+    return cache["students"]
 
 
 # -- the audit trail --------------------------------------------------------------------------

@@ -239,13 +239,14 @@ function overrideForm(checkId, file = null) {
 const MAX_PHOTOS = 100;
 const IN_FLIGHT = 2;  // photos checked at once (the server has a worker per core)
 
-async function checkOne(card, file, caption, channel, school) {
+async function checkOne(card, file, caption, channel, school, people = "") {
   const form = new FormData();
   form.append("photo", file, file.name);
   form.append("batch", batch.id);
   form.append("caption", caption);
   form.append("channel", channel);
   form.append("school", school);
+  form.append("people", people);
   try {
     const response = await fetch("/api/check", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } });
     const body = await response.json();
@@ -293,6 +294,12 @@ async function checkAll(dropped) {
     summary.textContent = `${files.length} photos is too many at once: check at most ${MAX_PHOTOS} (use "consentguard scan" for a whole event folder).`;
     return;
   }
+  const people = document.getElementById("people").value.trim();
+  if (people && files.length > 1) {
+    summary.className = "summary error";
+    summary.textContent = "People shown is for one photo at a time: drop that photo alone, or clear the field.";
+    return;
+  }
   pending += files.length;
   summary.className = "summary";
   summary.textContent = `Checking ${files.length} photo${files.length === 1 ? "" : "s"}…`;
@@ -309,7 +316,7 @@ async function checkAll(dropped) {
   async function lane() {
     while (next < files.length) {
       const i = next++;
-      bodies[i] = await checkOne(cards[i], files[i], caption, channel, school);
+      bodies[i] = await checkOne(cards[i], files[i], caption, channel, school, people);
     }
   }
   await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, files.length) }, lane));
@@ -329,4 +336,22 @@ drop.addEventListener("drop", (event) => {
   event.preventDefault();
   chosen = Array.from(event.dataTransfer.files);
   checkAll(chosen);
+});
+
+// "People shown": suggestions from the roster for the name being typed (after the last ";"), at most
+// 20 from the server; choosing one keeps the names already typed before it.
+const peopleInput = document.getElementById("people");
+const peopleList = document.getElementById("people-list");
+let peopleAsked = 0;
+peopleInput.addEventListener("input", async () => {
+  const parts = peopleInput.value.split(";");
+  const typed = parts[parts.length - 1].trim();
+  const before = parts.slice(0, -1).map((p) => p.trim()).filter(Boolean);
+  const asked = ++peopleAsked;
+  if (typed.length < 2) { peopleList.replaceChildren(); return; }
+  const response = await fetch(`/api/people?q=${encodeURIComponent(typed)}`);
+  if (!response.ok || asked !== peopleAsked) return;
+  const body = await response.json();
+  peopleList.replaceChildren(...body.people.map((p) => el("option", {
+    value: [...before, `${p.name} (#${p.student_number})`].join("; "), text: `${p.name} #${p.student_number}` })));
 });
