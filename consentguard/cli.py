@@ -18,7 +18,7 @@ from consentguard import __version__
 from consentguard.errors import ConsentGuardError
 from consentguard.policy import RESTRICTED_INDEX_COST, SETTINGS, Policy, setting_help
 from consentguard.roster.consent import CHANNELS
-from consentguard.store.db import default_db_path
+from consentguard.store.db import default_db_path, os_user
 
 
 class Group(click.Group):
@@ -663,6 +663,114 @@ def index_status(as_json, db_path):
                f"{figures['review_references']} confirmed in review)")
     click.echo(f"faces kept from checked photos: {figures['cached_results_with_faces']} cached scan result(s), "
                f"{figures['review_items_with_faces']} review item(s)")
+
+
+@cli.group(cls=Group)
+def users():
+    """Staff accounts for the page: once one exists, the page asks everyone to sign in, and what
+    each may do follows their role (staff check and mark posted; approvers also release reviews;
+    admins also see the audit trail and the takedown list). Every change is an audit event.
+
+    Example: consentguard users add "Dana Office" --role approver
+    """
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["staff", "approver", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (scripts).")
+@db_option
+def users_add(name, role, password_stdin, db_path):
+    """Add an account (the password is asked twice, hidden; at least 12 characters).
+
+    Example: consentguard users add "Dana Office" --role approver
+    """
+    from consentguard.store import users as accounts
+
+    db = open_database(db_path, create=False)
+    account = accounts.add(db, name, role, _password(password_stdin), os_user())
+    click.echo(f"added {account.name} ({account.role})")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON (no password hashes).")
+@db_option
+def users_list(as_json, db_path):
+    """List the accounts: name, role, status.
+
+    Example: consentguard users list
+    """
+    from consentguard.store import users as accounts
+
+    found = accounts.all_accounts(open_database(db_path, create=False))
+    if as_json:
+        click.echo(json.dumps([a.to_json() for a in found], indent=2))
+        return
+    for a in found:
+        state = "disabled" if a.disabled else f"locked until {a.locked_until}" if a.locked_until else "active"
+        click.echo(f"{a.name}\t{a.role}\t{state}")
+
+
+@users.command("disable")
+@click.argument("name")
+@db_option
+def users_disable(name, db_path):
+    """Disable an account: it cannot sign in, and its open sessions end at their next request.
+
+    Example: consentguard users disable "Dana Office"
+    """
+    from consentguard.store import users as accounts
+
+    click.echo(f"disabled {accounts.set_disabled(open_database(db_path, create=False), name, True, os_user()).name}")
+
+
+@users.command("enable")
+@click.argument("name")
+@db_option
+def users_enable(name, db_path):
+    """Enable a disabled account again (and clear its lockout).
+
+    Example: consentguard users enable "Dana Office"
+    """
+    from consentguard.store import users as accounts
+
+    click.echo(f"enabled {accounts.set_disabled(open_database(db_path, create=False), name, False, os_user()).name}")
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["staff", "approver", "admin"]))
+@db_option
+def users_set_role(name, role, db_path):
+    """Change an account's role (its open sessions end at their next request).
+
+    Example: consentguard users set-role "Dana Office" admin
+    """
+    from consentguard.store import users as accounts
+
+    account = accounts.set_role(open_database(db_path, create=False), name, role, os_user())
+    click.echo(f"{account.name} is now {account.role}")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (scripts).")
+@db_option
+def users_password(name, password_stdin, db_path):
+    """Set an account's password (its open sessions end; its lockout is cleared).
+
+    Example: consentguard users password "Dana Office"
+    """
+    from consentguard.store import users as accounts
+
+    account = accounts.set_password(open_database(db_path, create=False), name, _password(password_stdin), os_user())
+    click.echo(f"password of {account.name} changed")
 
 
 @cli.group(cls=Group)

@@ -156,3 +156,16 @@ def test_turned_on_again_photos_with_faces_stay_reviews_until_the_next_sync(scho
     assert Checker(open_db(db)).check_path(faces.restricted_other).verdict == "block"
     assert json.loads(run("index", "status", "--json", "--db", db).output)["encodings"] == 2
     np.testing.assert_equal(len(open_db(db).execute("SELECT * FROM portraits").fetchall()) >= 2, True)
+
+
+def test_a_running_checker_stops_recognising_as_soon_as_it_is_turned_off(school, faces):
+    """A server's worker keeps its checker for weeks: turned off with nothing to purge, it still
+    rebuilds (and no longer encodes) at the next photo."""
+    db, export, portraits = school
+    run("sync", export, "--db", db)  # no portraits: nothing to purge when it is turned off
+    checker = Checker(open_db(db))
+    assert checker.policy.face_recognition is True
+    run("config", "set", "face_recognition", "off", "--db", db)
+    fresh = checker.current()
+    assert fresh is not checker and fresh.policy.face_recognition is False
+    assert fresh.check_path(faces.clear_other).decision.faces[0].kind == "no-fr"

@@ -139,8 +139,8 @@ def test_token_protects_everything(db_file, pool):
 
 
 @pytest.mark.parametrize("host,token,message", [
-    ("0.0.0.0", None, "refusing to listen on 0.0.0.0 without an access token"),
-    ("192.168.1.20", None, "refusing to listen on 192.168.1.20 without an access token"),
+    ("0.0.0.0", None, "refusing to listen on 0.0.0.0 without staff accounts or an access token"),
+    ("192.168.1.20", None, "refusing to listen on 192.168.1.20 without staff accounts or an access token"),
     ("0.0.0.0", "short", "the access token is too short"),
 ])
 def test_bind_rules(host, token, message):
@@ -148,6 +148,7 @@ def test_bind_rules(host, token, message):
         check_bind(host, token)
     check_bind("127.0.0.1", None)
     check_bind("::1", None)
+    check_bind("0.0.0.0", None, accounts=True)  # staff accounts: allowed beyond loopback
     check_bind("0.0.0.0", "long enough token")
 
 
@@ -156,7 +157,7 @@ def test_serve_refuses_to_start_on_the_network_without_a_token(db_file):
     proc = subprocess.run([sys.executable, "-m", "consentguard", "serve", "--host", "0.0.0.0", "--db", str(db_file)],
                           capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1
-    assert proc.stderr.startswith("Error: refusing to listen on 0.0.0.0 without an access token")
+    assert proc.stderr.startswith("Error: refusing to listen on 0.0.0.0 without staff accounts or an access token")
 
 
 def children(pid: int) -> set[int]:

@@ -565,8 +565,9 @@ def _too_large(name: str) -> str:
 
 def _references(db: sqlite_utils.Database) -> tuple:
     """What the face index was built from, cheaply: encoded portraits and references (their count and
-    newest id), so a reference added in review or an encoding purged makes :meth:`Checker.current` rebuild."""
-    return stored_portraits.index_state(db)
+    newest id), and whether face recognition is saved off, so a reference added in review, an encoding
+    purged or face recognition turned off makes :meth:`Checker.current` rebuild."""
+    return stored_portraits.index_state(db), saved_values(db).get("face_recognition")
 
 
 #: Address space one worker process may use (GB): one huge upload fails with an error verdict in

@@ -185,6 +185,21 @@ MIGRATIONS: list = [  # SQL scripts, or functions for what SQL alone cannot do
         set_at TEXT NOT NULL
     )
     """,
+    # 9: staff accounts for the page (issue #16, store/users.py): argon2 hashes, never passwords;
+    # version changes with the password, role or status, ending the account's sessions
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        role TEXT NOT NULL,            -- staff | approver | admin
+        password_hash TEXT NOT NULL,   -- argon2id (argon2-cffi)
+        disabled INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 1,
+        failed INTEGER NOT NULL DEFAULT 0,   -- wrong passwords in a row
+        locked_until TEXT,                   -- ISO time (UTC) until which sign-in is refused
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    )
+    """,
 ]
 
 

@@ -47,8 +47,16 @@ from consentguard.policy import Policy
 from consentguard.runners.workers import init_worker
 from consentguard.store.db import open_db
 from consentguard.web import batches as drops
-from consentguard.web.security import MAX_UPLOAD_BYTES, MIN_TOKEN, Security, ServeError, check_bind, served_names
-from consentguard.web.state import State, close_db
+from consentguard.web.security import (
+    MAX_UPLOAD_BYTES,
+    MIN_TOKEN,
+    Security,
+    ServeError,
+    check_bind,
+    is_loopback,
+    served_names,
+)
+from consentguard.web.state import State, close_db, get_db
 from consentguard.web.video_jobs import VideoJobs
 
 __all__ = ["ServeError", "check_bind", "create_app", "serve"]
@@ -93,7 +101,7 @@ def create_app(db_path: str | Path, policy: Policy | None = None, token: str | N
             executor.submit(os.getpid)
         return executor
 
-    security = Security(token, admin_token, hosts)
+    security = Security(token, admin_token, hosts, database=get_db)
     app.extensions["consentguard"] = State(db_path, policy, security,
                                            Path(keep_blocked) if keep_blocked is not None else None,
                                            start_pool if pool is None else None,
@@ -124,7 +132,14 @@ def serve(db_path, host: str = "127.0.0.1", port: int = 8765, token: str | None 
 
     from waitress import create_server
 
-    check_bind(host, token)
+    from consentguard.store import users
+
+    accounts = users.any_enabled(open_db(db_path, create=False))
+    check_bind(host, token, accounts)
+    if not is_loopback(host) and not behind_proxy:
+        announce(f"consentguard: WARNING: listening on {host} without HTTPS: passwords, tokens and photos cross "
+                 "the network in clear. Put the page behind an HTTPS reverse proxy (--behind-proxy; "
+                 "docs/deploy.md shows Caddy and nginx)")
     if admin_token is not None and len(admin_token) < MIN_TOKEN:
         raise ServeError(f"the admin token is too short: use at least {MIN_TOKEN} random characters")
     app = create_app(db_path, policy, token, workers, admin_token=admin_token, keep_blocked=keep_blocked,

@@ -42,7 +42,7 @@ def decide(item_id):
         abort(400, "faces must be a list of face numbers")
     try:
         ids = decide_item(get_db(), item_id, str(body.get("decision") or ""),
-                          str(body.get("student_number") or "") or None, str(body.get("by") or ""),
+                          str(body.get("student_number") or "") or None, state().security.actor(str(body.get("by") or "")),
                           str(body.get("note") or "") or None, faces, interface="web")
     except ReviewError as exc:
         abort(400, str(exc))
@@ -53,7 +53,7 @@ def decide(item_id):
 def undo(decision_id):
     body = review_body()
     try:
-        audit_id = undo_decision(get_db(), decision_id, str(body.get("by") or ""),
+        audit_id = undo_decision(get_db(), decision_id, state().security.actor(str(body.get("by") or "")),
                                  str(body.get("note") or "") or None, interface="web")
     except ReviewError as exc:
         abort(400, str(exc))

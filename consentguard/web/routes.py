@@ -237,7 +237,7 @@ def override():
         abort(400, "check_id must be a number")
     if not 1 <= check_id < 2 ** 63:  # SQLite's integer range: a larger one is a 400, not a 500
         abort(400, f"check #{check_id} does not exist")
-    user = str(body.get("user") or "").strip()
+    user = state().security.actor(str(body.get("user") or ""))
     if not user:
         abort(400, "an override needs the name of the person who decided")
     later = batches().superseded(request.cookies.get(SESSION_COOKIE, ""), check_id)

@@ -39,7 +39,7 @@ def posted():
     and the photo itself (kept only with ``serve --keep-posted``, and only if it is the photo checked)."""
     form = request.form
     check_id = _check_id(form.get("check_id"))
-    user = (form.get("user") or "").strip()[:200]
+    user = state().security.actor(form.get("user") or "")[:200]
     if not user:
         abort(400, "marking a post needs the name of the person who posted it")
     where = (form.get("where") or "").strip()[:500] or None
@@ -101,7 +101,7 @@ def taken_down(check_id):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, "send the takedown as a JSON object")
-    user = str(body.get("user") or "").strip()[:200]
+    user = state().security.actor(str(body.get("user") or ""))[:200]
     if not user:
         abort(400, "marking a takedown needs the name of the person who did it")
     try:

@@ -93,8 +93,7 @@ function postedForm(checkId, file) {
   const on = el("input", { id: ids.on, type: "date", required: "required" });
   on.value = new Date().toLocaleDateString("en-CA");  // today, YYYY-MM-DD, in this computer's time zone
   const where = el("input", { id: ids.where, type: "text", size: "40", placeholder: "link or place (optional)" });
-  const who = el("input", { id: ids.who, type: "text", required: "required", autocomplete: "name" });
-  who.value = localStorage.getItem("consentguard-name") || "";
+  const who = nameInput(ids.who);
   const said = el("p", { role: "status", "aria-live": "polite" });
   const form = el("form", { class: "posted" },
     el("label", { for: ids.channel, text: "Posted it? Where: " }), channel,
@@ -104,7 +103,7 @@ function postedForm(checkId, file) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!channel.value) { said.textContent = "Say where it was posted."; return; }
-    if (who.value) localStorage.setItem("consentguard-name", who.value);
+    if (who.value && !ACCOUNT) localStorage.setItem("consentguard-name", who.value);
     const body = new FormData();
     Object.entries({ check_id: String(checkId), channel: channel.value, on: on.value, where: where.value, user: who.value })
       .forEach(([k, v]) => body.append(k, v));
@@ -212,11 +211,24 @@ function showDecisions(items) {
   decisions.hidden = !items.length;
 }
 
+// Signed in with an account (issue #16): decisions record it, and staff cannot release a review.
+const ACCOUNT = document.body.dataset.account || "";
+const ROLE = document.body.dataset.role || "";
+
+function nameInput(id) {
+  const who = el("input", { id, type: "text", required: "required", autocomplete: "name" });
+  who.value = ACCOUNT || localStorage.getItem("consentguard-name") || "";
+  if (ACCOUNT) who.readOnly = true;  // the server records the signed-in account anyway
+  return who;
+}
+
 function overrideForm(checkId, file = null) {
+  if (ROLE === "staff") {
+    return el("p", { class: "override", text: "An approver must look at this photo and release it before it is posted (you are signed in as staff)." });
+  }
   const id = `reason-${checkId}`;
   const reason = el("textarea", { id, rows: "2", cols: "60", required: "required", minlength: "10" });
-  const who = el("input", { id: `who-${checkId}`, type: "text", required: "required", autocomplete: "name" });
-  who.value = localStorage.getItem("consentguard-name") || "";
+  const who = nameInput(`who-${checkId}`);
   const status = el("p", { role: "status", "aria-live": "polite" });
   const form = el("form", { class: "override" },
     el("label", { for: id, text: "Post anyway? Explain why (recorded with your check):" }), el("br"), reason,

@@ -47,7 +47,9 @@ function decideForm(item) {
     choices.appendChild(el("div", {}, radio, el("label", { for: `d-${id}-${n}`, text: ` ${label}` })));
   });
   const who = el("input", { id: `by-${id}`, type: "text", required: "required", autocomplete: "name" });
-  who.value = localStorage.getItem("consentguard-name") || "";
+  const account = document.body.dataset.account || "";
+  who.value = account || localStorage.getItem("consentguard-name") || "";
+  if (account) who.readOnly = true;  // the server records the signed-in account anyway
   const note = el("textarea", { id: `note-${id}`, rows: "2", cols: "60" });
   const said = el("p", { role: "status", "aria-live": "polite" });
   form.append(choices, el("p", {}, el("label", { for: `by-${id}`, text: "Your name: " }), who),
@@ -78,7 +80,7 @@ function decisions(item) {
     if (!d.undone_at) {
       const button = el("button", { type: "button", text: `Undo #${d.id}` });
       button.addEventListener("click", async () => {
-        const by = localStorage.getItem("consentguard-name") || window.prompt("Your name (admin):") || "";
+        const by = document.body.dataset.account || localStorage.getItem("consentguard-name") || window.prompt("Your name (admin):") || "";
         try {
           await post(`/api/review/decisions/${d.id}/undo`, { by });
           status.textContent = `Decision #${d.id} undone; its item is open again.`;

@@ -15,7 +15,9 @@ function takenDownForm(finding) {
   const note = el("input", { id: `note-${id}`, type: "text", size: "50", required: "required", minlength: "5",
     placeholder: "e.g. removed from the website gallery; copy kept in the records folder" });
   const who = el("input", { id: `who-${id}`, type: "text", required: "required", autocomplete: "name" });
-  who.value = localStorage.getItem("consentguard-name") || "";
+  const account = document.body.dataset.account || "";
+  who.value = account || localStorage.getItem("consentguard-name") || "";
+  if (account) who.readOnly = true;  // the server records the signed-in account anyway
   const said = el("p", { role: "status", "aria-live": "polite" });
   const form = el("form", { class: "override" },
     el("label", { for: `note-${id}`, text: "What was taken down, and where: " }), note, el("br"),
