@@ -284,7 +284,8 @@ def _full_name(context: RosterContext, number: str) -> str | None:
 
 WHY = {"small": "too small to identify", "blurred": "too blurred to identify", "unclear": "turned away or unclear",
        "unprotected": "not recognised while a restricted student has no portrait",
-       "unknown": "matches no student with a portrait", "encode": "could not be encoded"}
+       "unknown": "matches no student with a portrait", "encode": "could not be encoded",
+       "no-fr": "face recognition is off: say who is shown"}
 
 
 def _summary(n_photos: int, students: list[dict], results: list[FaceResult], closeups: int) -> str:
