@@ -296,6 +296,10 @@ class Decision:
     review_items: list[str] = field(default_factory=list)
     #: the people staff declared as shown (check --people), each judged: {student_number, name, verdict}
     declared: list[dict] = field(default_factory=list)
+    #: the verdict of the picture alone (faces, its text, metadata, file name, declared people) and of
+    #: the caption alone (``verdict`` is the worse): the page shows a caption's problem on the caption
+    photo_verdict: Verdict | None = None
+    caption_verdict: Verdict | None = None
 
     @property
     def student_numbers(self) -> list[str]:
@@ -502,12 +506,13 @@ def combine(faces: list[FaceEvidence], face_results: list[FaceResult], names: li
     reasons += same_student_twice(face_results, context)
     checked = f"checked by eye by {cleared[-1].decided_by} on {cleared[-1].decided_at}" if cleared else None
     verdicts = [f.verdict for f in face_results]
+    caption = []  # the caption's own verdicts: the page shows the caption apart from the photo
     for hit in names:
         if checked and hit.strength == REVIEW:
             reasons.append(f"{judge_name(hit, context)}; {checked}")
         else:
             reasons.append(judge_name(hit, context))
-            verdicts.append(hit.strength)
+            (caption if hit.source == "caption" else verdicts).append(hit.strength)
     for part in unchecked or []:
         reasons.append(f"{part}; {checked}" if checked else part)
         verdicts += [] if checked else [REVIEW]
@@ -517,8 +522,8 @@ def combine(faces: list[FaceEvidence], face_results: list[FaceResult], names: li
     if image_error:
         reasons.insert(0, image_error)
         verdicts.append(ERROR)
-    return Decision(verdict=worst(verdicts), reasons=reasons, faces=face_results, names=names,
-                    declared=declared_json)
+    return Decision(verdict=worst(verdicts + caption), reasons=reasons, faces=face_results, names=names,
+                    declared=declared_json, photo_verdict=worst(verdicts), caption_verdict=worst(caption))
 
 
 def judge_declared(declared: list[Declared], face_results: list[FaceResult], context: RosterContext,

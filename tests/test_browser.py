@@ -12,7 +12,7 @@ from consentguard import Checker, open_db
 from consentguard.inspect.metadata import read_metadata
 
 from conftest import R
-from helpers.browser import chromium, drop_files, wait_for_results
+from helpers.browser import choose_files, chromium, drop_files, wait_for_results
 from helpers.photos import distant
 from helpers.web import start_server
 
@@ -43,13 +43,23 @@ def test_drop_photos_and_get_verdicts_and_a_safe_copy(site, faces, tmp_path):
     drop_files(browser, [faces.group, faces.stranger, far])
     cards = wait_for_results(browser, 3)
     titles = [c.find_element(By.CSS_SELECTOR, "h3").text for c in cards]
-    # the caption names a restricted student, so every photo of this post is blocked by name
-    assert titles[0] == f"Do not post — {faces.group.name}"
+    # the caption names a restricted student: said once, on the caption; each photo card says what is
+    # wrong with the photo itself (issue #17)
+    assert titles == [f"Do not post — {faces.group.name}", f"OK to post — {faces.stranger.name}",
+                      "Check before posting — far.jpg"], titles
     assert "matches photo-restricted Marcus Ellery" in cards[0].text
-    assert 'Name found in caption: "Priya Natarajan" (certain)' in cards[0].text
+    assert "Priya Natarajan" not in cards[0].text and "the caption is the problem" in cards[1].text
+    assert not cards[1].find_elements(By.LINK_TEXT, "Download safe copy (faces blurred, photo details removed)")
+    caption = browser.find_element(By.ID, "scrubbed")
+    assert caption.is_displayed() and "Do not post this caption" in caption.text
+    assert 'Name found in caption: "Priya Natarajan" (certain)' in caption.text
     summary = browser.find_element(By.ID, "summary").text
-    assert summary.startswith("3 photos checked: 3 do not post") and summary.endswith("Do not post as it is.")
+    assert summary == ("3 photos checked: 1 do not post, 1 check before posting, 1 ok to post, the caption: "
+                       "do not post. Do not post as it is."), summary
     assert browser.find_element(By.ID, "scrubbed-text").get_attribute("value") == "Well done a student!"
+    browser.find_element(By.ID, "use-scrubbed").click()  # the caption without the name, ready to check again
+    assert browser.find_element(By.ID, "caption").get_attribute("value") == "Well done a student!"
+    assert browser.find_element(By.ID, "stale").is_displayed()
 
     link = cards[0].find_element(By.LINK_TEXT, "Download safe copy (faces blurred, photo details removed)")
     assert link.get_attribute("download") == f"{faces.group.stem}.safe.jpg"
@@ -68,7 +78,7 @@ def test_review_then_override_from_the_page(site, faces, tmp_path):
     browser, url, db = site
     browser.get(url)
     far = distant(faces.clear_other, 40, tmp_path, "far.jpg")
-    browser.find_element(By.ID, "photos").send_keys(str(far))  # the file picker
+    choose_files(browser, [far])  # the file picker
     (card,) = wait_for_results(browser, 1)
     assert card.find_element(By.CSS_SELECTOR, "h3").text == "Check before posting — far.jpg"
     assert "too small to identify" in card.text
@@ -100,7 +110,7 @@ def test_page_is_usable_by_keyboard_and_screen_reader(site, faces):
         focused.append(browser.switch_to.active_element.get_attribute("id") or
                        browser.switch_to.active_element.tag_name)
     assert {"photos", "caption", "people", "channel", "school", "check"} <= set(focused), focused
-    browser.find_element(By.ID, "photos").send_keys(str(faces.group))
+    choose_files(browser, [faces.group])
     (card,) = wait_for_results(browser, 1)
     assert card.find_element(By.TAG_NAME, "img").get_attribute("alt").startswith(f"{faces.group.name} with ")
 
@@ -114,8 +124,39 @@ def test_crowd_photo_shows_one_summarised_reason(site, faces):
         pytest.skip("no crowd photo in this face set")
     browser, url, _ = site
     browser.get(url)
-    browser.find_element(By.ID, "photos").send_keys(str(crowd))
+    choose_files(browser, [crowd])
     (card,) = wait_for_results(browser, 1)
     items = [li.text for li in card.find_elements(By.CSS_SELECTOR, "ul.reasons > li")]
     assert len(items) < 5, items[:10]
     assert any("faces are too small to identify" in x for x in items), items
+
+
+def test_photos_are_checked_once_when_asked_and_a_release_says_who(site, faces, tmp_path):
+    """Issue #17: choosing photos checks nothing; "Check photos" checks once (pressing it again with
+    nothing changed writes no second audit row); a change since marks the results as old; a released
+    review says who released it, when and why."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, url, db = site
+    browser.get(url)
+    rows = lambda: open_db(db).execute("SELECT count(*) FROM checks WHERE event = 'check'").fetchone()[0]  # noqa: E731
+    before = rows()
+    far = distant(faces.clear_other, 40, tmp_path, "far.jpg")
+    choose_files(browser, [far], check=False)
+    assert "1 file chosen: add the caption, then press" in browser.find_element(By.ID, "summary").text
+    assert rows() == before and not browser.find_elements(By.CSS_SELECTOR, "#results > li")
+    browser.find_element(By.ID, "caption").send_keys("Science fair")
+    browser.find_element(By.ID, "check").click()
+    (card,) = wait_for_results(browser, 1)
+    assert rows() == before + 1
+    browser.find_element(By.ID, "check").click()  # nothing changed: not checked again
+    assert rows() == before + 1 and not browser.find_element(By.ID, "stale").is_displayed()
+    browser.find_element(By.ID, "caption").send_keys(" 2026")
+    assert browser.find_element(By.ID, "stale").is_displayed()
+    card.find_element(By.CSS_SELECTOR, "textarea").send_keys("A parent volunteer at the back of the hall")
+    card.find_element(By.CSS_SELECTOR, ".override input").send_keys("Dana Office")
+    card.find_element(By.CSS_SELECTOR, ".override button").click()
+    WebDriverWait(browser, 30).until(lambda b: "Released by Dana Office at " in card.text)
+    assert card.find_element(By.CSS_SELECTOR, "h3").text == "Released — far.jpg"
+    assert "A parent volunteer at the back of the hall" in card.find_element(By.CLASS_NAME, "released-by").text

@@ -9,7 +9,7 @@ import pytest
 from consentguard import open_db
 from consentguard.store import users
 
-from helpers.browser import chromium, wait_for_results
+from helpers.browser import choose_files, chromium, wait_for_results
 from helpers.photos import distant
 from helpers.web import start_server
 
@@ -41,7 +41,7 @@ def test_staff_cannot_release_a_review_and_an_approver_can(face_roster, faces, t
         assert browser.find_element(By.ID, "password")  # the page asks everyone to sign in
         sign_in(browser, url, "Sam Staff", "staff password 1")
         assert "Signed in as Sam Staff (staff)" in browser.find_element(By.TAG_NAME, "header").text
-        browser.find_element(By.ID, "photos").send_keys(str(far))
+        choose_files(browser, [far])
         (card,) = wait_for_results(browser, 1)
         assert "Check before posting" in card.text
         assert not card.find_elements(By.CSS_SELECTOR, "form.override textarea")  # no release control
@@ -50,7 +50,7 @@ def test_staff_cannot_release_a_review_and_an_approver_can(face_roster, faces, t
         browser.find_element(By.CSS_SELECTOR, "form.account button").click()  # sign out
         WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "password"))
         sign_in(browser, url, "Alex Approver", "approver password 2")
-        browser.find_element(By.ID, "photos").send_keys(str(far))
+        choose_files(browser, [far])
         (card,) = wait_for_results(browser, 1)
         who = card.find_element(By.CSS_SELECTOR, "form.override input[autocomplete=name]")
         assert who.get_attribute("value") == "Alex Approver" and who.get_attribute("readonly")

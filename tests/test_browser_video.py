@@ -15,7 +15,7 @@ import pytest
 from consentguard import Checker, open_db
 
 from conftest import R
-from helpers.browser import chromium, drop_files, wait_for_results
+from helpers.browser import choose_files, chromium, drop_files, wait_for_results
 from helpers.videos import face_card, make_clip
 from helpers.web import start_server
 
@@ -106,7 +106,7 @@ def test_parts_not_checked_are_shown_before_the_moments(site, faces, tmp_path):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
     browser.get(url)
-    browser.find_element(By.ID, "photos").send_keys(str(cut))  # the file picker
+    choose_files(browser, [cut])  # the file picker
     (card,) = wait_for_results(browser, 1, timeout=120)
     assert card.find_element(By.CSS_SELECTOR, "h3").text == "Check before posting — cut.mp4"
     box = card.find_element(By.CSS_SELECTOR, ".unchecked")

@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlite_utils
 
 from consentguard.decide import (
+    PASS,
     Decision,
     FaceEvidence,
     FaceResult,
@@ -140,6 +141,8 @@ def decision_json(d: Decision) -> dict:
         doc["video"] = video
     if d.declared:
         doc["declared"] = d.declared
+    if d.photo_verdict is not None:  # the picture alone and the caption alone (the page shows them apart)
+        doc["photo_verdict"], doc["caption_verdict"] = d.photo_verdict, d.caption_verdict or PASS
     return doc
 
 
@@ -194,6 +197,7 @@ def timed_decision(photo: PhotoEvidence, decision: Decision, context: RosterCont
     timed = combine(faces, results, photo.names, context, policy, photo.error, photo.unchecked,
                     declared=photo.declared)
     timed.verdict = worst([timed.verdict, decision.verdict])
+    timed.photo_verdict = worst([timed.photo_verdict or PASS, decision.photo_verdict or decision.verdict])
     timed.review_items = decision.review_items
     if photo.video is not None:
         timed.video = {**{k: v for k, v in photo.video.items() if k != "tracks"},

@@ -44,8 +44,9 @@ document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfe
 """
 
 
-def drop_files(browser, paths) -> None:
-    """Drop files on the page's drop zone, as a user dragging them from the file manager does."""
+def drop_files(browser, paths, check: bool = True) -> None:
+    """Drop files on the page's drop zone, as a user dragging them from the file manager does, then
+    press "Check photos" (``check``; the page checks only when asked)."""
     from selenium.webdriver.common.by import By
 
     browser.execute_script("const i = document.createElement('input'); i.type = 'file'; i.multiple = true;"
@@ -53,6 +54,17 @@ def drop_files(browser, paths) -> None:
     source = browser.find_element(By.ID, "test-drag-source")
     source.send_keys("\n".join(str(p) for p in paths))
     browser.execute_script(DROP_JS, source)
+    if check:
+        browser.find_element(By.ID, "check").click()
+
+
+def choose_files(browser, paths, check: bool = True) -> None:
+    """Choose files with the page's file picker, then press "Check photos" (``check``)."""
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.ID, "photos").send_keys("\n".join(str(p) for p in paths))
+    if check:
+        browser.find_element(By.ID, "check").click()
 
 
 def wait_for_results(browser, count: int, timeout: float = 120):

@@ -31,26 +31,36 @@ function closeness(distance) {
   return `not a match (distance ${distance.toFixed(2)})`;
 }
 
+let captionVerdict = "pass";  // the caption's own verdict (showCaption)
+
 function updateSummary() {
   if (!verdicts.size) return;
   const counts = {};
   const all = Array.from(verdicts.values());
   all.forEach((v) => { counts[v] = (counts[v] || 0) + 1; });
-  const worst = all.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
+  const worst = [...all, captionVerdict].reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
   const parts = ["block", "review", "error", "pass"].filter((v) => counts[v]).map((v) => `${counts[v]} ${WORDS[v][0].toLowerCase()}`);
+  if (captionVerdict !== "pass") parts.push(`the caption: ${WORDS[captionVerdict][0].toLowerCase()}`);
   const advice = worst === "pass" ? "The post may go out." : worst === "review" ? "Some photos need a look before the post goes out." : "Do not post as it is.";
   const noun = videoCards.size ? "file" : "photo";  // a drop with videos: "3 files checked"
   summary.textContent = `${all.length} ${noun}${all.length === 1 ? "" : "s"} checked${pending ? `, ${pending} still checking` : ""}: ${parts.join(", ")}. ${advice}`;
   summary.className = `summary ${worst}`;
 }
 
+// A photo card shows what is wrong with the photo; the caption's verdict is shown once, on the caption.
+function photoVerdict(doc) {
+  return doc.photo_verdict || doc.verdict;
+}
+
 function renderResult(card, data) {
   const doc = data.result;
-  const [word, explain] = WORDS[doc.verdict];
-  card.className = `result ${doc.verdict}`;
+  const verdict = photoVerdict(doc);
+  const [word, explain] = WORDS[verdict];
+  card.className = `result ${verdict}`;
   card.replaceChildren();
   card.appendChild(el("h3", { class: "verdict", text: `${word} — ${doc.path}` }));
-  card.appendChild(el("p", { text: explain }));
+  card.appendChild(el("p", { text: verdict === "pass" && doc.caption_verdict && doc.caption_verdict !== "pass"
+    ? "Nothing wrong with the photo itself; the caption is the problem (see the caption above)." : explain }));
   if (data.changed && data.changed.length) {
     const note = el("div", { class: "changed" }, el("p", { text: data.update
       ? "Changed after the other photos of this drop were checked:"
@@ -68,16 +78,35 @@ function renderResult(card, data) {
   doc.faces.filter((f) => f.verdict !== "pass" && (!f.reason || doc.reasons.includes(f.reason))).forEach((f) => {
     list.appendChild(el("li", { text: `${f.reason || "face to review"}${f.distance !== null && f.student_number ? ` — ${closeness(f.distance)}` : ""}` }));
   });
-  doc.names.forEach((n) => list.appendChild(el("li", { text: nameLine(n) })));
+  doc.names.filter((n) => n.source !== "caption").forEach((n) => list.appendChild(el("li", { text: nameLine(n) })));
   otherReasons(doc).forEach((r) => list.appendChild(el("li", { text: r })));
   if (list.children.length) card.appendChild(list);
   const safe = el("p", { class: "safe-copy" });
   card.appendChild(safe);
-  if (data.safe_copy) showSafeCopy(safe, data.safe_copy, data.safe_copy_name);
+  if (data.safe_copy && verdict !== "pass") showSafeCopy(safe, data.safe_copy, data.safe_copy_name);  // only if it hides something
   const checkId = data.audit_id || data.check_id;
   const known = batch.cards.get(data.check_id);
-  if (doc.verdict === "review") card.appendChild(overrideForm(checkId, known ? known.file : null));
+  if (doc.verdict === "review") card.appendChild(overrideForm(checkId, known ? known.file : null, card));
   if (doc.verdict === "pass") card.appendChild(postedForm(checkId, known ? known.file : null));
+}
+
+// The caption's verdict on its own, once, above the photos, with the caption without restricted names.
+function showCaption(bodies, caption) {
+  const done = bodies.filter((b) => b && b.result);
+  const box = document.getElementById("scrubbed");
+  const worstCaption = done.map((b) => b.result.caption_verdict || "pass")
+    .reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "pass");
+  const reasons = [...new Set(done.flatMap((b) => b.result.names.filter((n) => n.source === "caption").map(nameLine)))];
+  const scrubbed = done.find((b) => b.result.scrubbed_caption !== null && b.result.scrubbed_caption !== caption);
+  box.hidden = worstCaption === "pass" && !scrubbed;
+  box.className = `caption-verdict ${worstCaption}`;
+  document.getElementById("caption-words").textContent = worstCaption === "pass" ? "The caption is fine."
+    : worstCaption === "block" ? "Do not post this caption: it names a student whose family refused media release."
+      : "Check this caption before posting: it may name a restricted student.";
+  document.getElementById("caption-reasons").replaceChildren(...reasons.map((r) => el("li", { text: r })));
+  document.getElementById("scrubbed-text").value = scrubbed ? scrubbed.result.scrubbed_caption : "";
+  document.getElementById("use-scrubbed").hidden = !scrubbed;
+  captionVerdict = worstCaption;
 }
 
 // "Mark as posted": after a photo passed (or its review was released) and went out, staff say where
@@ -183,7 +212,7 @@ function showUpdate(known, update, revision) {
   if (update.result.verdict === "pass") known.safeCopy = null;
   const safe = update.safe_copy_stale ? null : known.safeCopy;
   renderResult(known.card, { ...update, update: true, safe_copy: safe, safe_copy_name: safeName(known.file) });
-  verdicts.set(known.card, update.result.verdict);
+  verdicts.set(known.card, photoVerdict(update.result));
   if (update.safe_copy_stale) freshSafeCopy(known, update.check_id);
 }
 
@@ -222,7 +251,7 @@ function nameInput(id) {
   return who;
 }
 
-function overrideForm(checkId, file = null) {
+function overrideForm(checkId, file = null, card = null) {
   if (ROLE === "staff") {
     return el("p", { class: "override", text: "An approver must look at this photo and release it before it is posted (you are signed in as staff)." });
   }
@@ -243,6 +272,15 @@ function overrideForm(checkId, file = null) {
     if (who.value) localStorage.setItem("consentguard-name", who.value);
     const body = await response.json();
     status.textContent = response.ok ? `Override recorded (#${body.override_id}).` : `Not recorded: ${body.error}`;
+    if (response.ok && card) {  // released: the card says so, by whom, when and why; it may go out
+      const heading = card.querySelector("h3.verdict");
+      if (heading) heading.textContent = heading.textContent.replace(WORDS.review[0], "Released");
+      card.classList.add("released");
+      const at = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      form.before(el("p", { class: "released-by", text: `Released by ${who.value} at ${at}: ${reason.value}` }));
+      verdicts.set(card, "pass");
+      updateSummary();
+    }
     if (response.ok && !form.nextElementSibling) form.after(postedForm(checkId, file));  // released: it may go out
   });
   return form;
@@ -267,7 +305,7 @@ async function checkOne(card, file, caption, channel, school, people = "") {
     const known = { card, file, revision: body.revision || 0, safeCopy: body.safe_copy };
     batch.cards.set(body.check_id, known);
     renderResult(card, body);
-    verdicts.set(card, body.result.verdict);
+    verdicts.set(card, photoVerdict(body.result));
     const waiting = batch.pending.get(body.check_id);
     if (waiting && waiting.revision > known.revision) showUpdate(known, waiting.update, waiting.revision);
     else if (body.safe_copy_stale) freshSafeCopy(known, body.check_id);
@@ -332,22 +370,57 @@ async function checkAll(dropped) {
     }
   }
   await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, files.length) }, lane));
-  const scrubbed = bodies.find((b) => b && b.result.scrubbed_caption !== null && b.result.scrubbed_caption !== caption);
-  document.getElementById("scrubbed").hidden = !scrubbed;
-  if (scrubbed) document.getElementById("scrubbed-text").value = scrubbed.result.scrubbed_caption;
+  showCaption(bodies, caption);
+  updateSummary();
 }
 
+// Photos are checked once, when staff press "Check photos" (after typing the caption), not when chosen;
+// pressing it again with nothing changed checks nothing again; a change marks the results as old.
 const input = document.getElementById("photos");
 const drop = document.getElementById("drop");
 let chosen = [];
-input.addEventListener("change", () => { chosen = Array.from(input.files); checkAll(chosen); });
-document.getElementById("post").addEventListener("submit", (event) => { event.preventDefault(); checkAll(chosen); });
+let lastChecked = null;
+
+function signature() {
+  return JSON.stringify([chosen.map((f) => [f.name, f.size, f.lastModified]),
+    ...["caption", "channel", "school", "people"].map((id) => document.getElementById(id).value)]);
+}
+
+function choose(files) {
+  chosen = files;
+  summary.className = "summary";
+  summary.textContent = `${files.length} file${files.length === 1 ? "" : "s"} chosen: add the caption, then press "Check photos".`;
+}
+
+function changedSinceCheck() {
+  const stale = lastChecked !== null && signature() !== lastChecked;
+  results.classList.toggle("stale", stale);
+  document.getElementById("stale").hidden = !stale;
+}
+
+input.addEventListener("change", () => choose(Array.from(input.files)));
+document.getElementById("post").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!chosen.length) {
+    summary.className = "summary";
+    summary.textContent = "Choose or drop the photos first.";
+    return;
+  }
+  if (signature() === lastChecked) return;  // already checked exactly so: no second upload, no second audit row
+  lastChecked = signature();
+  changedSinceCheck();
+  checkAll(chosen);
+});
+["caption", "channel", "school", "people"].forEach((id) => document.getElementById(id).addEventListener("input", changedSinceCheck));
+document.getElementById("use-scrubbed").addEventListener("click", () => {
+  document.getElementById("caption").value = document.getElementById("scrubbed-text").value;
+  changedSinceCheck();
+});
 ["dragenter", "dragover"].forEach((name) => drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); }));
 ["dragleave", "drop"].forEach((name) => drop.addEventListener(name, () => drop.classList.remove("over")));
 drop.addEventListener("drop", (event) => {
   event.preventDefault();
-  chosen = Array.from(event.dataTransfer.files);
-  checkAll(chosen);
+  choose(Array.from(event.dataTransfer.files));
 });
 
 // "People shown": suggestions from the roster for the name being typed (after the last ";"), at most
