@@ -196,3 +196,14 @@ def test_without_accounts_a_shared_token_cannot_release_reviews_from_another_mac
     local = c.post("/api/override", json={"check_id": 1, "user": "x", "reason": "long enough reason"},
                    headers={"X-CSRF-Token": csrf})
     assert local.status_code != 403  # on this machine itself, as before
+
+
+def test_checks_on_the_page_are_recorded_under_the_account_and_reopened_by_it_only(school, faces):
+    sam, alex = client(school, "Sam Staff"), client(school, "Alex Approver")
+    body = sam.post("/api/check", data={"photo": (io.BytesIO(faces.stranger.read_bytes()), "sam-only.jpg")},
+                    headers={"X-CSRF-Token": sam.csrf}, content_type="multipart/form-data").get_json()
+    row = open_db(school[0]).execute("SELECT os_user FROM checks WHERE id = ?", [body["check_id"]]).fetchone()
+    assert row[0] == "Sam Staff"
+    mine = [c["file_name"] for c in sam.get("/api/today").get_json()["checks"]]
+    assert "sam-only.jpg" in mine
+    assert "sam-only.jpg" not in [c["file_name"] for c in alex.get("/api/today").get_json()["checks"]]

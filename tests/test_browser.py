@@ -160,3 +160,35 @@ def test_photos_are_checked_once_when_asked_and_a_release_says_who(site, faces, 
     WebDriverWait(browser, 30).until(lambda b: "Released by Dana Office at " in card.text)
     assert card.find_element(By.CSS_SELECTOR, "h3").text == "Released — far.jpg"
     assert "A parent volunteer at the back of the hall" in card.find_element(By.CLASS_NAME, "released-by").text
+
+
+def test_a_reload_keeps_the_results_and_todays_checks_can_be_reopened(site, faces, tmp_path):
+    """Issue #17: a reload used to lose everything."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, url, _ = site
+    browser.get(url)
+    browser.find_element(By.ID, "caption").send_keys("Spring concert")
+    choose_files(browser, [faces.group])
+    (card,) = wait_for_results(browser, 1)
+    assert card.find_element(By.CSS_SELECTOR, "h3").text == f"Do not post — {faces.group.name}"
+    browser.refresh()
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#results > li"))
+    (kept,) = browser.find_elements(By.CSS_SELECTOR, "#results > li")
+    assert kept.find_element(By.CSS_SELECTOR, "h3").text == f"Do not post — {faces.group.name}"
+    assert "matches photo-restricted Marcus Ellery" in kept.text
+    assert browser.find_element(By.ID, "caption").get_attribute("value") == "Spring concert"
+    assert browser.find_element(By.ID, "summary").text.startswith("Kept from before the page was reloaded")
+
+    browser.execute_script("sessionStorage.clear()")  # another day's tab: nothing kept, but today's checks
+    browser.refresh()
+    today = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "today") if
+                                             b.find_element(By.ID, "today").get_attribute("hidden") is None else None)
+    today.find_element(By.TAG_NAME, "summary").click()
+    entry = next(b for b in today.find_elements(By.TAG_NAME, "button") if faces.group.name in b.text)
+    assert entry.text.endswith("— Do not post")
+    entry.click()
+    (reopened,) = browser.find_elements(By.CSS_SELECTOR, "#results > li")
+    assert "matches photo-restricted Marcus Ellery" in reopened.text
+    assert browser.find_element(By.ID, "summary").text.startswith("Reopened (checked at ")

@@ -69,12 +69,13 @@ def record_check(db: sqlite_utils.Database, result, interface: str) -> int:
     return record_doc(db, result.to_json(), interface)
 
 
-def record_doc(db: sqlite_utils.Database, doc: dict, interface: str) -> int:
+def record_doc(db: sqlite_utils.Database, doc: dict, interface: str, by: str | None = None) -> int:
     """Record one result document (as ``CheckResult.to_json()`` gives it; a video's without its
-    tracks' boxes, :func:`without_track_boxes`)."""
+    tracks' boxes, :func:`without_track_boxes`). ``by``: who checked it (the page's signed-in
+    account; default: the operating-system user running the command)."""
     doc = without_track_boxes(doc)
     return _append(db, {
-        "checked_at": now(), "os_user": os_user(), "interface": interface,
+        "checked_at": now(), "os_user": by or os_user(), "interface": interface,
         "file_name": Path(doc["path"]).name, "sha256": doc["sha256"],
         "verdict": doc["verdict"], "reasons": json.dumps(doc["reasons"]),
         "student_numbers": json.dumps(doc["student_numbers"]),
@@ -205,6 +206,20 @@ def verify(db: sqlite_utils.Database) -> Verification:
 
 EXPORT_FIELDS = ("id", "checked_at", "event", "ref_id", "os_user", "interface", "file_name", "sha256", "verdict",
                  "student_numbers", "reasons", "note", "sync_id", "hash")
+
+
+def web_checks_since(db: sqlite_utils.Database, since: str, by: str | None = None, limit: int = 100) -> list[dict]:
+    """The page's checks (their newest audit row per photo) recorded since ``since`` (an ISO time),
+    by ``by`` if given, newest first: "today's checks" the page can reopen."""
+    where, params = "event = 'check' AND interface = 'web' AND checked_at >= ?", [since]
+    if by is not None:
+        where += " AND os_user = ?"
+        params.append(by)
+    rows = db.execute(f"SELECT id, checked_at, file_name, verdict, result FROM checks WHERE {where} AND id IN "
+                      f"(SELECT max(id) FROM checks WHERE {where} GROUP BY sha256, file_name) "
+                      f"ORDER BY id DESC LIMIT {int(limit)}", params + params).fetchall()
+    return [{"check_id": r[0], "checked_at": r[1], "file_name": r[2], "verdict": r[3], "result": json.loads(r[4])}
+            for r in rows]
 
 
 def query(db: sqlite_utils.Database, verdict: str | None = None, since: str | None = None,

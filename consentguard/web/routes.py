@@ -22,7 +22,7 @@ from consentguard.roster.consent import CHANNELS
 from consentguard.runners.check import OCR_SAVED_OFF, ocr_saved_off
 from consentguard.runners.scan import boxed_thumbnail
 from consentguard.runners.workers import worker_checker
-from consentguard.store.audit import OverrideError, count, query, record_doc, record_override
+from consentguard.store.audit import OverrideError, count, query, record_doc, record_override, web_checks_since
 from consentguard.store.roster import school_ids
 from consentguard.web import batches as drops
 from consentguard.web.security import MAX_UPLOAD_BYTES, SESSION_COOKIE
@@ -58,10 +58,29 @@ def _check_in_worker(data: bytes, name: str, caption: str | None, channel: str |
     doc = result.to_json()
     evidence = result.evidence if keep else None
     if image is None:
-        return doc, None, None, evidence, None
+        return doc, None, None, evidence, None, []
     preview = thumbnail(image, doc["faces"], PREVIEW_PX)
     safe = safe_copy(image.rgb, doc, grow=checker.policy.redact_grow) if doc["verdict"] != "pass" else None
-    return doc, preview, safe, evidence, plain_thumbnail(image, PREVIEW_PX) if keep else None
+    return (doc, preview, safe, evidence, plain_thumbnail(image, PREVIEW_PX) if keep else None,
+            face_closeups(image, doc["faces"]))  # shown beside the reasons; never stored
+
+
+#: Close-ups sent with a photo's result at most (a crowd photo: the rest are counted, not shown).
+MAX_CLOSEUPS = 40
+
+
+def face_closeups(image, faces: list[dict]) -> list[str | None]:
+    """A close-up (data: URL) of each face on the photo as shown, in the order of ``faces`` (None for
+    a face in another frame or page, and after MAX_CLOSEUPS): the page shows a face in question
+    beside its reason, not a box of a few pixels on the preview. Sent with the answer, never stored."""
+    from consentguard.runners.check import closeup
+
+    out = []
+    for face in faces:
+        picture = (closeup(image.rgb, face["box"], face.get("rotation") or 0)
+                   if face.get("view") is None and sum(x is not None for x in out) < MAX_CLOSEUPS else None)
+        out.append(_data_url(picture))
+    return out
 
 
 def _safe_copy_in_worker(data: bytes, name: str, doc: dict) -> bytes:
@@ -129,13 +148,13 @@ def check():
     people = (request.form.get("people") or "").strip()[:2000] or None
     drop = batch_id()
     if drop is None:  # decided alone
-        doc, preview, safe, _, _ = in_worker(name, _check_in_worker, data, name, caption, channel, school,
-                                             False, people)
+        doc, preview, safe, _, _, closeups = in_worker(name, _check_in_worker, data, name, caption, channel, school,
+                                                       False, people)
         keep(doc, name, data)
         del data
-        check_id = record_doc(get_db(), doc, "web")
+        check_id = record_doc(get_db(), doc, "web", state().security.actor("") or None)
         return jsonify({
-            "check_id": check_id, "result": doc,
+            "check_id": check_id, "result": doc, "closeups": closeups,
             "preview": _data_url(preview), "safe_copy": _data_url(safe),
             "safe_copy_name": f"{Path(name).stem}.safe.jpg",
         })
@@ -144,10 +163,10 @@ def check():
     except (drops.BatchFull, ValueError) as exc:
         abort(400, f"{name}: {exc}")
     try:
-        doc, _, safe, evidence, plain = in_worker(name, _check_in_worker, data, name, caption, channel, school,
-                                                  True, people)
+        doc, _, safe, evidence, plain, closeups = in_worker(name, _check_in_worker, data, name, caption, channel,
+                                                            school, True, people)
         with batch.lock:
-            return jsonify(decide_with_batch(batch, name, data, doc, safe, evidence, plain))
+            return jsonify({**decide_with_batch(batch, name, data, doc, safe, evidence, plain), "closeups": closeups})
     finally:
         batches().release(batch)
 
@@ -167,7 +186,7 @@ def decide_with_batch(batch: drops.Batch, name: str, data: bytes, doc: dict, saf
     batch.photos.append(photo)
     try:
         changes = drops.decide(batch, db, state().policy)
-        photo.check_id = record_doc(db, photo.doc, "web")
+        photo.check_id = record_doc(db, photo.doc, "web", state().security.actor("") or None)
     except BaseException:  # not decided or not recorded: the drop is as it was before this photo
         batch.photos.remove(photo)
         for p, before in earlier:
@@ -181,7 +200,7 @@ def decide_with_batch(batch: drops.Batch, name: str, data: bytes, doc: dict, saf
         if earlier is photo:
             continue
         if earlier.doc["verdict"] != change.before["verdict"]:
-            earlier.rows.append(record_doc(db, earlier.doc, "web"))
+            earlier.rows.append(record_doc(db, earlier.doc, "web", state().security.actor("") or None))
         updates.append({
             "check_id": earlier.check_id, "audit_id": earlier.audit_id, "result": earlier.doc,
             "preview": _data_url(boxed_thumbnail(earlier.plain, earlier.doc)),
@@ -249,6 +268,19 @@ def override():
     except OverrideError as exc:
         abort(400, str(exc))
     return jsonify({"override_id": row})
+
+
+@checker_page.route("/api/today")
+def today():
+    """Today's checks made on the page (by the signed-in account; without accounts, on this machine),
+    newest first, so staff can reopen them after a reload or later in the day."""
+    from datetime import datetime, time, timezone
+
+    midnight = datetime.combine(datetime.now().astimezone().date(), time(), datetime.now().astimezone().tzinfo)
+    account = state().security.account() if state().security.accounts_on() else None
+    found = web_checks_since(get_db(), midnight.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                             account.name if account is not None else None)
+    return jsonify({"checks": found})
 
 
 @checker_page.route("/api/people")

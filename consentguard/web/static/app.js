@@ -74,18 +74,39 @@ function renderResult(card, data) {
     card.appendChild(el("img", { src: data.preview, alt: `${doc.path} with ${doc.faces.length} face${doc.faces.length === 1 ? "" : "s"} outlined; red: blocked, orange: to review, green: OK`, class: "preview" }));
   }
   const list = el("ul", { class: "reasons" });
-  // faces whose reason stands on its own; the rest (e.g. 283 faces too small) are summarised in doc.reasons
-  doc.faces.filter((f) => f.verdict !== "pass" && (!f.reason || doc.reasons.includes(f.reason))).forEach((f) => {
-    list.appendChild(el("li", { text: `${f.reason || "face to review"}${f.distance !== null && f.student_number ? ` — ${closeness(f.distance)}` : ""}` }));
+  const known = batch.cards.get(data.check_id);
+  const pictures = data.closeups || (known && known.closeups) || [];
+  // faces whose reason stands on its own, each beside its close-up; the rest (e.g. 283 faces too small)
+  // are summarised in doc.reasons, their close-ups in one strip below
+  const alone = [];
+  doc.faces.forEach((f, i) => {
+    if (f.verdict === "pass" || (f.reason && !doc.reasons.includes(f.reason))) return;
+    alone.push(i);
+    const item = el("li", { class: "face-reason" });
+    if (pictures[i]) item.appendChild(el("img", { src: pictures[i], class: "closeup", alt: `close-up of face ${i + 1}` }));
+    item.appendChild(el("span", { text: `${f.reason || "face to review"}${f.distance !== null && f.student_number ? ` — ${closeness(f.distance)}` : ""}` }));
+    list.appendChild(item);
   });
   doc.names.filter((n) => n.source !== "caption").forEach((n) => list.appendChild(el("li", { text: nameLine(n) })));
   otherReasons(doc).forEach((r) => list.appendChild(el("li", { text: r })));
-  if (list.children.length) card.appendChild(list);
+  if (list.children.length > 6) {  // a crowd photo: the first reasons, the rest behind "more"
+    const rest = Array.from(list.children).slice(5);
+    const more = el("ul", { class: "reasons" });
+    rest.forEach((li) => more.appendChild(li));
+    card.appendChild(list);
+    card.appendChild(el("details", {}, el("summary", { text: `${rest.length} more reasons` }), more));
+  } else if (list.children.length) card.appendChild(list);
+  const others = doc.faces.map((f, i) => i).filter((i) => doc.faces[i].verdict !== "pass" && !alone.includes(i) && pictures[i]);
+  if (others.length) {
+    const strip = el("ul", { class: "closeups", "aria-label": "close-ups of the other faces in question" });
+    others.slice(0, 24).forEach((i) => strip.appendChild(el("li", {}, el("img", { src: pictures[i], class: "closeup", alt: `close-up of face ${i + 1}: ${doc.faces[i].reason || "in question"}`, title: doc.faces[i].reason || "" }))));
+    card.appendChild(strip);
+    if (others.length > 24) card.appendChild(el("p", { class: "hint", text: `and ${others.length - 24} more faces in question` }));
+  }
   const safe = el("p", { class: "safe-copy" });
   card.appendChild(safe);
   if (data.safe_copy && verdict !== "pass") showSafeCopy(safe, data.safe_copy, data.safe_copy_name);  // only if it hides something
   const checkId = data.audit_id || data.check_id;
-  const known = batch.cards.get(data.check_id);
   if (doc.verdict === "review") card.appendChild(overrideForm(checkId, known ? known.file : null, card));
   if (doc.verdict === "pass") card.appendChild(postedForm(checkId, known ? known.file : null));
 }
@@ -302,9 +323,10 @@ async function checkOne(card, file, caption, channel, school, people = "") {
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
     card.dataset.check = String(body.check_id);
-    const known = { card, file, revision: body.revision || 0, safeCopy: body.safe_copy };
+    const known = { card, file, revision: body.revision || 0, safeCopy: body.safe_copy, closeups: body.closeups };
     batch.cards.set(body.check_id, known);
     renderResult(card, body);
+    keepResult(body);
     verdicts.set(card, photoVerdict(body.result));
     const waiting = batch.pending.get(body.check_id);
     if (waiting && waiting.revision > known.revision) showUpdate(known, waiting.update, waiting.revision);
@@ -323,8 +345,62 @@ async function checkOne(card, file, caption, channel, school, people = "") {
   }
 }
 
+// The post's results survive a reload of the page (this tab only: sessionStorage; no preview, no
+// close-up, no photo kept), and today's checks can be reopened from the server's audit trail.
+const KEPT = "consentguard-post";
+
+function keepResult(body) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEPT) || "null") || { fields: {}, results: [] };
+    kept.results = kept.results.filter((r) => r.check_id !== body.check_id);
+    kept.results.push({ check_id: body.check_id, audit_id: body.audit_id, result: body.result });
+    sessionStorage.setItem(KEPT, JSON.stringify(kept));
+  } catch (err) { /* storage full or off: the results stay on screen, just not after a reload */ }
+}
+
+function keepFields() {
+  const fields = {};
+  ["caption", "channel", "school", "people"].forEach((id) => { fields[id] = document.getElementById(id).value; });
+  try { sessionStorage.setItem(KEPT, JSON.stringify({ fields, results: [] })); } catch (err) { /* see keepResult */ }
+}
+
+function reopen(entries, note) {
+  results.replaceChildren();
+  verdicts = new Map();
+  entries.forEach((entry) => {
+    const card = el("li", { class: "result" });
+    results.appendChild(card);
+    renderResult(card, entry);
+    verdicts.set(card, photoVerdict(entry.result));
+  });
+  updateSummary();
+  summary.textContent = `${note} ${summary.textContent}`;
+}
+
+function restoreKept() {
+  const kept = JSON.parse(sessionStorage.getItem(KEPT) || "null");
+  if (!kept || !kept.results.length) return;
+  Object.entries(kept.fields || {}).forEach(([id, value]) => { document.getElementById(id).value = value; });
+  reopen(kept.results, "Kept from before the page was reloaded (previews are not kept; choose the photos again to check them again):");
+}
+
+async function loadToday() {
+  const response = await fetch("/api/today");
+  if (!response.ok) return;
+  const body = await response.json();
+  const list = document.getElementById("today-list");
+  list.replaceChildren(...body.checks.map((c) => {
+    const when = new Date(c.checked_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const button = el("button", { type: "button", text: `${when} — ${c.file_name} — ${WORDS[photoVerdict(c.result)][0]}` });
+    button.addEventListener("click", () => reopen([{ check_id: c.check_id, result: c.result }], `Reopened (checked at ${when}):`));
+    return el("li", {}, button);
+  }));
+  document.getElementById("today").hidden = !body.checks.length;
+}
+
 async function checkAll(dropped) {
   if (!dropped.length) return;
+  keepFields();
   results.replaceChildren();
   verdicts = new Map();
   batch = { id: newBatchId(), cards: new Map(), pending: new Map(), revision: 0 };
@@ -440,3 +516,6 @@ peopleInput.addEventListener("input", async () => {
   peopleList.replaceChildren(...body.people.map((p) => el("option", {
     value: [...before, `${p.name} (#${p.student_number})`].join("; "), text: `${p.name} #${p.student_number}` })));
 });
+
+// after every deferred script (video.js defines the video cards the summary counts)
+document.addEventListener("DOMContentLoaded", () => { restoreKept(); loadToday(); });
