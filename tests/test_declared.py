@@ -148,3 +148,27 @@ def test_people_shown_on_the_page_are_judged_with_the_photo(page, faces, batch):
     assert doc["verdict"] == "block" and doc["declared"][0]["student_number"] == R
     unknown = post(page, faces.clear_other, "Bob Jones", batch)
     assert unknown.status_code == 400 and "declared person 'Bob Jones'" in unknown.get_json()["error"]
+
+
+@pytest.mark.faces
+def test_a_recheck_declares_again_the_people_declared_then(db, faces, tmp_path):
+    """Without face recognition the declared people are what let a photo out: a student declared as
+    shown, permitted then and photo-restricted since, is listed by the re-check (fail closed)."""
+    from consentguard import sync_roster
+    from consentguard.runners.recheck import recheck
+
+    from conftest import student, write_export
+
+    run = CliRunner()
+    assert run.invoke(cli, ["config", "set", "face_recognition", "off", "--db", str(db)]).exit_code == 0
+    photo = tmp_path / "choir.jpg"
+    shutil.copy(faces.clear_other, photo)
+    code, doc = check(db, photo, "--people", "Jordan Whitfield")
+    assert doc["verdict"] == "pass", doc["reasons"]
+    sync_roster(open_db(db), write_export(tmp_path / "e2.csv", [
+        student(R, "Marcus", "Ellery", photo="Y"), student(C, "Jordan", "Whitfield", photo="Y"),
+        student(N, "Priya", "Natarajan", name="Yes"), student("900004", "Amelia", "Hartley")]))
+    [finding] = recheck(open_db(db), None).findings
+    assert finding.verdict == "block" and finding.status == "affected"
+    assert any("declared as shown by staff when it was checked: now photo-restricted Jordan Whitfield" in b
+               for b in finding.because), finding.because

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from consentguard.decide import BLOCK, PASS, REVIEW, _who, judge_name, worst
+from consentguard.decide import BLOCK, PASS, REVIEW, Declared, _who, judge_name, worst
 from consentguard.errors import ConsentGuardError, ImageError
 from consentguard.inspect.video import sha256_file
 from consentguard.output.report import copy_atomic, write_atomic
@@ -460,8 +460,16 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
         report.quick += 1
         return None
     result = checker.check_path(path, caption, record=False)
+    declared = [Declared(d["student_number"], d.get("name") or "") for d in doc.get("declared") or []
+                if d.get("student_number") in checker.students]
+    if declared and result.evidence is not None:  # the people staff declared then, judged by consent now
+        result.evidence.declared = declared
+        (result.decision,), _ = checker.decide([result.evidence])
     fresh = result.to_json()
     because = _because(result.decision, checker, photo_new, name_new, result.evidence)
+    declared_new = [d for d in result.decision.declared if d["student_number"] in photo_new and d["verdict"] != PASS]
+    because += [f"declared as shown by staff when it was checked: now photo-restricted "
+                f"{_who(checker.context, d['student_number'])}" for d in declared_new]
     if photo_new:  # a face that cannot be judged was let out without anyone looking for these students
         since = (f"released by {released[1]}" if released is not None else "it passed") + \
             f" before {_names(new, 'photo')} was photo-restricted: look again"
@@ -473,7 +481,7 @@ def _recheck_one(checker, check: dict, doc: dict, new: list[NewRestriction], fin
         return None
     verdict = worst([f.verdict for f, _ in _new_faces(result.decision, checker, photo_new, result.evidence)]
                     + [BLOCK if h.strength == BLOCK else REVIEW for h in result.decision.names
-                       if _new_hit(h, photo_new, name_new)] + [REVIEW])
+                       if _new_hit(h, photo_new, name_new)] + [d["verdict"] for d in declared_new] + [REVIEW])
     return Finding(AFFECTED, **base, new=new, verdict=verdict, because=because, path=str(path), result=fresh)
 
 
@@ -495,7 +503,7 @@ def _nobody_new_nearby(checker, path: str, doc: dict, photo_new: set[str], judge
 
     p, faces = checker.policy, doc.get("faces")
     thresholds = doc.get("thresholds") or {}
-    if (not p.face_recognition or is_video(path) or faces is None or thresholds.get("detector") != DETECTOR_VERSION
+    if (not p.face_recognition or doc.get("declared") or is_video(path) or faces is None or thresholds.get("detector") != DETECTOR_VERSION
             or thresholds.get("detect_mode") != p.detect_mode or not photo_new <= set(checker.index.owners)
             or any(f.get("view") is not None or f["box"][2] - f["box"][0] < MIN_ENCODE_PX for f in faces)):
         return False
