@@ -51,6 +51,13 @@ LARGER, SHARPER = 1.25, 2.0
 JUDGED = 3
 
 
+def version() -> str:
+    """The tracker's numbers, for the scan cache (runners.scan): which faces of a clip are encoded
+    and judged depends on them, so a clip checked by a tracker tuned otherwise is checked again."""
+    return (f"track:{LINK_IOU}:{CUT_DIFF}:{CUT_SIZE}:{LOOK_PX}:{SAME_LOOK}:{SWAP_LOOK}:{LARGER}:{SHARPER}:"
+            f"{JUDGED}")
+
+
 def look(rgb: np.ndarray, face) -> np.ndarray:
     """A face's look: its aligned chip (:func:`~consentguard.inspect.faces.aligned_chip`) as a grey
     LOOK_PX x LOOK_PX thumbnail, normalised (lighting aside)."""
