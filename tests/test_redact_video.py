@@ -326,3 +326,28 @@ def test_redact_a_clip_that_is_not_a_video_is_an_error_naming_it(face_roster, tm
                                                     "readable video")
     assert r.output.endswith("no safe copy\n") and r.output.count("\n") == 1
     assert not (tmp_path / "safe.mp4").exists()
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+def test_a_passed_track_leaves_no_face_visible_after_the_time_jumps_back(faces, tmp_path):
+    """Red team (issue #14): joined recordings carry the same times twice. A track passed in the
+    first recording (here at 0-1.5 s, held to 1.75 s) must not leave visible a face the check never
+    judged that stands at its place in the second recording at those times again (its frames carry
+    1.08-1.96 s after the jump)."""
+    from consentguard.inspect.faces import detect_faces
+
+    from helpers.videos import head, stage, time_jumps_back
+
+    picture = stage([(head(faces.restricted_other, 150), 110, 40)], (320, 240))
+    policy = Policy()
+    (face,) = detect_faces(picture, policy.detect_mode, policy.face_promises, video=True)
+    blank = np.full_like(picture, 100)
+    clip = time_jumps_back(tmp_path / "joined.webm", picture=blank, second=picture)
+    passed = [{"id": 1, "verdict": "pass", "student_number": None,
+               "boxes": samples(0, 1.5, [int(c) for c in face.box])}]
+    done = redact_video(clip, tmp_path / "safe.mp4", hand_doc(clip, passed, 100, verdict="review"), policy)
+    before, after = frames_of(clip), frames_of(tmp_path / "safe.mp4")
+    assert len(after) == 100
+    assert min(changed(after[i], before[i], face.box) for i in range(50, 100)) > 15  # hidden before and after 3 s
+    assert done.found_only

@@ -161,5 +161,22 @@ def test_a_clips_cached_result_depends_on_the_video_reader(tmp_path):
     from consentguard.inspect.video import VIDEO_VERSION
     from consentguard.runners.scan import _cache_version
 
-    assert _cache_version("v", tmp_path, tmp_path / "a" / "clip.MP4") == f"v|a/clip.MP4|{VIDEO_VERSION}"
+    assert _cache_version("v", tmp_path, tmp_path / "a" / "clip.MP4").startswith(f"v|a/clip.MP4|{VIDEO_VERSION}")
     assert _cache_version("v", tmp_path, tmp_path / "a" / "IMG_1.jpg") == "v|a/IMG_1.jpg"
+
+
+def test_a_clips_cached_result_depends_on_the_trackers_numbers(tmp_path, monkeypatch):
+    """Red team (issue #14): which faces of a clip are encoded and judged is the tracker's numbers
+    (SAME_LOOK, SWAP_LOOK, JUDGED, ...); a clip passed by a tracker tuned otherwise must be checked
+    again, not passed from the cache because nobody remembered to change VIDEO_VERSION."""
+    from consentguard.inspect import track
+    from consentguard.runners.scan import _cache_version
+
+    clip = tmp_path / "clip.mp4"
+    before = _cache_version("v", tmp_path, clip)
+    for name, value in (("SAME_LOOK", 0.25), ("SWAP_LOOK", 0.4), ("JUDGED", 2), ("LINK_IOU", 0.2),
+                        ("CUT_DIFF", 30.0), ("LARGER", 1.5)):
+        with monkeypatch.context() as m:
+            m.setattr(track, name, value)
+            assert _cache_version("v", tmp_path, clip) != before, name
+    assert _cache_version("v", tmp_path, clip) == before

@@ -54,6 +54,23 @@ def test_a_face_that_stays_is_one_track_encoded_when_it_starts_and_every_encode_
 
 
 @pytest.mark.faces  # the looks use dlib's landmarks
+def test_a_time_that_jumps_back_ends_every_track_so_the_footage_after_it_is_encoded():
+    """Joined recordings: the clip's times jump back (video.frames samples them again). The face
+    still there was encoded at 1.0 s; "every encode_seconds" counted from 1.0 would skip all the
+    footage carrying times before 2.0 s after the jump (red team #14)."""
+    rgb, tracker, steps = _noise(11), Tracker(encode_seconds=1.0), []
+    for t in (0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25):
+        (track, encode), = tracker.step(t, rgb, [Box((100, 100, 180, 180))])
+        if encode:
+            tracker.encoded(track, Box((100, 100, 180, 180)), t)
+        steps.append((track.id, encode))
+    assert [e for _, e in steps] == [True, False, False, False, True, False, False, False,
+                                     True, False, False, False, True, False]
+    assert {i for i, _ in steps[:8]} == {1} and {i for i, _ in steps[8:]} == {2}
+    assert [t for t, _ in tracker.tracks[1].boxes] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]  # never back in one track
+
+
+@pytest.mark.faces  # the looks use dlib's landmarks
 def test_a_face_overlapping_two_tracks_starts_a_new_track():
     rgb, tracker = _noise(2), Tracker(1.0)
     first = tracker.step(0, rgb, [Box((100, 100, 200, 200)), Box((170, 100, 270, 200))])

@@ -15,7 +15,9 @@ predicted motion, which is what joins two people who cross):
   way: a new track);
 * a face that does not look like the track's last face (:func:`look`: its chip aligned on the eyes
   differs by ``SWAP_LOOK``) starts a new track: two people swapping places between samples;
-* a scene cut (the whole frame changes by ``CUT_DIFF``) ends every track.
+* a scene cut (the whole frame changes by ``CUT_DIFF``) ends every track, and so does a time that
+  jumps back (joined recordings: the footage after it is new, and "every ``video_encode_seconds``"
+  counted from a later time would never come due in it).
 
 A face of a track is encoded (:meth:`Tracker.step`) when its track starts, when it no longer looks like
 the last face of its track that was encoded (``SAME_LOOK``), when it is ``LARGER`` times wider or
@@ -47,6 +49,13 @@ SWAP_LOOK = 0.3
 LARGER, SHARPER = 1.25, 2.0
 #: Encoded faces judged per track at least (the best); more when they differ (:func:`judged`).
 JUDGED = 3
+
+
+def version() -> str:
+    """The tracker's numbers, for the scan cache (runners.scan): which faces of a clip are encoded
+    and judged depends on them, so a clip checked by a tracker tuned otherwise is checked again."""
+    return (f"track:{LINK_IOU}:{CUT_DIFF}:{CUT_SIZE}:{LOOK_PX}:{SAME_LOOK}:{SWAP_LOOK}:{LARGER}:{SHARPER}:"
+            f"{JUDGED}")
 
 
 def look(rgb: np.ndarray, face) -> np.ndarray:
@@ -105,17 +114,19 @@ class Tracker:
         self.encode_seconds = encode_seconds
         self.tracks: list[Track] = []
         self.frame: np.ndarray | None = None
+        self.time: float | None = None
         self.cuts = 0
 
     def step(self, time: float, rgb: np.ndarray, faces: list) -> list[tuple[Track, bool]]:
         """For each face (``box``, ``width``, ``sharpness``) of the frame at ``time``: its track and
         whether to encode it. Call :meth:`encoded` for each face encoded."""
         now = frame_look(rgb)
-        if self.frame is not None and differs(now, self.frame) >= CUT_DIFF:
-            self.cuts += 1
+        cut = self.frame is not None and differs(now, self.frame) >= CUT_DIFF
+        self.cuts += cut
+        if cut or (self.time is not None and time < self.time - 1e-6):
             for track in self.tracks:
                 track.open = False
-        self.frame = now
+        self.frame, self.time = now, time
         live = [t for t in self.tracks if t.open]
         looks = [look(rgb, f) for f in faces]
         links = _links([t.boxes[-1][1] for t in live], [f.box for f in faces])

@@ -50,9 +50,9 @@ TECHNICAL_KEYS = frozenset({
 })
 #: What a scan's cached result of a clip depends on in this reader (runners.scan): changed when a
 #: clip is read differently (2: other video streams named, times from the first frame, a time that
-#: jumps back sampled; 3: text in frames, every metadata key, chapters, subtitles, XMP; faces followed in tracks, the evidence holds them), so a clip is
-#: checked again rather than passed from the cache.
-VIDEO_VERSION = "video3"
+#: jumps back sampled; 3: text in frames, every metadata key, chapters, subtitles, XMP; faces followed in tracks, the evidence holds them; 4: a time that jumps
+#: back ends every track), so a clip is checked again rather than passed from the cache.
+VIDEO_VERSION = "video4"
 #: XMP packets are found by scanning the file (any container) in chunks of this many bytes...
 XMP_CHUNK = 1 << 20
 #: ...and one longer than this (bytes) is not read: a part not checked.

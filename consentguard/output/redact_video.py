@@ -11,7 +11,8 @@ What is hidden in each decoded frame, not only in the sampled ones the check loo
 2. every face a quick search of the frame itself finds (CenterFace proposals at the scale that
    finds faces of ``thorough_face_px``, every ``redact_video_every`` frames, boxes carried to the
    frames between) that does not lie on a passed track there (IoU >= ``PASSED_IOU``): a face the
-   check never judged is never left visible;
+   check never judged is never left visible (after a time that jumps back, joined recordings whose
+   times repeat, a passed track's box could be the other recording's: no face found is left there);
 3. the boxes of restricted names read in the frames, for the time they were seen.
 
 Each area is grown by ``redact_grow`` and pixelated and blurred as a photo's safe copy is
@@ -300,6 +301,8 @@ class _Hider:
         self.seen: dict[int, list[float]] = {}
         self.found_only: list[float] = []
         self.names = 0
+        self.time: float | None = None
+        self.jumped = False  # the time went back: times no longer say which recording a track was in
 
     def detect(self, frame, rotation: int) -> list[tuple]:
         """CenterFace proposals in the upright frame (no dlib confirmation: any face-like area counts)."""
@@ -321,7 +324,10 @@ class _Hider:
             if box is not None:
                 boxes.append(box)
                 self.seen.setdefault(track.id, []).append(t)
-        passed = [b for b in (tr.box_at(t, self.step, across_gaps=False) for tr in self.passed) if b is not None]
+        self.jumped = self.jumped or (self.time is not None and t < self.time - 1e-6)
+        self.time = t
+        passed = [] if self.jumped else [b for b in (tr.box_at(t, self.step, across_gaps=False) for tr in self.passed)
+                                         if b is not None]
         alone = False
         for face in found:
             like = derived_box(face)  # the geometry of the tracks' (dlib's) boxes

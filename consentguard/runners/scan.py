@@ -535,9 +535,12 @@ def _results(todo: list[str], workers: int, db_path: str, policy: Policy,
 
 def _cache_version(version: str, folder: Path, path) -> str:
     """A result depends on the file's place too: its file and folder names are checked for names;
-    a clip's on the video reader (VIDEO_VERSION: a clip read better is checked again)."""
+    a clip's on the video reader (VIDEO_VERSION: a clip read better is checked again) and the
+    tracker's numbers (a clip judged from other faces is checked again)."""
+    from consentguard.inspect import track
+
     place = Path(path).relative_to(folder).as_posix()
-    return f"{version}|{place}|{VIDEO_VERSION}" if is_video(path) else f"{version}|{place}"
+    return f"{version}|{place}|{VIDEO_VERSION}|{track.version()}" if is_video(path) else f"{version}|{place}"
 
 
 def _keep(db, scan: Scan, result: ScanResult, sha: str | None, version: str) -> None:

@@ -155,19 +155,24 @@ def with_cover(path: Path, seconds: float, cover: np.ndarray, fps: int = 25) -> 
     return path
 
 
-def time_jumps_back(path: Path, seconds: int = 4, back: int = 1000) -> Path:
+def time_jumps_back(path: Path, seconds: int = 4, back: int = 1000, picture: np.ndarray | None = None,
+                    second: np.ndarray | None = None) -> Path:
     """A WebM (VP9) of ``seconds`` whose second half is bright (200) and first half dark (50), one
     cluster per second, with the third second's cluster timestamp moved ``back`` ms earlier (the
     timestamp discontinuity of a joined or re-muxed recording): its frames carry times the clip
-    already had, and the last frame still reaches the declared duration."""
+    already had, and the last frame still reaches the declared duration. ``picture`` (240x320 RGB):
+    shown throughout instead (``second``: in the second half)."""
     import av
 
     with av.open(str(path), "w", options={"cluster_time_limit": "1000"}) as out:
         stream = out.add_stream("libvpx-vp9", rate=25, options={"g": "25", "deadline": "realtime", "cpu-used": "8"})
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         for i in range(seconds * 25):
-            picture = np.full((240, 320, 3), 50 if i < seconds * 25 // 2 else 200, np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+            shown = picture if picture is not None else np.full((240, 320, 3), 50 if i < seconds * 25 // 2 else 200,
+                                                                 np.uint8)
+            if second is not None and i >= seconds * 25 // 2:
+                shown = second
+            for packet in stream.encode(av.VideoFrame.from_ndarray(shown, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
