@@ -131,6 +131,40 @@ def face_roster(tmp_path_factory, faces) -> Path:
     return db_path
 
 
+@pytest.fixture(scope="module")
+def checker(face_roster):
+    """A checker on the face roster that records nothing (a test module may define its own)."""
+    from consentguard import Checker, open_db
+
+    return Checker(open_db(face_roster), record=False)
+
+
+@pytest.fixture(scope="module")
+def restricted_card(faces):
+    """A video frame showing the photo-restricted student R (tests/helpers/videos.py face_card)."""
+    from helpers.videos import face_card
+
+    return face_card(faces.restricted_other)
+
+
+def scan_twice(face_roster: Path, root: Path, tmp_path: Path) -> tuple:
+    """Scan ``root`` twice against a copy of the face roster (the second from the cache): the second
+    scan and each scan's result documents by file name."""
+    import shutil
+
+    from consentguard import open_db
+    from consentguard.runners.scan import run_scan
+
+    db_path = tmp_path / "cg.db"
+    shutil.copy(face_roster, db_path)
+    db = open_db(db_path)
+    docs = []
+    for _ in range(2):
+        scan = run_scan(db, str(db_path), root, workers=1)
+        docs.append({r.doc["path"].rsplit("/", 1)[-1]: r.doc for r in scan.results})
+    return scan, docs
+
+
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "consentguard.db"

@@ -14,24 +14,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from consentguard import Checker, Policy, open_db
+from consentguard import Policy, open_db
 from consentguard.cli import cli
 from consentguard.errors import ConsentGuardError
 from consentguard.inspect.video import sha256_file
 from consentguard.output.redact_video import Track, redact_video, spans, tracks_of
 
 from conftest import R
-from helpers.videos import face_card, head_card, make_clip
-
-
-@pytest.fixture(scope="module")
-def checker(face_roster):
-    return Checker(open_db(face_roster), record=False)
-
-
-@pytest.fixture(scope="module")
-def restricted_card(faces):
-    return face_card(faces.restricted_other)
+from helpers.videos import head_card, make_clip
 
 
 def frames_of(path) -> list[np.ndarray]:

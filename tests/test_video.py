@@ -12,18 +12,8 @@ from consentguard import Checker, Policy, open_db
 from consentguard.errors import ImageError
 from consentguard.inspect.video import clock, frame_time, frame_view, open_video
 
-from conftest import R
-from helpers.videos import audio_only, face_card, head_card, make_clip, time_jumps_back, two_streams, with_cover
-
-
-@pytest.fixture(scope="module")
-def checker(face_roster):
-    return Checker(open_db(face_roster), record=False)
-
-
-@pytest.fixture(scope="module")
-def restricted_card(faces):
-    return face_card(faces.restricted_other)
+from conftest import R, scan_twice
+from helpers.videos import audio_only, head_card, make_clip, time_jumps_back, two_streams, with_cover
 
 
 @pytest.fixture(scope="module")
@@ -185,19 +175,11 @@ def test_scan_checks_videos_with_when_fresh_and_from_the_cache(face_roster, face
     person with when; the second scan (from the cache, decided again) says the same."""
     import shutil
 
-    from consentguard.runners.scan import run_scan
-
     root = tmp_path / "event"
     root.mkdir()
     make_clip(root / "concert.mov", 3, [(1, 2, restricted_card)], fps=10)
     shutil.copy(faces.clear_other, root / "jordan.jpg")
-    db_path = tmp_path / "cg.db"
-    shutil.copy(face_roster, db_path)
-    db = open_db(db_path)
-    docs = []
-    for _ in range(2):
-        scan = run_scan(db, str(db_path), root, workers=1)
-        docs.append({r.doc["path"].rsplit("/", 1)[-1]: r.doc for r in scan.results})
+    scan, docs = scan_twice(face_roster, root, tmp_path)
     assert scan.cached == 2
     for found in docs:
         clip = found["concert.mov"]

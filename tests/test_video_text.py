@@ -15,13 +15,8 @@ from consentguard import Checker, Policy, open_db
 from consentguard.inspect import video as video_module
 from consentguard.inspect.video import READ, SAME, SKIP, TextFrames, container_texts, subtitle_cues, xmp_texts
 
-from conftest import N, R
+from conftest import N, R, scan_twice
 from helpers.video_texts import text_clip, title_card, with_xmp_box, xmp_packet
-
-
-@pytest.fixture(scope="module")
-def checker(face_roster):
-    return Checker(open_db(face_roster), record=False)
 
 
 @pytest.fixture(scope="module")
@@ -234,22 +229,13 @@ def test_an_unreadable_xmp_packet_is_a_review(face_roster, tmp_path):
 def test_scan_keeps_when_of_names_fresh_and_from_the_cache(face_roster, tmp_path):
     """The scan's worker reads the frames' text and the subtitles; the second scan decides the clip
     again from the cached evidence and says the same, times included."""
-    import shutil
-
-    from consentguard.runners.scan import run_scan
-
     root = tmp_path / "event"
     root.mkdir()
     text_clip(root / "awards.mp4", 3, [(1, 2, title_card("Priya Natarajan"))],
               subtitles=[(0.5, 1.5, "Our winner, Priya Natarajan")])
-    db_path = tmp_path / "cg.db"
-    shutil.copy(face_roster, db_path)
-    db = open_db(db_path)
-    docs = []
-    for _ in range(2):
-        scan = run_scan(db, str(db_path), root, workers=1)
-        (result,) = scan.results
-        docs.append(result.doc)
+    scan, by_name = scan_twice(face_roster, root, tmp_path)
+    assert [list(found) for found in by_name] == [["awards.mp4"]] * 2
+    docs = [found["awards.mp4"] for found in by_name]
     assert scan.cached == 1
     for doc in docs:
         assert doc["verdict"] == "block"
