@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,51 +143,71 @@ class Video:
         that cannot be read further ends the clip there, named too. A frame past ``max_seconds`` (a
         container that did not declare its duration) refuses the clip (ImageError). Times count from the
         clip's first frame; a time that jumps back starts the sampling again from there."""
+        due, bad, before = 0.0, [], None
+
+        def unreadable(why: str) -> None:
+            self.unchecked.append(f"{self.name}: the video file could not be read after "
+                                  f"{clock(self.last or 0.0)} ({why}): the rest of the clip was not "
+                                  "checked; check it by eye")
+
+        for frame, t, _ in self.decode(lambda at, why: bad.append((at, why)), unreadable):
+            if t > max_seconds:
+                raise ImageError(f"{self.name}: longer than video_max_seconds ({max_seconds:g} s): refused "
+                                 "(raise the setting to check it)")
+            if before is not None and t + 1e-6 < before:
+                due = t  # the time jumped back (joined recordings): these frames are new, sample them
+            before = t
+            if t + 1e-6 < due:
+                continue
+            due = (int(t / step + 1e-6) + 1) * step
+            self.sampled += 1
+            self.rotation = frame.rotation or 0
+            rgb = _upright(frame.to_ndarray(format="rgb24"), self.rotation)
+            self.height, self.width = rgb.shape[:2]
+            yield Frame(t, rgb)
+        self._account(bad)
+
+    def decode(self, bad: Callable[[float, str], None], unreadable: Callable[[str], None],
+               *others) -> Iterator[tuple]:
+        """Every frame of the video stream decoded, as ``(frame, time, None)`` (time from
+        :meth:`_time`; :attr:`decoded` and :attr:`last` kept), and every packet of the streams
+        ``others`` demuxed with it as ``(None, None, packet)``. The one home of what damage is:
+        a packet that cannot be decoded, or that FFmpeg decodes only by concealing damage (said only
+        in its log), is passed to ``bad(time, why)`` (which may raise; else the packet's frames, if
+        any, still come); a container that cannot be read further to ``unreadable(why)``, and the
+        clip ends there unless it raises."""
         import av
 
-        due, bad, before = 0.0, [], None
         with _decoder_errors() as errors:
-            packets = self.container.demux(self.stream)
+            packets = self.container.demux(self.stream, *others)
             while True:
                 try:
                     packet = next(packets)
                 except StopIteration:
                     break
                 except av.error.FFmpegError as exc:
-                    self.unchecked.append(f"{self.name}: the video file could not be read after "
-                                          f"{clock(self.last or 0.0)} ({_why(exc)}): the rest of the clip was not "
-                                          "checked; check it by eye")
+                    unreadable(_why(exc))
                     break
-                at = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else None
-                try:
-                    decoded = packet.decode()
-                except av.error.FFmpegError as exc:
-                    bad.append((at if at is not None else self.last or 0.0, _why(exc)))
+                if packet.stream is not self.stream:
+                    yield None, None, packet
                     continue
-                finally:
-                    if found := errors.new():  # concealed damage: FFmpeg says so only in its log
-                        bad.append((at if at is not None else self.last or 0.0, found))
+                at = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else None
+                at = at if at is not None else self.last or 0.0
+                try:
+                    decoded, why = packet.decode(), None
+                except av.error.FFmpegError as exc:
+                    decoded, why = [], _why(exc)
+                found = errors.new()  # concealed damage: FFmpeg says so only in its log
+                for said in (why, found):
+                    if said:
+                        bad(at, said)
                 for frame in decoded:
                     t = self._time(frame)
                     self.decoded += 1
                     self.last = t if self.last is None else max(self.last, t)
-                    if t > max_seconds:
-                        raise ImageError(f"{self.name}: longer than video_max_seconds ({max_seconds:g} s): refused "
-                                         "(raise the setting to check it)")
-                    if before is not None and t + 1e-6 < before:
-                        due = t  # the time jumped back (joined recordings): these frames are new, sample them
-                    before = t
-                    if t + 1e-6 < due:
-                        continue
-                    due = (int(t / step + 1e-6) + 1) * step
-                    self.sampled += 1
-                    self.rotation = frame.rotation or 0
-                    rgb = _upright(frame.to_ndarray(format="rgb24"), self.rotation)
-                    self.height, self.width = rgb.shape[:2]
-                    yield Frame(t, rgb)
+                    yield frame, t, None
             if found := errors.new():  # logged by a decoder thread after its packet was looked at
-                bad.append((self.last or 0.0, found))
-        self._account(bad)
+                bad(self.last or 0.0, found)
 
     def _time(self, frame) -> float:
         """A frame's time from the start of the clip: a clip cut from a longer recording carries

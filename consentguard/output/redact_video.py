@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from consentguard.errors import ConsentGuardError
-from consentguard.inspect.video import _decoder_errors, _upright, _why, clock, open_video, sha256_file
+from consentguard.inspect.video import _upright, clock, open_video, sha256_file
 from consentguard.output.redact import hide
 
 #: The safe copy's container by the target's extension (H.264 in each).
@@ -220,44 +220,32 @@ def _write(src: str, tmp: str, fmt: str, doc: dict, policy, progress) -> Redacte
         encoder = _Encoder(out, vin, lambda: [s.open(out, fmt) for s in sounds])  # the video stream first
         delayed = _Delay(hider, encoder, policy.redact_video_every)
         said, early = 0.0, []
-        with _decoder_errors() as errors:
-            packets = video.container.demux(vin, *[s.source for s in sounds])
-            while True:
-                try:
-                    packet = next(packets)
-                except StopIteration:
-                    break
-                except av.error.FFmpegError as exc:
-                    raise ConsentGuardError(f"{src}: the video file could not be read after {clock(video.last or 0)} "
-                                            f"({_why(exc)}): no safe copy") from exc
-                sound = next((s for s in sounds if s.source is packet.stream), None)
-                if sound is not None:
-                    early.append((sound, packet))  # the file's header waits for the video stream
-                    if encoder.stream is not None:
-                        early = _mux_sound(early)
-                    continue
-                try:
-                    decoded = packet.decode()
-                except av.error.FFmpegError as exc:
-                    raise _undecodable(src, video, _why(exc)) from exc
-                if found := errors.new():
-                    raise _undecodable(src, video, found)
-                for frame in decoded:
-                    t = video._time(frame)  # the check's clock: tracks' times count from the first frame
-                    video.decoded += 1
-                    video.last = t if video.last is None else max(video.last, t)
-                    delayed.push(frame, t)
+
+        def undecodable(_at: float, why: str) -> None:
+            raise ConsentGuardError(f"{src}: a frame after {clock(video.last or 0.0)} cannot be decoded ({why}): "
+                                    "no safe copy (a frame not decoded could not be hidden)")
+
+        def unreadable(why: str) -> None:
+            raise ConsentGuardError(f"{src}: the video file could not be read after {clock(video.last or 0)} "
+                                    f"({why}): no safe copy")
+
+        for frame, t, packet in video.decode(undecodable, unreadable, *[s.source for s in sounds]):
+            if packet is not None:
+                sound = next(s for s in sounds if s.source is packet.stream)
+                early.append((sound, packet))  # the file's header waits for the video stream
+                if encoder.stream is not None:
                     early = _mux_sound(early)
-                    if progress is not None and t >= said + 1.0:
-                        said = t
-                        progress(t, video.duration)
-            if found := errors.new():
-                raise _undecodable(src, video, found)
-            delayed.flush()
-            encoder.flush()
-            _mux_sound(early)
-            for sound in sounds:
-                sound.flush()
+                continue
+            delayed.push(frame, t)  # t is the check's clock: tracks' times count from the first frame
+            early = _mux_sound(early)
+            if progress is not None and t >= said + 1.0:
+                said = t
+                progress(t, video.duration)
+        delayed.flush()
+        encoder.flush()
+        _mux_sound(early)
+        for sound in sounds:
+            sound.flush()
         _same_frames(src, video, doc)
         summary.frames, summary.duration = video.decoded, round(video.last or 0.0, 3)
         summary.sound = [s.said for s in sounds]
@@ -270,11 +258,6 @@ def _mux_sound(packets: list) -> list:
     for sound, packet in packets:
         sound.mux(packet)
     return []
-
-
-def _undecodable(src: str, video, why: str) -> ConsentGuardError:
-    return ConsentGuardError(f"{src}: a frame after {clock(video.last or 0.0)} cannot be decoded ({why}): "
-                             "no safe copy (a frame not decoded could not be hidden)")
 
 
 def _same_frames(src: str, video, doc: dict) -> None:
