@@ -257,3 +257,23 @@ def test_a_moment_is_found_by_seeking_upright_even_in_a_rotated_or_late_starting
             assert shown.shape == (360, 640, 3) and shown[200:].mean() > 200 and shown[:30].mean() < 40
             assert frame_at(video, 2.0).mean() < 120  # grey again after the scene
             assert frame_at(video, 9.0) is None       # past the end
+
+
+def test_a_blocked_clip_is_kept_private_and_named_by_its_content_hash(tmp_path):
+    """--keep-blocked: the clip is copied whole, 0600, into the folder made private (0700) even when it
+    already existed with a wider mode, named by its hash, as a blocked photo is (tests/test_web.py)."""
+    from consentguard.inspect.video import sha256_file
+    from consentguard.web.video_jobs import Job
+    from consentguard.web.videos import keep_clip
+
+    folder = tmp_path / "job"
+    folder.mkdir(mode=0o700)
+    job = Job("j1", "s1", "concert.mp4", folder)
+    job.clip.write_bytes(b"\x00clip" * 1000)
+    kept = tmp_path / "kept"
+    kept.mkdir(mode=0o755)
+    sha = sha256_file(job.clip)
+    keep_clip(kept, sha, job)
+    (copy,) = kept.iterdir()
+    assert copy.name == f"{sha[:16]}_concert.mp4" and copy.read_bytes() == job.clip.read_bytes()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o700 and stat.S_IMODE(copy.stat().st_mode) == 0o600

@@ -23,12 +23,17 @@ def one_photo() -> tuple[bytes, str]:
     return data, Path(upload.filename or "photo").name[:200]
 
 
-def keep_upload(folder: Path, sha256: str, name: str, data: bytes) -> Path:
-    """Keep an upload (a blocked one as a record, a posted one for re-checks): private folder, named by
-    content hash; its path."""
+def kept_path(folder: Path, sha256: str, name: str) -> Path:
+    """Where an upload is kept: a private folder (0700, also when it existed wider: it holds photos of
+    children), named by content hash and file name."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)  # also when it already existed with a wider mode: it holds photos of children
-    path = folder / f"{sha256[:16]}_{Path(name).name}"
+    folder.chmod(0o700)
+    return folder / f"{sha256[:16]}_{Path(name).name}"
+
+
+def keep_upload(folder: Path, sha256: str, name: str, data: bytes) -> Path:
+    """Keep an upload (a blocked one as a record, a posted one for re-checks): 0600; its path."""
+    path = kept_path(folder, sha256, name)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)

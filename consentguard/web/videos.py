@@ -14,7 +14,6 @@ names); a job is only ever found by the session that uploaded it.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -239,12 +238,12 @@ def run_safe_copy(app, job: Job) -> None:
 
 
 def keep_clip(folder: Path, sha256: str, job: Job) -> None:
-    """Keep a blocked clip as a record (``--keep-blocked``): private folder, named by content hash."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    fd = os.open(folder / f"{sha256[:16]}_{job.name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out, open(job.clip, "rb") as src:
-        shutil.copyfileobj(src, out, 1 << 20)
+    """Keep a blocked clip as a record, where a blocked photo is kept (:func:`.uploads.kept_path`),
+    copied streamed, 0600 and whole (:func:`copy_atomic`)."""
+    from consentguard.output.report import copy_atomic
+    from consentguard.web.uploads import kept_path
+
+    copy_atomic(job.clip, kept_path(folder, sha256, job.name))
 
 
 def _data_url(jpeg: bytes) -> str:
