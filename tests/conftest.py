@@ -336,3 +336,31 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = "\n".join(dict.fromkeys(problems))
     return report
+
+
+def portrait_folder(faces, folder: Path, held: bool = False) -> Path:
+    """A folder of SIS portraits: R's and C's (and, ``held``, a third person's as student 900009)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(faces.restricted_portrait, folder / f"{R}.jpg")
+    shutil.copy(faces.clear_portrait, folder / f"{C}.jpg")
+    if held:
+        shutil.copy(faces.stranger, folder / "900009.jpg")
+    return folder
+
+
+def marcus_restricted_later(faces, tmp_path):
+    """A school where Marcus (R) is permitted today and photo-restricted by the next sync: (database
+    path, the function that runs that sync). Someone (900009) is photo-restricted from the start, so
+    faces are judged for restricted students from the first check."""
+    from consentguard import open_db, sync_roster
+
+    portraits = portrait_folder(faces, tmp_path / "portraits", held=True)
+    db = tmp_path / "cg.db"
+    held = student("900009", "Ines", "Marlow", photo="Y")
+
+    def sync(marcus: str, tag: str) -> None:
+        rows = [student(R, "Marcus", "Ellery", photo=marcus), student(C, "Jordan", "Whitfield"), held]
+        sync_roster(open_db(db), write_export(tmp_path / f"e{tag}.csv", rows), portraits, index_policy="restricted")
+
+    sync("", "1")
+    return db, lambda: sync("Y", "2")

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consentguard import open_db, sync_roster
-
-from conftest import C, R, student, write_export
+from conftest import R, marcus_restricted_later
 from helpers.browser import chromium, drop_files, wait_for_results
 from helpers.web import start_server
 
@@ -25,16 +23,7 @@ def test_mark_as_posted_then_the_admin_takes_it_down(faces, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    portraits = tmp_path / "portraits"
-    portraits.mkdir()
-    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
-    shutil.copy(faces.clear_portrait, portraits / f"{C}.jpg")
-    shutil.copy(faces.stranger, portraits / "900009.jpg")
-    db = tmp_path / "cg.db"
-    held = student("900009", "Ines", "Marlow", photo="Y")
-    sync_roster(open_db(db), write_export(tmp_path / "e1.csv", [student(R, "Marcus", "Ellery"),
-                                                                  student(C, "Jordan", "Whitfield"), held]),
-                portraits, index_policy="restricted")
+    db, restrict_marcus = marcus_restricted_later(faces, tmp_path)
     fair = tmp_path / "fair.jpg"
     shutil.copy(faces.restricted_other, fair)
     kept = tmp_path / "posted"
@@ -56,9 +45,7 @@ def test_mark_as_posted_then_the_admin_takes_it_down(faces, tmp_path):
         WebDriverWait(browser, 30).until(lambda b: "Marked as posted (#" in card.text)
         assert len(list(kept.iterdir())) == 1
 
-        sync_roster(open_db(db), write_export(tmp_path / "e2.csv", [student(R, "Marcus", "Ellery", photo="Y"),
-                                                                      student(C, "Jordan", "Whitfield"), held]),
-                    portraits, index_policy="restricted")
+        restrict_marcus()
         bin_ = Path(sys.executable).parent / "consentguard"
         found = subprocess.run([str(bin_), "recheck", "--db", str(db)], capture_output=True, text=True)
         assert found.returncode == 4 and "TAKE DOWN" in found.stdout, found.stdout + found.stderr

@@ -18,7 +18,7 @@ from consentguard.cli import cli
 from consentguard.decide import NO_FR
 from consentguard.policy import Policy
 
-from conftest import C, N, R, student, write_export
+from conftest import C, N, R, portrait_folder, student, write_export
 from helpers.videos import face_card, make_clip
 
 pytestmark = pytest.mark.faces
@@ -34,10 +34,7 @@ def run(*args):
 
 @pytest.fixture
 def school(faces, tmp_path):
-    portraits = tmp_path / "portraits"
-    portraits.mkdir()
-    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
-    shutil.copy(faces.clear_portrait, portraits / f"{C}.jpg")
+    portraits = portrait_folder(faces, tmp_path / "portraits")
     db = tmp_path / "data" / "cg.db"
     db.parent.mkdir()
     export = write_export(tmp_path / "export.csv", ROSTER)

@@ -6,20 +6,19 @@ import io
 import json
 import multiprocessing as mp
 import re
-import shutil
 import stat
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from click.testing import CliRunner
 
-from consentguard import Policy, open_db, sync_roster
+from consentguard import Policy, open_db
 from consentguard.cli import cli
 from consentguard.runners.recheck import recheck
 from consentguard.runners.workers import init_worker
 from consentguard.web import create_app
 
-from conftest import C, R, student, write_export
+from conftest import R, marcus_restricted_later
 
 pytestmark = pytest.mark.faces
 
@@ -134,24 +133,9 @@ def test_the_takedown_list_and_marking_a_takedown_need_the_admin_token(db_file, 
 
 @pytest.fixture
 def school(faces, tmp_path):
-    portraits = tmp_path / "portraits"
-    portraits.mkdir()
-    shutil.copy(faces.restricted_portrait, portraits / f"{R}.jpg")
-    shutil.copy(faces.clear_portrait, portraits / f"{C}.jpg")
-    shutil.copy(faces.stranger, portraits / "900009.jpg")
-    db = tmp_path / "cg.db"
-    held = student("900009", "Ines", "Marlow", photo="Y")  # someone restricted from the start
-    sync_roster(open_db(db), write_export(tmp_path / "e1.csv", [student(R, "Marcus", "Ellery"),
-                                                                  student(C, "Jordan", "Whitfield"), held]),
-                portraits, index_policy="restricted")
+    db, restrict_marcus = marcus_restricted_later(faces, tmp_path)
     executor = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=init_worker,
                                    initargs=(str(db), Policy()))
-
-    def restrict_marcus():
-        sync_roster(open_db(db), write_export(tmp_path / "e2.csv", [student(R, "Marcus", "Ellery", photo="Y"),
-                                                                      student(C, "Jordan", "Whitfield"), held]),
-                    portraits, index_policy="restricted")
-
     yield db, executor, restrict_marcus, tmp_path / "posted"
     executor.shutdown()
 

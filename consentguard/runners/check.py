@@ -32,6 +32,7 @@ from consentguard.decide import (
     worst,
 )
 from consentguard.errors import ConsentGuardError, DatabaseError, ImageError
+from consentguard.inspect.faces import DETECTOR_VERSION
 from consentguard.inspect.image import LoadedImage, decode_image, read_file, sha256_bytes
 from consentguard.inspect.track import Track, Tracker, follow, judged
 from consentguard.inspect.video import (
@@ -346,8 +347,6 @@ class Checker:
     def thresholds(self) -> dict:
         """Every number a face's verdict depends on, and the detector that found the faces (a re-check
         trusts an earlier check's faces only when found by the same detector in the same mode)."""
-        from consentguard.inspect.faces import DETECTOR_VERSION
-
         p = self.policy
         names = ("block_distance", "review_distance", "margin", "recognise_distance", "recognise_margin",
                  "min_face_px", "small_face_floor", "small_recognise_distance", "small_recognise_margin",
@@ -482,7 +481,6 @@ class Checker:
     def version(self) -> str:
         """What a cached result depends on: roster run, channel, policy, and the day
         (releases expire at midnight, so yesterday's pass may not be today's)."""
-        from consentguard.inspect.faces import DETECTOR_VERSION
         from consentguard.inspect.image import DECODER_VERSION
         from consentguard.match.names import MATCHER_VERSION
 
