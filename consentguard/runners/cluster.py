@@ -141,6 +141,9 @@ def ray_results(todo: list[str], workers: int, db_path: str, policy: Policy,
     for name in ("ray", "ray.data"):  # a scan prints its own progress; Ray's notes go to its log files
         logging.getLogger(name).setLevel(logging.ERROR)
     if started:
+        # the C++ core's notes too (one per actor: "constructor arguments in the object store": the
+        # snapshot, which this process holds until the stream ends, so a restarted actor finds it)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  logging_level="ERROR", log_to_driver=False)
     try:
