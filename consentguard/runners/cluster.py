@@ -141,9 +141,6 @@ def ray_results(todo: list[str], workers: int, db_path: str, policy: Policy,
     for name in ("ray", "ray.data"):  # a scan prints its own progress; Ray's notes go to its log files
         logging.getLogger(name).setLevel(logging.ERROR)
     if started:
-        # the C++ core's notes too (one per actor: "constructor arguments in the object store": the
-        # snapshot, which this process holds until the stream ends, so a restarted actor finds it)
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  logging_level="ERROR", log_to_driver=False)
     try:
@@ -162,6 +159,8 @@ def _stream(ray, todo, workers, db_path, policy, scope, check_one, row) -> Itera
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.max_errored_blocks = len(todo)  # a block that failed every try: its photos become error rows below
+    # held here until the stream ends: a restarted actor gets it again (Ray warns once per actor that its
+    # constructor arguments are in the object store: this is why they stay there)
     snapshot = ray.put(db_snapshot(db_path))
     rows = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=min(len(todo), MAX_BLOCKS))
     with warnings.catch_warnings():  # the actors' restart options have no named parameter yet (Ray 2.60)
