@@ -84,3 +84,47 @@ def test_engine_ray_without_ray_says_how_to_install(tmp_path, face_roster):
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().splitlines() == [
         "Error: the Ray engine needs Ray, which is not installed: pip install 'consentguard[cluster]'"]
+
+
+def test_worker_killed_every_try_is_an_error_row_not_a_lost_photo(album, faces):
+    """A worker process that dies while checking (SIGKILL, as a crash or a lost node) is restarted and
+    the task retried; a photo whose every try dies is an error row saying so, never a lost photo."""
+    import signal
+    import threading
+    import time
+    from pathlib import Path
+
+    from PIL import Image
+
+    from consentguard.policy import Policy
+    from consentguard.runners.cluster import TASK_RETRIES, ray_results
+    from consentguard.runners.scan import Checked, _check_one
+
+    root, (_, ray_db) = album
+    big = Image.open(faces.group).convert("RGB")
+    k = 6000 / max(big.size)  # a big photo: its check takes seconds, long enough to be killed in it
+    big.resize((round(big.width * k), round(big.height * k))).save(root / "big.jpg", quality=90)
+    kills, stop = [], threading.Event()
+
+    def kill_busy_actors():  # an actor running a task is named "ray::MapWorker(...).submit"
+        busy_since = {}
+        while not stop.wait(0.3):
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"MapWorker" in cmd and b"submit" in cmd:
+                    if time.monotonic() - busy_since.setdefault(pid, time.monotonic()) > 0.5:
+                        os.kill(int(pid), signal.SIGKILL)
+                        kills.append(pid)
+
+    threading.Thread(target=kill_busy_actors, daemon=True).start()
+    try:
+        (done,) = list(ray_results([str(root / "big.jpg")], 1, str(ray_db), Policy(), (None, None, str(root)),
+                                   None, _check_one, Checked))
+    finally:
+        stop.set()
+    assert len(set(kills)) == TASK_RETRIES + 1
+    assert done.doc["verdict"] == "error"
+    assert f"its Ray task failed {TASK_RETRIES + 1} times" in done.doc["reasons"][0]
