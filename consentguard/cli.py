@@ -268,6 +268,12 @@ def review_lines(items) -> list[str]:
 @thorough_option
 @ocr_option
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Who checks the photos: worker processes on this machine, or Ray actors (needs "
+                   "'consentguard[cluster]'; docs/cluster.md). Results, cache and audit stay in this database.")
+@click.option("--ray-address", envvar="RAY_ADDRESS", metavar="ADDRESS",
+              help="A running Ray cluster (host:port; env RAY_ADDRESS). Without it: Ray in local mode on "
+                   "--workers cores.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (as for check) to stdout.")
 @click.option("--json-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the JSON document to a file (kept up to date while the scan runs).")
@@ -278,7 +284,7 @@ def review_lines(items) -> list[str]:
               help="Copy the photos that passed here (same sub-folders).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @db_option
-def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file, csv_path, html_path, copy_passed,
+def scan(folder, channel, school, thorough, no_ocr, workers, engine, ray_address, as_json, json_file, csv_path, html_path, copy_passed,
          quiet, db_path):
     """Check every photo in a folder tree (JPEG, PNG, WebP, TIFF, HEIC) on all cores.
 
@@ -299,6 +305,13 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
     from consentguard.output.report import ScanReports, scan_document, scan_lines
     from consentguard.runners.scan import copy_passed_photos, find_photos, run_scan
 
+    if engine == "ray":
+        from consentguard.runners.cluster import RayMissing, require_ray
+        try:
+            require_ray()
+        except RayMissing as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
     db_path = db_path or default_db_path()
     db = open_database(db_path, create=False)
     policy = policy_for(db, detect_mode="thorough" if thorough else None, ocr=ocr_choice(no_ocr))
@@ -306,7 +319,8 @@ def scan(folder, channel, school, thorough, no_ocr, workers, as_json, json_file,
     reports = ScanReports(csv_path, html_path, json_file, f"consentguard scan of {folder}")
     with click.progressbar(length=len(found.photos), label="checking", file=sys.stderr,
                            show_pos=True, hidden=quiet or not found.photos) as bar:
-        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update, found, school, reports)
+        result = run_scan(db, str(db_path), folder, policy, channel, workers, bar.update, found, school, reports,
+                          engine, ray_address)
     if copy_passed and not result.interrupted:
         result.skipped += copy_passed_photos(result, copy_passed)  # changed since checked: listed, never copied
     if reports:

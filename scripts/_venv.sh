@@ -19,7 +19,7 @@ WANT="$(cat pyproject.toml scripts/_venv.sh | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "installing consentguard and its dependencies into $VENV" >&2
     LOG="$VENV/install.log"
-    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[test]"; } >"$LOG" 2>&1 \
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e ".[test,cluster]"; } >"$LOG" 2>&1 \
         || ! "$VENV/bin/python" -c "import consentguard, dlib"; then
         grep -v "is ignored" "$LOG" | tail -n 30 >&2
         echo "install failed; full log: $LOG" >&2

@@ -378,7 +378,8 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
              channel: str | None = None, workers: int | None = None,
              progress: Callable[[int], None] | None = None,
              found: Found | None = None, school: str | None = None,
-             reports: "ScanReports | None" = None) -> Scan:
+             reports: "ScanReports | None" = None, engine: str = "local",
+             ray_address: str | None = None) -> Scan:
     """Check every photo below ``folder``; results cached as they arrive, then the whole batch
     decided together and its final verdicts audited.
 
@@ -388,6 +389,8 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
     written before the first photo (every photo "not checked yet") and rewritten
     as results arrive (each photo decided alone until the batch is), so a scan killed outright
     still leaves reports that say they are incomplete; the caller writes the final version.
+    ``engine``: "local" (a pool of worker processes) or "ray" (Ray actors, :mod:`~consentguard.runners.cluster`;
+    ``ray_address``: a running cluster, else Ray in local mode on ``workers`` cores).
     """
     from consentguard.runners.check import Checker
 
@@ -423,7 +426,13 @@ def run_scan(db: sqlite_utils.Database, db_path: str, folder: Path, policy: Poli
                 else:
                     todo.append(str(path))
             workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-            for done in _results(todo, workers, db_path, policy, (channel, school, str(folder))):
+            scope = (channel, school, str(folder))
+            if engine == "ray":
+                from consentguard.runners.cluster import ray_results
+                checked = ray_results(todo, workers, db_path, policy, scope, ray_address, _check_one, Checked)
+            else:
+                checked = _results(todo, workers, db_path, policy, scope)
+            for done in checked:
                 doc = done.doc
                 if doc["roster_sync_id"] != checker.sync_id:
                     scan.roster_changed = doc["roster_sync_id"]
