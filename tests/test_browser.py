@@ -19,6 +19,14 @@ from helpers.web import start_server
 pytestmark = [pytest.mark.faces, pytest.mark.browser, pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True)
+def fresh_tab(site):
+    """Each test starts with nothing kept from the one before (a reload keeps a tab's post)."""
+    browser, url, _ = site
+    browser.get(url)
+    browser.execute_script("sessionStorage.clear(); localStorage.clear()")
+
+
 @pytest.fixture(scope="module")
 def site(face_roster, tmp_path_factory):
     db = tmp_path_factory.mktemp("browser") / "cg.db"
