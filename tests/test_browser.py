@@ -2,6 +2,7 @@
 for the verdicts, download the safe copy and check it, record an override."""
 
 import base64
+import json
 import io
 import shutil
 
@@ -68,6 +69,16 @@ def test_drop_photos_and_get_verdicts_and_a_safe_copy(site, faces, tmp_path):
     browser.find_element(By.ID, "use-scrubbed").click()  # the caption without the name, ready to check again
     assert browser.find_element(By.ID, "caption").get_attribute("value") == "Well done a student!"
     assert browser.find_element(By.ID, "stale").is_displayed()
+    rows = open_db(db).execute("SELECT count(*) FROM checks WHERE event = 'check'").fetchone()[0]
+    browser.find_element(By.ID, "check").click()  # only the caption changed: the photos are not sent again
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(browser, 60).until(lambda b: not b.find_element(By.ID, "scrubbed").is_displayed())
+    summary = browser.find_element(By.ID, "summary").text
+    assert summary.startswith("3 photos checked: 1 do not post, 1 check before posting, 1 ok to post."), summary
+    new = open_db(db).execute("SELECT result FROM checks WHERE event = 'check' ORDER BY id DESC LIMIT 3").fetchall()
+    assert open_db(db).execute("SELECT count(*) FROM checks WHERE event = 'check'").fetchone()[0] == rows + 3
+    assert {json.loads(r[0])["caption"] for r in new} == {"Well done a student!"}
+    assert not browser.find_element(By.ID, "stale").is_displayed()
 
     link = cards[0].find_element(By.LINK_TEXT, "Download safe copy (faces blurred, photo details removed)")
     assert link.get_attribute("download") == f"{faces.group.stem}.safe.jpg"

@@ -178,6 +178,25 @@ def decide(batch: Batch, db, policy) -> list[Change]:
     return changes
 
 
+def recaption(batch: Batch, db, policy, caption: str | None) -> list[Change]:
+    """The drop's caption changed and nothing else: each photo's caption hits are replaced by the new
+    caption's (the faces, the text in the picture, its metadata and file name are kept from its
+    evidence: no photo is sent or read again), then the drop is decided again (:func:`decide`).
+    Every photo's document gets the new caption and its scrubbed form (the caller holds ``batch.lock``
+    and records each photo's new audit row: the check now stands with this caption)."""
+    from consentguard.match.names import scrub
+
+    checker = _judge(db, policy, batch.scope)
+    hits = checker.names.caption(caption)
+    for photo in batch.photos:
+        photo.evidence.names = [h for h in photo.evidence.names if h.source != "caption"] + list(hits)
+    changes = decide(batch, db, policy)
+    for photo in batch.photos:
+        photo.doc = {**photo.doc, "caption": caption,
+                     "scrubbed_caption": scrub(caption, hits) if caption is not None else None}
+    return changes
+
+
 #: per server thread: the Checker of each scope
 _judges = threading.local()
 

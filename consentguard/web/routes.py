@@ -270,6 +270,33 @@ def override():
     return jsonify({"override_id": row})
 
 
+@checker_page.route("/api/caption", methods=["POST"])
+def caption_only():
+    """Only the caption of a drop changed: the drop is decided again with the new caption from what
+    the server keeps of its photos (no photo sent again), and each photo gets a new audit row with the
+    new caption (what a later post and re-check refer to)."""
+    if (request.content_length or 0) > MAX_CAPTION * 4 + 1024:
+        abort(413, "a caption, not a file")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not drops.BATCH_ID.fullmatch(str(body.get("batch") or "")):
+        abort(400, "send the drop's batch id and the caption as a JSON object")
+    caption = str(body.get("caption") or "") or None
+    if caption is not None and len(caption) > MAX_CAPTION:
+        abort(400, f"the caption is too long ({len(caption):,} characters; at most {MAX_CAPTION:,})")
+    batch = batches().find(request.cookies.get(SESSION_COOKIE, ""), body["batch"])
+    if batch is None or not batch.photos:
+        abort(404, "the photos of this drop are no longer kept here: check them again")
+    db, by = get_db(), state().security.actor("") or None
+    with batch.lock:
+        drops.recaption(batch, db, state().policy, caption)
+        for photo in batch.photos:
+            photo.rows.append(record_doc(db, photo.doc, "web", by))
+        drops.save_items(batch, db)
+        return jsonify({"revision": batch.revision, "review_items": drops.items_json(batch, db), "results": [
+            {"check_id": p.check_id, "audit_id": p.audit_id, "result": p.doc,
+             "preview": _data_url(boxed_thumbnail(p.plain, p.doc))} for p in batch.photos]})
+
+
 @checker_page.route("/api/today")
 def today():
     """Today's checks made on the page (by the signed-in account; without accounts, on this machine),

@@ -30,7 +30,7 @@ ROLE_RULES: tuple[tuple[frozenset[str], str, str | None], ...] = (
     (frozenset({"GET"}), r"/static/.+", None),
     (frozenset({"POST"}), r"/login|/logout", None),
     (frozenset({"GET"}), r"/|/api/people|/api/today|/review|/api/review", "staff"),
-    (frozenset({"POST"}), r"/api/check|/api/safe-copy|/api/posted|/api/video", "staff"),
+    (frozenset({"POST"}), r"/api/check|/api/caption|/api/safe-copy|/api/posted|/api/video", "staff"),
     (frozenset({"GET"}), r"/api/video/[^/]+(/safe-copy)?", "staff"),
     (frozenset({"POST"}), r"/api/video/[^/]+/(delete|safe-copy)", "staff"),
     (frozenset({"POST"}), r"/api/override|/api/review/[^/]+/decide", "approver"),

@@ -483,10 +483,53 @@ document.getElementById("post").addEventListener("submit", (event) => {
     return;
   }
   if (signature() === lastChecked) return;  // already checked exactly so: no second upload, no second audit row
+  const captionOnly = onlyCaptionChanged() && batch.id && batch.cards.size && !videoCards.size;
   lastChecked = signature();
   changedSinceCheck();
-  checkAll(chosen);
+  if (captionOnly) recaption();  // the photos are not sent again
+  else checkAll(chosen);
 });
+
+function onlyCaptionChanged() {
+  if (lastChecked === null) return false;
+  const [files, caption, ...rest] = JSON.parse(lastChecked);
+  const [nowFiles, nowCaption, ...nowRest] = JSON.parse(signature());
+  return caption !== nowCaption && JSON.stringify([files, rest]) === JSON.stringify([nowFiles, nowRest]);
+}
+
+// Only the caption changed: the server decides the drop again with it from what it kept of the
+// photos, and each photo's card and audit row get the new caption.
+async function recaption() {
+  const caption = document.getElementById("caption").value;
+  summary.className = "summary";
+  summary.textContent = "Checking the new caption with the same photos…";
+  const response = await fetch("/api/caption", {
+    method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    body: JSON.stringify({ batch: batch.id, caption }),
+  });
+  const body = await response.json();
+  if (!response.ok) {
+    lastChecked = null;  // press "Check photos" again: everything is checked afresh
+    summary.className = "summary error";
+    summary.textContent = `The caption was not checked: ${body.error}. Press "Check photos" to check everything again.`;
+    return;
+  }
+  keepFields();
+  const bodies = [];
+  body.results.forEach((r) => {
+    const known = batch.cards.get(r.check_id);
+    if (!known) return;
+    known.revision = body.revision;
+    // the faces are as they were: the same safe copy and close-ups
+    renderResult(known.card, { ...r, safe_copy: known.safeCopy, safe_copy_name: safeName(known.file) });
+    verdicts.set(known.card, photoVerdict(r.result));
+    keepResult(r);
+    bodies.push(r);
+  });
+  showDecisions(body.review_items || []);
+  showCaption(bodies, caption);
+  updateSummary();
+}
 ["caption", "channel", "school", "people"].forEach((id) => document.getElementById(id).addEventListener("input", changedSinceCheck));
 document.getElementById("use-scrubbed").addEventListener("click", () => {
   document.getElementById("caption").value = document.getElementById("scrubbed-text").value;
