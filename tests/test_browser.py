@@ -2,8 +2,8 @@
 for the verdicts, download the safe copy and check it, record an override."""
 
 import base64
-import json
 import io
+import json
 import shutil
 
 import pytest
