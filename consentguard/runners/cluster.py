@@ -28,6 +28,7 @@ import os
 import pickle
 import socket
 import sqlite3
+import sys
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,8 @@ class RayMissing(ConsentGuardError):
 
 def require_ray():
     """The ``ray`` module with Ray Data, or :class:`RayMissing` saying how to install it."""
+    if "pandas" in sys.modules and sys.modules["pandas"] is None:
+        del sys.modules["pandas"]  # hidden from sqlite-utils by consentguard/__init__.py; Ray Data needs it
     try:
         import ray
         import ray.data  # noqa: F401  (the extra installs both; Ray core alone is not enough)
